@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"reflect"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is stamped at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+func main() {
+	err := run(context.Background(), os.Args, os.Stdout, os.Stderr)
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+// app carries what every command needs: the output streams and the logger
+// built from the global flags. Commands are methods on it, one file each.
+type app struct {
+	stdout, stderr io.Writer
+	log            *slog.Logger
+	level          slog.LevelVar
+	unknownCommand string // set by CommandNotFound: urfave/cli returns nil then
+}
+
+// run parses args and runs one command. It never exits; main maps the
+// returned error to an exit code with exitCode.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	a := &app{stdout: stdout, stderr: stderr}
+	a.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: &a.level}))
+	cliApp := a.newCLI()
+	if err := cliApp.RunContext(ctx, args); err != nil {
+		return err
+	}
+	if a.unknownCommand != "" {
+		return usageErrorf("unknown command %q", a.unknownCommand)
+	}
+	return nil
+}
+
+func (a *app) newCLI() *cli.App {
+	c := &cli.App{
+		Name:  "certinit",
+		Usage: "TLS trust, certificates and safe reloads for MQTT brokers in containers",
+		Description: "certinit installs CA chains into the OS trust store, maintains OpenSSL hash links,\n" +
+			"obtains or watches certificates, and runs the broker as its supervisor, reloading\n" +
+			"it only with a certificate/key pair that loads. Every flag also reads CERTINIT_<FLAG>.",
+		Version:     version,
+		HideVersion: true,
+		Writer:      a.stdout,
+		ErrWriter:   a.stderr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn or error"},
+		},
+		Before: a.setupLogging,
+		Commands: []*cli.Command{
+			a.hashCommand(),
+			a.rehashCommand(),
+			a.trustCommand(),
+			a.acmeCommand(),
+			a.runCommand(),
+			a.initCommand(),
+			a.probeCommand(),
+			a.checkCommand(),
+			a.embedCommand(),
+			a.versionCommand(),
+		},
+		// cli.Exit would call os.Exit inside App.Run and skip our shutdown:
+		// errors go back to run, and main alone picks the exit code.
+		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageErrorf("%v", err)
+		},
+		CommandNotFound: func(_ *cli.Context, name string) {
+			a.unknownCommand = name
+		},
+	}
+	for _, cmd := range c.Commands {
+		setUsageHandler(cmd)
+	}
+	addEnvVars(c.Flags)
+	for _, cmd := range c.Commands {
+		addEnvVarsCmd(cmd)
+	}
+	return c
+}
+
+func (a *app) setupLogging(c *cli.Context) error {
+	switch strings.ToLower(c.String("log-level")) {
+	case "debug":
+		a.level.Set(slog.LevelDebug)
+	case "info", "":
+		a.level.Set(slog.LevelInfo)
+	case "warn", "warning":
+		a.level.Set(slog.LevelWarn)
+	case "error":
+		a.level.Set(slog.LevelError)
+	default:
+		return usageErrorf("--log-level must be debug, info, warn or error, not %q", c.String("log-level"))
+	}
+	opts := &slog.HandlerOptions{Level: &a.level}
+	switch strings.ToLower(c.String("log-format")) {
+	case "text", "":
+		a.log = slog.New(slog.NewTextHandler(a.stderr, opts))
+	case "json":
+		a.log = slog.New(slog.NewJSONHandler(a.stderr, opts))
+	default:
+		return usageErrorf("--log-format must be text or json, not %q", c.String("log-format"))
+	}
+	return nil
+}
+
+func (a *app) versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print certinit's version",
+		Action: func(c *cli.Context) error {
+			fmt.Fprintf(a.stdout, "certinit %s\n", version)
+			return nil
+		},
+	}
+}
+
+// envName is the environment variable that backs a flag.
+func envName(flag string) string {
+	return "CERTINIT_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// addEnvVars gives every flag its CERTINIT_<FLAG> variable unless the flag
+// set one itself. It works on all cli flag types through their common
+// EnvVars field, so no command can forget it.
+func addEnvVars(flags []cli.Flag) {
+	for _, f := range flags {
+		v := reflect.ValueOf(f)
+		if v.Kind() != reflect.Pointer || v.Elem().Kind() != reflect.Struct {
+			continue
+		}
+		ev := v.Elem().FieldByName("EnvVars")
+		if !ev.IsValid() || ev.Len() > 0 {
+			continue
+		}
+		ev.Set(reflect.ValueOf([]string{envName(f.Names()[0])}))
+	}
+}
+
+func addEnvVarsCmd(cmd *cli.Command) {
+	addEnvVars(cmd.Flags)
+	for _, sub := range cmd.Subcommands {
+		addEnvVarsCmd(sub)
+	}
+}
+
+func setUsageHandler(cmd *cli.Command) {
+	cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+		return usageErrorf("%s: %v", cmd.Name, err)
+	}
+	for _, sub := range cmd.Subcommands {
+		setUsageHandler(sub)
+	}
+}
+
+// usageError is a mistake in how certinit was called: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// exitError carries a specific exit code (run passes its child's through).
+// A silent exitError prints nothing: the problem was already logged.
+type exitError struct {
+	code   int
+	err    error
+	silent bool
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func (e *exitError) Unwrap() error { return e.err }
+
+// exitCode maps run's error to the process exit code and prints it:
+// 0 success, 1 failure, 2 usage error, or the code an exitError carries.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if !ee.silent && ee.err != nil {
+			fmt.Fprintf(stderr, "certinit: %v\n", ee.err)
+		}
+		return ee.code
+	}
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "certinit: %v\nRun 'certinit --help' for usage.\n", ue)
+		return 2
+	}
+	// Errors from flag parsing that urfave/cli does not route through
+	// OnUsageError (missing required flags, bad flag values).
+	if strings.HasPrefix(err.Error(), "Required flag") || strings.HasPrefix(err.Error(), "invalid value") {
+		fmt.Fprintf(stderr, "certinit: %v\nRun 'certinit --help' for usage.\n", err)
+		return 2
+	}
+	fmt.Fprintf(stderr, "certinit: %v\n", err)
+	return 1
+}

@@ -1,0 +1,203 @@
+// Package atomicfile is certinit's one disk writer: every file certinit creates
+// or replaces (trust-store bundles, copied keys, ACME output, hash-link targets)
+// goes through WriteFile or Symlink here.
+//
+// A write is: create a temporary file in the destination's directory (so the
+// final rename never crosses a file system), write, chmod, optionally chown,
+// fsync, close, rename over the destination, fsync the directory. A reader
+// therefore sees either the old bytes or the new ones, never a mix, and a crash
+// leaves at most a temporary file whose name starts with TempPrefix.
+//
+// It refuses to replace anything that is not a regular file (a symlink planted
+// where certinit writes, a directory, a FIFO): rename(2) would replace a
+// symlink itself rather than follow it, but a planted link at a name certinit
+// owns is a sign that somebody else manages that name, so it is an error.
+//
+// It is not for appending, for files larger than memory, or for directories.
+package atomicfile
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// TempPrefix starts the name of every temporary file this package creates.
+// Readers that scan managed directories (rehash, trust rebuild) skip names with
+// this prefix, and cleanup of a crashed run may remove them.
+const TempPrefix = ".certinit-tmp-"
+
+// Options are the optional parts of a write.
+type Options struct {
+	// Chown, when true, applies UID and GID with fchown before the rename
+	// (-1 leaves that id unchanged). The zero Options leave ownership alone.
+	Chown    bool
+	UID, GID int
+}
+
+// ErrNotRegular is returned (wrapped) when the destination exists and is not a
+// regular file.
+var ErrNotRegular = errors.New("exists and is not a regular file")
+
+// WriteFile atomically replaces path with data and permission perm.
+// The destination's parent directory must exist.
+func WriteFile(path string, data []byte, perm fs.FileMode) error {
+	return WriteFileOpts(path, data, perm, Options{})
+}
+
+// WriteFileOpts is WriteFile with ownership.
+func WriteFileOpts(path string, data []byte, perm fs.FileMode, o Options) (err error) {
+	if err := checkDest(path); err != nil {
+		return err
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, TempPrefix+base+"-*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	// Permissions first, so secret bytes never sit in a file with the
+	// default CreateTemp mode longer than needed (CreateTemp uses 0600 anyway).
+	if err = f.Chmod(perm); err != nil {
+		return fmt.Errorf("write %s: chmod: %w", path, err)
+	}
+	if o.Chown {
+		if err = f.Chown(o.UID, o.GID); err != nil {
+			return fmt.Errorf("write %s: chown: %w", path, err)
+		}
+		// chown may clear set-id bits; re-apply the mode.
+		if err = f.Chmod(perm); err != nil {
+			return fmt.Errorf("write %s: chmod: %w", path, err)
+		}
+	}
+	if _, err = f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("write %s: fsync: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("write %s: close: %w", path, err)
+	}
+	// Check again right before the rename: the window is small, and rename
+	// itself never follows a link, so the worst case is replacing a link that
+	// appeared in between rather than writing through it.
+	if err = checkDest(path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: rename: %w", path, err)
+	}
+	return SyncDir(dir)
+}
+
+// Symlink atomically makes path a symbolic link to target: it creates the link
+// under a temporary name and renames it over path. Unlike WriteFile it may
+// replace an existing symlink (that is its job) but not a regular file or a
+// directory unless replaceFile is set.
+func Symlink(target, path string, replaceFile bool) error {
+	fi, err := os.Lstat(path)
+	switch {
+	case err == nil && fi.IsDir():
+		return fmt.Errorf("link %s: is a directory", path)
+	case err == nil && fi.Mode().IsRegular() && !replaceFile:
+		return fmt.Errorf("link %s: %w", path, ErrNotRegular)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("link %s: %w", path, err)
+	}
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := tempName(dir, base)
+	if err != nil {
+		return fmt.Errorf("link %s: %w", path, err)
+	}
+	if err := os.Symlink(target, tmp); err != nil {
+		return fmt.Errorf("link %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("link %s: rename: %w", path, err)
+	}
+	return nil
+}
+
+// SyncDir fsyncs a directory so that renames and removals in it are durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+// IsTemp reports whether a directory entry name is one of this package's
+// temporary files.
+func IsTemp(name string) bool { return strings.HasPrefix(name, TempPrefix) }
+
+// CleanTemps removes leftover temporary files (from a crashed run) in dir.
+// It returns the first error but tries every entry.
+func CleanTemps(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("clean %s: %w", dir, err)
+	}
+	var first error
+	for _, e := range ents {
+		if IsTemp(e.Name()) && !e.IsDir() {
+			if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && first == nil {
+				first = fmt.Errorf("clean %s: %w", dir, err)
+			}
+		}
+	}
+	return first
+}
+
+func checkDest(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("write %s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
+	}
+	return nil
+}
+
+// tempName returns an unused name in dir for a temporary symlink.
+func tempName(dir, base string) (string, error) {
+	// CreateTemp gives a unique name; remove the file and reuse the name for
+	// the link. Another process could take the name in between, in which case
+	// os.Symlink fails with EEXIST and the caller reports it.
+	f, err := os.CreateTemp(dir, TempPrefix+base+"-*")
+	if err != nil {
+		return "", err
+	}
+	name := f.Name()
+	f.Close()
+	if err := os.Remove(name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
