@@ -49,8 +49,8 @@ func (c fileCache) Put(_ context.Context, name string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(c.dir, 0o700); err != nil {
-		return fmt.Errorf("cache %s: %w", c.dir, err)
+	if err := mkdirPrivate(c.dir); err != nil {
+		return err
 	}
 	return atomicfile.WriteFile(p, data, 0o600)
 }
@@ -157,8 +157,8 @@ var errRetired = errors.New("issuance round is over")
 // order the same certificate twice or race on the local CA. It waits for
 // the lock until ctx is done.
 func lockDir(ctx context.Context, dir string) (unlock func(), err error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("cache %s: %w", dir, err)
+	if err := mkdirPrivate(dir); err != nil {
+		return nil, err
 	}
 	p := filepath.Join(dir, ".lock")
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
@@ -181,4 +181,17 @@ func lockDir(ctx context.Context, dir string) (unlock func(), err error) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// mkdirPrivate creates dir 0700 (it holds keys) and any missing parents
+// 0755, so that a private cache never makes the output directory beside it
+// unreachable for the broker's user.
+func mkdirPrivate(dir string) error {
+	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+		return fmt.Errorf("cache %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("cache %s: %w", dir, err)
+	}
+	return nil
 }

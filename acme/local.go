@@ -137,7 +137,7 @@ func (ca *LocalCA) create(now time.Time, certPath, keyPath string) (*bundle, err
 	}
 	cert, _ := x509.ParseCertificate(der)
 	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
-	if err := os.MkdirAll(ca.dir, 0o700); err != nil {
+	if err := mkdirPrivate(ca.dir); err != nil {
 		return nil, fmt.Errorf("local CA: %w", err)
 	}
 	// The key first: a crash between the two writes leaves a key without a
