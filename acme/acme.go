@@ -158,34 +158,34 @@ func (is *ACMEIssuer) cached(ctx context.Context, name string, now time.Time) (*
 // its client refuses every request and its cache every write, so the timer
 // autocert leaves behind can never reach the CA.
 func (is *ACMEIssuer) issue(ctx context.Context, names []string) (map[string]*bundle, error) {
-	offer := map[string]bool{"http-01": is.cfg.HTTPAddr != "", "tls-alpn-01": is.cfg.TLSAddr != ""}
-	obs := newObserver(ctx, is.base, offer)
 	var hide []string
 	for _, n := range names {
 		hide = append(hide, is.cacheKey(n))
 	}
 	cache := newIssueCache(is.cache, hide)
-	defer func() { obs.retire(); cache.retire() }()
+	client := &acme.Client{
+		DirectoryURL: is.cfg.DirectoryURL,
+		UserAgent:    "certinit",
+		RetryBackoff: retryBackoff,
+	}
 	m := &autocert.Manager{
 		Prompt:     is.acceptTOS,
 		Cache:      cache,
 		HostPolicy: hostPolicy(names),
 		// Only for the leftover timer: it wakes at expiry, finds the
 		// renewed certificate in the cache and sleeps again.
-		RenewBefore: time.Microsecond,
-		Client: &acme.Client{
-			DirectoryURL: is.cfg.DirectoryURL,
-			HTTPClient:   &http.Client{Transport: obs, Timeout: 2 * time.Minute},
-			UserAgent:    "certinit",
-			RetryBackoff: retryBackoff,
-		},
+		RenewBefore:            time.Microsecond,
+		Client:                 client,
 		Email:                  is.cfg.Email,
 		ExternalAccountBinding: is.eab,
 	}
-	srv, err := startChallengeServers(is.cfg, m, is.log)
+	srv, offer, err := startChallengeServers(is.cfg, m, is.log)
 	if err != nil {
 		return nil, err
 	}
+	obs := newObserver(ctx, is.base, offer)
+	client.HTTPClient = &http.Client{Transport: obs, Timeout: 2 * time.Minute}
+	defer func() { obs.retire(); cache.retire() }()
 	defer srv.close()
 
 	out := map[string]*bundle{}

@@ -62,6 +62,7 @@ func TestObtainFromPebble(t *testing.T) {
 		{"http-01 ecdsa", "http-01", KeyECDSA, []string{"mqtt.certinit.test"}},
 		{"tls-alpn-01 rsa", "tls-alpn-01", KeyRSA, []string{"broker.certinit.test"}},
 		{"both listeners, two names", "", KeyECDSA, []string{"a.certinit.test", "b.certinit.test"}},
+		{"TLS-ALPN-01 port taken: HTTP-01 alone", "tls port busy", KeyECDSA, []string{"busy.certinit.test"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -76,8 +77,10 @@ func TestObtainFromPebble(t *testing.T) {
 			case "tls-alpn-01":
 				cfg.HTTPAddr = ""
 				idle = countConns(t, p.HTTPAddr())
+			case "tls port busy": // another program holds it
+				idle = countConns(t, p.TLSAddr())
 			}
-			iss, _ := mustNew(t, cfg)
+			iss, log := mustNew(t, cfg)
 			res := obtain(t, iss)
 
 			if len(res.Certs) != len(tc.domains) || !res.Changed || len(res.Written) != 4*len(tc.domains) {
@@ -85,6 +88,9 @@ func TestObtainFromPebble(t *testing.T) {
 			}
 			if idle != nil && idle.Load() != 0 {
 				t.Errorf("the CA tried the challenge without a listener %d times", idle.Load())
+			}
+			if tc.challenge == "tls port busy" && !strings.Contains(log.String(), "challenge listener unavailable") {
+				t.Errorf("no warning about the busy port:\n%s", log)
 			}
 			rootFile := writeRoot(t, p.RootPEM(t))
 			roots := p.Roots(t)
@@ -149,6 +155,10 @@ func TestObtainFailures(t *testing.T) {
 			c.HTTPAddr = ""
 			c.TLSAddr = "127.0.0.1:" + strconv.Itoa(testutil.FreePort(t))
 		}, ErrChallenge, []string{"tls-alpn-01", "TLS-ALPN-01 listener 127.0.0.1:"}},
+		{"the only listener's port taken", func(c *Config) {
+			c.TLSAddr = ""
+			countConns(t, c.HTTPAddr)
+		}, nil, []string{"HTTP-01 listener 127.0.0.1:", "address already in use"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -162,7 +172,7 @@ func TestObtainFailures(t *testing.T) {
 				t.Fatalf("Obtain succeeded: %+v", res)
 			}
 			t.Logf("error: %v", err)
-			if !errors.Is(err, tc.kind) {
+			if tc.kind != nil && !errors.Is(err, tc.kind) {
 				t.Errorf("error %q is not %v", err, tc.kind)
 			}
 			for _, w := range tc.words {

@@ -23,53 +23,73 @@ type challengeServers struct {
 	closers []func()
 }
 
-// startChallengeServers opens the configured listeners for m. It must run
-// before the first GetCertificate: autocert offers HTTP-01 only once
-// HTTPHandler has been called.
-func startChallengeServers(cfg Config, m *autocert.Manager, log *slog.Logger) (*challengeServers, error) {
+// startChallengeServers opens the configured listeners for m and returns
+// them with the challenge types they serve. A listener that cannot bind
+// while the other one can is left out with a warning (a web server on 443
+// should not stop HTTP-01); when none binds, the first error is returned.
+// It must run before the first GetCertificate: autocert offers HTTP-01
+// only once HTTPHandler has been called.
+func startChallengeServers(cfg Config, m *autocert.Manager, log *slog.Logger) (*challengeServers, map[string]bool, error) {
 	s := &challengeServers{}
+	offer := map[string]bool{}
+	var first error
 	if cfg.HTTPAddr != "" {
-		ln, err := net.Listen("tcp", cfg.HTTPAddr)
-		if err != nil {
-			return nil, listenError("HTTP-01 listener "+cfg.HTTPAddr, err)
+		if ln, err := net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			first = listenError("HTTP-01 listener "+cfg.HTTPAddr, err)
+		} else {
+			s.serveHTTP(ln, m, log)
+			offer["http-01"] = true
 		}
-		srv := &http.Server{
-			Handler:           m.HTTPHandler(http.NotFoundHandler()),
-			ReadHeaderTimeout: 10 * time.Second,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-		}
-		done := make(chan struct{})
-		go func() { defer close(done); srv.Serve(ln) }()
-		s.closers = append(s.closers, func() { srv.Close(); <-done })
-		log.Debug("HTTP-01 listener open", "addr", ln.Addr().String())
 	}
 	if cfg.TLSAddr != "" {
-		ln, err := net.Listen("tcp", cfg.TLSAddr)
-		if err != nil {
-			s.close()
-			return nil, listenError("TLS-ALPN-01 listener "+cfg.TLSAddr, err)
+		if ln, err := net.Listen("tcp", cfg.TLSAddr); err != nil && first == nil {
+			first = listenError("TLS-ALPN-01 listener "+cfg.TLSAddr, err)
+		} else if err == nil {
+			s.serveTLSALPN(ln, m, log)
+			offer["tls-alpn-01"] = true
 		}
-		conf := &tls.Config{
-			NextProtos: []string{acme.ALPNProto},
-			GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-				if len(hello.SupportedProtos) != 1 || hello.SupportedProtos[0] != acme.ALPNProto {
-					return nil, errors.New("this listener answers only ACME TLS-ALPN-01 challenges")
-				}
-				return m.GetCertificate(hello)
-			},
-		}
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() { defer wg.Done(); serveTLSALPN(ln, conf, &wg) }()
-		s.closers = append(s.closers, func() { ln.Close(); wg.Wait() })
-		log.Debug("TLS-ALPN-01 listener open", "addr", ln.Addr().String())
 	}
-	return s, nil
+	if len(offer) == 0 {
+		return nil, nil, first
+	}
+	if first != nil {
+		log.Warn("challenge listener unavailable; ordering with the other one", "err", first)
+	}
+	return s, offer, nil
 }
 
-// serveTLSALPN completes one handshake per connection, which is all a
+func (s *challengeServers) serveHTTP(ln net.Listener, m *autocert.Manager, log *slog.Logger) {
+	srv := &http.Server{
+		Handler:           m.HTTPHandler(http.NotFoundHandler()),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); srv.Serve(ln) }()
+	s.closers = append(s.closers, func() { srv.Close(); <-done })
+	log.Debug("HTTP-01 listener open", "addr", ln.Addr().String())
+}
+
+func (s *challengeServers) serveTLSALPN(ln net.Listener, m *autocert.Manager, log *slog.Logger) {
+	conf := &tls.Config{
+		NextProtos: []string{acme.ALPNProto},
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			if len(hello.SupportedProtos) != 1 || hello.SupportedProtos[0] != acme.ALPNProto {
+				return nil, errors.New("this listener answers only ACME TLS-ALPN-01 challenges")
+			}
+			return m.GetCertificate(hello)
+		},
+	}
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); acceptTLSALPN(ln, conf, &wg) }()
+	s.closers = append(s.closers, func() { ln.Close(); wg.Wait() })
+	log.Debug("TLS-ALPN-01 listener open", "addr", ln.Addr().String())
+}
+
+// acceptTLSALPN completes one handshake per connection, which is all a
 // TLS-ALPN-01 validation needs, then closes it.
-func serveTLSALPN(ln net.Listener, conf *tls.Config, wg *sync.WaitGroup) {
+func acceptTLSALPN(ln net.Listener, conf *tls.Config, wg *sync.WaitGroup) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
