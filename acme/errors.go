@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -71,14 +72,15 @@ type challengeFailure struct {
 
 // classify turns an error from an issuance attempt for name into an *Error.
 // The observer saw the HTTPS exchanges and knows more than autocert tells:
-// whether any exchange with the CA failed below HTTP, which challenges the
-// CA rejected and why, and whether the account request was refused.
+// which challenges the CA rejected and why, and whether the account
+// request was refused.
 func (is *ACMEIssuer) classify(ctx context.Context, name string, err error, obs *observer) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: %w", name, ctx.Err())
 	}
 	dir := is.cfg.DirectoryURL
-	if terr := obs.transportError(); terr != nil {
+	var terr *url.Error // the ACME client's HTTP exchange failed below HTTP
+	if errors.As(err, &terr) {
 		hint := "check the directory URL, DNS, firewall and proxy settings"
 		var uerr x509.UnknownAuthorityError
 		var verr *tls.CertificateVerificationError
@@ -103,7 +105,7 @@ func (is *ACMEIssuer) classify(ctx context.Context, name string, err error, obs 
 	if fails := obs.challengeFailures(name); len(fails) > 0 {
 		var parts []string
 		for _, f := range fails {
-			parts = append(parts, fmt.Sprintf("%s via %s: %s", f.typ, is.listenerFor(f.typ), f.detail))
+			parts = append(parts, fmt.Sprintf("the CA could not validate %s through %s: %s", f.typ, is.listenerFor(f.typ), f.detail))
 		}
 		return &Error{Kind: ErrChallenge, Object: name, Err: errors.New(strings.Join(parts, "; ")),
 			Hint: "the CA must reach this host on the challenge port for the name; check DNS, port forwarding and firewalls"}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 // found"), so the observer watches the exchanges to give the user an error
 // they can act on, and steers autocert where it has no option:
 //
-//   - it remembers the first error below HTTP (the CA is unreachable);
 //   - it records each challenge the CA marks invalid, with the CA's words;
 //   - it notes a refused newAccount request (an account problem);
 //   - it removes from authorization objects the challenge types that have
@@ -35,7 +33,6 @@ type observer struct {
 
 	mu         sync.Mutex
 	retired    bool
-	netErr     error
 	newAccount string // URL from the directory
 	accountBad bool
 	failures   []challengeFailure
@@ -62,11 +59,6 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		stop()
 		cancel()
-		o.mu.Lock()
-		if o.netErr == nil && o.ctx.Err() == nil {
-			o.netErr = err
-		}
-		o.mu.Unlock()
 		return nil, err
 	}
 	body, rerr := io.ReadAll(io.LimitReader(resp.Body, o.maxLen+1))
@@ -173,15 +165,6 @@ func (o *observer) retire() {
 	o.mu.Lock()
 	o.retired = true
 	o.mu.Unlock()
-}
-
-func (o *observer) transportError() error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.netErr == nil || errors.Is(o.netErr, errRetired) {
-		return nil
-	}
-	return o.netErr
 }
 
 func (o *observer) accountRefused() bool {
