@@ -46,13 +46,22 @@ func renewLoop(ctx context.Context, log *slog.Logger, obtain func(context.Contex
 			log.Error("certificate renewal failed; the current files stay in place",
 				"err", err, "attempt", failures, "retry_in", wait.Round(time.Second))
 		} else {
-			failures = 0
 			if res.Changed && onRenew != nil {
 				onRenew(res)
 			}
 			next := res.NextRenewal()
-			wait = next.Sub(nowFunc()) + jitter(res)
-			log.Debug("next certificate check", "at", next.UTC().Format(time.RFC3339))
+			if wait = next.Sub(nowFunc()); wait > 0 {
+				failures = 0
+				wait += jitter(res)
+				log.Debug("next certificate check", "at", next.UTC().Format(time.RFC3339))
+			} else {
+				// Due again right after Obtain: the clock is far off the
+				// CA's. Back off instead of ordering in a tight loop.
+				failures++
+				wait = backoff(failures)
+				log.Warn("certificate is due for renewal right after being obtained; is the clock right?",
+					"renew_at", next.UTC().Format(time.RFC3339), "retry_in", wait.Round(time.Second))
+			}
 		}
 		wait = max(min(wait, checkMax), 0)
 		t := time.NewTimer(wait)

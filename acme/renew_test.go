@@ -118,3 +118,20 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestRenewLoopClockAhead: when this clock runs so far ahead of the CA's
+// that every new certificate is due at once, the loop backs off and warns
+// instead of ordering in a tight loop.
+func TestRenewLoopClockAhead(t *testing.T) {
+	shortRetries(t)
+	p := pebbletest.Start(t, pebbletest.Options{})
+	setClock(t, time.Now().Add(80*24*time.Hour)) // Pebble's certificates last 90 days
+	iss, log := mustNew(t, acmeConfig(t, p, "clock.certinit.test"))
+	startLoop(t, iss)
+	waitUntil(t, 30*time.Second, "the clock warning", func() bool {
+		return strings.Count(log.String(), "is the clock right?") >= 2
+	})
+	if n := strings.Count(log.String(), "certificate issued"); n > 3 {
+		t.Errorf("%d certificates ordered; want the loop to back off", n)
+	}
+}
