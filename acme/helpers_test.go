@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,22 +18,7 @@ import (
 
 // logBuffer collects an issuer's log; it is shown when the test fails.
 // (t.Log cannot be the sink: autocert may finish work after the test.)
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type logBuffer = testutil.Buffer
 
 func testLogger(t *testing.T) (*slog.Logger, *logBuffer) {
 	buf := &logBuffer{}

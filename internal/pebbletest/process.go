@@ -1,7 +1,6 @@
 package pebbletest
 
 import (
-	"bytes"
 	"io"
 	"net"
 	"os/exec"
@@ -9,12 +8,14 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+
+	"github.com/certinit/certinit/internal/testutil"
 )
 
 // process is a child program whose output is kept for the test log.
 type process struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testutil.Buffer
 	once sync.Once
 }
 
@@ -22,7 +23,7 @@ type process struct {
 // is killed at cleanup (and when the test binary dies, by Pdeathsig).
 func startProcess(t testing.TB, name string, env []string, bin string, args ...string) *process {
 	t.Helper()
-	p := &process{cmd: exec.Command(bin, args...), out: &syncBuffer{}}
+	p := &process{cmd: exec.Command(bin, args...), out: &testutil.Buffer{}}
 	p.cmd.Env = append(p.cmd.Environ(), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -32,7 +33,7 @@ func startProcess(t testing.TB, name string, env []string, bin string, args ...s
 	t.Cleanup(func() {
 		p.stop()
 		if t.Failed() {
-			t.Logf("%s output:\n%s", name, p.out.tail(8000))
+			t.Logf("%s output:\n%s", name, p.out.Tail(8000))
 		}
 	})
 	return p
@@ -43,27 +44,6 @@ func (p *process) stop() {
 		p.cmd.Process.Kill()
 		p.cmd.Wait()
 	})
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) tail(n int) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b := s.b.Bytes()
-	if len(b) > n {
-		b = b[len(b)-n:]
-	}
-	return string(b)
 }
 
 // relay forwards TCP connections to the current upstream and counts them.
