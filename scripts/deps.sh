@@ -18,6 +18,7 @@ declare -A need=(
   [util-linux]=/usr/bin/unshare
   [procps]=/usr/bin/pgrep
   [hyperfine]=/usr/bin/hyperfine
+  [certbot]=/usr/bin/certbot # reference ACME client for bench/40-acme.sh
 )
 missing=()
 for pkg in "${!need[@]}"; do

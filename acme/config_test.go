@@ -1,0 +1,117 @@
+package acme
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/acme"
+)
+
+func TestConfigErrors(t *testing.T) {
+	base := func() Config {
+		return Config{Domains: []string{"mqtt.example.com"}, Out: "/tmp/x", HTTPAddr: ":80", TLSAddr: ":443"}
+	}
+	tests := []struct {
+		name   string
+		modify func(c *Config)
+		words  string // in the error; "" means valid
+	}{
+		{"valid", func(c *Config) {}, ""},
+		{"no domain", func(c *Config) { c.Domains = nil }, "no domain"},
+		{"no out", func(c *Config) { c.Out = "" }, "no output directory"},
+		{"dotless for ACME", func(c *Config) { c.Domains = []string{"localhost"} }, "local issuer"},
+		{"dotless for local", func(c *Config) { c.Domains = []string{"localhost"}; c.Issuer = IssuerLocal }, ""},
+		{"IP for ACME", func(c *Config) { c.Domains = []string{"192.0.2.1"} }, "IP address"},
+		{"IP for local", func(c *Config) { c.Domains = []string{"192.0.2.1", "::1"}; c.Issuer = IssuerLocal }, ""},
+		{"wildcard for ACME", func(c *Config) { c.Domains = []string{"*.example.com"} }, "DNS-01"},
+		{"bad name", func(c *Config) { c.Domains = []string{"a b.example.com"} }, "not a valid domain"},
+		{"port in name", func(c *Config) { c.Domains = []string{"example.com:8883"} }, "not a valid domain"},
+		{"unknown issuer", func(c *Config) { c.Issuer = "vault" }, "issuer must be"},
+		{"unknown key type", func(c *Config) { c.KeyType = "ed25519" }, "key type"},
+		{"no listener", func(c *Config) { c.HTTPAddr, c.TLSAddr = "", "" }, "both challenge listeners"},
+		{"bad listener", func(c *Config) { c.HTTPAddr = "80" }, "listener address"},
+		{"http directory", func(c *Config) { c.DirectoryURL = "http://ca.example/dir" }, "https://"},
+		{"EAB half", func(c *Config) { c.EABKID = "kid" }, "both the key id"},
+		{"EAB not base64", func(c *Config) { c.EABKID, c.EABHMAC = "kid", "!!!" }, "base64url"},
+		{"email", func(c *Config) { c.Email = "ops" }, "@"},
+		{"negative renew", func(c *Config) { c.RenewBefore = -time.Hour }, "negative"},
+		{"cache is out", func(c *Config) { c.CacheDir = c.Out }, "must not be the output"},
+		{"CA file missing", func(c *Config) { c.ACMECAFile = "/nonexistent/ca.pem" }, "/nonexistent/ca.pem"},
+		{"owner negative", func(c *Config) { c.Owner = &Owner{UID: -1} }, "owner"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base()
+			tc.modify(&c)
+			_, err := New(c, nil)
+			switch {
+			case tc.words == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.words != "" && (err == nil || !strings.Contains(err.Error(), tc.words)):
+				t.Fatalf("err = %v, want one saying %q", err, tc.words)
+			case tc.words != "" && !errors.Is(err, ErrConfig):
+				t.Fatalf("err = %v is not ErrConfig", err)
+			}
+		})
+	}
+}
+
+func TestNormalizeNames(t *testing.T) {
+	got, err := normalizeNames([]string{"MQTT.Example.COM.", "mqtt.example.com", "bücher.example", "::1", "*.lan"}, true)
+	want := []string{"mqtt.example.com", "xn--bcher-kva.example", "::1", "*.lan"}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("got %v %v, want %v", got, err, want)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	iss, err := New(Config{Domains: []string{"a.example"}, Out: "rel/out", TLSAddr: ":443"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := iss.(*ACMEIssuer).cfg
+	if c.DirectoryURL != LetsEncryptURL || c.KeyType != KeyECDSA || c.RenewBefore != DefaultRenewBefore ||
+		!strings.HasSuffix(c.CacheDir, "/rel/out.cache") || !strings.HasPrefix(c.Out, "/") {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if got := directoryID(LetsEncryptStagingURL); got != "acme-staging-v02.api.letsencrypt.org_directory" {
+		t.Errorf("directoryID = %q", got)
+	}
+}
+
+// TestClassify covers the error kinds Pebble cannot produce (it has no
+// rate limits): the CA's problem document decides the kind.
+func TestClassify(t *testing.T) {
+	is := &ACMEIssuer{cfg: Config{DirectoryURL: "https://ca.example/dir", HTTPAddr: ":80"}}
+	tests := []struct {
+		name  string
+		err   error
+		kind  error
+		words string
+	}{
+		{"rate limited", &acme.Error{StatusCode: 429, ProblemType: "urn:ietf:params:acme:error:rateLimited",
+			Detail: "too many certificates", Header: http.Header{"Retry-After": {"3600"}}}, ErrRateLimited, "retry after 1h0m0s"},
+		{"account", &acme.Error{StatusCode: 400, ProblemType: "urn:ietf:params:acme:error:invalidContact",
+			Detail: "bad email"}, ErrAccount, "contact address"},
+		{"CAA", &acme.Error{StatusCode: 403, ProblemType: "urn:ietf:params:acme:error:caa",
+			Detail: "CAA forbids"}, ErrChallenge, "CAA forbids"},
+		{"other", errors.New("boom"), nil, "boom"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			obs := newObserver(context.Background(), nil, nil)
+			err := is.classify(context.Background(), "mqtt.example.com", tc.err, obs)
+			if tc.kind != nil && !errors.Is(err, tc.kind) {
+				t.Errorf("%v is not %v", err, tc.kind)
+			}
+			if !strings.Contains(err.Error(), tc.words) || !errors.Is(err, tc.err) {
+				t.Errorf("%v does not say %q or wrap the cause", err, tc.words)
+			}
+		})
+	}
+}

@@ -1,0 +1,160 @@
+package acme
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/acme"
+)
+
+// Kinds of failure a user can act on. Errors returned by Obtain wrap one of
+// them when the cause is known: test with errors.Is.
+var (
+	// ErrCAUnreachable: no HTTPS exchange with the ACME directory was
+	// possible (DNS, connection refused, timeout, TLS not trusted).
+	ErrCAUnreachable = errors.New("ACME CA unreachable")
+	// ErrRateLimited: the CA refused because of a rate limit.
+	ErrRateLimited = errors.New("rate limited by the ACME CA")
+	// ErrChallenge: the CA could not validate control of a name through
+	// the challenge listeners.
+	ErrChallenge = errors.New("challenge failed")
+	// ErrAccount: the CA refused to create or use the ACME account
+	// (external account binding, contact address, terms of service).
+	ErrAccount = errors.New("ACME account problem")
+)
+
+// Error is a failure of one certificate request, with its kind, the object
+// at fault (a domain name or the directory URL) and what to do about it.
+type Error struct {
+	Kind   error  // one of the Err* values above, or nil
+	Object string // domain name or directory URL
+	Hint   string // what the user can do, or ""
+	Err    error  // the underlying cause
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Object)
+	if e.Kind != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Kind.Error())
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	if e.Hint != "" {
+		b.WriteString(" (")
+		b.WriteString(e.Hint)
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// Unwrap lets errors.Is find both the kind and the cause.
+func (e *Error) Unwrap() []error {
+	if e.Kind == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Kind, e.Err}
+}
+
+// challengeFailure is what the CA said about one failed challenge.
+type challengeFailure struct {
+	domain, typ, problem, detail string
+}
+
+// classify turns an error from an issuance attempt for name into an *Error.
+// The observer saw the HTTPS exchanges and knows more than autocert tells:
+// which challenges the CA rejected and why, and whether the account
+// request was refused.
+func (is *ACMEIssuer) classify(ctx context.Context, name string, err error, obs *observer) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", name, ctx.Err())
+	}
+	dir := is.cfg.DirectoryURL
+	var terr *url.Error // the ACME client's HTTP exchange failed below HTTP
+	if errors.As(err, &terr) {
+		hint := "check the directory URL, DNS, firewall and proxy settings"
+		var uerr x509.UnknownAuthorityError
+		var verr *tls.CertificateVerificationError
+		if errors.As(terr, &uerr) || errors.As(terr, &verr) {
+			hint = "the CA's HTTPS certificate is not trusted: give its CA certificate with --acme-ca"
+		}
+		return &Error{Kind: ErrCAUnreachable, Object: dir, Hint: hint, Err: terr}
+	}
+	var ae *acme.Error
+	if errors.As(err, &ae) {
+		if d, ok := acme.RateLimit(ae); ok {
+			hint := "wait before trying again; use --staging while testing"
+			if d > 0 {
+				hint = fmt.Sprintf("retry after %s; use --staging while testing", d.Round(time.Second))
+			}
+			return &Error{Kind: ErrRateLimited, Object: name, Hint: hint, Err: ae}
+		}
+		if obs.accountRefused() || isAccountProblem(ae.ProblemType) {
+			return &Error{Kind: ErrAccount, Object: dir, Hint: accountHint(ae.ProblemType), Err: ae}
+		}
+	}
+	if fails := obs.challengeFailures(name); len(fails) > 0 {
+		var parts []string
+		for _, f := range fails {
+			parts = append(parts, fmt.Sprintf("the CA could not validate %s through %s: %s", f.typ, is.listenerFor(f.typ), f.detail))
+		}
+		return &Error{Kind: ErrChallenge, Object: name, Err: errors.New(strings.Join(parts, "; ")),
+			Hint: "the CA must reach this host on the challenge port for the name; check DNS, port forwarding and firewalls"}
+	}
+	if ae != nil && isChallengeProblem(ae.ProblemType) {
+		return &Error{Kind: ErrChallenge, Object: name, Err: ae}
+	}
+	return &Error{Object: name, Err: err}
+}
+
+// listenerFor names the listener that serves a challenge type.
+func (is *ACMEIssuer) listenerFor(typ string) string {
+	switch typ {
+	case "http-01":
+		return "the HTTP-01 listener " + is.cfg.HTTPAddr
+	case "tls-alpn-01":
+		return "the TLS-ALPN-01 listener " + is.cfg.TLSAddr
+	}
+	return typ
+}
+
+// ACME problem types (RFC 8555 section 6.7) by what the user must fix.
+var (
+	accountProblems = map[string]string{
+		"accountDoesNotExist":     "the account is unknown to this CA; remove the account key from the cache to register anew",
+		"externalAccountRequired": "this CA requires external account binding: give the key id and HMAC key",
+		"invalidContact":          "the CA refused the contact address",
+		"unsupportedContact":      "the CA refused the contact address",
+		"userActionRequired":      "visit the CA's terms of service page",
+		"agreementRequired":       "the terms of service changed",
+		"badPublicKey":            "the CA refused the account key",
+	}
+	challengeProblems = map[string]bool{
+		"connection": true, "dns": true, "incorrectResponse": true, "tls": true,
+		"caa": true, "rejectedIdentifier": true, "unauthorized": true,
+	}
+)
+
+func problemName(t string) string {
+	return t[strings.LastIndex(t, ":")+1:]
+}
+
+func isAccountProblem(t string) bool { _, ok := accountProblems[problemName(t)]; return ok }
+
+func isChallengeProblem(t string) bool { return challengeProblems[problemName(t)] }
+
+func accountHint(t string) string {
+	if h, ok := accountProblems[problemName(t)]; ok {
+		return h
+	}
+	return "check the account email and external account binding"
+}

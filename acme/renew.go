@@ -1,0 +1,103 @@
+package acme
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+)
+
+// Renewal loop timing. Tests shorten the retry delays.
+var (
+	retryFirst = time.Minute // first retry after a failed Obtain
+	retryMax   = time.Hour   // retries back off exponentially up to this
+	// checkMax bounds one sleep, so a wrong clock corrected later, or a
+	// machine that was suspended, delays a renewal by at most this long.
+	checkMax = 6 * time.Hour
+)
+
+// RenewLoop implements Issuer.
+func (is *ACMEIssuer) RenewLoop(ctx context.Context, onRenew func(*Result)) {
+	renewLoop(ctx, is.log, is.Obtain, onRenew)
+}
+
+// RenewLoop implements Issuer.
+func (ca *LocalCA) RenewLoop(ctx context.Context, onRenew func(*Result)) {
+	renewLoop(ctx, ca.log, ca.Obtain, onRenew)
+}
+
+// renewLoop is the one background loop of an issuer: Obtain (which contacts
+// the CA only for certificates in their renewal window), report a change,
+// sleep until the next certificate's window opens (plus jitter, so a fleet
+// started together does not renew together), or back off after a failure.
+// Obtain writes files only after a complete issuance, so until then the
+// old files keep serving.
+func renewLoop(ctx context.Context, log *slog.Logger, obtain func(context.Context) (*Result, error), onRenew func(*Result)) {
+	failures := 0
+	for {
+		res, err := obtain(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		var wait time.Duration
+		if err != nil {
+			failures++
+			wait = backoff(failures)
+			log.Error("certificate renewal failed; the current files stay in place",
+				"err", err, "attempt", failures, "retry_in", wait.Round(time.Second))
+		} else {
+			if res.Changed && onRenew != nil {
+				onRenew(res)
+			}
+			next := res.NextRenewal()
+			if wait = next.Sub(nowFunc()); wait > 0 {
+				failures = 0
+				wait += jitter(res)
+				log.Debug("next certificate check", "at", next.UTC().Format(time.RFC3339))
+			} else {
+				// Due again right after Obtain: the clock is far off the
+				// CA's. Back off instead of ordering in a tight loop.
+				failures++
+				wait = backoff(failures)
+				log.Warn("certificate is due for renewal right after being obtained; is the clock right?",
+					"renew_at", next.UTC().Format(time.RFC3339), "retry_in", wait.Round(time.Second))
+			}
+		}
+		wait = max(min(wait, checkMax), 0)
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// backoff is the delay before retry n (from 1): doubling from retryFirst
+// up to retryMax, then scattered over [75%, 125%).
+func backoff(n int) time.Duration {
+	d := retryFirst
+	for i := 1; i < n && d < retryMax; i++ {
+		d *= 2
+	}
+	d = min(d, retryMax)
+	return d*3/4 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// jitter is a random delay of up to a tenth of the shortest renewal
+// window, at most an hour, added to a scheduled renewal.
+func jitter(res *Result) time.Duration {
+	var window time.Duration
+	for _, c := range res.Certs {
+		w := c.NotAfter.Sub(c.RenewAt)
+		if window == 0 || w < window {
+			window = w
+		}
+	}
+	limit := min(window/10, time.Hour)
+	if limit <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(limit)))
+}
