@@ -227,4 +227,3 @@ func lines(p string) int {
 	b, _ := os.ReadFile(p)
 	return strings.Count(string(b), "\n")
 }
-
