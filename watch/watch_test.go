@@ -8,54 +8,28 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/certinit/certinit/internal/testutil"
 )
 
-// The swaps below are done the way the real tools do them, step by step, so
-// the watcher sees the same sequence of inotify events.
-
-// certbotRenew writes a new lineage version into archive/ and updates the
-// four live/ links one after the other, each with unlink + symlink, as
-// certbot's storage.update_all_links_to does.
-func certbotRenew(t *testing.T, root string, version int, content string) {
+// certbotRenew renews the example.com lineage under root to version n,
+// with contents derived from content.
+func certbotRenew(t *testing.T, root string, n int, content string) {
 	t.Helper()
-	kinds := []string{"cert", "chain", "fullchain", "privkey"}
-	for _, k := range kinds {
-		name := filepath.Join(root, "archive", "example.com", k+itoa(version)+".pem")
-		mustWrite(t, name, content+k)
+	files := map[string][]byte{}
+	for _, k := range testutil.CertbotKinds {
+		files[k] = []byte(content + k)
 	}
-	for _, k := range kinds {
-		link := filepath.Join(root, "live", "example.com", k+".pem")
-		if err := os.Remove(link); err != nil && !os.IsNotExist(err) {
-			t.Fatal(err)
-		}
-		mustSymlink(t, filepath.Join("..", "..", "archive", "example.com", k+itoa(version)+".pem"), link)
-	}
+	testutil.CertbotRenew(t, root, "example.com", n, files)
 }
 
-// kubeSwap writes a new timestamped directory and renames a fresh ..data
-// link over the old one, then removes the old directory, as the kubelet's
-// AtomicWriter does for Secret and ConfigMap volumes.
 func kubeSwap(t *testing.T, dir, stamp string, files map[string]string) {
 	t.Helper()
-	old, _ := os.Readlink(filepath.Join(dir, "..data"))
-	for name, content := range files {
-		mustWrite(t, filepath.Join(dir, stamp, name), content)
+	b := map[string][]byte{}
+	for k, v := range files {
+		b[k] = []byte(v)
 	}
-	mustSymlink(t, stamp, filepath.Join(dir, "..data_tmp"))
-	if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
-		t.Fatal(err)
-	}
-	for name := range files {
-		link := filepath.Join(dir, name)
-		if _, err := os.Lstat(link); os.IsNotExist(err) {
-			mustSymlink(t, filepath.Join("..data", name), link)
-		}
-	}
-	if old != "" {
-		if err := os.RemoveAll(filepath.Join(dir, old)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	testutil.KubeSwap(t, dir, stamp, b)
 }
 
 func TestWatch(t *testing.T) {
@@ -92,10 +66,7 @@ func TestWatch(t *testing.T) {
 				return []string{mustWrite(t, filepath.Join(dir, "cert.pem"), "one")}
 			},
 			change: func(t *testing.T, dir string, n int) {
-				mustWrite(t, filepath.Join(dir, ".tmp"), "v"+itoa(n))
-				if err := os.Rename(filepath.Join(dir, ".tmp"), filepath.Join(dir, "cert.pem")); err != nil {
-					t.Fatal(err)
-				}
+				testutil.RenameOver(t, filepath.Join(dir, "cert.pem"), []byte("v"+itoa(n)))
 			},
 			want: []string{"cert.pem"},
 		},
