@@ -48,8 +48,8 @@ type Options struct {
 	noNotify bool // test seam: poll only, as when inotify is unavailable
 }
 
-// Watcher watches a fixed set of paths. Create it with New, then call Run
-// once; Run closes it.
+// Watcher watches a fixed set of paths. Create it with New, call Run
+// once, then Close.
 type Watcher struct {
 	paths    []string
 	opts     Options
@@ -97,7 +97,9 @@ func New(paths []string, opts Options) (*Watcher, error) {
 	return w, nil
 }
 
-// Close releases the inotify watches. Run calls it on return.
+// Close releases the inotify watches. It can take the kernel tens of
+// milliseconds (each watch removal waits for an RCU grace period), so a
+// process that is about to exit may skip it.
 func (w *Watcher) Close() error {
 	if w.fsw == nil {
 		return nil
@@ -105,12 +107,11 @@ func (w *Watcher) Close() error {
 	return w.fsw.Close()
 }
 
-// Run delivers changes to onChange until ctx is done, then closes the
-// watcher. onChange runs on Run's goroutine, so a slow handler delays the
-// next scan but never overlaps itself; events arriving meanwhile are kept
-// and lead to one more scan.
+// Run delivers changes to onChange until ctx is done; it does not close
+// the watcher. onChange runs on Run's goroutine, so a slow handler delays
+// the next scan but never overlaps itself; events arriving meanwhile are
+// kept and lead to one more scan.
 func (w *Watcher) Run(ctx context.Context, onChange func(changed []string)) error {
-	defer w.Close()
 	var events <-chan fsnotify.Event
 	var errs <-chan error
 	if w.fsw != nil {

@@ -233,7 +233,7 @@ func startWatchOpts(t *testing.T, dir string, paths []string, opts Options) *har
 		defer close(done)
 		_ = w.Run(ctx, func(changed []string) { h.reports <- changed })
 	}()
-	t.Cleanup(func() { cancel(); <-done })
+	t.Cleanup(func() { cancel(); <-done; w.Close() })
 	return h
 }
 
