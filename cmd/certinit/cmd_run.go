@@ -77,6 +77,9 @@ type runConfig struct {
 	stopTimeout time.Duration
 	exec        bool
 	args        []string
+	// reapLock is held by the supervisor's reaper; a hook that runs a
+	// program while COMMAND runs holds it for reading from Start to Wait.
+	reapLock sync.RWMutex
 
 	snap *reload.Snapshot // the validated pair, once the wait step ran
 }
@@ -117,7 +120,8 @@ func (a *app) prepareSteps(rc *runConfig) []prepareStep {
 // reloadHooks are run on every good change, after the copy and before the
 // reload signal.
 // TODO(integrate truststore, hashlink): re-install --trust files and rehash
-// --rehash directories when they (CA material) changed.
+// --rehash directories when they (CA material) changed. A hook that runs a
+// program holds rc.reapLock.RLock() from Start to Wait.
 func (a *app) reloadHooks(rc *runConfig) []reload.Hook { return nil }
 
 // watchPaths are the files and directories whose change matters.
@@ -146,7 +150,7 @@ func (a *app) runAction(c *cli.Context, initOnly bool) error {
 		if rc.exec {
 			_, err = supervisor.LookPath(rc.args[0])
 		} else {
-			sup, err = supervisor.New(supervisor.Options{Args: rc.args, Files: files, StopTimeout: rc.stopTimeout, Log: a.log})
+			sup, err = supervisor.New(supervisor.Options{Args: rc.args, Files: files, StopTimeout: rc.stopTimeout, ReapLock: &rc.reapLock, Log: a.log})
 		}
 		if err != nil {
 			return startExit(err)
@@ -225,6 +229,8 @@ func (a *app) parseRunConfig(c *cli.Context, initOnly bool) (*runConfig, error) 
 		}
 		rc.reload.Owner = o
 	}
+	// TODO(integrate truststore): set rc.reload.Roots to the --trust files,
+	// so a new chain must verify to them before a reload.
 	if err := rc.reload.Check(); err != nil {
 		return nil, usageErrorf("%s: %v", c.Command.Name, err)
 	}
