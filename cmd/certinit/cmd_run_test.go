@@ -254,10 +254,7 @@ func TestRunRestartOn(t *testing.T) {
 // not exist exits 127, all before anything is prepared.
 func TestRunUsage(t *testing.T) {
 	dir := t.TempDir()
-	ca := testutil.NewCA(t, "usage CA")
-	c, k := ca.Issue(t, testutil.CertOpts{})
-	cert := testutil.WriteFile(t, dir, "cert.pem", testutil.CertPEM(c))
-	key := testutil.WriteFile(t, dir, "key.pem", testutil.KeyPEM(t, k))
+	cert, key := writeTestPair(t, dir, "cert.pem", "key.pem")
 	missing := filepath.Join(dir, "missing.pem")
 	copyDir := filepath.Join(dir, "copy")
 	tests := []struct {
@@ -293,10 +290,7 @@ func TestRunUsage(t *testing.T) {
 // names (key 0600, certificate 0644) and exits 0 without a COMMAND.
 func TestInitCopies(t *testing.T) {
 	dir := t.TempDir()
-	ca := testutil.NewCA(t, "init CA")
-	c, k := ca.Issue(t, testutil.CertOpts{})
-	cert := testutil.WriteFile(t, dir, "fullchain.pem", testutil.CertPEM(c))
-	key := testutil.WriteFile(t, dir, "privkey.pem", testutil.KeyPEM(t, k))
+	cert, key := writeTestPair(t, dir, "fullchain.pem", "privkey.pem")
 	copyDir := filepath.Join(dir, "copy")
 	if code, _, stderr := runCLI(t, "init", "--cert", cert, "--key", key, "--copy-to", copyDir); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
@@ -310,4 +304,11 @@ func TestInitCopies(t *testing.T) {
 			t.Errorf("%s: mode %v, want %v", name, fi.Mode().Perm(), mode)
 		}
 	}
+}
+
+// writeTestPair writes a valid certificate and key under dir.
+func writeTestPair(t *testing.T, dir, certName, keyName string) (cert, key string) {
+	t.Helper()
+	c, k := testutil.NewCA(t, "cli test CA").Issue(t, testutil.CertOpts{})
+	return testutil.WriteFile(t, dir, certName, testutil.CertPEM(c)), testutil.WriteFile(t, dir, keyName, testutil.KeyPEM(t, k))
 }
