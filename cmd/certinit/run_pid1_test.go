@@ -76,25 +76,46 @@ func TestPID1ExitCodes(t *testing.T) {
 	}
 }
 
-// TestPID1ReapsOrphans: grandchildren orphaned by their parent are
-// re-parented to certinit (PID 1) and reaped when they exit: the child
-// waits until certinit has no children but itself, and fails if zombies
-// remain.
-func TestPID1ReapsOrphans(t *testing.T) {
-	testutil.RequireTool(t, "ps")
-	script := `
-for i in 1 2 3 4 5 6 7 8; do sh -c 'sleep 0.1 &'; done
+// orphanScript makes four grandchildren that outlive their parent, checks
+// that each was re-parented to certinit ($PPID: PID 1, or the subreaper),
+// and waits until all are gone; a zombie left unreaped fails it.
+const orphanScript = `
+orphans=""
+for i in 1 2 3 4; do orphans="$orphans $(sh -c 'sleep 0.5 >/dev/null 2>&1 & echo $!')"; done
+list=$(echo $orphans | tr ' ' ',')
+for p in $orphans; do
+  i=0
+  until [ "$(ps -o ppid= -p $p | tr -d ' ')" = "$PPID" ]; do
+    [ $i -ge 40 ] && { echo "orphan $p not re-parented to certinit ($PPID)"; ps -o pid,ppid,stat,comm -p $list; exit 1; }
+    sleep 0.01; i=$((i+1))
+  done
+done
 i=0
 while [ $i -lt 200 ]; do
-  others=$(ps -o pid=,stat= --ppid 1 | grep -v "^ *$$ ")
-  [ -z "$others" ] && { echo reaped; exit 0; }
+  left=$(ps -o pid=,stat= -p $list)
+  [ -z "$left" ] && { echo reaped; exit 0; }
   sleep 0.05; i=$((i+1))
 done
-echo "left behind:"; ps -o pid,ppid,stat,comm -e; exit 1`
-	code, out := pid1(t, "run", "--", "sh", "-c", script)
-	if code != 0 || !strings.Contains(out, "reaped") {
-		t.Fatalf("exit %d:\n%s", code, out)
-	}
+echo "left behind:"; ps -o pid,ppid,stat,comm -p $list; exit 1`
+
+// TestReapsOrphans: orphaned grandchildren are re-parented to certinit
+// and reaped, both as PID 1 and as a child subreaper under another init.
+func TestReapsOrphans(t *testing.T) {
+	testutil.RequireTool(t, "ps")
+	t.Run("PID 1", func(t *testing.T) {
+		code, out := pid1(t, "run", "--", "sh", "-c", orphanScript)
+		if code != 0 || !strings.Contains(out, "reaped") {
+			t.Fatalf("exit %d:\n%s", code, out)
+		}
+	})
+	t.Run("subreaper", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		out, err := exec.CommandContext(ctx, testutil.BuildCertinit(t), "run", "--", "sh", "-c", orphanScript).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "reaped") {
+			t.Fatalf("%v:\n%s", err, out)
+		}
+	})
 }
 
 // TestPID1ForwardsSignals: the child sends each signal to PID 1 (certinit)
