@@ -32,7 +32,7 @@ func (a *app) runCommand() *cli.Command {
 			"server keeps its last good certificate. --exec replaces certinit with COMMAND instead.",
 		Flags: append(prepareFlags(),
 			&cli.StringSliceFlag{Name: "watch", Usage: "also watch `PATH` (file or directory); a change reloads (repeatable)"},
-			&cli.StringFlag{Name: "reload-signal", Value: "HUP", Usage: "`SIG`nal that makes COMMAND reload its certificates"},
+			&cli.StringFlag{Name: "reload-signal", Value: "HUP", Usage: "`SIG` that makes COMMAND reload its certificates (HUP, USR1, USR2, INT, QUIT, TERM, WINCH, ALRM)"},
 			&cli.StringSliceFlag{Name: "restart-on", Usage: "restart COMMAND instead of signalling when `PATH` changes (repeatable)"},
 			&cli.DurationFlag{Name: "debounce", Value: watch.DefaultDebounce, Usage: "quiet `DURATION` after a file event before acting"},
 			&cli.DurationFlag{Name: "poll", Value: watch.DefaultPoll, Usage: "rescan every `DURATION` even without events (0 disables)"},
