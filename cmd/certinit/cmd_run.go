@@ -1,27 +1,310 @@
 package main
 
 import (
+	"context"
 	"errors"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/certinit/certinit/internal/owner"
+	"github.com/certinit/certinit/reload"
+	"github.com/certinit/certinit/supervisor"
+	"github.com/certinit/certinit/watch"
 )
 
 func (a *app) runCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "run",
-		Usage: "prepare certificates and trust, then start, watch and reload COMMAND",
-		Action: func(c *cli.Context) error {
-			return errors.New("run: not implemented yet")
-		},
+		Name:      "run",
+		Usage:     "prepare certificates and trust, then start, watch and reload COMMAND",
+		ArgsUsage: "-- COMMAND [ARGS...]",
+		Description: "Prepares (waits for --cert/--key to be a valid pair, copies them to --copy-to owned by\n" +
+			"--owner), then starts COMMAND as its supervisor: forwards signals, reaps zombies as PID 1,\n" +
+			"exits with COMMAND's code. It watches the certificate files (and --watch, --restart-on),\n" +
+			"and on a change that loads as a valid pair copies it and sends --reload-signal, or restarts\n" +
+			"COMMAND when a --restart-on file changed. An invalid change is refused and logged; the\n" +
+			"server keeps its last good certificate. --exec replaces certinit with COMMAND instead.",
+		Flags: append(prepareFlags(),
+			&cli.StringSliceFlag{Name: "watch", Usage: "also watch `PATH` (file or directory); a change reloads (repeatable)"},
+			&cli.StringFlag{Name: "reload-signal", Value: "HUP", Usage: "`SIG` that makes COMMAND reload its certificates (HUP, USR1, USR2, INT, QUIT, TERM, WINCH, ALRM)"},
+			&cli.StringSliceFlag{Name: "restart-on", Usage: "restart COMMAND instead of signalling when `PATH` changes (repeatable)"},
+			&cli.DurationFlag{Name: "debounce", Value: watch.DefaultDebounce, Usage: "quiet `DURATION` after a file event before acting"},
+			&cli.DurationFlag{Name: "poll", Value: watch.DefaultPoll, Usage: "rescan every `DURATION` even without events (0 disables)"},
+			&cli.DurationFlag{Name: "stop-timeout", Value: supervisor.DefaultStopTimeout, Usage: "`DURATION` COMMAND gets after SIGTERM/SIGINT before SIGKILL"},
+			&cli.BoolFlag{Name: "exec", Usage: "after preparing, replace certinit with COMMAND (nothing is watched)"},
+		),
+		Action: func(c *cli.Context) error { return a.runAction(c, false) },
 	}
 }
 
 func (a *app) initCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "init",
-		Usage: "prepare certificates and trust, then exit (init containers)",
-		Action: func(c *cli.Context) error {
-			return errors.New("init: not implemented yet")
-		},
+		Name:        "init",
+		Usage:       "prepare certificates and trust, then exit (init containers)",
+		Description: "Does what run does before starting COMMAND, then exits 0.",
+		Flags:       prepareFlags(),
+		Action:      func(c *cli.Context) error { return a.runAction(c, true) },
+	}
+}
+
+// prepareFlags are the flags run and init share.
+// TODO(integrate): --trust/--trust-store/--root (truststore), --rehash
+// (hashlink) and the --acme-* options (acme) are added here.
+func prepareFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "cert", Usage: "certificate `FILE` (leaf first, chain may follow) the server loads"},
+		&cli.StringFlag{Name: "key", Usage: "private key `FILE` of --cert"},
+		&cli.StringFlag{Name: "chain", Usage: "separate chain `FILE` (certbot's chain.pem), checked, watched and copied with the pair"},
+		&cli.DurationFlag{Name: "wait", Usage: "wait up to `DURATION` for --cert and --key to exist and be a valid pair"},
+		&cli.StringFlag{Name: "copy-to", Usage: "copy the pair (and chain) into `DIR`, keeping their file names"},
+		&cli.StringFlag{Name: "owner", Usage: "`USER[:GROUP]` owning the copies; the key is 0600, 0640 with a group"},
+	}
+}
+
+// runConfig is everything run and init were told, checked.
+type runConfig struct {
+	reload      reload.Config
+	wait        time.Duration
+	watch       []string
+	debounce    time.Duration
+	poll        time.Duration
+	stopTimeout time.Duration
+	exec        bool
+	args        []string
+	// reapLock is held by the supervisor's reaper; a hook that runs a
+	// program while COMMAND runs holds it for reading from Start to Wait.
+	reapLock sync.RWMutex
+
+	snap *reload.Snapshot // the validated pair, once the wait step ran
+}
+
+// prepareStep is one thing done before COMMAND starts; the first error
+// stops certinit with that one line.
+type prepareStep struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+// prepareSteps lists, in order, what run and init do before COMMAND.
+func (a *app) prepareSteps(rc *runConfig) []prepareStep {
+	var steps []prepareStep
+	// TODO(integrate truststore): install the --trust files into the OS store here.
+	// TODO(integrate hashlink): rehash the --rehash directories here.
+	// TODO(integrate acme): obtain certificates here when --acme-* or the local
+	// issuer is configured (then point rc.reload.Files at its output).
+	if rc.reload.Files.Cert != "" {
+		steps = append(steps, prepareStep{"wait for certificate", func(ctx context.Context) error {
+			snap, err := reload.WaitForPair(ctx, rc.reload.Files, rc.reload.Roots, rc.wait, a.log)
+			rc.snap = snap
+			return err
+		}})
+	}
+	if rc.reload.CopyTo != "" {
+		steps = append(steps, prepareStep{"copy", func(context.Context) error {
+			written, err := rc.snap.CopyTo(rc.reload.CopyTo, rc.reload.Owner)
+			if err == nil {
+				a.log.Info("copied", "files", written)
+			}
+			return err
+		}})
+	}
+	return steps
+}
+
+// reloadHooks are run on every good change, after the copy and before the
+// reload signal.
+// TODO(integrate truststore, hashlink): re-install --trust files and rehash
+// --rehash directories when they (CA material) changed. A hook that runs a
+// program holds rc.reapLock.RLock() from Start to Wait.
+func (a *app) reloadHooks(rc *runConfig) []reload.Hook { return nil }
+
+// watchPaths are the files and directories whose change matters.
+// TODO(integrate): add the --trust files and --rehash directories.
+func (rc *runConfig) watchPaths() []string {
+	var paths []string
+	f := rc.reload.Files
+	for _, p := range append(append([]string{f.Cert, f.Key, f.Chain}, rc.watch...), rc.reload.RestartOn...) {
+		if p != "" && !slices.Contains(paths, p) {
+			paths = append(paths, p)
+		}
+	}
+	return paths
+}
+
+func (a *app) runAction(c *cli.Context, initOnly bool) error {
+	rc, err := a.parseRunConfig(c, initOnly)
+	if err != nil {
+		return err
+	}
+	// Find COMMAND before preparing, so a typo costs no side effects.
+	var sup *supervisor.Supervisor
+	if !initOnly {
+		files, closeFiles := a.childFiles()
+		defer closeFiles()
+		if rc.exec {
+			_, err = supervisor.LookPath(rc.args[0])
+		} else {
+			sup, err = supervisor.New(supervisor.Options{Args: rc.args, Files: files, StopTimeout: rc.stopTimeout, ReapLock: &rc.reapLock, Log: a.log})
+		}
+		if err != nil {
+			return startExit(err)
+		}
+	}
+	if err := a.prepare(c.Context, rc); err != nil {
+		return err
+	}
+	switch {
+	case initOnly:
+		a.log.Info("prepared")
+		return nil
+	case rc.exec:
+		a.log.Debug("exec", "command", rc.args[0])
+		return startExit(supervisor.Exec(rc.args, nil))
+	}
+	return a.supervise(c.Context, rc, sup)
+}
+
+// prepare runs the steps. SIGTERM/SIGINT interrupt a long --wait: as PID 1
+// nothing else would stop certinit before the supervisor forwards signals.
+func (a *app) prepare(ctx context.Context, rc *runConfig) error {
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	for _, st := range a.prepareSteps(rc) {
+		a.log.Debug("prepare", "step", st.name)
+		if err := st.run(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// supervise runs COMMAND with the watcher and the reloader around it.
+func (a *app) supervise(ctx context.Context, rc *runConfig, sup *supervisor.Supervisor) error {
+	rc.reload.Hooks = a.reloadHooks(rc)
+	rc.reload.Log = a.log
+	rl := reload.New(rc.reload, sup)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if paths := rc.watchPaths(); len(paths) > 0 {
+		w, err := watch.New(paths, watch.Options{Debounce: rc.debounce, Poll: rc.poll, Log: a.log})
+		if err != nil {
+			return err
+		}
+		// Not closed: certinit exits right after COMMAND, and closing
+		// inotify watches would add tens of milliseconds to every exit.
+		wg.Go(func() {
+			_ = w.Run(ctx, func(changed []string) { _ = rl.Changed(ctx, changed) })
+		})
+	}
+	// TODO(integrate acme): start the renewal loop here (wg.Go); its
+	// callback calls rl.Renewed(ctx, paths), the same path as a file change.
+	code, err := sup.Run(ctx)
+	cancel()
+	if err != nil {
+		return startExit(err)
+	}
+	if code != 0 {
+		return &exitError{code: code, silent: true}
+	}
+	return nil
+}
+
+func (a *app) parseRunConfig(c *cli.Context, initOnly bool) (*runConfig, error) {
+	rc := &runConfig{
+		reload: reload.Config{Files: reload.Files{Cert: c.String("cert"), Key: c.String("key"), Chain: c.String("chain")}, CopyTo: c.String("copy-to")},
+		wait:   c.Duration("wait"),
+	}
+	if s := c.String("owner"); s != "" {
+		o, err := owner.Parse(s)
+		if err != nil {
+			return nil, usageErrorf("--owner: %v", err)
+		}
+		rc.reload.Owner = o
+	}
+	// TODO(integrate truststore): set rc.reload.Roots to the --trust files,
+	// so a new chain must verify to them before a reload.
+	if err := rc.reload.Check(); err != nil {
+		return nil, usageErrorf("%s: %v", c.Command.Name, err)
+	}
+	if initOnly {
+		if c.Args().Present() {
+			return nil, usageErrorf("init takes no COMMAND (use run)")
+		}
+		return rc, nil
+	}
+	rc.args = c.Args().Slice()
+	if len(rc.args) == 0 {
+		return nil, usageErrorf("run needs a COMMAND: certinit run [OPTIONS] -- COMMAND [ARGS...]")
+	}
+	sig, err := supervisor.ParseSignal(c.String("reload-signal"))
+	if err != nil {
+		return nil, usageErrorf("--reload-signal: %v", err)
+	}
+	rc.reload.Signal = sig
+	rc.reload.RestartOn = c.StringSlice("restart-on")
+	rc.watch = c.StringSlice("watch")
+	rc.debounce, rc.stopTimeout = c.Duration("debounce"), c.Duration("stop-timeout")
+	if rc.poll = c.Duration("poll"); rc.poll == 0 {
+		rc.poll = -1 // watch.Options: negative disables
+	}
+	if rc.debounce <= 0 || rc.stopTimeout <= 0 || rc.poll < -1 {
+		return nil, usageErrorf("--debounce and --stop-timeout must be positive, --poll not negative")
+	}
+	if rc.exec = c.Bool("exec"); rc.exec {
+		for _, f := range []string{"watch", "restart-on", "reload-signal", "debounce", "poll", "stop-timeout"} {
+			if c.IsSet(f) {
+				return nil, usageErrorf("--exec leaves nothing running to watch or signal: --%s cannot be used with it", f)
+			}
+		}
+	}
+	return rc, nil
+}
+
+// startExit turns a COMMAND start failure into its shell exit code.
+func startExit(err error) error {
+	var se *supervisor.StartError
+	if errors.As(err, &se) {
+		return &exitError{code: se.Code, err: err}
+	}
+	return err
+}
+
+// childFiles are COMMAND's stdin, stdout and stderr: certinit's own when
+// they are files (always, from main); otherwise (run called in-process by
+// tests) pipes copied into the writers. The returned func ends the copies.
+func (a *app) childFiles() ([]*os.File, func()) {
+	files := []*os.File{os.Stdin}
+	var wg sync.WaitGroup
+	var closers []*os.File
+	for _, w := range []io.Writer{a.stdout, a.stderr} {
+		if f, ok := w.(*os.File); ok {
+			files = append(files, f)
+			continue
+		}
+		r, pw, err := os.Pipe()
+		if err != nil {
+			files = append(files, os.Stderr)
+			continue
+		}
+		files = append(files, pw)
+		closers = append(closers, pw)
+		wg.Go(func() {
+			_, _ = io.Copy(w, r)
+			r.Close()
+		})
+	}
+	return files, func() {
+		for _, f := range closers {
+			f.Close()
+		}
+		wg.Wait()
 	}
 }

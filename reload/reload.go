@@ -1,0 +1,197 @@
+// Package reload decides what a change of certificate files means for the
+// running server, and does it safely: validate the new pair with the checks
+// the server will make, copy it where the server's user can read it, run
+// the integration hooks (trust store, hash links), then send the reload
+// signal, or restart the server when a file it only reads at start-up
+// changed. A change that fails validation is refused with one logged line
+// and nothing else happens: the server keeps serving the old certificate
+// and new handshakes keep working; the change is remembered, so the next
+// good change does what the refused one would have done.
+//
+// It does not detect changes (watch does) or run processes (supervisor
+// does); both meet here through Changed and the Target interface.
+package reload
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/certinit/certinit/internal/owner"
+	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/supervisor"
+)
+
+// Target is what gets reloaded: *supervisor.Supervisor.
+type Target interface {
+	Signal(sig syscall.Signal) error
+	Restart() error
+}
+
+var _ Target = (*supervisor.Supervisor)(nil)
+
+// Hook is one step run on a good change after the copy and before the
+// signal, in order: installing changed trust files, rehashing a capath.
+// It gets every path changed since the last successful reload and decides
+// itself whether it has work. An error refuses the reload.
+type Hook struct {
+	Name string
+	Run  func(ctx context.Context, changed []string) error
+}
+
+// Config says what to validate and how to reload.
+type Config struct {
+	Files     Files          // Cert and Key empty: nothing to validate
+	Roots     []string       // CA files the chain must verify to; none: chain not checked
+	CopyTo    string         // copy the pair here (base names kept); empty: no copy
+	Owner     *owner.Owner   // owner of the copies; nil: unchanged
+	RestartOn []string       // a change of one of these restarts instead of signalling
+	Signal    syscall.Signal // the reload signal; zero: SIGHUP
+	Hooks     []Hook
+	Log       *slog.Logger
+}
+
+// Check reports configuration mistakes, for the CLI's usage errors.
+func (c *Config) Check() error {
+	f := c.Files
+	switch {
+	case (f.Cert == "") != (f.Key == ""):
+		return errors.New("--cert and --key go together")
+	case f.Chain != "" && f.Cert == "":
+		return errors.New("--chain needs --cert and --key")
+	case c.CopyTo != "" && f.Cert == "":
+		return errors.New("--copy-to needs --cert and --key")
+	case c.Owner != nil && c.CopyTo == "":
+		return errors.New("--owner applies to copies: it needs --copy-to")
+	}
+	if c.CopyTo != "" {
+		seen := map[string]string{}
+		for _, p := range f.list() {
+			b := filepath.Base(p)
+			if other, ok := seen[b]; ok {
+				return fmt.Errorf("--copy-to keeps file names, but %s and %s are both called %s", other, p, b)
+			}
+			seen[b] = p
+		}
+	}
+	return nil
+}
+
+// Reloader applies changes. Changed may be called from several goroutines
+// (the watcher, a renewal loop); calls are serialised.
+type Reloader struct {
+	cfg    Config
+	target Target
+	log    *slog.Logger
+	now    func() time.Time // test seam
+
+	mu      sync.Mutex
+	pending []string // changed since the last successful reload
+}
+
+// New returns a Reloader for cfg that acts on target.
+func New(cfg Config, target Target) *Reloader {
+	if cfg.Signal == 0 {
+		cfg.Signal = syscall.SIGHUP
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Reloader{cfg: cfg, target: target, log: log, now: time.Now}
+}
+
+// Renewed is the entry point for in-process renewals (ACME, local issuer):
+// it logs the renewal and goes through exactly the path a file change does.
+func (r *Reloader) Renewed(ctx context.Context, paths []string) error {
+	r.log.Info("renewed", "paths", paths)
+	return r.Changed(ctx, paths)
+}
+
+// Changed handles changed paths: validate, copy, hooks, then signal or
+// restart. A refused change returns its reason (already logged) and is
+// kept pending.
+func (r *Reloader) Changed(ctx context.Context, changed []string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range changed {
+		if !slices.Contains(r.pending, p) {
+			r.pending = append(r.pending, p)
+		}
+	}
+	if err := r.apply(ctx, r.pending); err != nil {
+		r.log.Error("reload refused", "reason", err.Error(), "changed", r.pending)
+		return err
+	}
+	all := r.pending
+	r.pending = nil
+	if slices.ContainsFunc(all, func(p string) bool { return slices.Contains(r.cfg.RestartOn, p) }) {
+		r.log.Info("restarting", "changed", all)
+		return r.target.Restart()
+	}
+	r.log.Info("reloading", "signal", supervisor.SignalName(r.cfg.Signal), "changed", all)
+	if err := r.target.Signal(r.cfg.Signal); err != nil {
+		r.log.Error("reload signal failed", "err", err)
+		return err
+	}
+	return nil
+}
+
+// apply validates and prepares everything the server will read; it
+// changes nothing the server uses unless every check passed.
+func (r *Reloader) apply(ctx context.Context, changed []string) error {
+	// The pair is checked on any change, not only its own: the signal
+	// makes the server reload it too.
+	var snap *Snapshot
+	if r.cfg.Files.Cert != "" {
+		var err error
+		if snap, err = Load(r.cfg.Files, r.cfg.Roots, r.now()); err != nil {
+			return err
+		}
+	}
+	for _, p := range changed {
+		if err := checkPEM(p); err != nil {
+			return err
+		}
+	}
+	if snap != nil && r.cfg.CopyTo != "" {
+		if _, err := snap.CopyTo(r.cfg.CopyTo, r.cfg.Owner); err != nil {
+			return err
+		}
+	}
+	for _, h := range r.cfg.Hooks {
+		if err := h.Run(ctx, changed); err != nil {
+			return fmt.Errorf("%s: %w", h.Name, err)
+		}
+	}
+	return nil
+}
+
+// checkPEM refuses a changed file that holds PEM but does not parse to the
+// end (a CA file still being written), so a restart or reload never reads
+// half a file. Directories and files without PEM are not judged here.
+func checkPEM(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return nil // gone or a directory: the hooks and the server decide
+	}
+	data, err := pemfile.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if !bytes.Contains(data, []byte("-----BEGIN ")) {
+		return nil
+	}
+	if _, err := pemfile.Parse(data); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}

@@ -1,0 +1,356 @@
+package reload
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509/pkix"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/certinit/certinit/internal/owner"
+	"github.com/certinit/certinit/internal/testutil"
+)
+
+// recorder is the Target in these tests: it records what the reloader
+// asked for. The real supervisor and a real Mosquitto are exercised by
+// cmd/certinit's run tests.
+type recorder struct {
+	mu      sync.Mutex
+	actions []string
+}
+
+func (r *recorder) Signal(sig syscall.Signal) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.actions = append(r.actions, "signal "+sig.String())
+	return nil
+}
+
+func (r *recorder) Restart() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.actions = append(r.actions, "restart")
+	return nil
+}
+
+func (r *recorder) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a := r.actions
+	r.actions = nil
+	return a
+}
+
+// fixture is a directory with a CA and a server pair.
+type fixture struct {
+	t                 *testing.T
+	dir               string
+	ca                *testutil.CA
+	cert, key, cafile string
+}
+
+func newFixture(t *testing.T) *fixture {
+	f := &fixture{t: t, dir: t.TempDir(), ca: testutil.NewCA(t, "reload test CA")}
+	f.cert = filepath.Join(f.dir, "live", "fullchain.pem")
+	f.key = filepath.Join(f.dir, "live", "privkey.pem")
+	f.cafile = testutil.WriteFile(t, f.dir, "ca.pem", testutil.CertPEM(f.ca.Cert))
+	f.writePair(testutil.CertOpts{})
+	return f
+}
+
+// writePair issues a fresh pair (opts shape the certificate) and writes it.
+func (f *fixture) writePair(opts testutil.CertOpts) (certPEM, keyPEM []byte) {
+	opts.Subject = pkix.Name{CommonName: "localhost"}
+	opts.IPs = []net.IP{net.IPv4(127, 0, 0, 1)}
+	c, k := f.ca.Issue(f.t, opts)
+	certPEM, keyPEM = testutil.CertPEM(c), testutil.KeyPEM(f.t, k)
+	testutil.WriteFile(f.t, filepath.Dir(f.cert), filepath.Base(f.cert), certPEM)
+	testutil.WriteFile(f.t, filepath.Dir(f.key), filepath.Base(f.key), keyPEM)
+	return certPEM, keyPEM
+}
+
+func TestChanged(t *testing.T) {
+	tests := []struct {
+		name     string
+		config   func(f *fixture, c *Config)
+		change   func(f *fixture) []string // returns the changed paths
+		wantErr  string                    // "" : the change is accepted
+		wantDone []string
+	}{
+		{
+			name:     "renewed pair is signalled",
+			change:   func(f *fixture) []string { f.writePair(testutil.CertOpts{}); return []string{f.cert, f.key} },
+			wantDone: []string{"signal hangup"},
+		},
+		{
+			name:   "key of another pair is refused",
+			change: func(f *fixture) []string { _, k := f.writePairKeyOnly(); return []string{k} },
+			// The old certificate stays with a new key.
+			wantErr: "key does not match certificate",
+		},
+		{
+			name: "expired certificate is refused",
+			change: func(f *fixture) []string {
+				f.writePair(testutil.CertOpts{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
+				return []string{f.cert, f.key}
+			},
+			wantErr: "certificate expired",
+		},
+		{
+			name: "half-written certificate is refused",
+			change: func(f *fixture) []string {
+				certPEM, _ := f.writePair(testutil.CertOpts{})
+				testutil.WriteFile(f.t, filepath.Dir(f.cert), filepath.Base(f.cert), certPEM[:len(certPEM)/2])
+				return []string{f.cert}
+			},
+			wantErr: "fullchain.pem",
+		},
+		{
+			name:   "chain to an unknown CA is refused when roots are known",
+			config: func(f *fixture, c *Config) { c.Roots = []string{f.otherCA()} },
+			change: func(f *fixture) []string { f.writePair(testutil.CertOpts{}); return []string{f.cert} },
+			// x509's message for an unknown authority.
+			wantErr: "chain does not verify",
+		},
+		{
+			name:     "chain to the known CA is accepted",
+			config:   func(f *fixture, c *Config) { c.Roots = []string{f.cafile} },
+			change:   func(f *fixture) []string { f.writePair(testutil.CertOpts{}); return []string{f.cert} },
+			wantDone: []string{"signal hangup"},
+		},
+		{
+			name:     "restart-on file restarts",
+			config:   func(f *fixture, c *Config) { c.RestartOn = []string{f.cafile} },
+			change:   func(f *fixture) []string { f.rewriteCA(); return []string{f.cafile} },
+			wantDone: []string{"restart"},
+		},
+		{
+			name:   "half-written restart-on file is refused",
+			config: func(f *fixture, c *Config) { c.RestartOn = []string{f.cafile} },
+			change: func(f *fixture) []string {
+				pem := testutil.CertPEM(f.ca.Cert)
+				testutil.WriteFile(f.t, f.dir, "ca.pem", pem[:len(pem)-40])
+				return []string{f.cafile}
+			},
+			wantErr: "ca.pem",
+		},
+		{
+			name:     "other reload signal",
+			config:   func(f *fixture, c *Config) { c.Signal = syscall.SIGUSR1 },
+			change:   func(f *fixture) []string { f.writePair(testutil.CertOpts{}); return []string{f.cert} },
+			wantDone: []string{"signal user defined signal 1"},
+		},
+		{
+			name: "failing hook refuses",
+			config: func(f *fixture, c *Config) {
+				c.Hooks = []Hook{{Name: "trust", Run: func(context.Context, []string) error { return errors.New("bad anchor") }}}
+			},
+			change:  func(f *fixture) []string { f.writePair(testutil.CertOpts{}); return []string{f.cert} },
+			wantErr: "trust: bad anchor",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			rec := &recorder{}
+			cfg := Config{Files: Files{Cert: f.cert, Key: f.key}}
+			if tc.config != nil {
+				tc.config(f, &cfg)
+			}
+			r := New(cfg, rec)
+			err := r.Changed(context.Background(), tc.change(f))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Changed: %v, want an error containing %q", err, tc.wantErr)
+				}
+				if got := rec.take(); len(got) != 0 {
+					t.Fatalf("refused change still did %q", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rec.take(); !slices.Equal(got, tc.wantDone) {
+				t.Fatalf("did %q, want %q", got, tc.wantDone)
+			}
+		})
+	}
+}
+
+// TestRefusedThenFixed: a refused change is remembered; the next good
+// change does what it would have done (here: restart for the CA file), and
+// the copy is updated only by the good change.
+func TestRefusedThenFixed(t *testing.T) {
+	f := newFixture(t)
+	rec := &recorder{}
+	copyDir := filepath.Join(f.dir, "copy")
+	r := New(Config{Files: Files{Cert: f.cert, Key: f.key}, CopyTo: copyDir, RestartOn: []string{f.cafile}}, rec)
+	ctx := context.Background()
+
+	good, _ := f.writePair(testutil.CertOpts{})
+	if err := r.Changed(ctx, []string{f.cert, f.key}); err != nil {
+		t.Fatal(err)
+	}
+	rec.take()
+	f.rewriteCA()
+	f.writePairKeyOnly()
+	if err := r.Changed(ctx, []string{f.cafile, f.key}); err == nil {
+		t.Fatal("mismatched pair accepted")
+	}
+	if got := mustRead(t, filepath.Join(copyDir, "fullchain.pem")); !bytes.Equal(got, good) {
+		t.Fatal("refused change touched the copy")
+	}
+	fixed, _ := f.writePair(testutil.CertOpts{})
+	if err := r.Changed(ctx, []string{f.cert, f.key}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); !slices.Equal(got, []string{"restart"}) {
+		t.Fatalf("after the fix did %q, want the pending restart", got)
+	}
+	if got := mustRead(t, filepath.Join(copyDir, "fullchain.pem")); !bytes.Equal(got, fixed) {
+		t.Fatal("copy not updated by the good change")
+	}
+}
+
+func TestCopyOwnerAndModes(t *testing.T) {
+	testutil.RequireRoot(t)
+	f := newFixture(t)
+	snap, err := Load(Files{Cert: f.cert, Key: f.key}, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		spec    string
+		keyMode os.FileMode
+		gid     int // -1: left as created (root's)
+	}{
+		{"4242", 0o600, -1},
+		{"4242:4343", 0o640, 4343},
+	}
+	for _, tc := range tests {
+		t.Run(tc.spec, func(t *testing.T) {
+			o, err := owner.Parse(tc.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dir := filepath.Join(t.TempDir(), "certs")
+			written, err := snap.CopyTo(dir, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{filepath.Join(dir, "fullchain.pem"), filepath.Join(dir, "privkey.pem")}
+			if !slices.Equal(written, want) {
+				t.Fatalf("wrote %q, want %q", written, want)
+			}
+			for _, p := range written {
+				fi, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				st := fi.Sys().(*syscall.Stat_t)
+				mode := os.FileMode(0o644)
+				if strings.HasSuffix(p, "privkey.pem") {
+					mode = tc.keyMode
+				}
+				if fi.Mode().Perm() != mode || st.Uid != 4242 || (tc.gid >= 0 && int(st.Gid) != tc.gid) {
+					t.Errorf("%s: mode %v uid %d gid %d; want %v uid 4242 gid %d", p, fi.Mode().Perm(), st.Uid, st.Gid, mode, tc.gid)
+				}
+			}
+		})
+	}
+}
+
+func TestWaitForPair(t *testing.T) {
+	dir := t.TempDir()
+	files := Files{Cert: filepath.Join(dir, "cert.pem"), Key: filepath.Join(dir, "key.pem")}
+	t.Run("missing without wait", func(t *testing.T) {
+		_, err := WaitForPair(context.Background(), files, nil, 0, nil)
+		if err == nil || !strings.Contains(err.Error(), files.Cert) {
+			t.Fatalf("err = %v, want one naming %s", err, files.Cert)
+		}
+	})
+	t.Run("timeout names the last reason", func(t *testing.T) {
+		_, err := WaitForPair(context.Background(), files, nil, 300*time.Millisecond, nil)
+		if err == nil || !strings.Contains(err.Error(), "waited 300ms") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("pair written later", func(t *testing.T) {
+		done := make(chan error, 1)
+		go func() {
+			_, err := WaitForPair(context.Background(), files, nil, 20*time.Second, nil)
+			done <- err
+		}()
+		ca := testutil.NewCA(t, "wait CA")
+		c, k := ca.Issue(t, testutil.CertOpts{Subject: pkix.Name{CommonName: "x"}})
+		testutil.WriteFile(t, dir, "key.pem", testutil.KeyPEM(t, k))
+		testutil.WriteFile(t, dir, "cert.pem", testutil.CertPEM(c))
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("WaitForPair did not return")
+		}
+	})
+}
+
+func TestConfigCheck(t *testing.T) {
+	o := &owner.Owner{UID: 1, GID: -1}
+	tests := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"empty is fine", Config{}, ""},
+		{"cert without key", Config{Files: Files{Cert: "c"}}, "--cert and --key"},
+		{"copy without pair", Config{CopyTo: "/x"}, "--copy-to needs"},
+		{"owner without copy", Config{Files: Files{Cert: "c", Key: "k"}, Owner: o}, "--owner"},
+		{"same base names", Config{Files: Files{Cert: "a/tls.pem", Key: "b/tls.pem"}, CopyTo: "/x"}, "both called tls.pem"},
+		{"complete", Config{Files: Files{Cert: "a/tls.crt", Key: "a/tls.key", Chain: "a/chain.pem"}, CopyTo: "/x", Owner: o}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Check()
+			if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("Check() = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// writePairKeyOnly replaces only the key, with one of a fresh pair.
+func (f *fixture) writePairKeyOnly() ([]byte, string) {
+	_, k := f.ca.Issue(f.t, testutil.CertOpts{Subject: pkix.Name{CommonName: "other"}})
+	keyPEM := testutil.KeyPEM(f.t, k)
+	testutil.WriteFile(f.t, filepath.Dir(f.key), filepath.Base(f.key), keyPEM)
+	return keyPEM, f.key
+}
+
+func (f *fixture) otherCA() string {
+	return testutil.WriteFile(f.t, f.dir, "other-ca.pem", testutil.CertPEM(testutil.NewCA(f.t, "other CA").Cert))
+}
+
+// rewriteCA appends a second CA to the CA file.
+func (f *fixture) rewriteCA() {
+	testutil.WriteFile(f.t, f.dir, "ca.pem", append(testutil.CertPEM(f.ca.Cert), testutil.CertPEM(testutil.NewCA(f.t, "second CA").Cert)...))
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,229 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/certinit/certinit/internal/testutil"
+)
+
+// These tests run real processes (sh) in the test binary itself, one at a
+// time: the supervisor's reaper collects every child of the process, so no
+// test here may run in parallel or use os/exec while a Supervisor runs.
+// Signals sent to certinit itself, PID 1 and orphan reaping are tested with
+// the real binary in pid1_test.go.
+
+func TestExitCode(t *testing.T) {
+	sh := testutil.RequireTool(t, "sh")
+	tests := []struct {
+		name   string
+		script string
+		want   int
+	}{
+		{"success", "exit 0", 0},
+		{"failure", "exit 1", 1},
+		{"usage", "exit 2", 2},
+		{"high", "exit 200", 200},
+		{"max", "exit 255", 255},
+		{"killed by TERM", "kill -TERM $$", 128 + 15},
+		{"killed by KILL", "kill -KILL $$", 128 + 9},
+		{"killed by USR1", "kill -USR1 $$", 128 + 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, err := runSup(t, context.Background(), Options{Args: []string{sh, "-c", tc.script}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code != tc.want {
+				t.Fatalf("exit code %d, want %d", code, tc.want)
+			}
+		})
+	}
+}
+
+func TestStartErrors(t *testing.T) {
+	dir := t.TempDir()
+	notExec := testutil.WriteFile(t, dir, "script", []byte("#!/bin/sh\nexit 0\n"))
+	tests := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"not in PATH", []string{"certinit-no-such-command"}, CodeNotFound},
+		{"no such file", []string{filepath.Join(dir, "missing")}, CodeNotFound},
+		{"not executable", []string{notExec}, CodeNotExecutable},
+		{"a directory", []string{dir}, CodeNotExecutable},
+		{"no command", nil, CodeNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(Options{Args: tc.args})
+			var se *StartError
+			if !errors.As(err, &se) {
+				t.Fatalf("New: %v, want a *StartError", err)
+			}
+			if se.Code != tc.code {
+				t.Fatalf("code %d, want %d (%v)", se.Code, tc.code, err)
+			}
+			if tc.args != nil && !strings.Contains(err.Error(), tc.args[0]) {
+				t.Fatalf("error %q does not name the command", err)
+			}
+		})
+	}
+}
+
+// TestSignal checks that Signal reaches the child: its trap exits with 7.
+func TestSignal(t *testing.T) {
+	sh := testutil.RequireTool(t, "sh")
+	dir := t.TempDir()
+	ready := filepath.Join(dir, "ready")
+	script := `trap 'exit 7' USR1; echo > ` + ready + `; while :; do sleep 1 & wait $!; done`
+	s, err := New(Options{Args: []string{sh, "-c", script}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := goRun(t, s, context.Background())
+	waitFor(t, "child ready", func() bool { return exists(ready) })
+	if err := s.Signal(syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	if r := res.wait(t); r.code != 7 {
+		t.Fatalf("exit code %d, want 7", r.code)
+	}
+	if err := s.Signal(syscall.SIGUSR1); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("Signal after exit: %v, want ErrNotRunning", err)
+	}
+}
+
+// TestRestartAndStop restarts the child (it logs each start) and then
+// cancels the context, which stops it with SIGTERM.
+func TestRestartAndStop(t *testing.T) {
+	sh := testutil.RequireTool(t, "sh")
+	dir := t.TempDir()
+	starts := filepath.Join(dir, "starts")
+	script := `trap 'exit 3' TERM; echo $$ >> ` + starts + `; while :; do sleep 1 & wait $!; done`
+	s, err := New(Options{Args: []string{sh, "-c", script}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res := goRun(t, s, ctx)
+	waitFor(t, "first start", func() bool { return lines(starts) == 1 })
+	if err := s.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "second start", func() bool { return lines(starts) == 2 })
+	cancel()
+	if r := res.wait(t); r.err != nil || r.code != 3 {
+		t.Fatalf("after stop: code %d, err %v; want 3 from the TERM trap", r.code, r.err)
+	}
+}
+
+// TestStopTimeout: a child that ignores SIGTERM is killed after the stop
+// timeout, and the exit code says so (128+9).
+func TestStopTimeout(t *testing.T) {
+	sh := testutil.RequireTool(t, "sh")
+	dir := t.TempDir()
+	ready := filepath.Join(dir, "ready")
+	script := `trap '' TERM; echo > ` + ready + `; while :; do sleep 1 & wait $!; done`
+	s, err := New(Options{Args: []string{sh, "-c", script}, StopTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	res := goRun(t, s, ctx)
+	waitFor(t, "child ready", func() bool { return exists(ready) })
+	cancel()
+	if r := res.wait(t); r.code != 137 {
+		t.Fatalf("exit code %d, want 137 (SIGKILL after the stop timeout)", r.code)
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	tests := []struct {
+		in   string
+		want syscall.Signal
+		ok   bool
+	}{
+		{"HUP", syscall.SIGHUP, true},
+		{"sighup", syscall.SIGHUP, true},
+		{"USR2", syscall.SIGUSR2, true},
+		{"10", syscall.SIGUSR1, true},
+		{"KILL", 0, false},
+		{"CHLD", 0, false},
+		{"", 0, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseSignal(tc.in)
+			if (err == nil) != tc.ok || got != tc.want {
+				t.Fatalf("ParseSignal(%q) = %v, %v", tc.in, got, err)
+			}
+		})
+	}
+}
+
+type result struct {
+	code int
+	err  error
+}
+
+type pending chan result
+
+func goRun(t *testing.T, s *Supervisor, ctx context.Context) pending {
+	t.Helper()
+	ch := make(pending, 1)
+	go func() {
+		code, err := s.Run(ctx)
+		ch <- result{code, err}
+	}()
+	return ch
+}
+
+func (p pending) wait(t *testing.T) result {
+	t.Helper()
+	select {
+	case r := <-p:
+		return r
+	case <-time.After(20 * time.Second):
+		t.Fatal("supervisor did not return within 20s")
+		return result{}
+	}
+}
+
+func runSup(t *testing.T, ctx context.Context, o Options) (int, error) {
+	t.Helper()
+	s, err := New(o)
+	if err != nil {
+		return 0, err
+	}
+	r := goRun(t, s, ctx).wait(t)
+	return r.code, r.err
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
+
+func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+func lines(p string) int {
+	b, _ := os.ReadFile(p)
+	return strings.Count(string(b), "\n")
+}

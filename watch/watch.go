@@ -1,0 +1,246 @@
+// Package watch tells when the content behind a set of paths changes:
+// certificate and key files, CA files, capath directories, any file a
+// server reads. It reports the paths (as given) whose bytes differ from the
+// last report, once per burst of changes.
+//
+// It watches the parent directories of every path and of every symlink met
+// while resolving it, because certbot's live/ link swap and Kubernetes'
+// ..data swap never fire an event on the file's own name, and a rename over a
+// file drops a per-file watch. Links are re-resolved on every event, events
+// are debounced (certbot updates four links in a row: one change), a slow
+// poll backstops anything inotify cannot see (a parent directory renamed, a
+// network file system, an exhausted inotify limit), and a change is reported
+// only when a SHA-256 of the content differs.
+//
+// It does not validate what it reads, and it does not act: the caller decides
+// (reload validates the pair and signals the server).
+package watch
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// Defaults, as documented for certinit run's --debounce and --poll.
+const (
+	DefaultDebounce = 500 * time.Millisecond
+	DefaultPoll     = 60 * time.Second
+)
+
+// maxDelayFactor caps how long a steady stream of events can postpone a
+// scan: at most this many debounce periods after the first event of a burst.
+const maxDelayFactor = 4
+
+// Options tune a Watcher. The zero value uses the defaults.
+type Options struct {
+	// Debounce is how long the directories must be quiet before a scan.
+	Debounce time.Duration
+	// Poll is the interval of the backstop scan; negative disables it.
+	Poll time.Duration
+	// Log receives one line per decision; nil discards.
+	Log *slog.Logger
+
+	noNotify bool // test seam: poll only, as when inotify is unavailable
+}
+
+// Watcher watches a fixed set of paths. Create it with New, call Run
+// once, then Close.
+type Watcher struct {
+	paths    []string
+	opts     Options
+	log      *slog.Logger
+	fsw      *fsnotify.Watcher // nil when inotify is unavailable
+	baseline map[string]fingerprint
+	byDir    map[string]bool // directories that are some path's target: every entry matters
+	names    map[string]bool // entries whose events matter
+}
+
+// New sets up the watches and records the current content of every path as
+// the baseline that later changes are compared with. Paths may be files or
+// directories, and may not exist yet.
+func New(paths []string, opts Options) (*Watcher, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("watch: no paths to watch")
+	}
+	if opts.Debounce <= 0 {
+		opts.Debounce = DefaultDebounce
+	}
+	if opts.Poll == 0 {
+		opts.Poll = DefaultPoll
+	}
+	w := &Watcher{paths: append([]string(nil), paths...), opts: opts, log: opts.Log}
+	if w.log == nil {
+		w.log = slog.New(slog.DiscardHandler)
+	}
+	if !opts.noNotify {
+		fsw, err := fsnotify.NewWatcher()
+		if err != nil {
+			// Not fatal: the poll still catches every change, later.
+			w.log.Warn("inotify unavailable, polling only", "interval", opts.Poll, "err", err)
+		} else {
+			w.fsw = fsw
+		}
+	}
+	// Watches first, then the baseline: a change after the baseline was
+	// read always produces an event.
+	w.resolveAll()
+	w.baseline = make(map[string]fingerprint, len(paths))
+	for _, p := range w.paths {
+		w.baseline[p] = fingerprintOf(p)
+	}
+	w.log.Debug("watching", "paths", len(w.paths), "dirs", w.dirCount())
+	return w, nil
+}
+
+// Close releases the inotify watches. It can take the kernel tens of
+// milliseconds (each watch removal waits for an RCU grace period), so a
+// process that is about to exit may skip it.
+func (w *Watcher) Close() error {
+	if w.fsw == nil {
+		return nil
+	}
+	return w.fsw.Close()
+}
+
+// Run delivers changes to onChange until ctx is done; it does not close
+// the watcher. onChange runs on Run's goroutine, so a slow handler delays
+// the next scan but never overlaps itself; events arriving meanwhile are
+// kept and lead to one more scan.
+func (w *Watcher) Run(ctx context.Context, onChange func(changed []string)) error {
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	if w.fsw != nil {
+		events, errs = w.fsw.Events, w.fsw.Errors
+	}
+	var pollC <-chan time.Time
+	if w.opts.Poll > 0 {
+		t := time.NewTicker(w.opts.Poll)
+		defer t.Stop()
+		pollC = t.C
+	}
+	debounce := time.NewTimer(time.Hour)
+	debounce.Stop()
+	defer debounce.Stop()
+	var burstStart time.Time // zero: no scan pending
+
+	schedule := func() {
+		now := time.Now()
+		if burstStart.IsZero() {
+			burstStart = now
+		}
+		delay := w.opts.Debounce
+		if latest := burstStart.Add(maxDelayFactor * w.opts.Debounce); now.Add(delay).After(latest) {
+			delay = max(latest.Sub(now), 0)
+		}
+		debounce.Reset(delay)
+	}
+	scan := func(why string) {
+		burstStart = time.Time{}
+		if changed := w.scan(why); len(changed) > 0 {
+			onChange(changed)
+		}
+	}
+
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if w.relevant(ev.Name) {
+				w.log.Debug("file event", "path", ev.Name, "op", ev.Op.String())
+				schedule()
+			}
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			// Typically a queue overflow: events were lost, so look.
+			w.log.Warn("watch error, rescanning", "err", err)
+			schedule()
+		case <-debounce.C:
+			scan("event")
+		case <-pollC:
+			scan("poll")
+		}
+	}
+}
+
+// scan re-resolves every path (links may point elsewhere now), updates the
+// watches, and returns the paths whose content differs from the baseline,
+// making the new content the baseline.
+func (w *Watcher) scan(why string) []string {
+	w.resolveAll()
+	var changed []string
+	for _, p := range w.paths {
+		fp := fingerprintOf(p)
+		if fp != w.baseline[p] {
+			w.log.Debug("content changed", "path", p, "trigger", why)
+			w.baseline[p] = fp
+			changed = append(changed, p)
+		}
+	}
+	return changed
+}
+
+// resolveAll recomputes every path's trail and brings the inotify watches
+// in line: add what is new, drop directories no path leads through anymore
+// (an old certbot archive directory, a deleted Kubernetes timestamp dir).
+func (w *Watcher) resolveAll() {
+	w.byDir = map[string]bool{}
+	w.names = map[string]bool{}
+	want := map[string]bool{}
+	for _, p := range w.paths {
+		t := resolve(p)
+		for _, d := range t.dirs {
+			want[d] = true
+		}
+		for n := range t.names {
+			w.names[n] = true
+		}
+		if t.whole != "" {
+			w.byDir[t.whole] = true
+		}
+	}
+	if w.fsw == nil {
+		return
+	}
+	have := map[string]bool{}
+	for _, d := range w.fsw.WatchList() {
+		have[d] = true
+		if !want[d] {
+			_ = w.fsw.Remove(d) // already gone with its directory: nothing to undo
+		}
+	}
+	for d := range want {
+		if have[d] {
+			continue
+		}
+		if err := w.fsw.Add(d); err != nil {
+			// The directory vanished between resolve and Add, or the
+			// inotify limit is reached; the poll covers both.
+			w.log.Debug("cannot watch directory", "path", d, "err", err)
+		}
+	}
+}
+
+// relevant reports whether an event on name can change any watched path.
+func (w *Watcher) relevant(name string) bool {
+	return w.names[name] || w.byDir[filepath.Dir(name)] || w.byDir[name]
+}
+
+func (w *Watcher) dirCount() int {
+	if w.fsw == nil {
+		return 0
+	}
+	return len(w.fsw.WatchList())
+}

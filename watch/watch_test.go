@@ -1,0 +1,285 @@
+package watch
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/certinit/certinit/internal/testutil"
+)
+
+// certbotRenew renews the example.com lineage under root to version n,
+// with contents derived from content.
+func certbotRenew(t *testing.T, root string, n int, content string) {
+	t.Helper()
+	files := map[string][]byte{}
+	for _, k := range testutil.CertbotKinds {
+		files[k] = []byte(content + k)
+	}
+	testutil.CertbotRenew(t, root, "example.com", n, files)
+}
+
+func kubeSwap(t *testing.T, dir, stamp string, files map[string]string) {
+	t.Helper()
+	b := map[string][]byte{}
+	for k, v := range files {
+		b[k] = []byte(v)
+	}
+	testutil.KubeSwap(t, dir, stamp, b)
+}
+
+func TestWatch(t *testing.T) {
+	tests := []struct {
+		name   string
+		setup  func(t *testing.T, dir string) []string // returns the paths to watch
+		change func(t *testing.T, dir string, n int)   // the n-th change
+		want   []string                                // relative to dir, in the order of the watched paths
+		poll   bool                                    // poll only, no inotify
+	}{
+		{
+			name: "certbot renewal swaps live links",
+			setup: func(t *testing.T, dir string) []string {
+				certbotRenew(t, dir, 1, "v1")
+				return []string{filepath.Join(dir, "live/example.com/fullchain.pem"), filepath.Join(dir, "live/example.com/privkey.pem")}
+			},
+			change: func(t *testing.T, dir string, n int) { certbotRenew(t, dir, n+1, "v"+itoa(n+1)) },
+			want:   []string{"live/example.com/fullchain.pem", "live/example.com/privkey.pem"},
+		},
+		{
+			name: "kubernetes ..data swap",
+			setup: func(t *testing.T, dir string) []string {
+				kubeSwap(t, dir, "..2024_01_01", map[string]string{"tls.crt": "c1", "tls.key": "k1"})
+				return []string{filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")}
+			},
+			change: func(t *testing.T, dir string, n int) {
+				kubeSwap(t, dir, "..2024_02_0"+itoa(n), map[string]string{"tls.crt": "c" + itoa(n+1), "tls.key": "k" + itoa(n+1)})
+			},
+			want: []string{"tls.crt", "tls.key"},
+		},
+		{
+			name: "rename over the file",
+			setup: func(t *testing.T, dir string) []string {
+				return []string{mustWrite(t, filepath.Join(dir, "cert.pem"), "one")}
+			},
+			change: func(t *testing.T, dir string, n int) {
+				testutil.RenameOver(t, filepath.Join(dir, "cert.pem"), []byte("v"+itoa(n)))
+			},
+			want: []string{"cert.pem"},
+		},
+		{
+			name: "write in place",
+			setup: func(t *testing.T, dir string) []string {
+				return []string{mustWrite(t, filepath.Join(dir, "cert.pem"), "one")}
+			},
+			change: func(t *testing.T, dir string, n int) { mustWrite(t, filepath.Join(dir, "cert.pem"), "v"+itoa(n)) },
+			want:   []string{"cert.pem"},
+		},
+		{
+			name: "file and its directory appear later",
+			setup: func(t *testing.T, dir string) []string {
+				return []string{filepath.Join(dir, "later", "cert.pem")}
+			},
+			change: func(t *testing.T, dir string, n int) {
+				mustWrite(t, filepath.Join(dir, "later", "cert.pem"), "v"+itoa(n))
+			},
+			want: []string{"later/cert.pem"},
+		},
+		{
+			name: "directory gains a certificate",
+			setup: func(t *testing.T, dir string) []string {
+				mustWrite(t, filepath.Join(dir, "capath", "a.pem"), "a")
+				return []string{filepath.Join(dir, "capath")}
+			},
+			change: func(t *testing.T, dir string, n int) {
+				mustWrite(t, filepath.Join(dir, "capath", "b.pem"), "v"+itoa(n))
+			},
+			want: []string{"capath"},
+		},
+		{
+			name: "poll backstop without inotify",
+			poll: true,
+			setup: func(t *testing.T, dir string) []string {
+				return []string{mustWrite(t, filepath.Join(dir, "cert.pem"), "one")}
+			},
+			change: func(t *testing.T, dir string, n int) { mustWrite(t, filepath.Join(dir, "cert.pem"), "v"+itoa(n)) },
+			want:   []string{"cert.pem"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			paths := tc.setup(t, dir)
+			h := startWatch(t, dir, paths, tc.poll)
+			// Twice: the second change shows that the watches followed
+			// the first one (new link targets, new directories).
+			for n := 1; n <= 2; n++ {
+				tc.change(t, dir, n)
+				h.expect(t, tc.want...)
+				// Nothing else may have been reported: the next report
+				// is the marker alone.
+				h.touchMarker(t)
+				h.expect(t, "marker")
+			}
+		})
+	}
+}
+
+// TestWatchIgnoresNonChanges checks that events which leave the content as
+// it was report nothing: the same bytes rewritten, a certbot renewal that
+// links to identical files, hash links added to a capath directory,
+// unrelated files in a watched directory.
+func TestWatchIgnoresNonChanges(t *testing.T) {
+	tests := []struct {
+		name   string
+		setup  func(t *testing.T, dir string) []string
+		change func(t *testing.T, dir string)
+	}{
+		{
+			name: "same bytes rewritten",
+			setup: func(t *testing.T, dir string) []string {
+				return []string{mustWrite(t, filepath.Join(dir, "cert.pem"), "same")}
+			},
+			change: func(t *testing.T, dir string) { mustWrite(t, filepath.Join(dir, "cert.pem"), "same") },
+		},
+		{
+			name: "links swapped to identical content",
+			setup: func(t *testing.T, dir string) []string {
+				certbotRenew(t, dir, 1, "v")
+				return []string{filepath.Join(dir, "live/example.com/cert.pem")}
+			},
+			change: func(t *testing.T, dir string) { certbotRenew(t, dir, 2, "v") },
+		},
+		{
+			name: "hash links and temporary files in a capath",
+			setup: func(t *testing.T, dir string) []string {
+				mustWrite(t, filepath.Join(dir, "capath", "a.pem"), "a")
+				return []string{filepath.Join(dir, "capath")}
+			},
+			change: func(t *testing.T, dir string) {
+				mustSymlink(t, "a.pem", filepath.Join(dir, "capath", "0123abcd.0"))
+				mustWrite(t, filepath.Join(dir, "capath", ".certinit-tmp-x"), "partial")
+			},
+		},
+		{
+			name: "unrelated file next to the watched one",
+			setup: func(t *testing.T, dir string) []string {
+				return []string{mustWrite(t, filepath.Join(dir, "cert.pem"), "c")}
+			},
+			change: func(t *testing.T, dir string) { mustWrite(t, filepath.Join(dir, "other.txt"), "x") },
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			h := startWatch(t, dir, tc.setup(t, dir), false)
+			tc.change(t, dir)
+			h.touchMarker(t)
+			h.expect(t, "marker")
+		})
+	}
+}
+
+// TestDebounceCoalesces checks that a burst of writes is one report.
+func TestDebounceCoalesces(t *testing.T) {
+	dir := t.TempDir()
+	p := mustWrite(t, filepath.Join(dir, "cert.pem"), "0")
+	// A long debounce, so that a slow machine cannot split the burst.
+	h := startWatchOpts(t, dir, []string{p}, Options{Debounce: 300 * time.Millisecond, Poll: -1})
+	for i := 1; i <= 10; i++ {
+		mustWrite(t, p, "v"+itoa(i))
+	}
+	h.expect(t, "cert.pem")
+	h.touchMarker(t)
+	h.expect(t, "marker")
+}
+
+func TestNewRejectsNoPaths(t *testing.T) {
+	if _, err := New(nil, Options{}); err == nil {
+		t.Fatal("New(nil) succeeded")
+	}
+}
+
+type harness struct {
+	dir     string
+	marker  string
+	reports chan []string
+	n       int
+}
+
+// startWatch watches paths plus a marker file with a short debounce.
+func startWatch(t *testing.T, dir string, paths []string, pollOnly bool) *harness {
+	t.Helper()
+	opts := Options{Debounce: 30 * time.Millisecond, Poll: -1, noNotify: pollOnly}
+	if pollOnly {
+		opts.Poll = 20 * time.Millisecond
+	}
+	return startWatchOpts(t, dir, paths, opts)
+}
+
+func startWatchOpts(t *testing.T, dir string, paths []string, opts Options) *harness {
+	t.Helper()
+	h := &harness{dir: dir, marker: mustWrite(t, filepath.Join(dir, "marker"), "0"), reports: make(chan []string, 16)}
+	w, err := New(append(paths, h.marker), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = w.Run(ctx, func(changed []string) { h.reports <- changed })
+	}()
+	t.Cleanup(func() { cancel(); <-done; w.Close() })
+	return h
+}
+
+func (h *harness) touchMarker(t *testing.T) {
+	t.Helper()
+	h.n++
+	mustWrite(t, h.marker, itoa(h.n))
+}
+
+// expect waits for the next report and compares it with want (paths
+// relative to the test directory).
+func (h *harness) expect(t *testing.T, want ...string) {
+	t.Helper()
+	select {
+	case got := <-h.reports:
+		rel := make([]string, len(got))
+		for i, p := range got {
+			rel[i], _ = filepath.Rel(h.dir, p)
+		}
+		if !slices.Equal(rel, want) {
+			t.Fatalf("reported %q, want %q", rel, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no report within 5s, want %q", want)
+	}
+}
+
+func mustWrite(t *testing.T, path, content string) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func mustSymlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
