@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/certinit/certinit/internal/owner"
 	"github.com/certinit/certinit/internal/pemfile"
 	"golang.org/x/crypto/acme/autocert"
 	"golang.org/x/net/idna"
@@ -49,12 +50,6 @@ const (
 	DefaultLocalValidity = 90 * 24 * time.Hour
 )
 
-// Owner is the numeric owner given to the output files. A nil *Owner in
-// Config leaves them owned by the running user with the key at 0600.
-type Owner struct {
-	UID, GID int
-}
-
 // Config says what to obtain and where to put it. The zero value of every
 // field but Domains and Out has a default, applied by New.
 type Config struct {
@@ -72,7 +67,7 @@ type Config struct {
 	EABKID       string // external account binding key id
 	EABHMAC      string // external account binding MAC key, base64url
 
-	Owner         *Owner        // owner of the output files; the key becomes 0640
+	Owner         *owner.Owner  // owner of the output files (nil: the running user); key mode from Owner.KeyMode
 	RenewBefore   time.Duration // renew when less than this remains (default 30 days)
 	LocalValidity time.Duration // lifetime of local-issuer certificates (default 90 days)
 }
@@ -132,7 +127,7 @@ func (c Config) normalize() (Config, error) {
 	if c.LocalValidity < time.Second {
 		return c, configErrorf("local validity %s is shorter than a second", c.LocalValidity)
 	}
-	if c.Owner != nil && (c.Owner.UID < 0 || c.Owner.GID < 0) {
+	if c.Owner != nil && c.Owner.UID < 0 {
 		return c, configErrorf("owner ids must not be negative")
 	}
 	if c.Issuer == IssuerACME {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certinit/certinit/internal/owner"
 	"golang.org/x/crypto/acme"
 )
 
@@ -42,7 +43,7 @@ func TestConfigErrors(t *testing.T) {
 		{"negative renew", func(c *Config) { c.RenewBefore = -time.Hour }, "negative"},
 		{"cache is out", func(c *Config) { c.CacheDir = c.Out }, "must not be the output"},
 		{"CA file missing", func(c *Config) { c.ACMECAFile = "/nonexistent/ca.pem" }, "/nonexistent/ca.pem"},
-		{"owner negative", func(c *Config) { c.Owner = &Owner{UID: -1} }, "owner"},
+		{"owner negative", func(c *Config) { c.Owner = &owner.Owner{UID: -1, GID: -1} }, "owner"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

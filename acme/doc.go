@@ -32,7 +32,7 @@
 //		Out:      "/etc/mosquitto/certs",
 //		HTTPAddr: acme.DefaultHTTPAddr,
 //		TLSAddr:  acme.DefaultTLSAddr,
-//		Owner:    &acme.Owner{UID: 1883, GID: 1883}, // key 0640, readable by the broker
+//		Owner:    &owner.Owner{UID: 1883, GID: 1883}, // internal/owner: key 0640, group-readable
 //	}, log)
 //	if err != nil { ... }                      // errors.Is(err, acme.ErrConfig): a usage error
 //	res, err := iss.Obtain(ctx)                // before starting the broker

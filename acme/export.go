@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/certinit/certinit/internal/atomicfile"
+	"github.com/certinit/certinit/internal/owner"
 	"github.com/certinit/certinit/internal/pemfile"
 )
 
@@ -46,15 +47,12 @@ type outFile struct {
 // render prepares the four files of a bundle in dir, without writing.
 // chain is what goes to chain.pem: the intermediates the CA sent, or the
 // local CA.
-func render(dir string, b *bundle, owner *Owner) ([]outFile, error) {
+func render(dir string, b *bundle, own *owner.Owner) ([]outFile, error) {
 	keyDER, err := x509.MarshalPKCS8PrivateKey(b.key)
 	if err != nil {
 		return nil, fmt.Errorf("encode key: %w", err)
 	}
-	keyPerm := fs.FileMode(0o600)
-	if owner != nil {
-		keyPerm = 0o640
-	}
+	keyPerm := own.KeyMode()
 	f := filesIn(dir)
 	leaf := pemfile.EncodeCerts(b.leaf())
 	chain := pemfile.EncodeCerts(b.chain[1:]...)
@@ -70,14 +68,14 @@ func render(dir string, b *bundle, owner *Owner) ([]outFile, error) {
 
 // upToDate reports whether path already has exactly these bytes, mode and
 // owner, so that rewriting it would change nothing.
-func upToDate(o outFile, owner *Owner) bool {
+func upToDate(o outFile, own *owner.Owner) bool {
 	fi, err := os.Lstat(o.path)
 	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != o.perm {
 		return false
 	}
-	if owner != nil {
+	if own != nil {
 		st, ok := fi.Sys().(*syscall.Stat_t)
-		if !ok || int(st.Uid) != owner.UID || int(st.Gid) != owner.GID {
+		if !ok || int(st.Uid) != own.UID || (own.GID >= 0 && int(st.Gid) != own.GID) {
 			return false
 		}
 	}
@@ -88,14 +86,11 @@ func upToDate(o outFile, owner *Owner) bool {
 // writeFiles writes the files that differ and returns their paths. Each
 // write is atomic (internal/atomicfile); files already up to date are left
 // alone, so their modification times say when they last really changed.
-func writeFiles(files []outFile, owner *Owner) ([]string, error) {
+func writeFiles(files []outFile, own *owner.Owner) ([]string, error) {
 	var written []string
-	opts := atomicfile.Options{}
-	if owner != nil {
-		opts = atomicfile.Options{Chown: true, UID: owner.UID, GID: owner.GID}
-	}
+	opts := own.WriteOptions()
 	for _, o := range files {
-		if upToDate(o, owner) {
+		if upToDate(o, own) {
 			continue
 		}
 		dir := filepath.Dir(o.path)

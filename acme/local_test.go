@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/certinit/certinit/internal/atomicfile"
+	"github.com/certinit/certinit/internal/owner"
 	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/internal/testutil"
-	"github.com/certinit/certinit/internal/userspec"
 )
 
 func caPool(t *testing.T, ca *LocalCA) *x509.CertPool {
@@ -132,16 +132,17 @@ func TestLocalReissue(t *testing.T) {
 // TestOwner: with an owner, every file belongs to it and the key is 0640.
 func TestOwner(t *testing.T) {
 	testutil.RequireRoot(t)
-	uid, gid, err := userspec.Parse("nobody:nogroup")
+	own, err := owner.Parse("nobody:nogroup")
 	if err != nil {
-		t.Skipf("no nobody:nogroup here: %v", err)
+		t.Fatalf("Debian has nobody:nogroup: %v", err)
 	}
 	cfg := localConfig(t, "owned.lan")
 	// t.TempDir's directories are 0700; the broker's user must traverse.
 	for d := filepath.Dir(cfg.Out); d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
 		os.Chmod(d, 0o755)
 	}
-	cfg.Owner = &Owner{UID: uid, GID: gid}
+	cfg.Owner = own
+	uid, gid := own.UID, own.GID
 	iss, _ := mustNew(t, cfg)
 	res := obtain(t, iss)
 	checkOutput(t, cfg.Out, caPool(t, iss.(*LocalCA)), iss.(*LocalCA).CAFile(), "owned.lan", KeyECDSA, 0o640)

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/certinit/certinit/acme"
-	"github.com/certinit/certinit/internal/userspec"
+	"github.com/certinit/certinit/internal/owner"
 	"github.com/urfave/cli/v2"
 )
 
@@ -88,11 +88,11 @@ func acmeConfig(c *cli.Context, prefix string) (acme.Config, error) {
 		return cfg, usageErrorf("--%s: %v", n("local-validity"), err)
 	}
 	if spec := c.String(n("owner")); spec != "" {
-		uid, gid, err := userspec.Parse(spec)
+		o, err := owner.Parse(spec)
 		if err != nil {
 			return cfg, usageErrorf("--%s: %v", n("owner"), err)
 		}
-		cfg.Owner = &acme.Owner{UID: uid, GID: gid}
+		cfg.Owner = o
 	}
 	return cfg, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/certinit/certinit/acme"
+	"github.com/certinit/certinit/internal/owner"
 	"github.com/certinit/certinit/internal/pebbletest"
 	"github.com/urfave/cli/v2"
 )
@@ -122,7 +123,7 @@ func TestAcmeFlagsPrefix(t *testing.T) {
 	}
 	want := acme.Config{Domains: []string{"a.example", "b.example"}, Out: "/o", Issuer: "acme",
 		DirectoryURL: acme.LetsEncryptStagingURL, HTTPAddr: ":80", KeyType: "ecdsa", ACMECAFile: "/ca.pem",
-		RenewBefore: 10 * 24 * time.Hour, LocalValidity: 90 * 24 * time.Hour, Owner: &acme.Owner{}}
+		RenewBefore: 10 * 24 * time.Hour, LocalValidity: 90 * 24 * time.Hour, Owner: &owner.Owner{Spec: "0:0"}}
 	if strings.Join(got.Domains, " ") != strings.Join(want.Domains, " ") || got.Out != want.Out ||
 		got.DirectoryURL != want.DirectoryURL || got.HTTPAddr != want.HTTPAddr || got.TLSAddr != "" ||
 		got.ACMECAFile != want.ACMECAFile || got.RenewBefore != want.RenewBefore ||
