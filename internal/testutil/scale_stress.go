@@ -1,0 +1,5 @@
+//go:build stress
+
+package testutil
+
+const stress = true
