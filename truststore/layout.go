@@ -118,8 +118,8 @@ var layouts = []*Layout{
 		Bundle:     "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
 		HashDir:    "/etc/pki/ca-trust/extracted/pem/directory-hash",
 		Compat: []compatLink{
-			{"/etc/pki/tls/certs/ca-bundle.crt", "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem"},
-			{"/etc/pki/tls/cert.pem", "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem"},
+			{"/etc/pki/tls/certs/ca-bundle.crt", "../../ca-trust/extracted/pem/tls-ca-bundle.pem"},
+			{"/etc/pki/tls/cert.pem", "../ca-trust/extracted/pem/tls-ca-bundle.pem"},
 		},
 		osIDs:  []string{"fedora", "rhel", "centos", "rocky", "almalinux", "amzn", "ol"},
 		marker: "/etc/pki/ca-trust",
