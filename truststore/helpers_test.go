@@ -273,3 +273,8 @@ func checkConsistent(t testing.TB, s *Store) {
 		bundleCerts(t, s.BundlePath())
 	}
 }
+
+// newBufLogger logs as text into b.
+func newBufLogger(b *strings.Builder) *slog.Logger {
+	return slog.New(slog.NewTextHandler(b, nil))
+}
