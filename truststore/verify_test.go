@@ -72,6 +72,7 @@ func TestVerifyAgainstStores(t *testing.T) {
 
 	for _, spec := range []string{"debian", "alpine", "rhel", "suse", "arch", "dir:/mosquitto/certs"} {
 		t.Run(strings.ReplaceAll(spec, "/", "_"), func(t *testing.T) {
+			t.Parallel() // mostly waiting for child processes
 			root := t.TempDir()
 			s := openStore(t, root, spec)
 			install(t, s, other)
@@ -83,6 +84,9 @@ func TestVerifyAgainstStores(t *testing.T) {
 					if (err == nil) != wantOK {
 						t.Errorf("openssl verify %s: ok=%v, want %v\n%s", args[0], err == nil, wantOK, out)
 					}
+				}
+				if !wantOK {
+					return // the Go client's negative case costs a process each; openssl's suffices
 				}
 				for _, env := range [][]string{
 					{"SSL_CERT_DIR=" + capath, "SSL_CERT_FILE=/nonexistent"},
