@@ -328,6 +328,7 @@ func (s *Store) writeBundle(data []byte) error {
 	if err != nil {
 		return err
 	}
+	defer s.root.forget()
 	return atomicfile.WriteFile(hp, data, 0o644)
 }
 

@@ -3,8 +3,8 @@ package truststore
 import (
 	"context"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/asn1"
+	"encoding/base64"
 	"fmt"
 	"net/url"
 	"path/filepath"

@@ -8,6 +8,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/certinit/certinit/internal/pemfile"
 )
@@ -19,6 +20,10 @@ import (
 // store under --root /tmp/x must never be read through the host's files.
 type fsRoot struct {
 	dir string // host path of the root, cleaned and absolute
+
+	mu    sync.Mutex
+	dirs  map[string]string // in-root directory -> resolved in-root path
+	files map[string][]byte // host path -> content read in this operation
 }
 
 // maxLinks bounds symlink resolution, like the kernel's ELOOP limit.
@@ -63,56 +68,105 @@ func (r *fsRoot) resolve(p string, followLast bool) (string, error) {
 
 // resolveInRoot is resolve, returning the in-root path.
 func (r *fsRoot) resolveInRoot(p string, followLast bool) (string, error) {
-	todo := strings.Split(strings.TrimPrefix(path.Clean("/"+p), "/"), "/")
-	cur := "/"
-	links := 0
-	for len(todo) > 0 {
-		comp := todo[0]
-		todo = todo[1:]
-		switch comp {
-		case "", ".":
-			continue
-		case "..":
-			cur = path.Dir(cur)
-			continue
-		}
-		next := path.Join(cur, comp)
-		if len(todo) == 0 && !followLast {
-			return next, nil
-		}
-		fi, err := os.Lstat(r.host(next))
-		if err != nil {
-			if errors.Is(err, fs.ErrNotExist) {
-				return path.Join(append([]string{next}, todo...)...), nil
-			}
-			return "", err
-		}
-		if fi.Mode()&fs.ModeSymlink == 0 {
-			cur = next
-			continue
-		}
-		if links++; links > maxLinks {
-			return "", fmt.Errorf("%s: %w", p, errLoop)
-		}
-		target, err := os.Readlink(r.host(next))
-		if err != nil {
-			return "", err
-		}
-		if strings.HasPrefix(target, "/") {
-			cur = "/"
-		}
-		todo = append(strings.Split(target, "/"), todo...)
-	}
-	return cur, nil
+	return r.resolveN(p, followLast, 0)
 }
 
-// readFile reads an in-root file, following links inside the root.
+// resolveN resolves the directory part (cached: a store has a few
+// directories and hundreds of files), then the last component. ".." is
+// taken lexically, after the directory it follows has been resolved.
+func (r *fsRoot) resolveN(p string, followLast bool, links int) (string, error) {
+	clean := path.Clean("/" + p)
+	if clean == "/" {
+		return "/", nil
+	}
+	rdir, err := r.resolveDir(path.Dir(clean), links)
+	if err != nil {
+		return "", err
+	}
+	next := path.Join(rdir, path.Base(clean))
+	if !followLast {
+		return next, nil
+	}
+	fi, err := os.Lstat(r.host(next))
+	if errors.Is(err, fs.ErrNotExist) {
+		return next, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if fi.Mode()&fs.ModeSymlink == 0 {
+		return next, nil
+	}
+	if links++; links > maxLinks {
+		return "", fmt.Errorf("%s: %w", p, errLoop)
+	}
+	target, err := os.Readlink(r.host(next))
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(target, "/") {
+		target = path.Join(rdir, target)
+	}
+	return r.resolveN(target, true, links)
+}
+
+func (r *fsRoot) resolveDir(dir string, links int) (string, error) {
+	if dir == "/" {
+		return "/", nil
+	}
+	r.mu.Lock()
+	res, ok := r.dirs[dir]
+	r.mu.Unlock()
+	if ok {
+		return res, nil
+	}
+	res, err := r.resolveN(dir, true, links)
+	if err != nil {
+		return "", err
+	}
+	r.mu.Lock()
+	if r.dirs == nil {
+		r.dirs = map[string]string{}
+	}
+	r.dirs[dir] = res
+	r.mu.Unlock()
+	return res, nil
+}
+
+// forget drops cached directory resolutions and file contents: at the
+// start of each operation (someone may have changed things since) and after
+// certinit writes.
+func (r *fsRoot) forget() {
+	r.mu.Lock()
+	r.dirs, r.files = nil, nil
+	r.mu.Unlock()
+}
+
+// readFile reads an in-root file, following links inside the root. Within
+// one operation each file is read once (the bundle sources, then the hash
+// link planner, read the same files).
 func (r *fsRoot) readFile(p string) ([]byte, error) {
 	hp, err := r.resolve(p, true)
 	if err != nil {
 		return nil, err
 	}
-	return pemfile.ReadFile(hp)
+	r.mu.Lock()
+	data, ok := r.files[hp]
+	r.mu.Unlock()
+	if ok {
+		return data, nil
+	}
+	data, err = pemfile.ReadFile(hp)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if r.files == nil {
+		r.files = map[string][]byte{}
+	}
+	r.files[hp] = data
+	r.mu.Unlock()
+	return data, nil
 }
 
 // stat stats an in-root path, following links inside the root.

@@ -109,6 +109,7 @@ func (s *Store) begin(ctx context.Context) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
+	s.root.forget()
 	for _, d := range s.layout.managedDirs() {
 		hp, err := s.root.resolve(d, true)
 		if err != nil {
@@ -197,6 +198,7 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 			return nil, err
 		}
 	}
+	s.root.forget()
 	ch, err := s.eng.sync(syncOptions{})
 	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
 	return rep, err
@@ -314,6 +316,7 @@ func (s *Store) match(arg string, srcs []source) ([]string, error) {
 
 // List returns every certificate of the store in bundle order.
 func (s *Store) List(ctx context.Context) ([]Cert, error) {
+	s.root.forget()
 	srcs, err := s.eng.sources(syncOptions{})
 	if err != nil {
 		return nil, err

@@ -200,6 +200,9 @@ func (v *vdir) apply() (changes, error) {
 	if err != nil {
 		return ch, err
 	}
+	if len(files) > 0 {
+		defer v.r.forget()
+	}
 	for _, n := range files {
 		if old, err := os.ReadFile(hp + "/" + n); err == nil && string(old) == string(v.next[n].data) {
 			continue
