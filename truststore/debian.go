@@ -199,24 +199,7 @@ func (e *debianEngine) debianLocal() []string {
 
 // alpineLocal: every non-hidden regular file directly in LocalDir.
 func (e *debianEngine) alpineLocal() []string {
-	hp, err := e.s.root.resolve(e.s.layout.LocalDir, true)
-	if err != nil {
-		return nil
-	}
-	ents, err := os.ReadDir(hp)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, de := range ents {
-		p := e.s.layout.LocalDir + "/" + de.Name()
-		if strings.HasPrefix(de.Name(), ".") || !e.s.root.isFile(p) {
-			continue
-		}
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
+	return e.s.root.plainFiles(e.s.layout.LocalDir)
 }
 
 // linkName is the name of a source's link in CertsDir.
@@ -297,14 +280,8 @@ func (e *debianEngine) sync(o syncOptions) (changes, error) {
 	if err != nil {
 		return ch, err
 	}
-	var bundle bytes.Buffer
-	for _, src := range srcs {
-		bundle.Write(src.data)
-		if l.family == familyDebian && len(src.data) > 0 && src.data[len(src.data)-1] != '\n' {
-			bundle.WriteByte('\n') // sed -e '$a\' (Debian #635570)
-		}
-	}
-	if err := s.writeBundle(bundle.Bytes()); err != nil {
+	// Alpine copies files as they are; Debian adds a missing final newline.
+	if err := s.writeBundle(concatSources(srcs, l.family == familyDebian)); err != nil {
 		return ch, err
 	}
 	return ch, s.compatLinks()
@@ -313,6 +290,20 @@ func (e *debianEngine) sync(o syncOptions) (changes, error) {
 func (e *debianEngine) confEmpty() bool {
 	fi, err := e.s.root.stat(e.s.layout.ConfFile)
 	return err != nil || fi.Size() == 0
+}
+
+// concatSources is the bundle: every source file's bytes in order, with a
+// final newline added where one is missing when fixNewline is set (Debian's
+// sed -e '$a\', bug #635570).
+func concatSources(srcs []source, fixNewline bool) []byte {
+	var b bytes.Buffer
+	for _, src := range srcs {
+		b.Write(src.data)
+		if fixNewline && len(src.data) > 0 && src.data[len(src.data)-1] != '\n' {
+			b.WriteByte('\n')
+		}
+	}
+	return b.Bytes()
 }
 
 // writeBundle replaces the bundle when its bytes change.

@@ -1,7 +1,6 @@
 package truststore
 
 import (
-	"bytes"
 	"path"
 
 	"github.com/certinit/certinit/internal/pemfile"
@@ -77,12 +76,5 @@ func (e *dirEngine) sync(o syncOptions) (changes, error) {
 	if err != nil {
 		return ch, err
 	}
-	var bundle bytes.Buffer
-	for _, src := range srcs {
-		bundle.Write(src.data)
-		if len(src.data) > 0 && src.data[len(src.data)-1] != '\n' {
-			bundle.WriteByte('\n')
-		}
-	}
-	return ch, s.writeBundle(bundle.Bytes())
+	return ch, s.writeBundle(concatSources(srcs, true))
 }

@@ -8,9 +8,7 @@ import (
 	"encoding/asn1"
 	"encoding/pem"
 	"net/url"
-	"os"
 	"path"
-	"sort"
 	"strings"
 
 	"github.com/certinit/certinit/internal/pemfile"
@@ -84,25 +82,7 @@ func (e *p11Engine) gather(o syncOptions) *p11Sources {
 }
 
 // files lists the non-hidden regular files of an in-root directory.
-func (e *p11Engine) files(dir string) []string {
-	hp, err := e.s.root.resolve(dir, true)
-	if err != nil {
-		return nil
-	}
-	ents, err := os.ReadDir(hp)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, de := range ents {
-		p := dir + "/" + de.Name()
-		if !strings.HasPrefix(de.Name(), ".") && e.s.root.isFile(p) {
-			out = append(out, p)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
+func (e *p11Engine) files(dir string) []string { return e.s.root.plainFiles(dir) }
 
 // parseAny reads a PEM, DER or p11-kit file of certificates.
 func (e *p11Engine) parseAny(p string, data []byte, ps *p11Sources) []*x509.Certificate {

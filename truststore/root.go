@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 
@@ -212,4 +213,26 @@ func (r *fsRoot) mkdirAll(p string) error {
 		return fmt.Errorf("create %s: %w", p, err)
 	}
 	return nil
+}
+
+// plainFiles lists the non-hidden regular files (or links to one) directly
+// in an in-root directory, in name order; a missing directory is empty.
+func (r *fsRoot) plainFiles(dir string) []string {
+	hp, err := r.resolve(dir, true)
+	if err != nil {
+		return nil
+	}
+	ents, err := os.ReadDir(hp)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, de := range ents {
+		p := dir + "/" + de.Name()
+		if !strings.HasPrefix(de.Name(), ".") && r.isFile(p) {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

@@ -122,6 +122,20 @@ func (s *Store) begin(ctx context.Context) (func(), error) {
 	return unlock, nil
 }
 
+// beginSources is begin followed by reading the store's sources.
+func (s *Store) beginSources(ctx context.Context) ([]source, func(), error) {
+	unlock, err := s.begin(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	srcs, err := s.eng.sources(syncOptions{})
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return srcs, unlock, nil
+}
+
 // Install adds the certificates in files (PEM bundles or DER) to the store
 // as one file each, then regenerates links and the bundle. Every input is
 // read and checked before anything is written: on error the store is left
@@ -150,16 +164,11 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 	if len(certs) == 0 {
 		return nil, errors.New("nothing to install: give certificate files or --mozilla-roots")
 	}
-	unlock, err := s.begin(ctx)
+	srcs, unlock, err := s.beginSources(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-
-	srcs, err := s.eng.sources(syncOptions{})
-	if err != nil {
-		return nil, err
-	}
 	have := map[string]Cert{}
 	for _, src := range srcs {
 		for _, c := range src.certs {
@@ -211,15 +220,11 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 // are deselected in its own configuration. Nothing changes unless every
 // argument matches.
 func (s *Store) Remove(ctx context.Context, args []string) (*Report, error) {
-	unlock, err := s.begin(ctx)
+	srcs, unlock, err := s.beginSources(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	srcs, err := s.eng.sources(syncOptions{})
-	if err != nil {
-		return nil, err
-	}
 	victims := map[string]bool{}
 	for _, arg := range args {
 		matched, err := s.match(arg, srcs)

@@ -93,54 +93,60 @@ func (v *vdir) setFile(name string, data []byte) {
 }
 func (v *vdir) remove(name string) { delete(v.next, name) }
 
-// resolves reports whether a planned entry leads to a regular file, like
-// `test -f`: links within the directory are followed in the plan, others
-// on disk inside the root.
-func (v *vdir) resolves(name string) bool {
+// follow follows planned links within the directory to the entry they
+// end at. It returns that entry's name, or for a link leaving the
+// directory its in-root target path; ok is false for a missing name or a
+// loop.
+func (v *vdir) follow(name string) (e ventry, final, outside string, ok bool) {
 	for i := 0; i < maxLinks; i++ {
-		e, ok := v.next[name]
-		if !ok {
-			return false
+		e, found := v.next[name]
+		if !found {
+			return e, "", "", false
 		}
 		if !e.isLink() {
-			return !e.isDir
+			return e, name, "", true
 		}
 		if strings.Contains(e.link, "/") {
 			target := e.link
 			if !strings.HasPrefix(target, "/") {
 				target = path.Join(v.dir, target)
 			}
-			return v.r.isFile(target)
+			return e, "", target, true
 		}
 		name = e.link
 	}
-	return false
+	return ventry{}, "", "", false
+}
+
+// resolves reports whether a planned entry leads to a regular file, like
+// `test -f`: links within the directory are followed in the plan, others
+// on disk inside the root.
+func (v *vdir) resolves(name string) bool {
+	e, _, outside, ok := v.follow(name)
+	switch {
+	case !ok:
+		return false
+	case outside != "":
+		return v.r.isFile(outside)
+	default:
+		return !e.isDir
+	}
 }
 
 // readEntry returns the content of a planned entry, following links inside
 // the plan and the root.
 func (v *vdir) readEntry(name string) ([]byte, error) {
-	for i := 0; i < maxLinks; i++ {
-		e, ok := v.next[name]
-		if !ok {
-			return nil, fs.ErrNotExist
-		}
-		if e.data != nil {
-			return e.data, nil
-		}
-		if !e.isLink() {
-			return v.r.readFile(path.Join(v.dir, name))
-		}
-		if strings.Contains(e.link, "/") {
-			target := e.link
-			if !strings.HasPrefix(target, "/") {
-				target = path.Join(v.dir, target)
-			}
-			return v.r.readFile(target)
-		}
-		name = e.link
+	e, final, outside, ok := v.follow(name)
+	switch {
+	case !ok:
+		return nil, fs.ErrNotExist
+	case outside != "":
+		return v.r.readFile(outside)
+	case e.data != nil:
+		return e.data, nil
+	default:
+		return v.r.readFile(path.Join(v.dir, final))
 	}
-	return nil, errLoop
 }
 
 // removeDangling drops planned links that lead nowhere, as Debian does
