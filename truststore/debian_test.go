@@ -163,6 +163,10 @@ func TestDebianConfFile(t *testing.T) {
 	testutil.WriteFile(t, filepath.Join(root, "etc"), "ca-certificates.conf", []byte(strings.Join(out, "\n")+"\n"))
 	in := t.TempDir()
 	ca, _ := writeCA(t, in, "ca.pem", "Conf Test CA")
+	// An administrator's file in a subdirectory, without a final newline
+	// and with CRLF line ends: Debian copies it as it is plus "\n".
+	admin := strings.ReplaceAll(strings.TrimSuffix(string(testutil.CertPEM(testutil.NewCA(t, "Admin CA").Cert)), "\n"), "\n", "\r\n")
+	testutil.WriteFile(t, filepath.Join(root, "usr/local/share/ca-certificates/site"), "admin.crt", []byte(admin))
 	s := openStore(t, root, "auto")
 	install(t, s, ca)
 	checkConsistent(t, s)
@@ -178,6 +182,11 @@ func TestDebianConfFile(t *testing.T) {
 	debianTool(t, ref)
 	if d := diffMaps(links(t, filepath.Join(ref, certsDir)), links(t, filepath.Join(root, certsDir))); d != "" {
 		t.Errorf("links differ from update-ca-certificates':\n%s", d)
+	}
+	want, _ := os.ReadFile(filepath.Join(ref, certsDir, "ca-certificates.crt"))
+	got, _ := os.ReadFile(filepath.Join(root, certsDir, "ca-certificates.crt"))
+	if !bytes.Equal(want, got) {
+		t.Errorf("bundle differs from update-ca-certificates' (%d vs %d bytes)", len(got), len(want))
 	}
 }
 
