@@ -1,17 +1,170 @@
 package main
 
 import (
-	"errors"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
 
+	"github.com/certinit/certinit/truststore"
 	"github.com/urfave/cli/v2"
 )
+
+// trustFlags are the flags every trust subcommand shares.
+func trustFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "root", Value: "/", Usage: "directory holding the OS tree (an image's root file system)"},
+		&cli.StringFlag{Name: "store", Value: "auto", Usage: "store layout: auto, debian, alpine, rhel, suse, arch or dir:PATH (PATH inside --root)"},
+	}
+}
 
 func (a *app) trustCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "trust",
 		Usage: "install, remove, list or rebuild CA certificates in the OS trust store",
-		Action: func(c *cli.Context) error {
-			return errors.New("trust: not implemented yet")
+		Description: "Manages the trust store the way the distribution's update-ca-certificates or\n" +
+			"update-ca-trust would, natively and in any image (also scratch and distroless).",
+		Subcommands: []*cli.Command{
+			{
+				Name:      "install",
+				Usage:     "add CA certificates (PEM bundles or DER files) to the trust store",
+				ArgsUsage: "FILE...",
+				Flags: append(trustFlags(),
+					&cli.BoolFlag{Name: "allow-non-ca", Usage: "also accept certificates that are neither CA certificates nor self-signed"},
+					&cli.BoolFlag{Name: "mozilla-roots", Usage: "add the Mozilla root set embedded in certinit"},
+				),
+				Action: a.trustInstall,
+			},
+			{
+				Name:      "remove",
+				Usage:     "remove locally installed certificates, by NAME (see list) or by certificate FILE",
+				ArgsUsage: "NAME|FILE...",
+				Flags:     trustFlags(),
+				Action:    a.trustRemove,
+			},
+			{
+				Name:   "list",
+				Usage:  "list the certificates in the trust store",
+				Flags:  append(trustFlags(), &cli.BoolFlag{Name: "json", Usage: "print a JSON array"}),
+				Action: a.trustList,
+			},
+			{
+				Name:   "rebuild",
+				Usage:  "regenerate links and bundle from the sources (update-ca-certificates)",
+				Flags:  append(trustFlags(), &cli.BoolFlag{Name: "fresh", Usage: "drop every link to a source first, then recreate them"}),
+				Action: a.trustRebuild,
+			},
 		},
 	}
+}
+
+func (a *app) openStore(c *cli.Context) (*truststore.Store, error) {
+	spec := c.String("store")
+	if spec != "auto" && spec != "" {
+		if _, err := truststore.LayoutByName(spec); err != nil {
+			return nil, usageErrorf("--store: %v", err)
+		}
+	}
+	return truststore.Open(c.String("root"), spec, a.log)
+}
+
+func (a *app) trustInstall(c *cli.Context) error {
+	if c.NArg() == 0 && !c.Bool("mozilla-roots") {
+		return usageErrorf("trust install: give one or more certificate files, or --mozilla-roots")
+	}
+	s, err := a.openStore(c)
+	if err != nil {
+		return err
+	}
+	rep, err := s.Install(c.Context, c.Args().Slice(), truststore.InstallOptions{
+		AllowNonCA:   c.Bool("allow-non-ca"),
+		MozillaRoots: c.Bool("mozilla-roots"),
+	})
+	if err != nil {
+		return err
+	}
+	for _, ct := range rep.Added {
+		fmt.Fprintf(a.stdout, "added %s (%s, expires %s) -> %s\n", ct.Name, ct.Subject, ct.NotAfter.Format("2006-01-02"), ct.Source)
+	}
+	if len(rep.Present) > 0 && len(rep.Present) <= 20 {
+		for _, ct := range rep.Present {
+			fmt.Fprintf(a.stdout, "present %s (%s) in %s\n", ct.Name, ct.Subject, ct.Source)
+		}
+	}
+	fmt.Fprintf(a.stdout, "%s store: %d added, %d already present; bundle %s\n", rep.Store, len(rep.Added), len(rep.Present), rep.Bundle)
+	return nil
+}
+
+func (a *app) trustRemove(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return usageErrorf("trust remove: give one or more certificate names or files")
+	}
+	s, err := a.openStore(c)
+	if err != nil {
+		return err
+	}
+	rep, err := s.Remove(c.Context, c.Args().Slice())
+	if err != nil {
+		return err
+	}
+	for _, ct := range rep.Removed {
+		fmt.Fprintf(a.stdout, "removed %s (%s) from %s\n", ct.Name, ct.Subject, ct.Source)
+	}
+	fmt.Fprintf(a.stdout, "%s store: %d removed; bundle %s\n", rep.Store, len(rep.Removed), rep.Bundle)
+	return nil
+}
+
+func (a *app) trustList(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageErrorf("trust list takes no arguments")
+	}
+	s, err := a.openStore(c)
+	if err != nil {
+		return err
+	}
+	certs, err := s.List(c.Context)
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		if certs == nil {
+			certs = []truststore.Cert{}
+		}
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(certs)
+	}
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "HASH\tEXPIRES\tNAME\tSUBJECT\tSOURCE")
+	for _, ct := range certs {
+		exp := ct.NotAfter.Format("2006-01-02")
+		if ct.Expired {
+			exp += " (expired)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", orDash(ct.Hash), exp, ct.Name, ct.Subject, ct.Source)
+	}
+	return tw.Flush()
+}
+
+func (a *app) trustRebuild(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return usageErrorf("trust rebuild takes no arguments")
+	}
+	s, err := a.openStore(c)
+	if err != nil {
+		return err
+	}
+	rep, err := s.Rebuild(c.Context, c.Bool("fresh"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "%s store: %d links created, %d removed; bundle %s\n", rep.Store, len(rep.LinksCreated), len(rep.LinksRemoved), rep.Bundle)
+	return nil
+}
+
+func orDash(s string) string {
+	if strings.TrimSpace(s) == "" {
+		return "-"
+	}
+	return s
 }

@@ -1,0 +1,154 @@
+package truststore
+
+import (
+	"context"
+	"crypto/x509/pkix"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certinit/certinit/internal/testutil"
+)
+
+// TestBadInputLeavesStoreUnchanged gives install one good file and one bad
+// one: the error names the bad file, and the whole tree is byte-for-byte
+// what it was (all inputs are checked before anything is written).
+func TestBadInputLeavesStoreUnchanged(t *testing.T) {
+	in := t.TempDir()
+	good, _ := writeCA(t, in, "good.pem", "Good CA")
+	ca := testutil.NewCA(t, "Issuer CA")
+	leaf, key := ca.Issue(t, testutil.CertOpts{Subject: pkix.Name{CommonName: "mqtt.example"}, DNSNames: []string{"mqtt.example"}})
+	full := testutil.CertPEM(ca.Cert)
+	unreadable := testutil.WriteFile(t, in, "unreadable.pem", full)
+	if err := os.Chmod(unreadable, 0); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, file string
+		want       string // part of the error
+	}{
+		{"garbage", testutil.WriteFile(t, in, "garbage.pem", []byte("this is not a certificate\n")), "not DER"},
+		{"truncated PEM", testutil.WriteFile(t, in, "trunc.pem", full[:len(full)/2]), "malformed PEM"},
+		{"second block truncated", testutil.WriteFile(t, in, "trunc2.pem", append(testutil.CertPEM(ca.Cert), full[:len(full)-40]...)), "malformed PEM"},
+		{"private key", testutil.WriteFile(t, in, "key.pem", testutil.KeyPEM(t, key)), "private key"},
+		{"cert with key", testutil.WriteFile(t, in, "both.pem", append(testutil.CertPEM(ca.Cert), testutil.KeyPEM(t, key)...)), "private key"},
+		{"leaf certificate", testutil.WriteFile(t, in, "cert.pem", testutil.CertPEM(leaf)), "chain.pem, not cert.pem"},
+		{"leaf in a chain", testutil.WriteFile(t, in, "fullchain.pem", testutil.CertPEM(leaf, ca.Cert)), "--allow-non-ca"},
+		{"empty file", testutil.WriteFile(t, in, "empty.pem", nil), "empty"},
+		{"missing file", filepath.Join(in, "nope.pem"), "no such file"},
+		{"directory", in, "is a directory"},
+	}
+	if os.Geteuid() != 0 {
+		tests = append(tests, struct{ name, file, want string }{"unreadable", unreadable, "permission denied"})
+	}
+	for _, spec := range []string{"debian", "rhel", "dir:/certs"} {
+		base := t.TempDir()
+		install(t, openStore(t, base, spec), good)
+		for _, tc := range tests {
+			t.Run(spec+"/"+tc.name, func(t *testing.T) {
+				root := t.TempDir()
+				copyTree(t, base, root)
+				before := treeDigest(t, root)
+				s := openStore(t, root, spec)
+				_, err := s.Install(context.Background(), []string{good, tc.file}, InstallOptions{})
+				if err == nil {
+					t.Fatal("install succeeded")
+				}
+				if !strings.Contains(err.Error(), tc.file) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
+					t.Errorf("error %q: want one line naming %s and saying %q", err, tc.file, tc.want)
+				}
+				if after := treeDigest(t, root); after != before {
+					t.Errorf("store changed:\nbefore:\n%s\nafter:\n%s", before, after)
+				}
+			})
+		}
+	}
+	t.Run("allow-non-ca", func(t *testing.T) {
+		root := t.TempDir()
+		s := openStore(t, root, "debian")
+		_, err := s.Install(context.Background(), []string{testutil.WriteFile(t, in, "pin.pem", testutil.CertPEM(leaf))}, InstallOptions{AllowNonCA: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestNotCAError(t *testing.T) {
+	in := t.TempDir()
+	ca := testutil.NewCA(t, "Issuer")
+	leaf, _ := ca.Issue(t, testutil.CertOpts{Subject: pkix.Name{CommonName: "leaf"}})
+	f := testutil.WriteFile(t, in, "cert.pem", testutil.CertPEM(leaf))
+	_, err := readInput(f, InstallOptions{})
+	if !errors.Is(err, errNotCA) {
+		t.Fatalf("err = %v, want errNotCA", err)
+	}
+}
+
+// TestExpiredWarns: an expired CA is installed with a warning.
+func TestExpiredWarns(t *testing.T) {
+	in := t.TempDir()
+	root := t.TempDir()
+	ca := testutil.NewCA(t, "Live CA")
+	old, _ := ca.Issue(t, testutil.CertOpts{Subject: pkix.Name{CommonName: "Old Sub CA"}, IsCA: true,
+		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
+	f := testutil.WriteFile(t, in, "old.pem", testutil.CertPEM(old))
+	var logs strings.Builder
+	s, err := Open(root, "debian", newBufLogger(&logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Install(context.Background(), []string{f}, InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "expired") || !strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("no expiry warning in %q", logs.String())
+	}
+}
+
+// TestPlantedSymlink: a symlink planted where certinit writes a certificate
+// is refused, and its target is not written.
+func TestPlantedSymlink(t *testing.T) {
+	in := t.TempDir()
+	f, ca := writeCA(t, in, "ca.pem", "Planted CA")
+	root := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	local := mustMkdir(t, filepath.Join(root, "usr/local/share/ca-certificates"))
+	if err := os.Symlink(victim, filepath.Join(local, stableName(ca.Cert)+".crt")); err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, root, "debian")
+	if _, err := s.Install(context.Background(), []string{f}, InstallOptions{}); err == nil {
+		t.Fatal("install wrote through a planted symlink")
+	}
+	if _, err := os.Stat(victim); !os.IsNotExist(err) {
+		t.Fatal("the symlink's target was written")
+	}
+}
+
+// TestRemoveErrors: an unknown name or a distribution certificate is an
+// error and changes nothing.
+func TestRemoveErrors(t *testing.T) {
+	in := t.TempDir()
+	f, _ := writeCA(t, in, "ca.pem", "Remove CA")
+	other, _ := writeCA(t, in, "other.pem", "Never Installed")
+	root := t.TempDir()
+	testutil.WriteFile(t, root, "usr/share/ca-certificates/mozilla/Some_Root.crt", testutil.CertPEM(testutil.NewCA(t, "Some Root").Cert))
+	testutil.WriteFile(t, root, "etc/ca-certificates.conf", []byte("mozilla/Some_Root.crt\n"))
+	s := openStore(t, root, "debian")
+	install(t, s, f)
+	before := treeDigest(t, root)
+	for _, args := range [][]string{{"No_Such_CA"}, {other}, {"Some_Root"}, {f, "No_Such_CA"}} {
+		if _, err := s.Remove(context.Background(), args); err == nil {
+			t.Errorf("remove %v succeeded", args)
+		}
+		if treeDigest(t, root) != before {
+			t.Fatalf("remove %v changed the store", args)
+		}
+	}
+	if rep, err := s.Remove(context.Background(), []string{f}); err != nil || len(rep.Removed) != 1 {
+		t.Fatalf("remove by file: %v %+v", err, rep)
+	}
+}

@@ -1,0 +1,242 @@
+package truststore
+
+import (
+	"bytes"
+	"crypto/sha1"
+	"encoding/pem"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/certinit/certinit/hashlink"
+)
+
+// planHashLinks updates the plan v with the OpenSSL hash links that
+// `openssl rehash` (OpenSSL 3) would leave in the directory, computing the
+// hashes with package hashlink. It works on the plan rather than on the
+// disk because a store under --root has absolute links that only resolve
+// inside the root, which hashlink.Rehash (working on a host directory)
+// cannot follow.
+//
+// The rules, in openssl's order: names are processed in strcmp order;
+// an existing link named HASH.N or HASH.rN records its target and N; a
+// file (or other link) named *.pem, *.crt, *.cer or *.crl holding exactly
+// one certificate or CRL in PEM needs a link, unless an earlier file in the
+// same bucket has the same SHA-1 fingerprint. Per bucket, existing links
+// whose number is below the number of needed links stay as they are, other
+// needed ones get the lowest free numbers, and links no longer needed are
+// removed.
+func planHashLinks(v *vdir, log *slog.Logger) error {
+	type entry struct {
+		target      string
+		oldID       int
+		needSymlink bool
+		digest      [sha1.Size]byte
+	}
+	type bucket struct {
+		hash    uint32
+		crl     bool
+		entries []*entry
+		needed  int
+	}
+	buckets := map[string]*bucket{}
+	var order []*bucket
+	get := func(h uint32, crl bool) *bucket {
+		k := fmt.Sprintf("%08x/%t", h, crl)
+		b := buckets[k]
+		if b == nil {
+			b = &bucket{hash: h, crl: crl}
+			buckets[k] = b
+			order = append(order, b)
+		}
+		return b
+	}
+	const noID = 1 << 16
+	for _, name := range v.names() {
+		e := v.next[name]
+		if e.isLink() {
+			if h, crl, id, ok := parseHashName(name); ok {
+				b := get(h, crl)
+				var found *entry
+				for _, ep := range b.entries {
+					if ep.target == e.link {
+						found = ep
+						break
+					}
+				}
+				if found == nil {
+					found = &entry{target: e.link, oldID: noID}
+					b.entries = append(b.entries, found)
+				}
+				found.oldID = min(found.oldID, id)
+				continue
+			}
+		}
+		if e.isDir || !hasRehashExt(name) {
+			continue
+		}
+		data, err := v.readEntry(name)
+		if err != nil {
+			continue // openssl skips what it cannot open
+		}
+		h, crl, digest, ok := hashOneObject(data)
+		if !ok {
+			if n := countPEMObjects(data); n > 1 {
+				log.Debug("hash links: skipping file that does not hold exactly one certificate or CRL", "path", v.dir+"/"+name)
+			}
+			continue
+		}
+		b := get(h, crl)
+		var found *entry
+		dup := false
+		for _, ep := range b.entries {
+			if ep.needSymlink && ep.digest == digest {
+				dup = true
+				break
+			}
+			if ep.target == name {
+				found = ep
+			}
+		}
+		if dup {
+			log.Debug("hash links: skipping duplicate certificate", "path", v.dir+"/"+name)
+			continue
+		}
+		if found == nil {
+			found = &entry{target: name, oldID: noID}
+			b.entries = append(b.entries, found)
+		}
+		if !found.needSymlink {
+			found.needSymlink = true
+			found.digest = digest
+			b.needed++
+		}
+	}
+	for _, b := range order {
+		used := map[int]bool{}
+		for _, ep := range b.entries {
+			if ep.oldID < b.needed {
+				used[ep.oldID] = true
+			}
+		}
+		next := 0
+		for _, ep := range b.entries {
+			switch {
+			case ep.oldID < b.needed:
+				// kept as it is
+			case ep.needSymlink:
+				for used[next] {
+					next++
+				}
+				v.setLink(hashName(b.hash, b.crl, next), ep.target)
+				used[next] = true
+			default:
+				v.remove(hashName(b.hash, b.crl, ep.oldID))
+			}
+		}
+	}
+	return nil
+}
+
+func hashName(h uint32, crl bool, id int) string {
+	if crl {
+		return fmt.Sprintf("%08x.r%d", h, id)
+	}
+	return fmt.Sprintf("%08x.%d", h, id)
+}
+
+// parseHashName recognises openssl's hash link names: eight hex digits, a
+// dot, an optional r (CRL) and a decimal number.
+func parseHashName(name string) (h uint32, crl bool, id int, ok bool) {
+	if len(name) < 9 || name[8] != '.' {
+		return 0, false, 0, false
+	}
+	v, err := strconv.ParseUint(name[:8], 16, 32)
+	if err != nil || strings.ContainsAny(name[:8], "+-xX") {
+		return 0, false, 0, false
+	}
+	rest := name[9:]
+	if len(rest) > 0 && (rest[0] == 'r' || rest[0] == 'R') {
+		crl, rest = true, rest[1:]
+	}
+	n := 0
+	if rest != "" {
+		u, err := strconv.ParseUint(rest, 10, 16)
+		if err != nil {
+			return 0, false, 0, false
+		}
+		n = int(u)
+	}
+	return uint32(v), crl, n, true
+}
+
+func isHashName(name string) bool {
+	_, _, _, ok := parseHashName(name)
+	return ok
+}
+
+// hasRehashExt: openssl rehash looks only at these extensions.
+func hasRehashExt(name string) bool {
+	i := strings.LastIndexByte(name, '.')
+	if i < 0 {
+		return false
+	}
+	switch strings.ToLower(name[i+1:]) {
+	case "pem", "crt", "cer", "crl":
+		return true
+	}
+	return false
+}
+
+// PEM types that make one X509_INFO each in PEM_X509_INFO_read.
+var certPEMTypes = map[string]bool{"CERTIFICATE": true, "X509 CERTIFICATE": true, "TRUSTED CERTIFICATE": true}
+
+const crlPEMType = "X509 CRL"
+
+// countPEMObjects counts certificates and CRLs in PEM data.
+func countPEMObjects(data []byte) int {
+	n := 0
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return n
+		}
+		if certPEMTypes[b.Type] || b.Type == crlPEMType {
+			n++
+		}
+	}
+}
+
+// hashOneObject returns the hash link bucket of PEM data holding exactly one
+// certificate (subject hash) or CRL (issuer hash), and its SHA-1 digest.
+func hashOneObject(data []byte) (h uint32, crl bool, digest [sha1.Size]byte, ok bool) {
+	if !bytes.Contains(data, []byte("-----BEGIN ")) || countPEMObjects(data) != 1 {
+		return 0, false, digest, false
+	}
+	for {
+		var b *pem.Block
+		b, data = pem.Decode(data)
+		if b == nil {
+			return 0, false, digest, false
+		}
+		var err error
+		switch {
+		case certPEMTypes[b.Type]:
+			der := firstTLV(b.Bytes) // TRUSTED CERTIFICATE appends trust data
+			h, err = hashlink.SubjectHash(der)
+			digest = sha1.Sum(der)
+		case b.Type == crlPEMType:
+			var issuer []byte
+			issuer, err = crlIssuer(b.Bytes)
+			if err == nil {
+				h, err = hashlink.NameHash(issuer)
+			}
+			crl, digest = true, sha1.Sum(b.Bytes)
+		default:
+			continue
+		}
+		return h, crl, digest, err == nil
+	}
+}

@@ -1,0 +1,238 @@
+package truststore
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/certinit/certinit/internal/pemfile"
+)
+
+// fsRoot maps paths of the OS tree under a root directory to host paths,
+// resolving symbolic links as the OS inside would: an absolute link target
+// starts again at the root, and ".." never climbs above it. Debian's
+// /etc/ssl/certs links are absolute (/usr/share/ca-certificates/...), so a
+// store under --root /tmp/x must never be read through the host's files.
+type fsRoot struct {
+	dir string // host path of the root, cleaned and absolute
+
+	mu    sync.Mutex
+	dirs  map[string]string // in-root directory -> resolved in-root path
+	files map[string][]byte // host path -> content read in this operation
+}
+
+// maxLinks bounds symlink resolution, like the kernel's ELOOP limit.
+const maxLinks = 40
+
+var errLoop = errors.New("too many levels of symbolic links")
+
+func newFSRoot(dir string) (*fsRoot, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("root %s: %w", dir, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return nil, fmt.Errorf("root %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("root %s: not a directory", dir)
+	}
+	return &fsRoot{dir: abs}, nil
+}
+
+// host returns the host path of an already resolved in-root path.
+func (r *fsRoot) host(p string) string {
+	if r.dir == "/" {
+		return p
+	}
+	return r.dir + p
+}
+
+// resolve returns the host path of in-root path p with every symbolic link
+// in its directory part resolved inside the root, and the last component
+// too when followLast is set. Missing components are fine: the rest of the
+// path is appended as it is.
+func (r *fsRoot) resolve(p string, followLast bool) (string, error) {
+	rp, err := r.resolveInRoot(p, followLast)
+	if err != nil {
+		return "", err
+	}
+	return r.host(rp), nil
+}
+
+// resolveInRoot is resolve, returning the in-root path.
+func (r *fsRoot) resolveInRoot(p string, followLast bool) (string, error) {
+	return r.resolveN(p, followLast, 0)
+}
+
+// resolveN resolves the directory part (cached: a store has a few
+// directories and hundreds of files), then the last component. ".." is
+// taken lexically, after the directory it follows has been resolved.
+func (r *fsRoot) resolveN(p string, followLast bool, links int) (string, error) {
+	clean := path.Clean("/" + p)
+	if clean == "/" {
+		return "/", nil
+	}
+	rdir, err := r.resolveDir(path.Dir(clean), links)
+	if err != nil {
+		return "", err
+	}
+	next := path.Join(rdir, path.Base(clean))
+	if !followLast {
+		return next, nil
+	}
+	fi, err := os.Lstat(r.host(next))
+	if errors.Is(err, fs.ErrNotExist) {
+		return next, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if fi.Mode()&fs.ModeSymlink == 0 {
+		return next, nil
+	}
+	if links++; links > maxLinks {
+		return "", fmt.Errorf("%s: %w", p, errLoop)
+	}
+	target, err := os.Readlink(r.host(next))
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(target, "/") {
+		target = path.Join(rdir, target)
+	}
+	return r.resolveN(target, true, links)
+}
+
+func (r *fsRoot) resolveDir(dir string, links int) (string, error) {
+	if dir == "/" {
+		return "/", nil
+	}
+	r.mu.Lock()
+	res, ok := r.dirs[dir]
+	r.mu.Unlock()
+	if ok {
+		return res, nil
+	}
+	res, err := r.resolveN(dir, true, links)
+	if err != nil {
+		return "", err
+	}
+	r.mu.Lock()
+	if r.dirs == nil {
+		r.dirs = map[string]string{}
+	}
+	r.dirs[dir] = res
+	r.mu.Unlock()
+	return res, nil
+}
+
+// forget drops cached directory resolutions and file contents: at the
+// start of each operation (someone may have changed things since) and after
+// certinit writes.
+func (r *fsRoot) forget() {
+	r.mu.Lock()
+	r.dirs, r.files = nil, nil
+	r.mu.Unlock()
+}
+
+// readFile reads an in-root file, following links inside the root. Within
+// one operation each file is read once (the bundle sources, then the hash
+// link planner, read the same files).
+func (r *fsRoot) readFile(p string) ([]byte, error) {
+	hp, err := r.resolve(p, true)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	data, ok := r.files[hp]
+	r.mu.Unlock()
+	if ok {
+		return data, nil
+	}
+	data, err = pemfile.ReadFile(hp)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if r.files == nil {
+		r.files = map[string][]byte{}
+	}
+	r.files[hp] = data
+	r.mu.Unlock()
+	return data, nil
+}
+
+// stat stats an in-root path, following links inside the root.
+func (r *fsRoot) stat(p string) (fs.FileInfo, error) {
+	hp, err := r.resolve(p, true)
+	if err != nil {
+		return nil, err
+	}
+	return os.Stat(hp)
+}
+
+// lstat stats an in-root path without following its last component.
+func (r *fsRoot) lstat(p string) (fs.FileInfo, error) {
+	hp, err := r.resolve(p, false)
+	if err != nil {
+		return nil, err
+	}
+	return os.Lstat(hp)
+}
+
+// readlink returns the text of an in-root symlink.
+func (r *fsRoot) readlink(p string) (string, error) {
+	hp, err := r.resolve(p, false)
+	if err != nil {
+		return "", err
+	}
+	return os.Readlink(hp)
+}
+
+// isFile reports whether p leads to a regular file, like `test -f`.
+func (r *fsRoot) isFile(p string) bool {
+	fi, err := r.stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// mkdirAll creates an in-root directory and its parents (0755).
+func (r *fsRoot) mkdirAll(p string) error {
+	hp, err := r.resolve(p, true)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(hp, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", p, err)
+	}
+	return nil
+}
+
+// plainFiles lists the non-hidden regular files (or links to one) directly
+// in an in-root directory, in name order; a missing directory is empty.
+func (r *fsRoot) plainFiles(dir string) []string {
+	hp, err := r.resolve(dir, true)
+	if err != nil {
+		return nil
+	}
+	ents, err := os.ReadDir(hp)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, de := range ents {
+		p := dir + "/" + de.Name()
+		if !strings.HasPrefix(de.Name(), ".") && r.isFile(p) {
+			out = append(out, p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

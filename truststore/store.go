@@ -1,0 +1,365 @@
+package truststore
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/certinit/certinit/internal/atomicfile"
+	"github.com/certinit/certinit/internal/pemfile"
+)
+
+// Store is an OS trust store under a root directory.
+type Store struct {
+	root   *fsRoot
+	layout *Layout
+	eng    engine
+	log    *slog.Logger
+	now    func() time.Time // test seam
+}
+
+// source is one file that contributes certificates to the store.
+type source struct {
+	path  string // in-root path
+	data  []byte
+	certs []*x509.Certificate
+	local bool
+	link  string // Debian/Alpine: name of its link in CertsDir
+}
+
+// syncOptions say what a sync should leave out or redo.
+type syncOptions struct {
+	fresh   bool
+	exclude map[string]bool // in-root paths of local files being removed
+	dropFPs map[string]bool // fingerprints leaving the store (kept bundles)
+}
+
+// engine is one family's way to turn sources into links and a bundle.
+type engine interface {
+	sources(o syncOptions) ([]source, error)
+	sync(o syncOptions) (changes, error)
+}
+
+// Report says what an operation did. Paths are inside the root.
+type Report struct {
+	Store   string `json:"store"`
+	Bundle  string `json:"bundle"`
+	Added   []Cert `json:"added,omitempty"`   // newly installed
+	Present []Cert `json:"present,omitempty"` // already in the store
+	Removed []Cert `json:"removed,omitempty"`
+	// Links created and removed in the store's link and hash directories.
+	LinksCreated []string `json:"links_created,omitempty"`
+	LinksRemoved []string `json:"links_removed,omitempty"`
+}
+
+// Open returns the store of the OS tree under root ("/" for the running
+// system). spec is auto, a layout name (debian, alpine, rhel, suse, arch)
+// or dir:PATH with PATH inside root. Open reads nothing but os-release and
+// changes nothing.
+func Open(root, spec string, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if root == "" {
+		root = "/"
+	}
+	r, err := newFSRoot(root)
+	if err != nil {
+		return nil, err
+	}
+	var l *Layout
+	if spec == "" || spec == "auto" {
+		l = detect(r)
+		log.Debug("trust store detected", "root", r.dir, "store", l.Name)
+	} else if l, err = LayoutByName(spec); err != nil {
+		return nil, err
+	}
+	s := &Store{root: r, layout: l, log: log, now: time.Now}
+	switch l.family {
+	case familyDebian, familyAlpine:
+		s.eng = &debianEngine{s: s}
+	case familyP11Kit:
+		s.eng = &p11Engine{s: s}
+	case familyDir:
+		s.eng = &dirEngine{s: s}
+	}
+	return s, nil
+}
+
+// Layout returns the store's layout.
+func (s *Store) Layout() *Layout { return s.layout }
+
+// BundlePath returns the host path of the store's bundle file.
+func (s *Store) BundlePath() string { return s.root.host(s.layout.Bundle) }
+
+func (s *Store) report() *Report {
+	return &Report{Store: s.layout.Name, Bundle: s.layout.Bundle}
+}
+
+// begin takes the store's lock and removes what a crashed run left.
+func (s *Store) begin(ctx context.Context) (func(), error) {
+	unlock, err := lockRoot(ctx, s.root.dir, s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.root.forget()
+	for _, d := range s.layout.managedDirs() {
+		hp, err := s.root.resolve(d, true)
+		if err != nil {
+			continue
+		}
+		if err := atomicfile.CleanTemps(hp); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.log.Warn("cannot clean temporary files", "path", d, "err", err)
+		}
+	}
+	return unlock, nil
+}
+
+// beginSources is begin followed by reading the store's sources.
+func (s *Store) beginSources(ctx context.Context) ([]source, func(), error) {
+	unlock, err := s.begin(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	srcs, err := s.eng.sources(syncOptions{})
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return srcs, unlock, nil
+}
+
+// Install adds the certificates in files (PEM bundles or DER) to the store
+// as one file each, then regenerates links and the bundle. Every input is
+// read and checked before anything is written: on error the store is left
+// as it was. Certificates already in the store are reported as Present.
+func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions) (*Report, error) {
+	var certs []*x509.Certificate
+	for _, f := range files {
+		cs, err := readInput(f, opts)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			if s.now().After(c.NotAfter) {
+				s.log.Warn("certificate has expired; installing it anyway", "path", f, "subject", c.Subject.String(), "not_after", c.NotAfter.UTC().Format(time.RFC3339))
+			}
+		}
+		certs = append(certs, cs...)
+	}
+	if opts.MozillaRoots {
+		moz, err := mozillaRoots(s.log)
+		if err != nil {
+			return nil, err
+		}
+		certs = append(certs, moz...)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("nothing to install: give certificate files or --mozilla-roots")
+	}
+	srcs, unlock, err := s.beginSources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	have := map[string]Cert{}
+	for _, src := range srcs {
+		for _, c := range src.certs {
+			have[fingerprint(c.Raw)] = newCert(c, src.path, src.local, s.now())
+		}
+	}
+	rep := s.report()
+	type write struct {
+		path string
+		data []byte
+	}
+	var writes []write
+	for _, c := range certs {
+		fp := fingerprint(c.Raw)
+		if old, ok := have[fp]; ok {
+			rep.Present = append(rep.Present, old)
+			continue
+		}
+		p := path.Join(s.layout.LocalDir, stableName(c)+s.layout.LocalExt)
+		nc := newCert(c, p, true, s.now())
+		have[fp] = nc
+		rep.Added = append(rep.Added, nc)
+		writes = append(writes, write{p, pemfile.EncodeCerts(c)})
+	}
+	if len(writes) > 0 {
+		if err := s.root.mkdirAll(s.layout.LocalDir); err != nil {
+			return nil, err
+		}
+	}
+	for _, w := range writes {
+		hp, err := s.root.resolve(w.path, false)
+		if err != nil {
+			return nil, err
+		}
+		if err := atomicfile.WriteFile(hp, w.data, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	s.root.forget()
+	ch, err := s.eng.sync(syncOptions{})
+	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
+	return rep, err
+}
+
+// Remove takes certificates out of the store. Each argument is a NAME (a
+// local source file's name, with or without extension, as List shows it)
+// or a certificate FILE whose certificates are looked up by fingerprint.
+// Only locally installed certificates can be removed; the distribution's
+// are deselected in its own configuration. Nothing changes unless every
+// argument matches.
+func (s *Store) Remove(ctx context.Context, args []string) (*Report, error) {
+	srcs, unlock, err := s.beginSources(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	victims := map[string]bool{}
+	for _, arg := range args {
+		matched, err := s.match(arg, srcs)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range matched {
+			victims[p] = true
+		}
+	}
+	rep := s.report()
+	drop := map[string]bool{}
+	for _, src := range srcs {
+		if !victims[src.path] {
+			continue
+		}
+		for _, c := range src.certs {
+			drop[fingerprint(c.Raw)] = true
+			rep.Removed = append(rep.Removed, newCert(c, src.path, true, s.now()))
+		}
+	}
+	// Links and bundle first, so no link ever points to a deleted file.
+	ch, err := s.eng.sync(syncOptions{exclude: victims, dropFPs: drop})
+	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
+	if err != nil {
+		return rep, err
+	}
+	dirs := map[string]bool{}
+	for _, p := range sortedKeys(victims) {
+		hp, err := s.root.resolve(p, false)
+		if err != nil {
+			return rep, err
+		}
+		if err := os.Remove(hp); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return rep, fmt.Errorf("remove %s: %w", p, err)
+		}
+		dirs[path.Dir(hp)] = true
+	}
+	for d := range dirs {
+		if err := atomicfile.SyncDir(d); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// match finds the local source files an argument of Remove means.
+func (s *Store) match(arg string, srcs []source) ([]string, error) {
+	if fi, err := os.Stat(arg); err == nil && fi.Mode().IsRegular() {
+		data, err := pemfile.ReadFile(arg)
+		if err != nil {
+			return nil, err
+		}
+		certs, err := parseCerts(data)
+		if err != nil || len(certs) == 0 {
+			return nil, fmt.Errorf("%s: no certificate to remove in file", arg)
+		}
+		var out []string
+		for _, c := range certs {
+			fp := fingerprint(c.Raw)
+			found := false
+			for _, src := range srcs {
+				for _, sc := range src.certs {
+					if fingerprint(sc.Raw) == fp {
+						if !src.local {
+							return nil, fmt.Errorf("%s: %s comes from the distribution (%s); deselect it in its configuration instead", arg, c.Subject, src.path)
+						}
+						out = append(out, src.path)
+						found = true
+					}
+				}
+			}
+			if !found {
+				return nil, fmt.Errorf("%s: certificate %s is not in the store", arg, c.Subject)
+			}
+		}
+		return out, nil
+	}
+	var out []string
+	for _, src := range srcs {
+		base := path.Base(src.path)
+		if base == arg || strings.TrimSuffix(base, path.Ext(base)) == arg {
+			if !src.local {
+				return nil, fmt.Errorf("%s: comes from the distribution (%s); deselect it in its configuration instead", arg, src.path)
+			}
+			out = append(out, src.path)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no such certificate file or name in the %s store (see certinit trust list)", arg, s.layout.Name)
+	}
+	return out, nil
+}
+
+// List returns every certificate of the store in bundle order.
+func (s *Store) List(ctx context.Context) ([]Cert, error) {
+	s.root.forget()
+	srcs, err := s.eng.sources(syncOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var out []Cert
+	for _, src := range srcs {
+		for _, c := range src.certs {
+			cert := newCert(c, src.path, src.local, s.now())
+			if src.local || len(src.certs) == 1 {
+				base := path.Base(src.path)
+				cert.Name = strings.TrimSuffix(base, path.Ext(base))
+			}
+			out = append(out, cert)
+		}
+	}
+	return out, nil
+}
+
+// Rebuild regenerates links and the bundle from the sources, like
+// update-ca-certificates (with --fresh: drop every link to a source first,
+// then recreate them).
+func (s *Store) Rebuild(ctx context.Context, fresh bool) (*Report, error) {
+	unlock, err := s.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	rep := s.report()
+	ch, err := s.eng.sync(syncOptions{fresh: fresh})
+	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
+	return rep, err
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
