@@ -2,26 +2,27 @@
 // HASH.N / HASH.rN links that OpenSSL's capath lookup uses, with the
 // semantics of `openssl rehash` (OpenSSL 3).
 //
-// THIS FILE IS A PLACEHOLDER that fixes the API other packages build against;
-// the implementation replaces it.
+// Hashes: NameHash is X509_NAME_hash_ex (SHA-1 of the canonical encoding,
+// see canon.go), NameHashOld is X509_NAME_hash_old (MD5 of the DER).
+// SubjectHash, IssuerHash, ParseCertificate, ParseCRL and HashFile parse
+// certificates and CRLs themselves, leniently where OpenSSL is lenient, so
+// that certificates crypto/x509 refuses but OpenSSL loads are hashed and
+// linked too; and strictly where OpenSSL is strict, so that nothing OpenSSL
+// cannot load gets a link.
+//
+// Rehash makes the link set `openssl rehash DIR` makes, with two
+// deliberate differences: it logs a warning for every candidate file it
+// skips (OpenSSL is silent for most), and it never removes a link before
+// its replacement exists (links are created under a temporary name and
+// renamed into place). It also replaces a stale link that OpenSSL would
+// keep in a slot a valid certificate needs (see docs/hash.md).
+//
+// It is not for verifying certificates or chains, and it does not read DER
+// files in Rehash: OpenSSL's capath lookup reads PEM only, so a link to a
+// DER file would break the lookup chain.
 package hashlink
 
-import (
-	"errors"
-	"log/slog"
-)
-
-var errTODO = errors.New("hashlink: not implemented yet")
-
-// NameHash returns OpenSSL's X509_NAME_hash_ex of a DER-encoded Name: the first
-// four bytes, little-endian, of the SHA-1 of the name's canonical encoding.
-func NameHash(nameDER []byte) (uint32, error) { return 0, errTODO }
-
-// NameHashOld returns OpenSSL's X509_NAME_hash_old: MD5 of the name's DER.
-func NameHashOld(nameDER []byte) (uint32, error) { return 0, errTODO }
-
-// SubjectHash returns the new-style hash of a DER certificate's subject.
-func SubjectHash(certDER []byte) (uint32, error) { return 0, errTODO }
+import "log/slog"
 
 // Options control Rehash.
 type Options struct {
@@ -44,6 +45,3 @@ type Result struct {
 	Removed []string // stale links removed
 	Skipped []string // files skipped, with the reason logged as a warning
 }
-
-// Rehash brings dir's hash links in line with its certificates and CRLs.
-func Rehash(dir string, opts Options) (*Result, error) { return nil, errTODO }

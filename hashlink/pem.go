@@ -1,0 +1,211 @@
+package hashlink
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// This file reads files the way `openssl rehash` does (PEM_X509_INFO_read_bio):
+// PEM only, every block in order, grouped into "infos" of at most one
+// certificate, one CRL and one private key each. A certificate or CRL block
+// that does not decode makes OpenSSL drop the whole file, and so does a
+// corrupt PEM block anywhere in it.
+
+// pemTypes maps the PEM labels OpenSSL's info reader acts on to what they
+// hold. Labels ending in "PRIVATE KEY" are keys (matched separately); every
+// other label is ignored, as OpenSSL ignores it.
+var pemTypes = map[string]Kind{
+	"CERTIFICATE":         Certificate,
+	"X509 CERTIFICATE":    Certificate, // PEM_STRING_X509_OLD
+	"TRUSTED CERTIFICATE": Certificate, // OpenSSL's cert + trust settings ("aux")
+	"X509 CRL":            CRL,
+}
+
+// info is one X509_INFO: what rehash counts as one object.
+type info struct {
+	obj *Object // the certificate, else the CRL, else nil
+	crl *Object
+	key bool
+}
+
+func (i *info) empty() bool { return i.obj == nil && i.crl == nil && !i.key }
+
+// readInfos groups the PEM blocks of data into infos. It stops early, with
+// n = 2, once a second info starts and stopAtTwo is set: rehash skips such a
+// file whatever the rest holds. The returned count includes key-only infos.
+func readInfos(data []byte, scratch []byte, stopAtTwo bool) (first info, n int, err error) {
+	var cur info
+	push := func() bool {
+		if n == 0 {
+			first = cur
+		}
+		n++
+		cur = info{}
+		return stopAtTwo && n >= 2
+	}
+	rest := data
+	for {
+		var typ string
+		var headers, ok bool
+		var der []byte
+		typ, headers, der, rest, ok, err = nextPEM(rest)
+		if err != nil {
+			return first, n, err
+		}
+		if !ok {
+			break
+		}
+		kind, known := pemTypes[typ]
+		switch {
+		case known:
+			if headers {
+				return first, n, fmt.Errorf("%s block has PEM headers (encrypted?)", typ)
+			}
+			if (kind == Certificate && cur.obj != nil) || (kind == CRL && cur.crl != nil) {
+				if push() {
+					return first, n, nil
+				}
+			}
+			var obj *Object
+			if kind == Certificate {
+				obj, err = parseCertificate(der, scratch)
+			} else {
+				obj, err = parseCRL(der, scratch)
+			}
+			if err != nil {
+				return first, n, err
+			}
+			if kind == Certificate {
+				cur.obj = obj
+			} else {
+				cur.crl = obj
+			}
+		case strings.Contains(typ, "PRIVATE KEY"):
+			if cur.key && push() {
+				return first, n, nil
+			}
+			cur.key = true
+		}
+	}
+	if !cur.empty() {
+		push()
+	}
+	if first.obj == nil {
+		first.obj = first.crl // a certificate wins over a CRL in one info
+	}
+	return first, n, nil
+}
+
+var (
+	beginMarker = []byte("-----BEGIN ")
+	endMarker   = []byte("-----END ")
+	dashes      = []byte("-----")
+)
+
+// nextPEM finds the next PEM block in data; ok is false when there is none.
+// A BEGIN line without a matching END line, or a body that is not base64,
+// is an error, as in OpenSSL.
+func nextPEM(data []byte) (typ string, headers bool, der, rest []byte, ok bool, err error) {
+	for {
+		i := bytes.Index(data, beginMarker)
+		if i < 0 {
+			return "", false, nil, nil, false, nil
+		}
+		if i > 0 && data[i-1] != '\n' && data[i-1] != '\r' {
+			data = data[i+len(beginMarker):]
+			continue
+		}
+		line, after := cutLine(data[i:])
+		line = trimRightSpace(line)
+		if !bytes.HasSuffix(line, dashes) || len(line) < len(beginMarker)+len(dashes) {
+			data = after
+			continue
+		}
+		typ = string(line[len(beginMarker) : len(line)-len(dashes)])
+		der, headers, rest, err = pemBody(after, typ)
+		return typ, headers, der, rest, err == nil, err
+	}
+}
+
+// pemBody reads the optional header section (lines after BEGIN up to a
+// blank line, when the first contains a colon) and the base64 lines up to
+// the END line of a block of type typ.
+func pemBody(data []byte, typ string) (der []byte, headers bool, rest []byte, err error) {
+	body := data // start of the base64 lines
+	first := true
+	for off := 0; ; first = false {
+		if off >= len(data) {
+			return nil, false, nil, fmt.Errorf("PEM %s block has no END line", typ)
+		}
+		line, after := cutLine(data[off:])
+		next := len(data) - len(after)
+		if after == nil {
+			next = len(data)
+		}
+		line = trimRightSpace(line)
+		switch {
+		case bytes.HasPrefix(line, endMarker):
+			if string(line) != "-----END "+typ+"-----" {
+				return nil, false, nil, fmt.Errorf("PEM %s block ends with %q", typ, line)
+			}
+			der, err := decodeBase64(body[:len(body)-(len(data)-off)])
+			if err != nil {
+				return nil, false, nil, fmt.Errorf("PEM %s block: %w", typ, err)
+			}
+			return der, headers, data[next:], nil
+		case first && bytes.IndexByte(line, ':') >= 0:
+			headers = true
+			// Skip the header lines up to and including the blank line.
+			for next < len(data) {
+				l, a := cutLine(data[next:])
+				n := len(data) - len(a)
+				if a == nil {
+					n = len(data)
+				}
+				next = n
+				if len(trimRightSpace(l)) == 0 {
+					break
+				}
+			}
+			body = data[next:]
+		}
+		off = next
+	}
+}
+
+func decodeBase64(src []byte) ([]byte, error) {
+	dst := make([]byte, base64.StdEncoding.DecodedLen(len(src)))
+	n, err := base64.StdEncoding.Decode(dst, src) // skips '\r' and '\n'
+	if err != nil {
+		// Retry without any whitespace, which OpenSSL's decoder skips.
+		stripped := bytes.Map(func(r rune) rune {
+			if r == ' ' || r == '\t' || r == '\v' || r == '\f' || r == '\r' || r == '\n' {
+				return -1
+			}
+			return r
+		}, src)
+		if n, err = base64.StdEncoding.Decode(dst, stripped); err != nil {
+			return nil, errors.New("invalid base64")
+		}
+	}
+	return dst[:n], nil
+}
+
+func cutLine(b []byte) (line, rest []byte) {
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		return b[:i], b[i+1:]
+	}
+	return b, nil
+}
+
+// trimRightSpace strips trailing whitespace and control characters, as
+// OpenSSL's PEM reader does with each line.
+func trimRightSpace(b []byte) []byte {
+	for len(b) > 0 && b[len(b)-1] <= ' ' {
+		b = b[:len(b)-1]
+	}
+	return b
+}
