@@ -1,19 +1,88 @@
 package main
 
 import (
-	"errors"
+	"fmt"
+	"os"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/certinit/certinit/embed"
+	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/probe"
 )
 
 func (a *app) probeCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "probe",
-		Usage: "connect to a TLS endpoint and say why it fails",
-		Action: func(c *cli.Context) error {
-			return errors.New("probe: not implemented yet")
+		Name:      "probe",
+		Usage:     "connect to a TLS endpoint and say why it fails",
+		ArgsUsage: "HOST[:PORT]",
+		Description: "Connects (port 8883 unless given), records the handshake, verifies the server's\n" +
+			"certificates against --cafile/--capath or the system store, and ends with\n" +
+			"`verdict: CODE` (ok, unknown-authority, self-signed, incomplete-chain, expired,\n" +
+			"not-yet-valid, hostname-mismatch, client-cert-required, handshake-failure,\n" +
+			"connect-failure, mqtt-refused) under a diagnosis. Exit 0 for ok, 1 otherwise.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "servername", Usage: "server name to send (SNI) and verify (default: HOST)"},
+			&cli.StringFlag{Name: "cafile", Usage: "trust the CA certificates in `FILE` (instead of the system store)"},
+			&cli.StringFlag{Name: "capath", Usage: "trust the OpenSSL hash `DIR` (instead of the system store)"},
+			&cli.StringFlag{Name: "cert", Usage: "client certificate `FILE`"},
+			&cli.StringFlag{Name: "key", Usage: "client key `FILE`"},
+			&cli.BoolFlag{Name: "mqtt", Usage: "after TLS, send an MQTT 3.1.1 CONNECT and read the CONNACK"},
+			&cli.StringFlag{Name: "mqtt-user", Usage: "MQTT user name for --mqtt"},
+			&cli.StringFlag{Name: "mqtt-password", Usage: "MQTT password for --mqtt (prefer CERTINIT_MQTT_PASSWORD)"},
+			&cli.StringFlag{Name: "save", Usage: "write the issuing chain into `DIR` and rehash it, for --capath DIR"},
+			&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object"},
+			&cli.DurationFlag{Name: "timeout", Value: probe.DefaultTimeout, Usage: "for the whole probe"},
+			&cli.BoolFlag{Name: "offline", Usage: "do not fetch a missing intermediate from the certificate's AIA URL"},
 		},
+		Action: a.probe,
 	}
+}
+
+func (a *app) probe(c *cli.Context) error {
+	args, err := positionalArgs(c)
+	if err != nil {
+		return err
+	}
+	if len(args) != 1 {
+		return usageErrorf("probe: want exactly one HOST[:PORT], got %d arguments", len(args))
+	}
+	if c.String("mqtt-password") != "" && c.String("mqtt-user") == "" {
+		return usageErrorf("probe: --mqtt-password needs --mqtt-user")
+	}
+	rep, err := probe.Probe(c.Context, probe.Options{
+		Address:      args[0],
+		ServerName:   c.String("servername"),
+		CAFile:       c.String("cafile"),
+		CAPath:       c.String("capath"),
+		CertFile:     c.String("cert"),
+		KeyFile:      c.String("key"),
+		MQTT:         c.Bool("mqtt"),
+		MQTTUser:     c.String("mqtt-user"),
+		MQTTPassword: c.String("mqtt-password"),
+		SaveDir:      c.String("save"),
+		Timeout:      c.Duration("timeout"),
+		Offline:      c.Bool("offline"),
+		Log:          a.log,
+	})
+	if rep != nil {
+		var werr error
+		if c.Bool("json") {
+			werr = rep.WriteJSON(a.stdout)
+		} else {
+			werr = rep.WriteText(a.stdout)
+		}
+		if werr != nil {
+			return werr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if rep.Verdict != probe.VerdictOK {
+		return &exitError{code: 1, silent: true}
+	}
+	return nil
 }
 
 func (a *app) checkCommand() *cli.Command {
@@ -21,17 +90,62 @@ func (a *app) checkCommand() *cli.Command {
 		Name:  "check",
 		Usage: "check local certificate files and a mosquitto.conf",
 		Action: func(c *cli.Context) error {
-			return errors.New("check: not implemented yet")
+			return fmt.Errorf("check: not implemented yet")
 		},
 	}
 }
 
 func (a *app) embedCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "embed",
-		Usage: "write a certificate as C source for mbedTLS",
-		Action: func(c *cli.Context) error {
-			return errors.New("embed: not implemented yet")
+		Name:      "embed",
+		Usage:     "write a certificate as C source for mbedTLS",
+		ArgsUsage: "FILE",
+		Description: "Writes C source to standard output: for c-pem, `const char IDENT[]` (PEM with \\r\\n\n" +
+			"line ends, NUL-terminated, for mbedtls_x509_crt_parse) and `const size_t IDENT_len`\n" +
+			"(including the NUL); for c-der, `const unsigned char IDENT[]` and IDENT_len for\n" +
+			"mbedtls_x509_crt_parse_der. Several certificates become one PEM string (c-der\n" +
+			"takes one). A comment records subject, expiry and SHA-256 fingerprint.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Value: string(embed.FormatPEM), Usage: "c-pem or c-der"},
+			&cli.StringFlag{Name: "name", Usage: "C identifier of the array (default: from the file name)"},
 		},
+		Action: a.embed,
 	}
+}
+
+func (a *app) embed(c *cli.Context) error {
+	args, err := positionalArgs(c)
+	if err != nil {
+		return err
+	}
+	if len(args) != 1 {
+		return usageErrorf("embed: want exactly one FILE, got %d arguments", len(args))
+	}
+	path := args[0]
+	f := embed.Format(c.String("format"))
+	if f != embed.FormatPEM && f != embed.FormatDER {
+		return usageErrorf("embed: --format must be c-pem or c-der, not %q", f)
+	}
+	name := c.String("name")
+	if name == "" {
+		name = embed.DefaultName(path)
+	}
+	if err := embed.ValidIdent(name); err != nil {
+		return usageErrorf("embed: --name: %v", err)
+	}
+	var data []byte
+	if path == "-" {
+		data, err = readAllLimited(os.Stdin)
+	} else {
+		data, err = pemfile.ReadFile(path)
+	}
+	if err != nil {
+		return err
+	}
+	src, err := embed.Generate(data, embed.Options{Format: f, Name: name, Source: path})
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	_, err = a.stdout.Write(src)
+	return err
 }
