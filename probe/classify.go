@@ -40,13 +40,14 @@ func (c *checker) verifyAt(peer []*x509.Certificate, t time.Time, extra []*x509.
 	if len(peer) == 0 {
 		return nil, errors.New("the server sent no certificate")
 	}
+	all := append(peer[:len(peer):len(peer)], extra...)
+	roots, storeInter := c.trust.pools(all)
 	inter := x509.NewCertPool()
-	for _, x := range append(peer[1:len(peer):len(peer)], extra...) {
+	for _, x := range append(all[1:], storeInter...) {
 		inter.AddCert(x)
 	}
-	all := append(peer[:len(peer):len(peer)], extra...)
 	return peer[0].Verify(x509.VerifyOptions{
-		Roots:         c.trust.roots(all),
+		Roots:         roots,
 		Intermediates: inter,
 		CurrentTime:   t,
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
@@ -76,16 +77,25 @@ func (c *checker) classify(ctx context.Context, peer []*x509.Certificate) chainR
 	}
 	var notes []string
 	if bad := firstOutOfTime(peer, c.now); bad != nil {
-		if t, ok := commonValidTime(peer, c.now); ok {
-			chains, err2 := c.verifyAt(peer, t, nil)
-			if err2 == nil {
-				// Valid apart from the dates: the dates are the problem.
-				return chainResult{verdict: timeVerdict(bad, c.now), diagnosis: explainTime(bad, bad == peer[0], c.now, ""),
-					chain: chains[0], issuers: chains[0][1:]}
-			}
-			err = err2
+		timeRes := chainResult{verdict: timeVerdict(bad, c.now), diagnosis: explainTime(bad, bad == peer[0], c.now, ""),
+			issuers: sentPath(peer)[1:], unverified: true}
+		t, ok := commonValidTime(peer, c.now)
+		if !ok {
+			// The sent certificates were never valid at the same time.
+			return timeRes
 		}
-		notes = explainTime(bad, bad == peer[0], c.now, "")
+		chains, err2 := c.verifyAt(peer, t, nil)
+		var ua x509.UnknownAuthorityError
+		switch {
+		case err2 == nil:
+			// Valid apart from the dates: the dates are the problem.
+			timeRes.chain, timeRes.issuers, timeRes.unverified = chains[0], chains[0][1:], false
+			return timeRes
+		case !errors.As(err2, &ua):
+			return timeRes
+		}
+		err = err2
+		notes = timeRes.diagnosis
 	}
 	res := c.authority(ctx, peer, err)
 	res.diagnosis = append(res.diagnosis, notes...)
@@ -94,16 +104,10 @@ func (c *checker) classify(ctx context.Context, peer []*x509.Certificate) chainR
 
 // authority classifies a chain that does not lead to a trusted root.
 func (c *checker) authority(ctx context.Context, peer []*x509.Certificate, err error) chainResult {
-	var ua x509.UnknownAuthorityError
-	if !errors.As(err, &ua) {
-		return chainResult{verdict: VerdictHandshakeFailure, diagnosis: []string{
-			"A TLS client rejects the server's certificate (it would send alert bad_certificate): " + err.Error() + ".",
-		}}
-	}
 	leaf := peer[0]
-	path := sentPath(peer)
+	_, storeInter := c.trust.pools(peer)
+	path := issuerPath(leaf, append(peer[1:len(peer):len(peer)], storeInter...))
 	top := path[len(path)-1]
-	res := chainResult{verdict: VerdictUnknownAuthority, issuers: path[1:], unverified: true}
 
 	// A trusted certificate with the right name and key that is outside
 	// its validity period: the store is the problem, not the server.
@@ -111,6 +115,13 @@ func (c *checker) authority(ctx context.Context, peer []*x509.Certificate, err e
 		return chainResult{verdict: timeVerdict(cand, c.now), diagnosis: explainTime(cand, false, c.now, where),
 			issuers: append(path[1:len(path):len(path)], cand), unverified: true}
 	}
+	var ua x509.UnknownAuthorityError
+	if !errors.As(err, &ua) {
+		return chainResult{verdict: VerdictHandshakeFailure, diagnosis: []string{
+			"A TLS client rejects the server's certificate (it would send alert bad_certificate): " + err.Error() + ".",
+		}}
+	}
+	res := chainResult{verdict: VerdictUnknownAuthority, issuers: path[1:], unverified: true}
 	switch {
 	case selfSigned(leaf):
 		res.verdict = VerdictSelfSigned
@@ -162,18 +173,18 @@ func (c *checker) missingIssuer(ctx context.Context, peer []*x509.Certificate, t
 	return res
 }
 
-// sentPath follows issuers through the certificates the server sent,
-// starting at the leaf: leaf, its issuer, that one's issuer... It stops at
-// a self-signed certificate or where the next issuer was not sent.
-func sentPath(peer []*x509.Certificate) []*x509.Certificate {
-	path := []*x509.Certificate{peer[0]}
-	for len(path) <= len(peer) {
+// issuerPath follows issuers from leaf through pool: leaf, its issuer, that
+// one's issuer... It stops at a self-signed certificate or where the next
+// issuer is not in pool.
+func issuerPath(leaf *x509.Certificate, pool []*x509.Certificate) []*x509.Certificate {
+	path := []*x509.Certificate{leaf}
+	for len(path) <= len(pool) {
 		cur := path[len(path)-1]
 		if selfSigned(cur) {
 			break
 		}
 		var next *x509.Certificate
-		for _, p := range peer {
+		for _, p := range pool {
 			if p != cur && bytes.Equal(p.RawSubject, cur.RawIssuer) && cur.CheckSignatureFrom(p) == nil {
 				next = p
 				break
@@ -187,6 +198,11 @@ func sentPath(peer []*x509.Certificate) []*x509.Certificate {
 	return path
 }
 
+// sentPath is the issuer path through what the server sent.
+func sentPath(peer []*x509.Certificate) []*x509.Certificate {
+	return issuerPath(peer[0], peer[1:])
+}
+
 // storeIssuer finds, in the cafile or through the capath lookup, the
 // certificate that signed top; where says which.
 func (c *checker) storeIssuer(peer []*x509.Certificate, top *x509.Certificate) (*x509.Certificate, string) {
@@ -195,7 +211,7 @@ func (c *checker) storeIssuer(peer []*x509.Certificate, top *x509.Certificate) (
 			return x, "--cafile " + c.trust.cafile
 		}
 	}
-	for _, x := range c.trust.capathCerts(peer) {
+	for _, x := range c.trust.capathCerts(append(peer, top)) {
 		if bytes.Equal(x.RawSubject, top.RawIssuer) && top.CheckSignatureFrom(x) == nil {
 			return x, "--capath " + c.trust.capath
 		}

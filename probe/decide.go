@@ -102,7 +102,7 @@ func mqttStage(ctx context.Context, rep *Report, s *session, chk *checker, clien
 		fail(VerdictConnectFailure, "", explainDial(err, rep.RemoteAddr, opts.Timeout)...)
 		return
 	}
-	conn := tls.Client(raw, strictConfig(chk.serverName, chk.trust.roots(s.peer), client))
+	conn := tls.Client(raw, verifiedConfig(chk, client))
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)

@@ -8,8 +8,9 @@
 // be read, verifies the chain itself with crypto/x509 against the chosen
 // trust (--cafile, --capath with OpenSSL's hash-directory lookup, or the
 // system store), and takes the verdict from that verification alone. The
-// MQTT CONNECT (and any password in it) goes over a second connection that
-// crypto/tls verifies in full, and only when the first one verified.
+// MQTT CONNECT (and any password in it) goes over a second connection whose
+// handshake fails unless that same verification passes, and only when the
+// first one verified.
 //
 // It is not a TLS scanner (it does not enumerate cipher suites or versions)
 // and not a client library; it never prints (Report.WriteText and the CLI

@@ -194,13 +194,14 @@ func humanDuration(d time.Duration) string {
 		}
 		return fmt.Sprintf("%d %ss", n, unit)
 	}
+	round := func(unit time.Duration) int64 { return int64((d + unit/2) / unit) }
 	switch {
-	case d >= 48*time.Hour:
-		return plural(int64(d/(24*time.Hour)), "day")
-	case d >= 2*time.Hour:
-		return plural(int64(d/time.Hour), "hour")
-	case d >= 2*time.Minute:
-		return plural(int64(d/time.Minute), "minute")
+	case d >= 47*time.Hour+30*time.Minute:
+		return plural(round(24*time.Hour), "day")
+	case d >= 119*time.Minute+30*time.Second:
+		return plural(round(time.Hour), "hour")
+	case d >= 119*time.Second+500*time.Millisecond:
+		return plural(round(time.Minute), "minute")
 	}
-	return plural(int64(d/time.Second), "second")
+	return plural(round(time.Second), "second")
 }

@@ -151,10 +151,20 @@ func caNames(cri *tls.CertificateRequestInfo) []string {
 	return out
 }
 
-// strictConfig is the configuration of the connection that carries MQTT:
-// crypto/tls verifies chain and name against roots, nothing is skipped.
-func strictConfig(serverName string, roots *x509.CertPool, client *tls.Certificate) *tls.Config {
-	cfg := &tls.Config{ServerName: serverName, RootCAs: roots, MinVersion: tls.VersionTLS12}
+// verifiedConfig is the configuration of the connection that carries MQTT:
+// the handshake fails unless chk.verifyFull (crypto/x509: chain to the
+// chosen trust, validity, server name) passes. crypto/tls's built-in check
+// is replaced only because it cannot use intermediates from --cafile or
+// --capath, which OpenSSL clients use.
+func verifiedConfig(chk *checker, client *tls.Certificate) *tls.Config {
+	cfg := &tls.Config{
+		ServerName:         chk.serverName,
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: true, // replaced by VerifyConnection, which fails the handshake
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			return chk.verifyFull(cs.PeerCertificates)
+		},
+	}
 	if client != nil {
 		cfg.Certificates = []tls.Certificate{*client}
 	}

@@ -78,21 +78,32 @@ func (t *trust) describe() string {
 	}
 }
 
-// roots returns the pool to verify chain against: the system store, or the
-// cafile's certificates plus what OpenSSL's capath lookup finds for the
-// chain's issuers (and their issuers, transitively).
-func (t *trust) roots(chain []*x509.Certificate) *x509.CertPool {
+// pools returns what chain is verified against: the trust anchors (the
+// system store, or the self-signed certificates of the cafile and of what
+// OpenSSL's capath lookup finds for the chain's issuers) and the trusted
+// certificates that are not self-signed. OpenSSL, without the partial-chain
+// flag that mosquitto does not set, uses the latter only to build the chain
+// towards a self-signed anchor, so they are intermediates here, not roots.
+func (t *trust) pools(chain []*x509.Certificate) (*x509.CertPool, []*x509.Certificate) {
 	if t.system != nil {
-		return t.system
+		return t.system, nil
 	}
-	pool := x509.NewCertPool()
-	for _, c := range t.cafileCerts {
-		pool.AddCert(c)
+	roots := x509.NewCertPool()
+	var inter []*x509.Certificate
+	for _, c := range t.storeCerts(chain) {
+		if selfSigned(c) {
+			roots.AddCert(c)
+		} else {
+			inter = append(inter, c)
+		}
 	}
-	for _, c := range t.capathCerts(chain) {
-		pool.AddCert(c)
-	}
-	return pool
+	return roots, inter
+}
+
+// storeCerts is the cafile's certificates and what the capath lookup finds
+// for chain.
+func (t *trust) storeCerts(chain []*x509.Certificate) []*x509.Certificate {
+	return append(t.cafileCerts[:len(t.cafileCerts):len(t.cafileCerts)], t.capathCerts(chain)...)
 }
 
 // capathCerts performs OpenSSL's hash-directory lookup (by_dir.c) for every
