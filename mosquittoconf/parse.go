@@ -91,8 +91,11 @@ func Parse(data []byte, file string) ([]Directive, []Problem) {
 		case strings.HasPrefix(name, "#"):
 			problem(lineNo, true, "indented comment: mosquitto treats '#' as a comment only in the first column and refuses %q as an option", name)
 			continue
-		case strings.ContainsAny(name, "\t"):
-			problem(lineNo, true, "tab after %q: mosquitto separates option and value by a space only and refuses this line", strings.TrimSpace(strings.SplitN(name, "\t", 2)[0]))
+		case strings.HasPrefix(name, "\t"):
+			problem(lineNo, true, "line starts with a tab: mosquitto reads the tab as part of an option name and refuses the line")
+			continue
+		case strings.Contains(name, "\t"):
+			problem(lineNo, true, "tab after %q: mosquitto separates option and value by a space only and refuses this line", strings.SplitN(name, "\t", 2)[0])
 			continue
 		}
 		opt, known := lookup(name)

@@ -26,7 +26,7 @@ var lineCases = []struct {
 	{"comment in first column", "# certfile /nope\n", "", false},
 	{"indented comment", "  # a comment\n", "indented comment", true},
 	{"tab between name and value", "allow_anonymous\ttrue\n", "tab after", true},
-	{"line of one tab", "\t\n", "tab after", true},
+	{"line of one tab", "\t\n", "starts with a tab", true},
 	{"misspelt option", "adress 127.0.0.1\n", `unknown option "adress"`, true},
 	{"invalid boolean", "allow_anonymous yes\n", "invalid allow_anonymous", true},
 	{"empty string value", "auto_id_prefix\n", "empty auto_id_prefix", true},

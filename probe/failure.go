@@ -95,7 +95,7 @@ var clientCertAlerts = map[uint8]bool{40: true, 42: true, 43: true, 44: true, 45
 // client's certificate or its absence.
 func explainClientCert(code uint8, haveAlert, sent bool, clientSubject, clientIssuer string, accepted []string) []string {
 	var out []string
-	acc := "The server did not list the CA names it accepts."
+	acc := "The server did not list the CA names it accepts (mosquitto never does: the listener's cafile or capath decides)."
 	if len(accepted) > 0 {
 		acc = "The server accepts client certificates issued by: " + strings.Join(accepted, "; ") + "."
 	}

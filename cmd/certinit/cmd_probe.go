@@ -89,10 +89,61 @@ func (a *app) checkCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "check",
 		Usage: "check local certificate files and a mosquitto.conf",
-		Action: func(c *cli.Context) error {
-			return fmt.Errorf("check: not implemented yet")
+		Description: "A health check for Docker HEALTHCHECK, Kubernetes probes and CI: --cert/--key (parse,\n" +
+			"match, valid for at least --min-validity, chain against --cafile/--capath), and every\n" +
+			"certfile, keyfile, cafile, capath and bridge_* file a --mosquitto-conf names (exists,\n" +
+			"readable by the broker's user, pairs match, nothing expired, hash links current).\n" +
+			"Prints one FILE[:LINE]: problem line each and exits 1 if there is any, else prints ok.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "cert", Usage: "certificate `FILE` (leaf first, then intermediates)"},
+			&cli.StringFlag{Name: "key", Usage: "private key `FILE` of --cert"},
+			&cli.StringFlag{Name: "cafile", Usage: "verify --cert against the CA certificates in `FILE`"},
+			&cli.StringFlag{Name: "capath", Usage: "verify --cert against the OpenSSL hash `DIR` (and check its links)"},
+			&cli.DurationFlag{Name: "min-validity", Usage: "report a certificate that expires within `DURATION` (e.g. 720h)"},
+			&cli.StringFlag{Name: "mosquitto-conf", Usage: "check every TLS file and option of this mosquitto.conf `FILE`"},
 		},
+		Action: a.check,
 	}
+}
+
+func (a *app) check(c *cli.Context) error {
+	args, err := positionalArgs(c)
+	if err != nil {
+		return err
+	}
+	if len(args) > 0 {
+		return usageErrorf("check: unexpected argument %q (files are given with --cert, --key, --cafile, --capath, --mosquitto-conf)", args[0])
+	}
+	if c.Duration("min-validity") < 0 {
+		return usageErrorf("check: --min-validity must not be negative")
+	}
+	opts := probe.CheckOptions{
+		CertFile:      c.String("cert"),
+		KeyFile:       c.String("key"),
+		CAFile:        c.String("cafile"),
+		CAPath:        c.String("capath"),
+		MinValidity:   c.Duration("min-validity"),
+		MosquittoConf: c.String("mosquitto-conf"),
+		Log:           a.log,
+	}
+	if opts.CertFile == "" && opts.KeyFile == "" && opts.CAFile == "" && opts.CAPath == "" && opts.MosquittoConf == "" {
+		return usageErrorf("check: nothing to check: give --cert/--key, --cafile/--capath or --mosquitto-conf")
+	}
+	if opts.KeyFile != "" && opts.CertFile == "" {
+		return usageErrorf("check: --key needs --cert")
+	}
+	problems, err := probe.Check(opts)
+	if err != nil {
+		return err
+	}
+	for _, p := range problems {
+		fmt.Fprintln(a.stdout, p.String())
+	}
+	if len(problems) > 0 {
+		return &exitError{code: 1, silent: true}
+	}
+	fmt.Fprintln(a.stdout, "ok")
+	return nil
 }
 
 func (a *app) embedCommand() *cli.Command {
