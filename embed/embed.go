@@ -78,23 +78,12 @@ func certificates(data []byte) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	var certs []*x509.Certificate
-	for i, blk := range blocks {
-		switch blk.Kind {
-		case pemfile.KindKey:
+	for _, blk := range blocks {
+		if blk.Kind == pemfile.KindKey {
 			return nil, errors.New("the file holds a private key: embed writes certificates only, never keys")
-		case pemfile.KindCert:
-			c, err := x509.ParseCertificate(blk.DER)
-			if err != nil {
-				return nil, fmt.Errorf("certificate %d: %w", i+1, err)
-			}
-			certs = append(certs, c)
 		}
 	}
-	if len(certs) == 0 {
-		return nil, errors.New("no certificate in file")
-	}
-	return certs, nil
+	return pemfile.Certificates(data)
 }
 
 func writeHeader(b *bytes.Buffer, opts Options, certs []*x509.Certificate) {

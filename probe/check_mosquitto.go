@@ -75,16 +75,7 @@ func (ck *checkRun) listener(l *mosquittoconf.Listener, acct *account) {
 		ck.add(dirOrigin(key), "no certfile on %s: mosquitto runs this listener WITHOUT TLS", l.Name())
 	}
 	tlsOn := hasCert && hasKey
-	var certs []*x509.Certificate
-	if hasCert {
-		certs = ck.certificates(dirOrigin(cert), cert.Value, acct, true)
-	}
-	if hasKey {
-		k := ck.key(dirOrigin(key), key.Value, acct)
-		if hasCert {
-			ck.pair(dirOrigin(key), certs, k, cert.Value)
-		}
-	}
+	ck.certAndKey(cert, hasCert, key, hasKey, acct)
 	ca, hasCA := l.Get("cafile")
 	capath, hasCAPath := l.Get("capath")
 	if hasCA {
@@ -130,16 +121,7 @@ func (ck *checkRun) bridge(b *mosquittoconf.Bridge, acct *account) {
 	case hasKey && !hasCert:
 		ck.add(dirOrigin(key), "no bridge_certfile on %s: no client certificate is sent", b.Name())
 	}
-	var certs []*x509.Certificate
-	if hasCert {
-		certs = ck.certificates(dirOrigin(cert), cert.Value, acct, true)
-	}
-	if hasKey {
-		k := ck.key(dirOrigin(key), key.Value, acct)
-		if hasCert {
-			ck.pair(dirOrigin(key), certs, k, cert.Value)
-		}
-	}
+	ck.certAndKey(cert, hasCert, key, hasKey, acct)
 	if !tlsOn {
 		for _, opt := range []string{"bridge_certfile", "bridge_keyfile", "bridge_tls_version", "bridge_insecure"} {
 			if d, ok := b.Get(opt); ok {
@@ -158,6 +140,21 @@ func (ck *checkRun) bridge(b *mosquittoconf.Bridge, acct *account) {
 	}
 	if tlsOn {
 		ck.bridgePort(b)
+	}
+}
+
+// certAndKey checks a certificate file and a key file named by a
+// configuration (either may be absent) and that they match.
+func (ck *checkRun) certAndKey(cert mosquittoconf.Directive, hasCert bool, key mosquittoconf.Directive, hasKey bool, acct *account) {
+	var certs []*x509.Certificate
+	if hasCert {
+		certs = ck.certificates(dirOrigin(cert), cert.Value, acct, true)
+	}
+	if hasKey {
+		k := ck.key(dirOrigin(key), key.Value, acct)
+		if hasCert {
+			ck.pair(dirOrigin(key), certs, k, cert.Value)
+		}
 	}
 }
 

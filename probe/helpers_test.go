@@ -62,7 +62,13 @@ func issueWithAIA(t *testing.T, ca *testutil.CA, url string) (*x509.Certificate,
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		IssuingCertificateURL: []string{url},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
+	return createCert(t, tmpl, ca.Cert, key.Public(), ca.Key), key
+}
+
+// createCert signs tmpl with signer under parent and parses the result.
+func createCert(t *testing.T, tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) *x509.Certificate {
+	t.Helper()
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +76,7 @@ func issueWithAIA(t *testing.T, ca *testutil.CA, url string) (*x509.Certificate,
 	if err != nil {
 		t.Fatal(err)
 	}
-	return c, key
+	return c
 }
 
 func newTestKey(t *testing.T) crypto.Signer {
@@ -89,15 +95,7 @@ func reissue(t *testing.T, ca *testutil.CA, notBefore, notAfter time.Time) *x509
 	tmpl := *ca.Cert
 	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
 	tmpl.NotBefore, tmpl.NotAfter = notBefore, notAfter
-	der, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, ca.Key.Public(), ca.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return createCert(t, &tmpl, &tmpl, ca.Key.Public(), ca.Key)
 }
 
 // startTLS runs a crypto/tls server on 127.0.0.1 that completes handshakes

@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -84,15 +83,7 @@ func expiredIntermediate(t *testing.T, root, ca *testutil.CA) *x509.Certificate 
 	t.Helper()
 	tmpl := *ca.Cert
 	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-72*time.Hour), time.Now().Add(-time.Hour)
-	der, err := x509.CreateCertificate(rand.Reader, &tmpl, root.Cert, ca.Key.Public(), root.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return createCert(t, &tmpl, root.Cert, ca.Key.Public(), root.Key)
 }
 
 func TestIncompleteChainWithAIA(t *testing.T) {
