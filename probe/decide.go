@@ -38,7 +38,7 @@ func decide(ctx context.Context, rep *Report, s *session, chk *checker, client *
 	switch {
 	case len(s.peer) == 0:
 		rep.Verdict = VerdictHandshakeFailure
-		_, rep.Diagnosis = explainHandshake(s.err, addr, timeout)
+		rep.Diagnosis = explainHandshake(s.err, addr, timeout, false)
 	case s.state.Version != 0 && s.state.Version < tls.VersionTLS12:
 		rep.Verdict = VerdictHandshakeFailure
 		rep.Diagnosis = []string{fmt.Sprintf("The server negotiated %s. OpenSSL 3 (mosquitto_pub, Python), Go and browsers refuse anything older than TLS 1.2 and end the handshake with alert protocol_version.", tls.VersionName(s.state.Version)),
@@ -57,7 +57,7 @@ func decide(ctx context.Context, rep *Report, s *session, chk *checker, client *
 			return cr
 		}
 		rep.Verdict = VerdictHandshakeFailure
-		_, rep.Diagnosis = explainHandshake(s.err, addr, timeout)
+		rep.Diagnosis = explainHandshake(s.err, addr, timeout, true)
 	default:
 		rep.Verdict = VerdictOK
 		if s.certReq != nil && !s.clientSent {

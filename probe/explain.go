@@ -30,19 +30,23 @@ func explainHostname(leaf *x509.Certificate, name string) []string {
 	for _, ip := range leaf.IPAddresses {
 		names = append(names, "IP:"+ip.String())
 	}
+	san := "DNS:" + name
+	if net.ParseIP(name) != nil {
+		san = "IP:" + name
+	}
 	var out []string
 	switch {
-	case len(names) == 0 && leaf.Subject.CommonName != "":
-		out = append(out, fmt.Sprintf("The certificate has no subjectAltName, only the common name %q. Current clients (Go, Python, browsers) ignore the common name; OpenSSL-based ones such as mosquitto_pub still accept it.", leaf.Subject.CommonName),
-			fmt.Sprintf("Reissue the certificate with subjectAltName DNS:%s.", name))
+	case len(names) == 0 && leaf.Subject.CommonName == name:
+		out = append(out, fmt.Sprintf("The certificate has no subjectAltName, only the common name %q. Current clients (Go, Python, browsers) ignore the common name; OpenSSL-based ones such as mosquitto_pub still accept it.", name),
+			"Reissue the certificate with subjectAltName "+san+".")
 	case len(names) == 0:
-		out = append(out, "The certificate carries no host name or IP address at all; reissue it with subjectAltName DNS:"+name+".")
+		out = append(out, fmt.Sprintf("The certificate carries no subjectAltName, and its common name %q is not %q either: reissue it with subjectAltName %s.", leaf.Subject.CommonName, name, san))
 	default:
 		out = append(out, fmt.Sprintf("The certificate is valid for %s, not for %q.", strings.Join(names, ", "), name))
 		if net.ParseIP(name) != nil && len(leaf.IPAddresses) == 0 {
-			out = append(out, "You connected by IP address and the certificate names no IP address: connect by one of its names (or pass it with --servername), or reissue the certificate with subjectAltName IP:"+name+".")
+			out = append(out, "You connected by IP address and the certificate names no IP address: connect by one of its names (or pass it with --servername), or reissue the certificate with subjectAltName "+san+".")
 		} else {
-			out = append(out, "Connect with one of those names (the probe: --servername NAME), or reissue the certificate with subjectAltName DNS:"+name+".")
+			out = append(out, "Connect with one of those names (the probe: --servername NAME), or reissue the certificate with subjectAltName "+san+".")
 		}
 	}
 	out = append(out, "Turning off the name check (a bridge's bridge_insecure true, mosquitto_pub --insecure) is not the fix: it lets anyone with a certificate from the same CA pose as this broker.")

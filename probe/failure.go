@@ -35,29 +35,30 @@ func isTimeout(err error) bool {
 
 // explainHandshake says why a handshake failed before the server sent a
 // certificate, or after, for a reason other than its certificate.
-func explainHandshake(err error, addr string, timeout time.Duration) (*Alert, []string) {
+func explainHandshake(err error, addr string, timeout time.Duration, gotCerts bool) []string {
 	if code, ok := alertFromError(err); ok {
-		a := &Alert{Code: code, Name: alertName(code), SentBy: "server"}
 		cause := "the server gave no reason"
 		if info, ok := alerts[code]; ok {
 			cause = info.cause
 		}
-		return a, []string{fmt.Sprintf("The server ended the handshake with alert %s (%d): %s.", a.Name, code, cause)}
+		return []string{fmt.Sprintf("The server ended the handshake with alert %s (%d): %s.", alertName(code), code, cause)}
 	}
 	var rh tls.RecordHeaderError
 	if errors.As(err, &rh) {
-		return nil, []string{fmt.Sprintf("%s does not speak TLS: it answered %s. %s", addr, quoteBytes(rh.RecordHeader[:]), plainHint(rh.RecordHeader[:]))}
+		return []string{fmt.Sprintf("%s does not speak TLS: it answered %s. %s", addr, quoteBytes(rh.RecordHeader[:]), plainHint(rh.RecordHeader[:]))}
 	}
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "unsupported protocol version"):
-		return nil, []string{"The server offered only a protocol version older than TLS 1.0 (" + msg + "); no current client accepts it."}
+		return []string{"The server offered only a protocol version older than TLS 1.0 (" + msg + "); no current client accepts it."}
+	case (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF)) && gotCerts:
+		return []string{"The server closed the connection after sending its certificate, without a TLS alert: look for the reason in the server's log."}
 	case errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF):
-		return nil, []string{fmt.Sprintf("The server closed the connection during the handshake without a TLS alert. A plain MQTT listener does this when it gets TLS (it reads the ClientHello as a malformed packet): check that %s is a listener with certfile and keyfile. A server that rejects the server name may do it too.", addr)}
+		return []string{fmt.Sprintf("The server closed the connection during the handshake without a TLS alert. A plain MQTT listener does this when it gets TLS (it reads the ClientHello as a malformed packet): check that %s is a listener with certfile and keyfile. A server that rejects the server name may do it too.", addr)}
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
-		return nil, []string{fmt.Sprintf("The server accepted the connection but did not complete the handshake within %s: it may not be a TLS port (a plain listener waits for more bytes), or a proxy in between hangs.", timeout)}
+		return []string{fmt.Sprintf("The server accepted the connection but did not complete the handshake within %s: it may not be a TLS port (a plain listener waits for more bytes), or a proxy in between hangs.", timeout)}
 	}
-	return nil, []string{"The handshake failed: " + msg + "."}
+	return []string{"The handshake failed: " + msg + "."}
 }
 
 // plainHint guesses the plain-text protocol from the first bytes.

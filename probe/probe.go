@@ -81,10 +81,10 @@ func Probe(ctx context.Context, opts Options) (*Report, error) {
 	if name == "" {
 		name = host
 	}
-	timeout := opts.Timeout
-	if timeout <= 0 {
-		timeout = DefaultTimeout
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
 	}
+	timeout := opts.Timeout
 	now := time.Now()
 	tr, err := loadTrust(opts.CAFile, opts.CAPath, opts.SystemRoots)
 	if err != nil {

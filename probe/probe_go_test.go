@@ -6,9 +6,11 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -206,4 +208,43 @@ func TestHandshakeFailures(t *testing.T) {
 		rep := run(t, Options{Address: addr, CAFile: p.rootFile, Timeout: 300 * time.Millisecond})
 		expect(t, rep, VerdictHandshakeFailure, "did not complete the handshake")
 	})
+}
+
+func TestSplitAddress(t *testing.T) {
+	tests := []struct{ in, host, port string }{
+		{"broker.example", "broker.example", "8883"},
+		{"broker.example:1883", "broker.example", "1883"},
+		{"127.0.0.1", "127.0.0.1", "8883"},
+		{"[::1]:8884", "::1", "8884"},
+		{"[::1]", "::1", "8883"},
+		{"::1", "::1", "8883"},
+	}
+	for _, tc := range tests {
+		h, p, err := SplitAddress(tc.in)
+		if err != nil || h != tc.host || p != tc.port {
+			t.Errorf("SplitAddress(%q) = %q, %q, %v", tc.in, h, p, err)
+		}
+	}
+	for _, bad := range []string{"", ":8883", "host:", "a b", "fe80::1::2"} {
+		if _, _, err := SplitAddress(bad); err == nil {
+			t.Errorf("SplitAddress(%q) accepted", bad)
+		}
+	}
+}
+
+// TestSaveSelfSigned: --save writes the self-signed certificate itself, and
+// the directory then works as --capath.
+func TestSaveSelfSigned(t *testing.T) {
+	key := newTestKey(t)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "broker"}, DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+	self := createCert(t, tmpl, tmpl, key.Public(), key)
+	addr := startTLS(t, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{self.Raw}, PrivateKey: key}}})
+	dir := filepath.Join(t.TempDir(), "saved")
+	rep := run(t, Options{Address: addr, ServerName: "localhost", SaveDir: dir})
+	expect(t, rep, VerdictSelfSigned, "nothing here verified")
+	if len(rep.Saved) != 1 || filepath.Base(rep.Saved[0]) != "broker.pem" {
+		t.Fatalf("saved %v", rep.Saved)
+	}
+	expect(t, run(t, Options{Address: addr, ServerName: "localhost", CAPath: dir}), VerdictOK)
 }

@@ -121,3 +121,22 @@ func TestSaveThenMosquittoPub(t *testing.T) {
 	// The saved directory is a working capath for the probe too.
 	expect(t, run(t, Options{Address: addr, ServerName: "localhost", CAPath: save}), VerdictOK)
 }
+
+// TestCommonNameOnly backs the diagnosis of a certificate without
+// subjectAltName: mosquitto_pub (OpenSSL) still accepts its common name,
+// the probe (like Go and Python clients) does not.
+func TestCommonNameOnly(t *testing.T) {
+	pub := testutil.RequireTool(t, "mosquitto_pub")
+	f := newBrokerFiles(t)
+	leaf, key := f.p.inter.Issue(t, testutil.CertOpts{Subject: pkix.Name{CommonName: "localhost"}})
+	f.fullchain = testutil.WriteFile(t, f.dir, "cn-only.pem", testutil.CertPEM(leaf, f.p.inter.Cert))
+	f.key = testutil.WriteFile(t, f.dir, "cn-only-key.pem", testutil.KeyPEM(t, key))
+	addr := f.startBroker(t, "allow_anonymous true\n")
+	_, port, _ := SplitAddress(addr)
+	out, err := exec.Command(pub, "-h", "localhost", "-p", port, "--cafile", f.p.rootFile, "-t", "t", "-m", "cn").CombinedOutput()
+	if err != nil {
+		t.Fatalf("mosquitto_pub refused the common name: %v\n%s", err, out)
+	}
+	expect(t, run(t, Options{Address: addr, ServerName: "localhost", CAFile: f.p.rootFile}), VerdictHostnameMismatch,
+		"no subjectAltName", "mosquitto_pub still accept")
+}
