@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/certinit/certinit/internal/pemfile"
@@ -63,6 +64,7 @@ func Check(opts CheckOptions) ([]Problem, error) {
 	if opts.MosquittoConf != "" {
 		ck.checkMosquitto(opts.MosquittoConf)
 	}
+	ck.sort()
 	return ck.problems, nil
 }
 
@@ -72,6 +74,24 @@ type checkRun struct {
 	minValidity time.Duration
 	log         *slog.Logger
 	problems    []Problem
+	fileOrder   map[string]int // configuration files in reading order
+}
+
+// sort orders problems as the files were read (flags first), then by line.
+func (ck *checkRun) sort() {
+	rank := func(p Problem) int {
+		if r, ok := ck.fileOrder[p.File]; ok {
+			return r + 1
+		}
+		return 0
+	}
+	sort.SliceStable(ck.problems, func(i, j int) bool {
+		a, b := ck.problems[i], ck.problems[j]
+		if rank(a) != rank(b) {
+			return rank(a) < rank(b)
+		}
+		return rank(a) > 0 && a.Line < b.Line
+	})
 }
 
 // origin is where a path came from: a flag (file = the path itself) or a
@@ -114,7 +134,8 @@ func (ck *checkRun) checkFlags(opts CheckOptions) {
 }
 
 // readable checks that path exists and, when acct is set, that the
-// broker's account may read it.
+// broker's account may read it. It returns whether the check itself can go
+// on reading the file: a file the broker cannot read is still examined.
 func (ck *checkRun) readable(o origin, path string, acct *account) bool {
 	if _, err := os.Stat(path); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -127,7 +148,6 @@ func (ck *checkRun) readable(o origin, path string, acct *account) bool {
 	if acct != nil {
 		if err := acct.canAccess(path); err != nil {
 			ck.add(o, "%s is %v; mosquitto reads it after dropping privileges to that user", path, err)
-			return false
 		}
 	}
 	return true
@@ -167,7 +187,11 @@ func (ck *checkRun) key(o origin, path string, acct *account) crypto.Signer {
 		return nil
 	}
 	if world, mode := worldReadable(path); world {
-		ck.add(o, "private key %s is readable by every user (mode %04o): chmod 600, or 640 with the broker's group", path, mode)
+		what := "the private key"
+		if o.option != "" {
+			what = path
+		}
+		ck.add(o, "%s is readable by every user (mode %04o): chmod 600, or 640 with the broker's group", what, mode)
 	}
 	k, err := pemfile.ReadKey(path)
 	if err != nil {

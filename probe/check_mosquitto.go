@@ -35,6 +35,10 @@ func (ck *checkRun) checkMosquitto(path string) {
 		ck.problems = append(ck.problems, Problem{File: path, Msg: err.Error()})
 		return
 	}
+	ck.fileOrder = map[string]int{}
+	for i, f := range cfg.Files {
+		ck.fileOrder[f] = i
+	}
 	for _, p := range probs {
 		ck.problems = append(ck.problems, Problem{File: p.File, Line: p.Line, Msg: p.Msg})
 	}
