@@ -185,15 +185,17 @@ func (a *app) embed(c *cli.Context) error {
 		return usageErrorf("embed: --name: %v", err)
 	}
 	var data []byte
+	source := path
 	if path == "-" {
 		data, err = readAllLimited(os.Stdin)
+		source = "" // "standard input" in the comment
 	} else {
 		data, err = pemfile.ReadFile(path)
 	}
 	if err != nil {
 		return err
 	}
-	src, err := embed.Generate(data, embed.Options{Format: f, Name: name, Source: path})
+	src, err := embed.Generate(data, embed.Options{Format: f, Name: name, Source: source})
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
