@@ -18,6 +18,7 @@ declare -A need=(
   [util-linux]=/usr/bin/unshare
   [procps]=/usr/bin/pgrep
   [hyperfine]=/usr/bin/hyperfine
+  [xxd]=/usr/bin/xxd            # bench/60-probe.sh: embed against xxd -i
 )
 missing=()
 for pkg in "${!need[@]}"; do
