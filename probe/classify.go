@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -134,6 +135,9 @@ func (c *checker) authority(ctx context.Context, peer []*x509.Certificate, err e
 		res = c.missingIssuer(ctx, peer, top, res)
 	}
 	res.diagnosis = append(res.diagnosis, c.nameClash(top)...)
+	if c.trust.systemErr != nil {
+		res.diagnosis = append(res.diagnosis, fmt.Sprintf("This machine has no system CA certificates (%v): a slim or scratch image needs them installed (certinit trust install, or the ca-certificates package), or give the client --cafile.", c.trust.systemErr))
+	}
 	return res
 }
 

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/pemfile"
@@ -25,7 +26,7 @@ type trust struct {
 	cafileCerts []*x509.Certificate
 	capath      string
 	system      *x509.CertPool // nil unless the system store is the trust
-	systemErr   error
+	systemErr   error          // why the system store could not be loaded (it is then empty)
 }
 
 // loadTrust reads --cafile and checks --capath. sys, when not nil, stands in
@@ -50,8 +51,13 @@ func loadTrust(cafile, capath string, sys *x509.CertPool) (*trust, error) {
 	}
 	if cafile == "" && capath == "" {
 		t.system, t.systemErr = systemPool(sys)
+		if t.systemErr == nil && sys == nil && runtime.GOOS == "linux" && len(t.system.Subjects()) == 0 { //nolint:staticcheck // on Linux the system pool holds the certificates it read
+			t.systemErr = errors.New("no certificates in /etc/ssl/certs or the other usual places, nor in SSL_CERT_FILE/SSL_CERT_DIR")
+		}
 		if t.systemErr != nil {
-			return nil, fmt.Errorf("system trust store: %w", t.systemErr)
+			// A slim image without CA certificates: everything is unknown,
+			// which the diagnosis explains.
+			t.system = x509.NewCertPool()
 		}
 	}
 	return t, nil
@@ -67,6 +73,8 @@ func systemPool(sys *x509.CertPool) (*x509.CertPool, error) {
 // describe says what the trust is, for the report.
 func (t *trust) describe() string {
 	switch {
+	case t.system != nil && t.systemErr != nil:
+		return "the system trust store, which is empty here"
 	case t.system != nil:
 		return "the system trust store"
 	case t.cafile != "" && t.capath != "":
