@@ -100,6 +100,9 @@ func (c *checker) classify(ctx context.Context, peer []*x509.Certificate) chainR
 	}
 	res := c.authority(ctx, peer, err)
 	res.diagnosis = append(res.diagnosis, notes...)
+	if peer[0].VerifyHostname(c.serverName) != nil {
+		res.diagnosis = append(res.diagnosis, "Next, a client would reject the name: "+explainHostname(peer[0], c.serverName)[0])
+	}
 	return res
 }
 

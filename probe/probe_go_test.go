@@ -63,6 +63,8 @@ func TestVerdictsGoServer(t *testing.T) {
 			[]string{"intermediate certificate", "chain file is outdated"}},
 		{"wrong name", p.serverPair(t, wrongName), p.rootFile, "localhost", VerdictHostnameMismatch,
 			[]string{"valid for DNS:broker.example", "bridge_insecure", "not the fix"}},
+		{"unknown CA and wrong name", other.serverPair(t, wrongName), p.rootFile, "localhost", VerdictUnknownAuthority,
+			[]string{"Next, a client would reject the name: The certificate is valid for DNS:broker.example"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
