@@ -31,48 +31,38 @@ func ParseCRL(der []byte) (*Object, error) {
 }
 
 func parseCertificate(der, scratch []byte) (*Object, error) {
-	s := cryptobyte.String(der)
-	outer, err := readExpect(&s, tagSequence, true)
+	outer, tbs, err := readSigned(der)
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
 	}
-	body := cryptobyte.String(outer.body)
-	tbsEl, err := readExpect(&body, tagSequence, true)
-	if err != nil {
-		return nil, fmt.Errorf("certificate: tbsCertificate: %w", err)
-	}
-	if err := checkSignatureTail(body); err != nil {
-		return nil, fmt.Errorf("certificate: %w", err)
-	}
-	tbs := cryptobyte.String(tbsEl.body)
 	if peekIs(tbs, 2, 0, true) { // [0] EXPLICIT version
 		if _, err := readElement(&tbs); err != nil {
 			return nil, fmt.Errorf("certificate: version: %w", err)
 		}
 	}
-	serial, err := readExpect(&tbs, tagInteger, false)
-	if err != nil {
-		return nil, fmt.Errorf("certificate: serial number: %w", err)
-	}
-	if err := checkInteger(serial.body); err != nil {
-		return nil, fmt.Errorf("certificate: serial number: %w", err)
-	}
-	if _, err := readExpect(&tbs, tagSequence, true); err != nil {
-		return nil, fmt.Errorf("certificate: signature algorithm: %w", err)
-	}
-	issuer, err := readExpect(&tbs, tagSequence, true)
-	if err != nil {
-		return nil, fmt.Errorf("certificate: issuer: %w", err)
-	}
-	if _, err := readExpect(&tbs, tagSequence, true); err != nil {
-		return nil, fmt.Errorf("certificate: validity: %w", err)
-	}
-	subject, err := readExpect(&tbs, tagSequence, true)
-	if err != nil {
-		return nil, fmt.Errorf("certificate: subject: %w", err)
-	}
-	if _, err := readExpect(&tbs, tagSequence, true); err != nil {
-		return nil, fmt.Errorf("certificate: public key: %w", err)
+	var issuer, subject element
+	for _, f := range []struct {
+		what string
+		tag  uint32
+		into *element
+	}{
+		{"serial number", tagInteger, nil},
+		{"signature algorithm", tagSequence, nil},
+		{"issuer", tagSequence, &issuer},
+		{"validity", tagSequence, nil},
+		{"subject", tagSequence, &subject},
+		{"public key", tagSequence, nil},
+	} {
+		e, err := readExpect(&tbs, f.tag, f.tag == tagSequence)
+		if err == nil && f.tag == tagInteger {
+			err = checkInteger(e.body)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("certificate: %s: %w", f.what, err)
+		}
+		if f.into != nil {
+			*f.into = e
+		}
 	}
 	if err := checkElements(tbs); err != nil {
 		return nil, fmt.Errorf("certificate: extensions: %w", err)
@@ -93,20 +83,10 @@ func parseCertificate(der, scratch []byte) (*Object, error) {
 }
 
 func parseCRL(der, scratch []byte) (*Object, error) {
-	s := cryptobyte.String(der)
-	outer, err := readExpect(&s, tagSequence, true)
+	outer, tbs, err := readSigned(der)
 	if err != nil {
 		return nil, fmt.Errorf("CRL: %w", err)
 	}
-	body := cryptobyte.String(outer.body)
-	tbsEl, err := readExpect(&body, tagSequence, true)
-	if err != nil {
-		return nil, fmt.Errorf("CRL: tbsCertList: %w", err)
-	}
-	if err := checkSignatureTail(body); err != nil {
-		return nil, fmt.Errorf("CRL: %w", err)
-	}
-	tbs := cryptobyte.String(tbsEl.body)
 	if peekIs(tbs, classUniversal, tagInteger, false) {
 		v, _ := readElement(&tbs)
 		if err := checkInteger(v.body); err != nil {
@@ -130,6 +110,25 @@ func parseCRL(der, scratch []byte) (*Object, error) {
 	obj.HashOld = nameHashOld(issuer)
 	obj.Fingerprint = sha1.Sum(outer.raw)
 	return obj, nil
+}
+
+// readSigned reads the SIGNED{...} envelope shared by certificates and CRLs:
+// SEQUENCE { tbs SEQUENCE, signatureAlgorithm, signature BIT STRING }.
+// Data after the envelope is ignored, as OpenSSL's d2i ignores it.
+func readSigned(der []byte) (outer element, tbs cryptobyte.String, err error) {
+	s := cryptobyte.String(der)
+	if outer, err = readExpect(&s, tagSequence, true); err != nil {
+		return outer, nil, err
+	}
+	body := cryptobyte.String(outer.body)
+	tbsEl, err := readExpect(&body, tagSequence, true)
+	if err != nil {
+		return outer, nil, fmt.Errorf("to-be-signed part: %w", err)
+	}
+	if err := checkSignatureTail(body); err != nil {
+		return outer, nil, err
+	}
+	return outer, cryptobyte.String(tbsEl.body), nil
 }
 
 // checkSignatureTail checks what follows a tbsCertificate or tbsCertList:

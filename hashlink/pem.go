@@ -125,6 +125,11 @@ func nextPEM(data []byte) (typ string, headers bool, der, rest []byte, ok bool, 
 			continue
 		}
 		typ = string(line[len(beginMarker) : len(line)-len(dashes)])
+		if strings.Contains(typ, "-----") || len(typ) > 64 {
+			// Not a BEGIN line: a whole block on one line, or garbage.
+			data = after
+			continue
+		}
 		der, headers, rest, err = pemBody(after, typ)
 		return typ, headers, der, rest, err == nil, err
 	}

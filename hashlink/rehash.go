@@ -1,6 +1,7 @@
 package hashlink
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -202,7 +203,7 @@ func scanFile(path string, buf, scratch []byte, s *scanned) []byte {
 	switch {
 	case err != nil:
 		s.skip = "OpenSSL cannot load it: " + err.Error()
-	case n == 0 && !containsBegin(data):
+	case n == 0 && !bytes.Contains(data, beginMarker):
 		s.skip = "not PEM (DER files get no link: capath lookups read PEM only)"
 	case n == 0:
 		s.skip = "no certificate or CRL in it"
@@ -214,11 +215,6 @@ func scanFile(path string, buf, scratch []byte, s *scanned) []byte {
 		s.obj = first.obj
 	}
 	return data
-}
-
-func containsBegin(data []byte) bool {
-	_, _, _, _, ok, err := nextPEM(data)
-	return ok || err != nil
 }
 
 // sortedLinks returns the links of m sorted by name.

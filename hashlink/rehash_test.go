@@ -233,6 +233,31 @@ func messyDir(t *testing.T) string {
 		"crlcert.pem": append(cg.PEM("X509 CRL", crlDER), cert("After CRL")...),
 		"0badf00d.0":  cert("Regular File With Link Name"),
 	}
+	// PEM variants: what OpenSSL's reader accepts and what it refuses.
+	variants := map[string]func([]byte) []byte{
+		"v-crlf.pem": func(p []byte) []byte { return bytes.ReplaceAll(p, []byte("\n"), []byte("\r\n")) },
+		"v-text.pem": func(p []byte) []byte {
+			return append(append([]byte("# Issuer: x\nsubject=/CN=x\n"), p...), "trailer\n"...)
+		},
+		"v-indented.pem": func(p []byte) []byte { return append([]byte(" "), p...) },
+		"v-noend.pem":    func(p []byte) []byte { return p[:bytes.Index(p, []byte("-----END"))] },
+		"v-mismatch.pem": func(p []byte) []byte { return bytes.Replace(p, []byte("END CERTIFICATE"), []byte("END X509 CRL"), 1) },
+		"v-headers.pem": func(p []byte) []byte {
+			return bytes.Replace(p, []byte("-----\n"), []byte("-----\nProc-Type: 4,ENCRYPTED\n\n"), 1)
+		},
+		"v-x509old.pem": func(p []byte) []byte { return bytes.ReplaceAll(p, []byte("CERTIFICATE"), []byte("X509 CERTIFICATE")) },
+		"v-trailsp.pem": func(p []byte) []byte { return bytes.ReplaceAll(p, []byte("\n"), []byte("  \t\n")) },
+		"v-goodbad.pem": func(p []byte) []byte {
+			return append(p, "-----BEGIN CERTIFICATE-----\n@@@@\n-----END CERTIFICATE-----\n"...)
+		},
+		"v-oneline.pem": func(p []byte) []byte { return bytes.ReplaceAll(p, []byte("\n"), nil) },
+		"v-other-type.pem": func(p []byte) []byte {
+			return append(bytes.ReplaceAll(p, []byte("CERTIFICATE"), []byte("CERTIFICATE REQUEST")), p...)
+		},
+	}
+	for name, f := range variants {
+		files[name] = f(cert("Variant " + name))
+	}
 	for name, data := range files {
 		testutil.WriteFile(t, dir, name, data)
 	}

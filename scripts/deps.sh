@@ -19,6 +19,7 @@ declare -A need=(
   [procps]=/usr/bin/pgrep
   [hyperfine]=/usr/bin/hyperfine
   [certbot]=/usr/bin/certbot # reference ACME client for bench/40-acme.sh
+  [xxd]=/usr/bin/xxd         # bench/60-probe.sh: embed against xxd -i
 )
 missing=()
 for pkg in "${!need[@]}"; do

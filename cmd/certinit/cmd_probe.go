@@ -1,37 +1,204 @@
 package main
 
 import (
-	"errors"
+	"fmt"
+	"os"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/certinit/certinit/embed"
+	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/probe"
 )
 
 func (a *app) probeCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "probe",
-		Usage: "connect to a TLS endpoint and say why it fails",
-		Action: func(c *cli.Context) error {
-			return errors.New("probe: not implemented yet")
+		Name:      "probe",
+		Usage:     "connect to a TLS endpoint and say why it fails",
+		ArgsUsage: "HOST[:PORT]",
+		Description: "Connects (port 8883 unless given), records the handshake, verifies the server's\n" +
+			"certificates against --cafile/--capath or the system store, and ends with\n" +
+			"`verdict: CODE` (ok, unknown-authority, self-signed, incomplete-chain, expired,\n" +
+			"not-yet-valid, hostname-mismatch, client-cert-required, handshake-failure,\n" +
+			"connect-failure, mqtt-refused) under a diagnosis. Exit 0 for ok, 1 otherwise.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "servername", Usage: "server name to send (SNI) and verify (default: HOST)"},
+			&cli.StringFlag{Name: "cafile", Usage: "trust the CA certificates in `FILE` (instead of the system store)"},
+			&cli.StringFlag{Name: "capath", Usage: "trust the OpenSSL hash `DIR` (instead of the system store)"},
+			&cli.StringFlag{Name: "cert", Usage: "client certificate `FILE`"},
+			&cli.StringFlag{Name: "key", Usage: "client key `FILE`"},
+			&cli.BoolFlag{Name: "mqtt", Usage: "after TLS, send an MQTT 3.1.1 CONNECT and read the CONNACK"},
+			&cli.StringFlag{Name: "mqtt-user", Usage: "MQTT user name for --mqtt"},
+			&cli.StringFlag{Name: "mqtt-password", Usage: "MQTT password for --mqtt (prefer CERTINIT_MQTT_PASSWORD)"},
+			&cli.StringFlag{Name: "save", Usage: "write the issuing chain into `DIR` and rehash it, for --capath DIR"},
+			&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object"},
+			&cli.DurationFlag{Name: "timeout", Value: probe.DefaultTimeout, Usage: "for the whole probe"},
+			&cli.BoolFlag{Name: "offline", Usage: "do not fetch a missing intermediate from the certificate's AIA URL"},
 		},
+		Action: a.probe,
 	}
+}
+
+func (a *app) probe(c *cli.Context) error {
+	args, err := positionalArgs(c)
+	if err != nil {
+		return err
+	}
+	if len(args) != 1 {
+		return usageErrorf("probe: want exactly one HOST[:PORT], got %d arguments", len(args))
+	}
+	if c.String("mqtt-password") != "" && c.String("mqtt-user") == "" {
+		return usageErrorf("probe: --mqtt-password needs --mqtt-user")
+	}
+	rep, err := probe.Probe(c.Context, probe.Options{
+		Address:      args[0],
+		ServerName:   c.String("servername"),
+		CAFile:       c.String("cafile"),
+		CAPath:       c.String("capath"),
+		CertFile:     c.String("cert"),
+		KeyFile:      c.String("key"),
+		MQTT:         c.Bool("mqtt"),
+		MQTTUser:     c.String("mqtt-user"),
+		MQTTPassword: c.String("mqtt-password"),
+		SaveDir:      c.String("save"),
+		Timeout:      c.Duration("timeout"),
+		Offline:      c.Bool("offline"),
+		Log:          a.log,
+	})
+	if rep != nil {
+		var werr error
+		if c.Bool("json") {
+			werr = rep.WriteJSON(a.stdout)
+		} else {
+			werr = rep.WriteText(a.stdout)
+		}
+		if werr != nil {
+			return werr
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if rep.Verdict != probe.VerdictOK {
+		return &exitError{code: 1, silent: true}
+	}
+	return nil
 }
 
 func (a *app) checkCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "check",
 		Usage: "check local certificate files and a mosquitto.conf",
-		Action: func(c *cli.Context) error {
-			return errors.New("check: not implemented yet")
+		Description: "A health check for Docker HEALTHCHECK, Kubernetes probes and CI: --cert/--key (parse,\n" +
+			"match, valid for at least --min-validity, chain against --cafile/--capath), and every\n" +
+			"certfile, keyfile, cafile, capath and bridge_* file a --mosquitto-conf names (exists,\n" +
+			"readable by the broker's user, pairs match, nothing expired, hash links current).\n" +
+			"Prints one FILE[:LINE]: problem line each and exits 1 if there is any, else prints ok.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "cert", Usage: "certificate `FILE` (leaf first, then intermediates)"},
+			&cli.StringFlag{Name: "key", Usage: "private key `FILE` of --cert"},
+			&cli.StringFlag{Name: "cafile", Usage: "verify --cert against the CA certificates in `FILE`"},
+			&cli.StringFlag{Name: "capath", Usage: "verify --cert against the OpenSSL hash `DIR` (and check its links)"},
+			&cli.DurationFlag{Name: "min-validity", Usage: "report a certificate that expires within `DURATION` (e.g. 720h)"},
+			&cli.StringFlag{Name: "mosquitto-conf", Usage: "check every TLS file and option of this mosquitto.conf `FILE`"},
 		},
+		Action: a.check,
 	}
+}
+
+func (a *app) check(c *cli.Context) error {
+	args, err := positionalArgs(c)
+	if err != nil {
+		return err
+	}
+	if len(args) > 0 {
+		return usageErrorf("check: unexpected argument %q (files are given with --cert, --key, --cafile, --capath, --mosquitto-conf)", args[0])
+	}
+	if c.Duration("min-validity") < 0 {
+		return usageErrorf("check: --min-validity must not be negative")
+	}
+	opts := probe.CheckOptions{
+		CertFile:      c.String("cert"),
+		KeyFile:       c.String("key"),
+		CAFile:        c.String("cafile"),
+		CAPath:        c.String("capath"),
+		MinValidity:   c.Duration("min-validity"),
+		MosquittoConf: c.String("mosquitto-conf"),
+		Log:           a.log,
+	}
+	if opts.CertFile == "" && opts.KeyFile == "" && opts.CAFile == "" && opts.CAPath == "" && opts.MosquittoConf == "" {
+		return usageErrorf("check: nothing to check: give --cert/--key, --cafile/--capath or --mosquitto-conf")
+	}
+	if opts.KeyFile != "" && opts.CertFile == "" {
+		return usageErrorf("check: --key needs --cert")
+	}
+	problems, err := probe.Check(opts)
+	if err != nil {
+		return err
+	}
+	for _, p := range problems {
+		fmt.Fprintln(a.stdout, p.String())
+	}
+	if len(problems) > 0 {
+		return &exitError{code: 1, silent: true}
+	}
+	fmt.Fprintln(a.stdout, "ok")
+	return nil
 }
 
 func (a *app) embedCommand() *cli.Command {
 	return &cli.Command{
-		Name:  "embed",
-		Usage: "write a certificate as C source for mbedTLS",
-		Action: func(c *cli.Context) error {
-			return errors.New("embed: not implemented yet")
+		Name:      "embed",
+		Usage:     "write a certificate as C source for mbedTLS",
+		ArgsUsage: "FILE",
+		Description: "Writes C source to standard output: for c-pem, `const char IDENT[]` (PEM with \\r\\n\n" +
+			"line ends, NUL-terminated, for mbedtls_x509_crt_parse) and `const size_t IDENT_len`\n" +
+			"(including the NUL); for c-der, `const unsigned char IDENT[]` and IDENT_len for\n" +
+			"mbedtls_x509_crt_parse_der. Several certificates become one PEM string (c-der\n" +
+			"takes one). A comment records subject, expiry and SHA-256 fingerprint.",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Value: string(embed.FormatPEM), Usage: "c-pem or c-der"},
+			&cli.StringFlag{Name: "name", Usage: "C identifier of the array (default: from the file name)"},
 		},
+		Action: a.embed,
 	}
+}
+
+func (a *app) embed(c *cli.Context) error {
+	args, err := positionalArgs(c)
+	if err != nil {
+		return err
+	}
+	if len(args) != 1 {
+		return usageErrorf("embed: want exactly one FILE, got %d arguments", len(args))
+	}
+	path := args[0]
+	f := embed.Format(c.String("format"))
+	if f != embed.FormatPEM && f != embed.FormatDER {
+		return usageErrorf("embed: --format must be c-pem or c-der, not %q", f)
+	}
+	name := c.String("name")
+	if name == "" {
+		name = embed.DefaultName(path)
+	}
+	if err := embed.ValidIdent(name); err != nil {
+		return usageErrorf("embed: --name: %v", err)
+	}
+	var data []byte
+	source := path
+	if path == "-" {
+		data, err = readAllLimited(os.Stdin)
+		source = "" // "standard input" in the comment
+	} else {
+		data, err = pemfile.ReadFile(path)
+	}
+	if err != nil {
+		return err
+	}
+	src, err := embed.Generate(data, embed.Options{Format: f, Name: name, Source: source})
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	_, err = a.stdout.Write(src)
+	return err
 }

@@ -1,0 +1,119 @@
+// Package mosquittotest starts the real Mosquitto broker for tests: in the
+// foreground, with a configuration written to a temporary directory, on
+// 127.0.0.1 only. It waits for the broker's own "running" log line (or its
+// exit) instead of sleeping, and stops the broker when the test ends.
+//
+// It is imported only from _test.go files.
+package mosquittotest
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certinit/certinit/internal/testutil"
+)
+
+// startTimeout bounds how long a broker may take to start or refuse.
+const startTimeout = 15 * time.Second
+
+// Broker is a running (or exited) mosquitto process.
+type Broker struct {
+	ConfPath string
+	cmd      *exec.Cmd
+	log      syncBuffer
+	done     chan struct{}
+	exitErr  error
+}
+
+// Log returns what the broker has logged so far.
+func (b *Broker) Log() string { return b.log.String() }
+
+// Exited reports whether the broker has exited.
+func (b *Broker) Exited() bool {
+	select {
+	case <-b.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Run starts mosquitto with conf (written to dir/mosquitto.conf) and waits
+// until it logs "running" (started=true) or exits (started=false). The
+// broker is stopped at the end of the test.
+func Run(t testing.TB, dir, conf string) (b *Broker, started bool) {
+	t.Helper()
+	bin := testutil.RequireTool(t, "mosquitto")
+	path := filepath.Join(dir, "mosquitto.conf")
+	if err := os.WriteFile(path, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b = &Broker{ConfPath: path, done: make(chan struct{})}
+	b.cmd = exec.Command(bin, "-c", path, "-v")
+	b.cmd.Stdout = &b.log
+	b.cmd.Stderr = &b.log
+	if err := b.cmd.Start(); err != nil {
+		t.Fatalf("start mosquitto: %v", err)
+	}
+	go func() {
+		b.exitErr = b.cmd.Wait()
+		close(b.done)
+	}()
+	t.Cleanup(func() {
+		if !b.Exited() {
+			b.cmd.Process.Kill()
+		}
+		<-b.done
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if strings.Contains(b.Log(), " running") {
+			return b, true
+		}
+		select {
+		case <-b.done:
+			return b, strings.Contains(b.Log(), " running")
+		case <-ctx.Done():
+			t.Fatalf("mosquitto neither started nor exited within %v; log:\n%s", startTimeout, b.Log())
+		case <-tick.C:
+		}
+	}
+}
+
+// Start is Run for a configuration that must work: it fails the test with
+// the broker's log when mosquitto refuses to start.
+func Start(t testing.TB, dir, conf string) *Broker {
+	t.Helper()
+	b, ok := Run(t, dir, conf)
+	if !ok {
+		t.Fatalf("mosquitto did not start; config:\n%s\nlog:\n%s", conf, b.Log())
+	}
+	return b
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buf.String()
+}

@@ -1,0 +1,250 @@
+package probe
+
+import (
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/certinit/certinit/internal/pemfile"
+)
+
+// CheckOptions configure Check. At least one of CertFile or MosquittoConf
+// is needed.
+type CheckOptions struct {
+	CertFile, KeyFile string
+	CAFile, CAPath    string        // verify CertFile's chain against these
+	MinValidity       time.Duration // a certificate must stay valid this long
+	MosquittoConf     string        // check every file this configuration names
+	Log               *slog.Logger
+
+	now time.Time // tests; zero means time.Now
+}
+
+// Problem is one thing Check found: the file to fix (the configuration
+// file and line when a mosquitto.conf named the path) and what is wrong.
+type Problem struct {
+	File string `json:"file"`
+	Line int    `json:"line,omitempty"`
+	Msg  string `json:"message"`
+}
+
+func (p Problem) String() string {
+	if p.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
+	}
+	return fmt.Sprintf("%s: %s", p.File, p.Msg)
+}
+
+// Check is a local health check: the certificate and key given, and every
+// certificate, key and CA path a mosquitto.conf names. It returns every
+// problem found; the error is for a check that could not run at all.
+func Check(opts CheckOptions) ([]Problem, error) {
+	if opts.CertFile == "" && opts.KeyFile == "" && opts.MosquittoConf == "" && opts.CAFile == "" && opts.CAPath == "" {
+		return nil, errors.New("nothing to check: give --cert/--key, --cafile/--capath or --mosquitto-conf")
+	}
+	if opts.KeyFile != "" && opts.CertFile == "" {
+		return nil, errors.New("--key needs --cert")
+	}
+	ck := &checkRun{now: opts.now, minValidity: opts.MinValidity, log: opts.Log}
+	if ck.now.IsZero() {
+		ck.now = time.Now()
+	}
+	if ck.log == nil {
+		ck.log = slog.New(slog.DiscardHandler)
+	}
+	if opts.CertFile != "" || opts.CAFile != "" || opts.CAPath != "" {
+		ck.checkFlags(opts)
+	}
+	if opts.MosquittoConf != "" {
+		ck.checkMosquitto(opts.MosquittoConf)
+	}
+	ck.sort()
+	return ck.problems, nil
+}
+
+// checkRun collects problems.
+type checkRun struct {
+	now         time.Time
+	minValidity time.Duration
+	log         *slog.Logger
+	problems    []Problem
+	fileOrder   map[string]int // configuration files in reading order
+}
+
+// sort orders problems as the files were read (flags first), then by line.
+func (ck *checkRun) sort() {
+	rank := func(p Problem) int {
+		if r, ok := ck.fileOrder[p.File]; ok {
+			return r + 1
+		}
+		return 0
+	}
+	sort.SliceStable(ck.problems, func(i, j int) bool {
+		a, b := ck.problems[i], ck.problems[j]
+		if rank(a) != rank(b) {
+			return rank(a) < rank(b)
+		}
+		return rank(a) > 0 && a.Line < b.Line
+	})
+}
+
+// origin is where a path came from: a flag (file = the path itself) or a
+// configuration line (file:line, and the option name to quote).
+type origin struct {
+	file   string
+	line   int
+	option string // "certfile /etc/x.pem" for configuration lines, "" for flags
+}
+
+func flagOrigin(path string) origin { return origin{file: path} }
+
+func (ck *checkRun) add(o origin, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if o.option != "" {
+		msg = o.option + ": " + msg
+	}
+	ck.problems = append(ck.problems, Problem{File: o.file, Line: o.line, Msg: msg})
+}
+
+// checkFlags checks --cert/--key and --cafile/--capath.
+func (ck *checkRun) checkFlags(opts CheckOptions) {
+	var certs []*x509.Certificate
+	if opts.CertFile != "" {
+		certs = ck.certificates(flagOrigin(opts.CertFile), opts.CertFile, nil, true)
+		if opts.KeyFile != "" {
+			key := ck.key(flagOrigin(opts.KeyFile), opts.KeyFile, nil)
+			ck.pair(flagOrigin(opts.KeyFile), certs, key, opts.CertFile)
+		}
+	}
+	if opts.CAFile != "" {
+		ck.caFile(flagOrigin(opts.CAFile), opts.CAFile, nil)
+	}
+	if opts.CAPath != "" {
+		ck.caPath(flagOrigin(opts.CAPath), opts.CAPath, nil)
+	}
+	if len(certs) > 0 && (opts.CAFile != "" || opts.CAPath != "") {
+		ck.chain(flagOrigin(opts.CertFile), certs, opts.CAFile, opts.CAPath)
+	}
+}
+
+// readable checks that path exists and, when acct is set, that the
+// broker's account may read it. It returns whether the check itself can go
+// on reading the file: a file the broker cannot read is still examined.
+func (ck *checkRun) readable(o origin, path string, acct *account) bool {
+	if _, err := os.Stat(path); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			ck.add(o, "%s does not exist", path)
+		} else {
+			ck.add(o, "%v", err)
+		}
+		return false
+	}
+	if acct != nil {
+		if err := acct.canAccess(path); err != nil {
+			ck.add(o, "%s is %v; mosquitto reads it after dropping privileges to that user", path, err)
+		}
+	}
+	return true
+}
+
+// certificates reads a certificate file and checks the dates of every
+// certificate in it (leaf: also --min-validity).
+func (ck *checkRun) certificates(o origin, path string, acct *account, leafFirst bool) []*x509.Certificate {
+	if !ck.readable(o, path, acct) {
+		return nil
+	}
+	certs, err := pemfile.ReadCertificates(path)
+	if err != nil {
+		ck.add(o, "%v", err)
+		return nil
+	}
+	for i, c := range certs {
+		what := fmt.Sprintf("certificate %q", shortName(c))
+		if i > 0 && leafFirst {
+			what = fmt.Sprintf("intermediate %q", shortName(c))
+		}
+		switch {
+		case ck.now.Before(c.NotBefore):
+			ck.add(o, "%s is not valid before %s (%s from now): check the clocks", what, c.NotBefore.UTC().Format(time.RFC3339), humanDuration(c.NotBefore.Sub(ck.now)))
+		case ck.now.After(c.NotAfter):
+			ck.add(o, "%s expired at %s (%s ago)", what, c.NotAfter.UTC().Format(time.RFC3339), humanDuration(ck.now.Sub(c.NotAfter)))
+		case i == 0 && leafFirst && c.NotAfter.Sub(ck.now) < ck.minValidity:
+			ck.add(o, "%s expires at %s, in %s: less than --min-validity %s", what, c.NotAfter.UTC().Format(time.RFC3339), humanDuration(c.NotAfter.Sub(ck.now)), ck.minValidity)
+		}
+	}
+	return certs
+}
+
+// key reads a private key and checks that not everyone can read it.
+func (ck *checkRun) key(o origin, path string, acct *account) crypto.Signer {
+	if !ck.readable(o, path, acct) {
+		return nil
+	}
+	if world, mode := worldReadable(path); world {
+		what := "the private key"
+		if o.option != "" {
+			what = path
+		}
+		ck.add(o, "%s is readable by every user (mode %04o): chmod 600, or 640 with the broker's group", what, mode)
+	}
+	k, err := pemfile.ReadKey(path)
+	if err != nil {
+		ck.add(o, "%v", err)
+		return nil
+	}
+	return k
+}
+
+// pair checks that key belongs to the first certificate.
+func (ck *checkRun) pair(o origin, certs []*x509.Certificate, key crypto.Signer, certPath string) {
+	if len(certs) == 0 || key == nil {
+		return
+	}
+	if !pemfile.KeyMatches(certs[0], key) {
+		ck.add(o, "key does not match the certificate %q in %s", shortName(certs[0]), certPath)
+	}
+}
+
+// caFile reads a CA bundle and reports expired CA certificates.
+func (ck *checkRun) caFile(o origin, path string, acct *account) {
+	ck.certificates(o, path, acct, false)
+}
+
+// chain verifies certs (leaf first, then intermediates) against a cafile
+// and capath, with OpenSSL's rules, for any purpose.
+func (ck *checkRun) chain(o origin, certs []*x509.Certificate, cafile, capath string) {
+	tr, err := loadTrust(cafile, capath, nil)
+	if err != nil {
+		return // reported by caFile/caPath
+	}
+	roots, storeInter := tr.pools(certs)
+	inter := x509.NewCertPool()
+	for _, c := range append(certs[1:len(certs):len(certs)], storeInter...) {
+		inter.AddCert(c)
+	}
+	leaf := certs[0]
+	t := ck.now
+	if ct, ok := commonValidTime(certs, ck.now); ok {
+		t = ct // dates are reported on their own; judge the chain apart from them
+	}
+	_, err = leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: t,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
+	var inv x509.CertificateInvalidError
+	if err == nil || (errors.As(err, &inv) && inv.Reason == x509.Expired) {
+		return // dates are reported per certificate
+	}
+	var ua x509.UnknownAuthorityError
+	if errors.As(err, &ua) {
+		top := issuerPath(leaf, append(certs[1:len(certs):len(certs)], storeInter...))
+		last := top[len(top)-1]
+		ck.add(o, "certificate %q does not chain to %s: the issuer %q of %q is missing", shortName(leaf), tr.describe(), dn(last.RawIssuer, last.Issuer), shortName(last))
+		return
+	}
+	ck.add(o, "certificate %q does not verify against %s: %v", shortName(leaf), tr.describe(), err)
+}

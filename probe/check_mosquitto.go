@@ -1,0 +1,181 @@
+package probe
+
+import (
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/certinit/certinit/mosquittoconf"
+)
+
+// validTLSVersions are the tls_version values mosquitto 2.0 accepts; any
+// other value stops the broker ("Unsupported tls_version").
+var validTLSVersions = map[string]bool{"tlsv1.3": true, "tlsv1.2": true, "tlsv1.1": true}
+
+// caPath checks that a capath directory exists, the broker may read it, and
+// its hash links are present and current.
+func (ck *checkRun) caPath(o origin, dir string, acct *account) {
+	if !ck.readable(o, dir, acct) {
+		return
+	}
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		ck.add(o, "%s is not a directory", dir)
+		return
+	}
+	for _, p := range hashDirProblems(dir) {
+		ck.add(o, "%s: %s: run certinit rehash %s", dir, p, dir)
+	}
+}
+
+// checkMosquitto checks every TLS file and option of a configuration.
+func (ck *checkRun) checkMosquitto(path string) {
+	cfg, probs, err := mosquittoconf.Load(path)
+	if err != nil {
+		ck.problems = append(ck.problems, Problem{File: path, Msg: err.Error()})
+		return
+	}
+	ck.fileOrder = map[string]int{}
+	for i, f := range cfg.Files {
+		ck.fileOrder[f] = i
+	}
+	for _, p := range probs {
+		ck.problems = append(ck.problems, Problem{File: p.File, Line: p.Line, Msg: p.Msg})
+	}
+	acct := ck.brokerAccount(cfg)
+	for _, l := range cfg.Listeners {
+		ck.listener(l, acct)
+	}
+	for _, b := range cfg.Bridges {
+		ck.bridge(b, acct)
+	}
+}
+
+// brokerAccount resolves the user the broker drops to. Without it on this
+// machine, readability is not checked (the check may run outside the
+// broker's container).
+func (ck *checkRun) brokerAccount(cfg *mosquittoconf.Config) *account {
+	name := cfg.UserName()
+	acct, err := lookupAccount(name)
+	if err != nil {
+		ck.log.Warn("check: broker user not found here; not checking who can read the files", "user", name, "err", err)
+		return nil
+	}
+	return acct
+}
+
+func dirOrigin(d mosquittoconf.Directive) origin {
+	return origin{file: d.File, line: d.Line, option: d.Name}
+}
+
+// listener checks one listener's TLS settings and files.
+func (ck *checkRun) listener(l *mosquittoconf.Listener, acct *account) {
+	cert, hasCert := l.Get("certfile")
+	key, hasKey := l.Get("keyfile")
+	switch {
+	case hasCert && !hasKey:
+		ck.add(dirOrigin(cert), "no keyfile on %s: mosquitto runs this listener WITHOUT TLS", l.Name())
+	case hasKey && !hasCert:
+		ck.add(dirOrigin(key), "no certfile on %s: mosquitto runs this listener WITHOUT TLS", l.Name())
+	}
+	tlsOn := hasCert && hasKey
+	ck.certAndKey(cert, hasCert, key, hasKey, acct)
+	ca, hasCA := l.Get("cafile")
+	capath, hasCAPath := l.Get("capath")
+	if hasCA {
+		ck.caFile(dirOrigin(ca), ca.Value, acct)
+	}
+	if hasCAPath {
+		ck.caPath(dirOrigin(capath), capath.Value, acct)
+	}
+	for _, opt := range []string{"cafile", "capath", "require_certificate", "tls_version", "crlfile"} {
+		if d, ok := l.Get(opt); ok && !tlsOn {
+			ck.add(dirOrigin(d), "has no effect: %s is not a TLS listener (it needs both certfile and keyfile)", l.Name())
+		}
+	}
+	if d, ok := l.Get("require_certificate"); ok && tlsOn {
+		if v, _ := d.Bool(); v && !hasCA && !hasCAPath {
+			ck.add(dirOrigin(d), "true without cafile or capath on %s: every client certificate is rejected (unknown ca)", l.Name())
+		}
+	}
+	if d, ok := l.Get("crlfile"); ok && tlsOn {
+		ck.readable(dirOrigin(d), d.Value, acct)
+	}
+	if d, ok := l.Get("tls_version"); ok && !validTLSVersions[d.Value] {
+		ck.add(dirOrigin(d), "%q is not one of tlsv1.3, tlsv1.2, tlsv1.1: mosquitto refuses to start", d.Value)
+	}
+}
+
+// bridge checks one bridge's TLS settings and files.
+func (ck *checkRun) bridge(b *mosquittoconf.Bridge, acct *account) {
+	ca, hasCA := b.Get("bridge_cafile")
+	capath, hasCAPath := b.Get("bridge_capath")
+	cert, hasCert := b.Get("bridge_certfile")
+	key, hasKey := b.Get("bridge_keyfile")
+	tlsOn := hasCA || hasCAPath
+	if hasCA {
+		ck.caFile(dirOrigin(ca), ca.Value, acct)
+	}
+	if hasCAPath {
+		ck.caPath(dirOrigin(capath), capath.Value, acct)
+	}
+	switch {
+	case hasCert && !hasKey:
+		ck.add(dirOrigin(cert), "no bridge_keyfile on %s: no client certificate is sent", b.Name())
+	case hasKey && !hasCert:
+		ck.add(dirOrigin(key), "no bridge_certfile on %s: no client certificate is sent", b.Name())
+	}
+	ck.certAndKey(cert, hasCert, key, hasKey, acct)
+	if !tlsOn {
+		for _, opt := range []string{"bridge_certfile", "bridge_keyfile", "bridge_tls_version", "bridge_insecure"} {
+			if d, ok := b.Get(opt); ok {
+				ck.add(dirOrigin(d), "%s has no bridge_cafile or bridge_capath, so it connects WITHOUT TLS", b.Name())
+				break
+			}
+		}
+	}
+	if d, ok := b.Get("bridge_insecure"); ok {
+		if v, _ := d.Bool(); v {
+			ck.add(dirOrigin(d), "true turns off the check of the remote broker's name on %s: anyone with a certificate from the same CA can pose as it; fix the name instead (see certinit probe)", b.Name())
+		}
+	}
+	if d, ok := b.Get("bridge_tls_version"); ok && !validTLSVersions[d.Value] {
+		ck.add(dirOrigin(d), "%q is not one of tlsv1.3, tlsv1.2, tlsv1.1", d.Value)
+	}
+	if tlsOn {
+		ck.bridgePort(b)
+	}
+}
+
+// certAndKey checks a certificate file and a key file named by a
+// configuration (either may be absent) and that they match.
+func (ck *checkRun) certAndKey(cert mosquittoconf.Directive, hasCert bool, key mosquittoconf.Directive, hasKey bool, acct *account) {
+	var certs []*x509.Certificate
+	if hasCert {
+		certs = ck.certificates(dirOrigin(cert), cert.Value, acct, true)
+	}
+	if hasKey {
+		k := ck.key(dirOrigin(key), key.Value, acct)
+		if hasCert {
+			ck.pair(dirOrigin(key), certs, k, cert.Value)
+		}
+	}
+}
+
+// bridgePort warns about a TLS bridge aimed at the plain MQTT port.
+func (ck *checkRun) bridgePort(b *mosquittoconf.Bridge) {
+	for _, opt := range []string{"address", "addresses"} {
+		d, ok := b.Get(opt)
+		if !ok {
+			continue
+		}
+		for _, a := range strings.Fields(d.Value) {
+			if strings.Count(a, ":") > 1 && !strings.Contains(a, "]") {
+				continue // a bare IPv6 address: mosquitto itself cannot tell the port apart
+			}
+			if strings.HasSuffix(a, ":1883") || !strings.Contains(a, ":") {
+				ck.add(dirOrigin(d), "%s uses TLS but %s is the plain MQTT port (1883 when none is given); TLS brokers usually listen on 8883", b.Name(), fmt.Sprintf("%q", a))
+			}
+		}
+	}
+}

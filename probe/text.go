@@ -1,0 +1,112 @@
+package probe
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// WriteText writes the report for a person: the facts, then the diagnosis,
+// then `verdict: CODE` as the last line.
+func (r *Report) WriteText(w io.Writer) error {
+	b := bufio.NewWriter(w)
+	fmt.Fprintf(b, "probe %s, server name %s, trust: %s\n", r.Address, r.ServerName, r.Trust)
+	if r.RemoteAddr != "" {
+		fmt.Fprintf(b, "connected to %s\n", r.RemoteAddr)
+	}
+	if r.TLSVersion != "" {
+		fmt.Fprintf(b, "%s, %s\n", r.TLSVersion, r.CipherSuite)
+	}
+	for i, c := range r.Certificates {
+		fmt.Fprintf(b, "certificate %d sent by the server:\n", i)
+		writeCert(b, c)
+	}
+	if r.ClientCertRequested {
+		sent := "none sent"
+		if r.ClientCertSent {
+			sent = "sent"
+		}
+		fmt.Fprintf(b, "client certificate: requested, %s\n", sent)
+		for _, ca := range r.AcceptableCAs {
+			fmt.Fprintf(b, "  accepted CA: %s\n", ca)
+		}
+	}
+	if len(r.VerifiedChain) > 0 {
+		var names []string
+		for _, c := range r.VerifiedChain {
+			names = append(names, c.Subject)
+		}
+		fmt.Fprintf(b, "verified chain: %s\n", strings.Join(names, " <- "))
+	}
+	if r.Alert != nil {
+		fmt.Fprintf(b, "alert: %s (%d) from the %s\n", r.Alert.Name, r.Alert.Code, r.Alert.SentBy)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(b, "error: %s\n", r.Error)
+	}
+	if m := r.MQTT; m != nil {
+		code := "no CONNACK"
+		if m.ReturnCode != nil {
+			code = fmt.Sprintf("CONNACK %d", *m.ReturnCode)
+		}
+		fmt.Fprintf(b, "mqtt: client id %s, %s: %s\n", m.ClientID, code, m.Meaning)
+	}
+	for _, s := range r.Saved {
+		fmt.Fprintf(b, "saved: %s\n", s)
+	}
+	if len(r.Diagnosis) > 0 {
+		fmt.Fprintln(b, "diagnosis:")
+		for _, d := range r.Diagnosis {
+			fmt.Fprintf(b, "  - %s\n", d)
+		}
+	}
+	fmt.Fprintf(b, "verdict: %s\n", r.Verdict)
+	return b.Flush()
+}
+
+func writeCert(b *bufio.Writer, c CertInfo) {
+	fmt.Fprintf(b, "  subject:  %s\n", c.Subject)
+	fmt.Fprintf(b, "  issuer:   %s\n", c.Issuer)
+	fmt.Fprintf(b, "  valid:    %s to %s\n", c.NotBefore.Format(time.RFC3339), c.NotAfter.Format(time.RFC3339))
+	var names []string
+	for _, d := range c.DNSNames {
+		names = append(names, "DNS:"+d)
+	}
+	for _, ip := range c.IPAddresses {
+		names = append(names, "IP:"+ip)
+	}
+	for _, e := range c.Emails {
+		names = append(names, "email:"+e)
+	}
+	for _, u := range c.URIs {
+		names = append(names, "URI:"+u)
+	}
+	if len(names) > 0 {
+		fmt.Fprintf(b, "  names:    %s\n", strings.Join(names, ", "))
+	}
+	kind := ""
+	if c.IsCA {
+		kind = ", CA"
+	}
+	if c.SelfSigned {
+		kind += ", self-signed"
+	}
+	fmt.Fprintf(b, "  key:      %s%s\n", c.Key, kind)
+	if c.SubjectHash != "" {
+		fmt.Fprintf(b, "  hash:     %s\n", c.SubjectHash)
+	}
+	fmt.Fprintf(b, "  sha256:   %s\n", c.SHA256)
+	for _, u := range c.AIAIssuers {
+		fmt.Fprintf(b, "  issuer URL: %s\n", u)
+	}
+}
+
+// WriteJSON writes the report as one JSON object.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
