@@ -1,0 +1,141 @@
+package examples
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certinit/certinit/internal/testutil"
+)
+
+// exercised names, for every file under examples/, the test that loads it.
+// TestEveryExampleIsExercised fails for a file missing here, so a new
+// example cannot land without a test that parses or runs it.
+var exercised = map[string]string{
+	"bridge/README.md":                    "TestREADMECommandLines, TestBridge",
+	"bridge/hub.conf":                     "TestMosquittoConfs, TestBridge",
+	"bridge/spoke.conf":                   "TestMosquittoConfs, TestBridge",
+	"certbot-volume/README.md":            "TestREADMECommandLines",
+	"certbot-volume/compose.yaml":         "TestCompose, TestBrokerContainers",
+	"certbot-volume/mosquitto.conf":       "TestMosquittoConfs, TestCompose, TestBrokerContainers",
+	"docker-compose/README.md":            "TestREADMECommandLines",
+	"docker-compose/compose.yaml":         "TestCompose",
+	"docker-compose/mosquitto.conf":       "TestMosquittoConfs, TestCompose",
+	"kubernetes/README.md":                "TestREADMECommandLines",
+	"kubernetes/certificate.yaml":         "TestKubernetes, TestBrokerContainers",
+	"kubernetes/deployment.yaml":          "TestKubernetes, TestBrokerContainers",
+	"kubernetes/mosquitto-configmap.yaml": "TestMosquittoConfs, TestKubernetes, TestBrokerContainers",
+	"mbedtls/README.md":                   "TestREADMECommandLines, TestMbedTLSLoadCA",
+	"mbedtls/load_ca.c":                   "TestMbedTLSLoadCA",
+	"mosquitto-tls/README.md":             "TestREADMECommandLines",
+	"mosquitto-tls/mosquitto.conf":        "TestMosquittoConfs",
+}
+
+func TestEveryExampleIsExercised(t *testing.T) {
+	seen := map[string]bool{}
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Dir(path) == "." {
+			return err // the package's own files live at the top
+		}
+		seen[filepath.ToSlash(path)] = true
+		if _, ok := exercised[filepath.ToSlash(path)]; !ok {
+			t.Errorf("%s: no test exercises this example file: load it in a test and list it in exercised", path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for f := range exercised {
+		if !seen[f] {
+			t.Errorf("exercised lists %s, which does not exist", f)
+		}
+	}
+	dirs, _ := filepath.Glob("*/")
+	for _, d := range dirs {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			if _, err := os.Stat(filepath.Join(d, "README.md")); err != nil {
+				t.Errorf("example %s has no README.md", d)
+			}
+		}
+	}
+}
+
+// result is what one certinit run produced.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+func (r result) String() string {
+	return "exit " + strconv.Itoa(r.code) + "\nstdout:\n" + r.stdout + "stderr:\n" + r.stderr
+}
+
+// certinit runs the real binary (built once) and returns what it did.
+func certinit(t testing.TB, args ...string) result {
+	t.Helper()
+	bin := testutil.BuildCertinit(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("certinit %s: %v", strings.Join(args, " "), err)
+	}
+	return result{stdout: out.String(), stderr: errOut.String(), code: cmd.ProcessState.ExitCode()}
+}
+
+// mustCertinit is certinit for a step that must succeed; it returns stdout.
+func mustCertinit(t testing.TB, args ...string) string {
+	t.Helper()
+	r := certinit(t, args...)
+	if r.code != 0 {
+		t.Fatalf("certinit %s: %s", strings.Join(args, " "), r)
+	}
+	return r.stdout
+}
+
+// readableDir is a temporary directory the broker's user can reach once
+// Mosquitto, started as root, drops privileges.
+func readableDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// readExample reads a file of the examples (tests run in examples/).
+func readFile(t testing.TB, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// sortedKeys returns a map's keys in order, for deterministic messages.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

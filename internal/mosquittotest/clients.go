@@ -1,0 +1,149 @@
+package mosquittotest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/big"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/internal/testutil"
+)
+
+// clientTimeout bounds one mosquitto_pub or openssl s_client run.
+const clientTimeout = 10 * time.Second
+
+// Endpoint is a broker listener on 127.0.0.1 as the real clients reach it:
+// plain MQTT, or TLS verified against CAFile or CAPath.
+type Endpoint struct {
+	Port   int
+	CAFile string
+	CAPath string
+}
+
+func (e Endpoint) args() []string {
+	a := []string{"-h", "127.0.0.1", "-p", strconv.Itoa(e.Port)}
+	if e.CAFile != "" {
+		a = append(a, "--cafile", e.CAFile)
+	}
+	if e.CAPath != "" {
+		a = append(a, "--capath", e.CAPath)
+	}
+	return a
+}
+
+// Publish sends one QoS 1 message with mosquitto_pub.
+func Publish(t testing.TB, e Endpoint, topic, msg string) error {
+	t.Helper()
+	bin := testutil.RequireTool(t, "mosquitto_pub")
+	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
+	defer cancel()
+	args := append(e.args(), "-q", "1", "-t", topic, "-m", msg)
+	if out, err := exec.CommandContext(ctx, bin, args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("mosquitto_pub to port %d: %v: %s", e.Port, err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// Subscriber is a mosquitto_sub that stays connected for the test, printing
+// "TOPIC PAYLOAD" per message and, with -d, every CONNECT it sends (it would
+// reconnect silently otherwise).
+type Subscriber struct {
+	*Proc
+}
+
+// Subscribe connects mosquitto_sub to e for topic (QoS 1) and returns once
+// the broker acknowledged the subscription.
+func Subscribe(t testing.TB, e Endpoint, topic string) *Subscriber {
+	t.Helper()
+	sub := testutil.RequireTool(t, "mosquitto_sub")
+	stdbuf := testutil.RequireTool(t, "stdbuf")
+	// Line-buffered, so lines arrive as they happen, not at exit.
+	args := append([]string{"-oL", sub, "-d", "-v", "-q", "1"}, e.args()...)
+	args = append(args, "-t", topic)
+	s := &Subscriber{StartProc(t, "mosquitto_sub "+topic, stdbuf, args...)}
+	s.WaitOutput(t, "received SUBACK", 1, clientTimeout)
+	return s
+}
+
+// Got reports whether the subscriber has received msg on topic.
+func (s *Subscriber) Got(topic, msg string) bool {
+	return strings.Contains(s.Output(), "\n"+topic+" "+msg+"\n")
+}
+
+// Connects counts the CONNECT packets the subscriber has sent.
+func (s *Subscriber) Connects() int { return strings.Count(s.Output(), "sending CONNECT") }
+
+// Deliver publishes numbered messages to pub on topic until sub has
+// received one of them, retrying for a route that is still being set up (a
+// bridge that has not connected yet); it returns the message that arrived.
+func Deliver(t testing.TB, pub Endpoint, sub *Subscriber, topic, prefix string, within time.Duration) string {
+	t.Helper()
+	var sent []string
+	WaitFor(t, within, func() (bool, string) {
+		for _, m := range sent {
+			if sub.Got(topic, m) {
+				return true, ""
+			}
+		}
+		m := fmt.Sprintf("%s-%d", prefix, len(sent))
+		if err := Publish(t, pub, topic, m); err != nil {
+			return false, err.Error()
+		}
+		sent = append(sent, m)
+		// Give this message a moment to cross before sending the next.
+		deadline := time.Now().Add(500 * time.Millisecond)
+		for time.Now().Before(deadline) && !sub.Got(topic, m) {
+			time.Sleep(10 * time.Millisecond) // polling interval
+		}
+		return sub.Got(topic, m), fmt.Sprintf("none of %d messages on %s arrived", len(sent), topic)
+	})
+	for _, m := range sent {
+		if sub.Got(topic, m) {
+			return m
+		}
+	}
+	return ""
+}
+
+// ServedSerial returns the serial of the certificate a TLS listener on
+// 127.0.0.1:port presents, as openssl s_client sees it with verification
+// against caFile for serverName, a DNS name or an IP address (an error if
+// that fails).
+func ServedSerial(t testing.TB, port int, caFile, serverName string) (*big.Int, error) {
+	t.Helper()
+	openssl := testutil.RequireTool(t, "openssl")
+	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
+	defer cancel()
+	args := []string{"s_client", "-connect", "127.0.0.1:" + strconv.Itoa(port), "-CAfile", caFile, "-verify_return_error"}
+	if net.ParseIP(serverName) != nil {
+		args = append(args, "-verify_ip", serverName)
+	} else {
+		args = append(args, "-servername", serverName, "-verify_hostname", serverName)
+	}
+	cmd := exec.CommandContext(ctx, openssl, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("openssl s_client to port %d: %v: %s", port, err, lastLine(errOut.String()))
+	}
+	certs, err := pemfile.Certificates(out.Bytes())
+	if err != nil {
+		return nil, fmt.Errorf("openssl s_client output: %w", err)
+	}
+	return certs[0].SerialNumber, nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}

@@ -1,0 +1,120 @@
+package mosquittotest
+
+import (
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/certinit/certinit/internal/testutil"
+)
+
+// stopTimeout bounds how long a process gets after SIGTERM at the end of a
+// test before it is killed.
+const stopTimeout = 15 * time.Second
+
+// Proc is a long-running program a test started (a broker, certinit run, a
+// subscriber), its stdout and stderr captured together.
+type Proc struct {
+	Name string
+	cmd  *exec.Cmd
+	out  testutil.Buffer
+	done chan struct{}
+}
+
+// StartProc starts bin with args. At the end of the test it stops the
+// process (Stop) and logs its output when the test failed.
+func StartProc(t testing.TB, name, bin string, args ...string) *Proc {
+	t.Helper()
+	return StartProcEnv(t, name, nil, bin, args...)
+}
+
+// StartProcEnv is StartProc with env (KEY=VALUE) added to the test's
+// environment.
+func StartProcEnv(t testing.TB, name string, env []string, bin string, args ...string) *Proc {
+	t.Helper()
+	p := &Proc{Name: name, cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.cmd.Wait() // the only Wait: the process is ours alone
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.Stop(t)
+		if t.Failed() {
+			t.Logf("%s output:\n%s", name, p.Output())
+		}
+	})
+	return p
+}
+
+// Stop sends SIGTERM and waits for the process to exit, killing it (and
+// failing the test) after stopTimeout. Stopping an exited process does
+// nothing.
+func (p *Proc) Stop(t testing.TB) {
+	t.Helper()
+	if p.Exited() {
+		return
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(stopTimeout):
+		p.cmd.Process.Kill()
+		<-p.done
+		t.Errorf("%s did not stop within %v of SIGTERM", p.Name, stopTimeout)
+	}
+}
+
+// Output returns everything the process wrote so far.
+func (p *Proc) Output() string { return p.out.String() }
+
+// Exited reports whether the process has exited.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// WaitOutput polls until the output holds n occurrences of text, failing
+// the test when the process exits first or within passes.
+func (p *Proc) WaitOutput(t testing.TB, text string, n int, within time.Duration) {
+	t.Helper()
+	WaitFor(t, within, func() (bool, string) {
+		if strings.Count(p.Output(), text) >= n {
+			return true, ""
+		}
+		if p.Exited() {
+			t.Fatalf("%s exited before printing %q; output:\n%s", p.Name, text, p.Output())
+		}
+		return false, "no " + text + " in the output of " + p.Name
+	})
+}
+
+// WaitFor polls cond every 20ms until it reports true, and fails the test
+// with cond's last explanation when within passes first.
+func WaitFor(t testing.TB, within time.Duration, cond func() (ok bool, why string)) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, why)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
+	}
+}
