@@ -52,7 +52,8 @@ func TestSignalIntakeKeepsLast(t *testing.T) {
 						n, SignalName(tc.burst), SignalName(tc.last), got)
 				}
 			}
-			t.Logf("%d× %s then one %s: received %v", n, SignalName(tc.burst), SignalName(tc.last), got)
+			t.Logf("%d× %s then one %s: %d %s and %d %s came out", n, SignalName(tc.burst), SignalName(tc.last),
+				got[tc.burst], SignalName(tc.burst), got[tc.last], SignalName(tc.last))
 		})
 	}
 }
