@@ -137,9 +137,9 @@ const copyLockWait = 30 * time.Second
 // Several certinit processes may share dir (two brokers on one volume, the
 // old and the new pod of a rollout). What a reader of dir can rely on:
 //   - each file is complete at every moment (atomic rename);
-//   - copies are serialised by an exclusive flock on dir itself, so two
-//     processes never interleave their writes and leave one pair's
-//     certificate with the other's key;
+//   - copies are serialised by an exclusive flock on dir itself (where the
+//     file system can lock a directory), so two processes never interleave
+//     their writes and leave one pair's certificate with the other's key;
 //   - a file that already holds exactly these bytes, mode and owner is not
 //     rewritten, so a second process copying the same renewal changes
 //     nothing;
@@ -250,7 +250,9 @@ func commit(dir string, files []copyFile, wo atomicfile.Options) (written []stri
 // lockCopyDir takes an exclusive flock on dir itself: no lock file to
 // clutter a directory that a server, a rehash or a person reads. Holders
 // keep it for one copy, so it is polled briefly rather than waited for
-// without limit.
+// without limit. Where the file system cannot lock a directory (flock
+// becomes a POSIX lock on some NFS mounts, which a read-only descriptor
+// cannot take), copies go ahead unserialised, as a lone certinit's do.
 func lockCopyDir(dir string) (unlock func(), err error) {
 	f, err := os.Open(dir)
 	if err != nil {
@@ -259,12 +261,8 @@ func lockCopyDir(dir string) (unlock func(), err error) {
 	deadline := time.Now().Add(copyLockWait)
 	for {
 		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
+		if err == nil || !errors.Is(err, syscall.EWOULDBLOCK) {
 			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("copy to %s: lock: %w", dir, err)
 		}
 		if time.Now().After(deadline) {
 			f.Close()
