@@ -220,8 +220,11 @@ func retryBackoff(n int, _ *http.Request, res *http.Response) time.Duration {
 	if res != nil && res.StatusCode == http.StatusTooManyRequests || n > 4 {
 		return 0
 	}
-	return time.Duration(n) * 500 * time.Millisecond
+	return time.Duration(n) * requestRetryUnit
 }
+
+// requestRetryUnit is the step of retryBackoff; tests shorten it.
+var requestRetryUnit = 500 * time.Millisecond
 
 // hostPolicy admits exactly the configured names. autocert calls it with
 // the TLS server name and, in its HTTP handler, with the request's Host

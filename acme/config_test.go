@@ -101,6 +101,9 @@ func TestClassify(t *testing.T) {
 			Detail: "bad email"}, ErrAccount, "contact address"},
 		{"CAA", &acme.Error{StatusCode: 403, ProblemType: "urn:ietf:params:acme:error:caa",
 			Detail: "CAA forbids"}, ErrChallenge, "CAA forbids"},
+		{"nonces rejected", &acme.Error{StatusCode: 400, ProblemType: "urn:ietf:params:acme:error:badNonce",
+			Detail: "JWS has an invalid anti-replay nonce"}, ErrCAFailure, "https://ca.example/dir: the ACME CA failed the request"},
+		{"server error", &acme.Error{StatusCode: 503, Detail: "down for maintenance"}, ErrCAFailure, "not in this configuration"},
 		{"other", errors.New("boom"), nil, "boom"},
 	}
 	for _, tc := range tests {

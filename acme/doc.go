@@ -36,7 +36,7 @@
 //	}, log)
 //	if err != nil { ... }                      // errors.Is(err, acme.ErrConfig): a usage error
 //	res, err := iss.Obtain(ctx)                // before starting the broker
-//	if err != nil { ... }                      // errors.Is: ErrCAUnreachable, ErrRateLimited, ErrChallenge, ErrAccount
+//	if err != nil { ... }                      // errors.Is: ErrCAUnreachable, ErrCAFailure, ErrRateLimited, ErrChallenge, ErrAccount
 //	go iss.RenewLoop(ctx, func(r *acme.Result) { reload the broker })
 //
 // Result lists each certificate's files, serial, validity and renewal time,

@@ -27,6 +27,10 @@ var (
 	// ErrAccount: the CA refused to create or use the ACME account
 	// (external account binding, contact address, terms of service).
 	ErrAccount = errors.New("ACME account problem")
+	// ErrCAFailure: the CA answered, but with a server error or by
+	// rejecting the request's nonce again and again: a fault at the CA (or
+	// a proxy in front of it), not in this configuration.
+	ErrCAFailure = errors.New("the ACME CA failed the request")
 )
 
 // Error is a failure of one certificate request, with its kind, the object
@@ -84,8 +88,11 @@ func (is *ACMEIssuer) classify(ctx context.Context, name string, err error, obs 
 		hint := "check the directory URL, DNS, firewall and proxy settings"
 		var uerr x509.UnknownAuthorityError
 		var verr *tls.CertificateVerificationError
-		if errors.As(terr, &uerr) || errors.As(terr, &verr) {
+		switch {
+		case errors.As(terr, &uerr) || errors.As(terr, &verr):
 			hint = "the CA's HTTPS certificate is not trusted: give its CA certificate with --acme-ca"
+		case obs.answered():
+			hint = "the CA answered earlier in this order, then stopped: it may be restarting or overloaded; the order is tried again later"
 		}
 		return &Error{Kind: ErrCAUnreachable, Object: dir, Hint: hint, Err: terr}
 	}
@@ -97,6 +104,10 @@ func (is *ACMEIssuer) classify(ctx context.Context, name string, err error, obs 
 				hint = fmt.Sprintf("retry after %s; use --staging while testing", d.Round(time.Second))
 			}
 			return &Error{Kind: ErrRateLimited, Object: name, Hint: hint, Err: ae}
+		}
+		if ae.StatusCode >= 500 || caProblems[problemName(ae.ProblemType)] {
+			return &Error{Kind: ErrCAFailure, Object: dir, Err: ae,
+				Hint: "a fault at the CA or a proxy in front of it, not in this configuration; the order is tried again later, and if this persists check the CA's status"}
 		}
 		if obs.accountRefused() || isAccountProblem(ae.ProblemType) {
 			return &Error{Kind: ErrAccount, Object: dir, Hint: accountHint(ae.ProblemType), Err: ae}
@@ -138,6 +149,9 @@ var (
 		"agreementRequired":       "the terms of service changed",
 		"badPublicKey":            "the CA refused the account key",
 	}
+	// caProblems are the CA's own faults: its server failed, or it keeps
+	// rejecting fresh nonces (the client already retried each request).
+	caProblems        = map[string]bool{"serverInternal": true, "badNonce": true}
 	challengeProblems = map[string]bool{
 		"connection": true, "dns": true, "incorrectResponse": true, "tls": true,
 		"caa": true, "rejectedIdentifier": true, "unauthorized": true,

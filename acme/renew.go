@@ -16,9 +16,9 @@ var (
 	checkMax = 6 * time.Hour
 )
 
-// RenewLoop implements Issuer.
+// RenewLoop implements Issuer. Its log lines name the CA's directory URL.
 func (is *ACMEIssuer) RenewLoop(ctx context.Context, onRenew func(*Result)) {
-	renewLoop(ctx, is.log, is.Obtain, onRenew)
+	renewLoop(ctx, is.log.With("directory", is.cfg.DirectoryURL), is.Obtain, onRenew)
 }
 
 // RenewLoop implements Issuer.
@@ -44,7 +44,7 @@ func renewLoop(ctx context.Context, log *slog.Logger, obtain func(context.Contex
 			failures++
 			wait = backoff(failures)
 			log.Error("certificate renewal failed; the current files stay in place",
-				"err", err, "attempt", failures, "retry_in", wait.Round(time.Second))
+				"err", err, "attempt", failures, "retry_in", roundWait(wait))
 		} else {
 			if res.Changed && onRenew != nil {
 				onRenew(res)
@@ -60,7 +60,7 @@ func renewLoop(ctx context.Context, log *slog.Logger, obtain func(context.Contex
 				failures++
 				wait = backoff(failures)
 				log.Warn("certificate is due for renewal right after being obtained; is the clock right?",
-					"renew_at", next.UTC().Format(time.RFC3339), "retry_in", wait.Round(time.Second))
+					"renew_at", next.UTC().Format(time.RFC3339), "retry_in", roundWait(wait))
 			}
 		}
 		wait = max(min(wait, checkMax), 0)
@@ -83,6 +83,15 @@ func backoff(n int) time.Duration {
 	}
 	d = min(d, retryMax)
 	return d*3/4 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// roundWait rounds a retry delay for the log: to the second for real
+// delays (a minute or more), to the millisecond for short ones.
+func roundWait(d time.Duration) time.Duration {
+	if d < time.Minute {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Second)
 }
 
 // jitter is a random delay of up to a tenth of the shortest renewal

@@ -9,11 +9,12 @@ import (
 	"github.com/certinit/certinit/internal/pebbletest"
 )
 
-// shortRetries makes the loop retry within a second (a test seam).
+// shortRetries makes the loop retry within a second, and the ACME client
+// retry a failed request after milliseconds (test seams).
 func shortRetries(t *testing.T) {
-	f, m := retryFirst, retryMax
-	retryFirst, retryMax = 100*time.Millisecond, 500*time.Millisecond
-	t.Cleanup(func() { retryFirst, retryMax = f, m })
+	f, m, u := retryFirst, retryMax, requestRetryUnit
+	retryFirst, retryMax, requestRetryUnit = 100*time.Millisecond, 500*time.Millisecond, 10*time.Millisecond
+	t.Cleanup(func() { retryFirst, retryMax, requestRetryUnit = f, m, u })
 }
 
 // startLoop runs RenewLoop until the test ends and returns the channel of

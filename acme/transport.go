@@ -33,6 +33,7 @@ type observer struct {
 
 	mu         sync.Mutex
 	retired    bool
+	gotAnswer  bool   // some request of this round got an HTTP response
 	newAccount string // URL from the directory
 	accountBad bool
 	failures   []challengeFailure
@@ -71,6 +72,9 @@ func (o *observer) RoundTrip(req *http.Request) (*http.Response, error) {
 	if rerr != nil {
 		return nil, rerr
 	}
+	o.mu.Lock()
+	o.gotAnswer = true
+	o.mu.Unlock()
 	body = o.inspect(req, resp, body)
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))
@@ -165,6 +169,13 @@ func (o *observer) retire() {
 	o.mu.Lock()
 	o.retired = true
 	o.mu.Unlock()
+}
+
+// answered reports whether the CA answered any request of this round.
+func (o *observer) answered() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.gotAnswer
 }
 
 func (o *observer) accountRefused() bool {

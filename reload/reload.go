@@ -127,7 +127,12 @@ func (r *Reloader) Changed(ctx context.Context, changed []string) error {
 			r.pending = append(r.pending, p)
 		}
 	}
-	if err := r.apply(ctx, r.pending); err != nil {
+	if err := r.apply(ctx, r.pending); errors.Is(err, ErrSuperseded) {
+		// Not a problem with the files: they changed again while being
+		// handled, and the watcher brings that change here next.
+		r.log.Info("reload deferred", "reason", err.Error(), "changed", r.pending)
+		return nil
+	} else if err != nil {
 		r.log.Error("reload refused", "reason", err.Error(), "changed", r.pending)
 		return err
 	}
@@ -163,7 +168,7 @@ func (r *Reloader) apply(ctx context.Context, changed []string) error {
 		}
 	}
 	if snap != nil && r.cfg.CopyTo != "" {
-		if _, err := snap.CopyTo(r.cfg.CopyTo, r.cfg.Owner); err != nil {
+		if _, err := snap.CopyToIfCurrent(r.cfg.CopyTo, r.cfg.Owner); err != nil {
 			return err
 		}
 	}

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/certinit/certinit/internal/atomicfile"
@@ -119,16 +121,71 @@ func verifyChain(certPath string, leaf *x509.Certificate, inter []*x509.Certific
 	return nil
 }
 
+// ErrSuperseded is wrapped by CopyToIfCurrent when a source file no
+// longer holds the bytes that were checked.
+var ErrSuperseded = errors.New("changed again after it was checked; the newer files are copied next")
+
+// copyLockWait bounds the wait for another process's copy into the same
+// directory; one copy takes a few writes.
+const copyLockWait = 30 * time.Second
+
 // CopyTo writes the snapshot's files into dir under their own base names,
 // through atomicfile: certificates 0644, the key 0600 (0640 when o names a
 // group), owned by o when it is set. It creates dir (0755) if needed and
 // returns the paths written.
+//
+// Several certinit processes may share dir (two brokers on one volume, the
+// old and the new pod of a rollout). What a reader of dir can rely on:
+//   - each file is complete at every moment (atomic rename);
+//   - copies are serialised by an exclusive flock on dir itself (where the
+//     file system can lock a directory), so two processes never interleave
+//     their writes and leave one pair's certificate with the other's key;
+//   - a file that already holds exactly these bytes, mode and owner is not
+//     rewritten, so a second process copying the same renewal changes
+//     nothing;
+//   - the files are written complete and durable under temporary names
+//     first, then renamed into place one right after the other, the
+//     certificate first: a reader that opens the certificate and then the
+//     key just between those renames gets the new certificate with the old
+//     key. That gap lasts microseconds; no scheme can close it for a
+//     reader that opens two files at two moments. certinit signals its own
+//     server only after the whole copy.
 func (s *Snapshot) CopyTo(dir string, o *owner.Owner) ([]string, error) {
+	return s.copyTo(dir, o, false)
+}
+
+// CopyToIfCurrent is CopyTo, except that once dir is locked it checks that
+// the source files still hold the bytes that were checked. If one does not,
+// it writes nothing and returns an error wrapping ErrSuperseded: another
+// process may already have copied the newer files, and these older ones
+// must not replace them. The watcher that saw the first change sees the
+// newer one too, and that change is copied.
+func (s *Snapshot) CopyToIfCurrent(dir string, o *owner.Owner) ([]string, error) {
+	return s.copyTo(dir, o, true)
+}
+
+func (s *Snapshot) copyTo(dir string, o *owner.Owner, ifCurrent bool) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("copy to %s: %w", dir, err)
 	}
-	var written []string
-	// The server is signalled only after all of them are in place.
+	unlock, err := lockCopyDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if ifCurrent {
+		now, err := readAll(s.Files.list())
+		if err != nil {
+			return nil, err
+		}
+		for p, b := range now {
+			if !bytes.Equal(b, s.data[p]) {
+				return nil, fmt.Errorf("%s: %w", p, ErrSuperseded)
+			}
+		}
+	}
+	var files []copyFile
+	wo := o.WriteOptions()
 	for _, src := range []string{s.Files.Cert, s.Files.Chain, s.Files.Key} {
 		if src == "" {
 			continue
@@ -137,13 +194,97 @@ func (s *Snapshot) CopyTo(dir string, o *owner.Owner) ([]string, error) {
 		if src == s.Files.Key {
 			mode = o.KeyMode()
 		}
-		dst := filepath.Join(dir, filepath.Base(src))
-		if err := atomicfile.WriteFileOpts(dst, s.data[src], mode, o.WriteOptions()); err != nil {
-			return written, err
+		f := copyFile{dst: filepath.Join(dir, filepath.Base(src)), data: s.data[src], mode: mode}
+		if !inPlace(f.dst, f.data, f.mode, wo) {
+			files = append(files, f)
 		}
-		written = append(written, dst)
 	}
-	return written, nil
+	return commit(dir, files, wo)
+}
+
+// copyFile is one file of a copy.
+type copyFile struct {
+	dst  string
+	data []byte
+	mode os.FileMode
+}
+
+// commit writes each file complete and durable under a staging name
+// (through atomicfile, with its temporary prefix, so scanners skip it and
+// a crash leaves only a temporary file), then renames them all into place
+// one right after the other and syncs the directory. The renames are all a
+// reader can see, and they follow each other within microseconds; writing
+// the files one after the other instead would leave the new certificate
+// beside the old key for as long as the key's fsyncs take, tens of
+// milliseconds on a busy disk. Like atomicfile, it refuses to replace
+// anything but a regular file.
+func commit(dir string, files []copyFile, wo atomicfile.Options) (written []string, err error) {
+	var staged []string
+	defer func() {
+		for _, p := range staged[len(written):] {
+			os.Remove(p)
+		}
+	}()
+	for _, f := range files {
+		if fi, err := os.Lstat(f.dst); err == nil && !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("copy to %s: %w", f.dst, atomicfile.ErrNotRegular)
+		}
+		stage := filepath.Join(dir, atomicfile.TempPrefix+"copy-"+filepath.Base(f.dst))
+		if err := atomicfile.WriteFileOpts(stage, f.data, f.mode, wo); err != nil {
+			return nil, fmt.Errorf("copy to %s: %w", f.dst, err)
+		}
+		staged = append(staged, stage)
+	}
+	for i, f := range files {
+		if err := os.Rename(staged[i], f.dst); err != nil {
+			return written, fmt.Errorf("copy to %s: %w", f.dst, err)
+		}
+		written = append(written, f.dst)
+	}
+	if len(written) == 0 {
+		return nil, nil
+	}
+	return written, atomicfile.SyncDir(dir)
+}
+
+// lockCopyDir takes an exclusive flock on dir itself: no lock file to
+// clutter a directory that a server, a rehash or a person reads. Holders
+// keep it for one copy, so it is polled briefly rather than waited for
+// without limit. Where the file system cannot lock a directory (flock
+// becomes a POSIX lock on some NFS mounts, which a read-only descriptor
+// cannot take), copies go ahead unserialised, as a lone certinit's do.
+func lockCopyDir(dir string) (unlock func(), err error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("copy to %s: %w", dir, err)
+	}
+	deadline := time.Now().Add(copyLockWait)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil || !errors.Is(err, syscall.EWOULDBLOCK) {
+			return func() { f.Close() }, nil
+		}
+		if time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("copy to %s: another process has held its lock for %s", dir, copyLockWait)
+		}
+		time.Sleep(2 * time.Millisecond) // the holder writes two or three files
+	}
+}
+
+// inPlace reports whether dst is a regular file that already holds data
+// with the given mode and the owner a write with wo would give it.
+func inPlace(dst string, data []byte, mode os.FileMode, wo atomicfile.Options) bool {
+	fi, err := os.Lstat(dst)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode()&^os.ModeType != mode || fi.Size() != int64(len(data)) {
+		return false
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); wo.Chown && (!ok ||
+		wo.UID >= 0 && int(st.Uid) != wo.UID || wo.GID >= 0 && int(st.Gid) != wo.GID) {
+		return false
+	}
+	b, err := os.ReadFile(dst)
+	return err == nil && bytes.Equal(b, data)
 }
 
 // WaitForPair loads the pair, retrying until it is valid or wait has

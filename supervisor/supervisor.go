@@ -1,9 +1,10 @@
 // Package supervisor runs one command as certinit's child, the way an init
-// for containers must: it forwards the signals a runtime sends to PID 1,
-// reaps every zombie with a single Wait4(-1) loop (as PID 1, or as a child
-// subreaper otherwise), gives the child a grace period on SIGTERM/SIGINT
-// before SIGKILL, restarts it on request, and returns its exit code (128+N
-// when signal N killed it). Exec replaces certinit with the command instead.
+// for containers must: it forwards the signals a runtime sends to PID 1
+// (never losing the last of each kind, even in a storm), reaps every zombie
+// with a single Wait4(-1) loop (as PID 1, or as a child subreaper
+// otherwise), gives the child a grace period on SIGTERM/SIGINT before
+// SIGKILL, restarts it on request, and returns its exit code (128+N when
+// signal N killed it). Exec replaces certinit with the command instead.
 //
 // It does not decide when to reload or restart: the reload package does,
 // through Signal and Restart. Nothing else in a process that runs a
@@ -17,7 +18,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"sync"
 	"syscall"
 	"time"
@@ -121,11 +121,8 @@ const (
 // A command that cannot start gives a *StartError and its code (126/127).
 func (s *Supervisor) Run(ctx context.Context) (int, error) {
 	defer close(s.done)
-	sigs := make(chan os.Signal, len(forwarded))
-	for _, sig := range forwarded {
-		signal.Notify(sigs, sig)
-	}
-	defer signal.Stop(sigs)
+	sigs := newSignalIntake(forwarded)
+	defer sigs.close()
 	if err := becomeSubreaper(); err != nil {
 		s.log.Warn("cannot become child subreaper; orphans are left to PID 1", "err", err)
 	}
@@ -155,8 +152,7 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 	ctxDone := ctx.Done()
 	for {
 		select {
-		case sig := <-sigs:
-			sys := sig.(syscall.Signal)
+		case sys := <-sigs.C:
 			s.log.Debug("forwarding signal", "signal", SignalName(sys), "pid", child.Pid)
 			s.send(child, sys)
 			if stopSignals[sys] && st != stopping {

@@ -16,8 +16,9 @@ import (
 // These tests run real processes (sh) in the test binary itself, one at a
 // time: the supervisor's reaper collects every child of the process, so no
 // test here may run in parallel or use os/exec while a Supervisor runs.
-// Signals sent to certinit itself, PID 1 and orphan reaping are tested with
-// the real binary in pid1_test.go.
+// Signals sent to certinit itself, PID 1, orphan reaping and their stress
+// versions are tested with the real binary in cmd/certinit's
+// run_pid1_test.go and run_stress_test.go.
 
 func TestExitCode(t *testing.T) {
 	sh := testutil.RequireTool(t, "sh")

@@ -40,6 +40,14 @@ type Options struct {
 	// EAB, when not nil, makes Pebble require external account binding
 	// with these key ids and base64url HMAC keys.
 	EAB map[string]string
+	// Env is extra environment for Pebble, after the defaults (which
+	// switch off its random faults: PEBBLE_VA_NOSLEEP=1,
+	// PEBBLE_WFE_NONCEREJECT=0, PEBBLE_AUTHZREUSE=0); a later entry for
+	// the same name wins. Fault tests turn them back on here, e.g.
+	// PEBBLE_WFE_NONCEREJECT=100 (every nonce rejected) or
+	// PEBBLE_VA_NOSLEEP=0 with PEBBLE_VA_SLEEPTIME=N (each validation
+	// waits up to N-1 seconds). SetEnv changes it for the next Restart.
+	Env []string
 }
 
 // Server is a running Pebble.
@@ -143,7 +151,7 @@ func (s *Server) Restart(t testing.TB) {
 	}}
 	data, _ := json.Marshal(conf)
 	cfgPath := testutil.WriteFile(t, s.dir, "pebble-config.json", data)
-	env := []string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0"}
+	env := append([]string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0"}, s.opts.Env...)
 	s.pebble = startProcess(t, "pebble", env, bin, "-config", cfgPath, "-dnsserver", s.dnsAddr)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: s.tlsConf}, Timeout: 2 * time.Second}
 	waitFor(t, "pebble directory", func() error {
@@ -159,6 +167,10 @@ func (s *Server) Restart(t testing.TB) {
 	})
 	s.relay.setUpstream(listen)
 }
+
+// SetEnv replaces Options.Env for the next Restart (the running Pebble
+// keeps its environment).
+func (s *Server) SetEnv(env ...string) { s.opts.Env = env }
 
 // Stop stops Pebble; the directory URL then refuses every connection.
 func (s *Server) Stop() {
