@@ -4,7 +4,8 @@
 // to narrate every step; they run it once more with a broker that cannot
 // start and require it to fail loudly, naming the step, and clean up. They
 // also check that every benchmark script (scripts/bench.sh, bench/*.sh)
-// parses and that a quick run prints a well-formed table.
+// parses, and run scripts/bench.sh on its one cheap script to check the
+// table's form; `make bench` itself takes too long for `make test`.
 //
 // It is not a place for tests of certinit's commands: those live with the
 // packages and in cmd/certinit.
