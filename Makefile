@@ -23,7 +23,7 @@ test: deps
 bench: deps build
 	./scripts/bench.sh
 
-demo: deps build
+demo: deps # the demo builds bin/certinit itself, as its first step
 	./scripts/demo.sh
 
 fuzz:

@@ -10,25 +10,35 @@
 # the disk: creating a symlink costs the same kernel work for both, and on a
 # disk shared with other jobs its time swings tenfold. One extra pair of rows
 # (10k, on the disk under $TMPDIR) shows that case; set DISK_ROWS=0 to skip.
-# Needs: $CERTINIT (the built binary), openssl, go. Sizes: REHASH_SIZES.
+# At 1k one more row: `certinit rehash --compat` (new and old hash links)
+# against c_rehash, the Perl script Debian's openssl package ships, which
+# makes the same links by running `openssl x509` twice per file (one run
+# each: it takes minutes on a loaded machine).
+# Needs: $CERTINIT (the built binary), openssl, c_rehash, go.
+# Sizes: REHASH_SIZES; BENCH_QUICK=1 makes it 50 certificates, one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CERTINIT="${CERTINIT:-$PWD/bin/certinit}"
-RUNS="${RUNS:-5}"
-SIZES="${REHASH_SIZES:-1000 10000 50000}"
-DISK_ROWS="${DISK_ROWS:-1}"
-command -v openssl >/dev/null || { echo "bench/10-rehash.sh: openssl missing (make deps)" >&2; exit 1; }
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+  RUNS="${RUNS:-1}" SIZES="${REHASH_SIZES:-50}" DISK_ROWS="${DISK_ROWS:-0}" C_REHASH_SIZE=50
+else
+  RUNS="${RUNS:-5}" SIZES="${REHASH_SIZES:-1000 10000 50000}" DISK_ROWS="${DISK_ROWS:-1}" C_REHASH_SIZE=1000
+fi
+C_REHASH=$(command -v c_rehash || echo /usr/bin/c_rehash) # Debian: package openssl
+for t in openssl "$C_REHASH"; do
+  command -v "$t" >/dev/null || { echo "bench/10-rehash.sh: $t missing (make deps: package openssl)" >&2; exit 1; }
+done
 [ -x "$CERTINIT" ] || { echo "bench/10-rehash.sh: $CERTINIT missing (make build)" >&2; exit 1; }
 
 work="$(mktemp -d "${BENCH_SHM:-/dev/shm}/certinit-bench.XXXXXX" 2>/dev/null || mktemp -d)"
 disk="$(mktemp -d)"
 trap 'rm -rf "$work" "$disk"' EXIT
-go build -o "$work/gencerts" ./hashlink/internal/gencerts
+go build -o "$work/gencerts" ./hashlink/internal/gencerts >&2
 
 now() { date +%s%N; }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 secs() { awk -v ns="$1" 'BEGIN {printf "%.3f s", ns/1e9}'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a/b}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {r = a / b; printf(r < 0.1 ? "%.3f" : "%.2f", r)}'; }
 rehash() { # TOOL DIR
   if [ "$1" = openssl ]; then openssl rehash "$2" 2>/dev/null; else "$CERTINIT" --log-level error rehash "$2"; fi
 }
@@ -64,12 +74,31 @@ bench_dir() {
   echo "| rehash $label, already linked | $(secs "$crl") | $(secs "$orl") | openssl rehash | $(ratio "$crl" "$orl") |"
 }
 
+# bench_c_rehash SRC SCRATCH LABEL: one row, certinit rehash --compat
+# against c_rehash on fresh copies of SRC, once each.
+bench_c_rehash() {
+  local src="$1" scratch="$2" label="$3" t0 t1 t2
+  rm -rf "$scratch/c" "$scratch/p"; cp -a "$src" "$scratch/c"; cp -a "$src" "$scratch/p"; sync
+  t0=$(now); "$CERTINIT" --log-level error rehash --compat "$scratch/c"
+  t1=$(now); "$C_REHASH" "$scratch/p" >/dev/null; t2=$(now)
+  if ! diff -q <(links "$scratch/c") <(links "$scratch/p") >/dev/null; then
+    echo "bench/10-rehash.sh: certinit rehash --compat and c_rehash made different links ($label)" >&2
+    exit 1
+  fi
+  rm -rf "$scratch/c" "$scratch/p"
+  echo "| rehash $label, fresh dir, new + old hash links (--compat), 1 run | $(secs "$((t1 - t0))") | $(secs "$((t2 - t1))") | c_rehash (Perl; 2 openssl runs per file) | $(ratio "$((t1 - t0))" "$((t2 - t1))") |"
+}
+
+label() { if [ $(($1 % 1000)) = 0 ]; then echo "$(($1 / 1000))k certs"; else echo "$1 certs"; fi; }
 for n in $SIZES; do
   src="$work/src-$n"
-  "$work/gencerts" -n "$n" -out "$src"
-  bench_dir "$src" "$work" "$((n / 1000))k certs"
+  "$work/gencerts" -n "$n" -out "$src" >&2
+  bench_dir "$src" "$work" "$(label "$n")"
+  if [ "$n" = "$C_REHASH_SIZE" ]; then
+    bench_c_rehash "$src" "$work" "$(label "$n")"
+  fi
   if [ "$n" = 10000 ] && [ "$DISK_ROWS" = 1 ]; then
-    bench_dir "$src" "$disk" "$((n / 1000))k certs on disk"
+    bench_dir "$src" "$disk" "$(label "$n") on disk"
   fi
   rm -rf "$src"
 done

@@ -7,8 +7,9 @@
 # and only the tool itself is timed, not the namespace set-up.
 # Prints one row of the README's benchmark table. Needs root (namespaces).
 set -euo pipefail
-: "${CERTINIT:?set CERTINIT to the certinit binary}"
-RUNS=${RUNS:-7}
+cd "$(dirname "$0")/.."
+CERTINIT=${CERTINIT:-$PWD/bin/certinit}
+if [ "${BENCH_QUICK:-0}" = 1 ]; then RUNS=${RUNS:-1}; else RUNS=${RUNS:-7}; fi
 UPDATE=$(command -v update-ca-certificates || echo /usr/sbin/update-ca-certificates)
 [ -x "$UPDATE" ] || { echo "bench/20-trust.sh: update-ca-certificates not installed" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || { echo "bench/20-trust.sh: needs root for unshare -m" >&2; exit 1; }

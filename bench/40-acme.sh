@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 CERTINIT=${CERTINIT:-$PWD/bin/certinit}
 PEBBLE=$PWD/.bin/pebble
 CHALLTESTSRV=$PWD/.bin/pebble-challtestsrv
-RUNS=${BENCH_RUNS:-5}
+if [ "${BENCH_QUICK:-0}" = 1 ]; then RUNS=${BENCH_RUNS:-1}; else RUNS=${BENCH_RUNS:-5}; fi
 
 work=$(mktemp -d)
 pids=()

@@ -12,7 +12,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CERTINIT="${CERTINIT:-$PWD/bin/certinit}"
-RUNS="${RUNS:-50}"
+if [ "${BENCH_QUICK:-0}" = 1 ]; then RUNS="${RUNS:-5}"; else RUNS="${RUNS:-50}"; fi
 for tool in openssl hyperfine xxd; do
   command -v "$tool" >/dev/null || { echo "bench/60-probe.sh: $tool missing (make deps)" >&2; exit 1; }
 done
