@@ -94,6 +94,35 @@ func TestInitTrustRoot(t *testing.T) {
 	}
 }
 
+// TestInitChainRoots: with --trust the pair's chain must verify to what
+// the machine trusts after the install: a --trust file, or the OS store
+// even when --trust goes to a dir: capath (a public certificate beside a
+// private bridge CA); a certificate from anywhere else is refused.
+func TestInitChainRoots(t *testing.T) {
+	dir, root := t.TempDir(), t.TempDir()
+	public, bridge, stranger := testutil.NewCA(t, "public root"), testutil.NewCA(t, "bridge CA"), testutil.NewCA(t, "stranger")
+	publicFile := testutil.WriteFile(t, dir, "public.pem", testutil.CertPEM(public.Cert))
+	if code, _, stderr := runCLI(t, "init", "--trust", publicFile, "--root", root); code != 0 {
+		t.Fatalf("OS store: exit %d: %s", code, stderr)
+	}
+	bridgeFile := testutil.WriteFile(t, dir, "bridge.pem", testutil.CertPEM(bridge.Cert))
+	for _, tc := range []struct {
+		name   string
+		issuer *testutil.CA
+		code   int
+	}{{"public certificate", public, 0}, {"bridge CA certificate", bridge, 0}, {"unknown CA", stranger, 1}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, k := tc.issuer.Issue(t, testutil.CertOpts{})
+			sub := t.TempDir()
+			cert, key := testutil.WriteFile(t, sub, "fullchain.pem", testutil.CertPEM(c)), testutil.WriteFile(t, sub, "privkey.pem", testutil.KeyPEM(t, k))
+			code, _, stderr := runCLI(t, "init", "--root", root, "--trust", bridgeFile, "--trust-store", "dir:/capath", "--cert", cert, "--key", key)
+			if code != tc.code || (code != 0 && !strings.Contains(stderr, cert+": chain does not verify")) {
+				t.Fatalf("exit %d, want %d: %s", code, tc.code, stderr)
+			}
+		})
+	}
+}
+
 // TestRunLocalIssuerRenewal: run obtains a certificate from the local
 // issuer, renews it in-process (a 4 s lifetime enters its renewal window
 // after about 2.3 s) and reloads the broker, which then serves the new

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -81,10 +83,7 @@ func (a *app) parseIntegration(c *cli.Context, rc *runConfig, o *owner.Owner) er
 		}
 		in.store = s
 		in.installOpts = truststore.InstallOptions{AllowNonCA: c.Bool("allow-non-ca")}
-		// A new chain must verify to a --trust file or to a CA the store
-		// already trusts (its bundle after the install), so a public
-		// certificate next to a private CA for bridges still loads.
-		rc.reload.Roots = append(slices.Clone(in.trust), s.BundlePath())
+		rc.reload.Roots = a.trustRoots(c.String("root"), s, in.trust)
 	}
 	domain := acmeFlagName(acmePrefix, "domain")
 	if len(c.StringSlice(domain)) == 0 {
@@ -118,6 +117,26 @@ func (a *app) parseIntegration(c *cli.Context, rc *runConfig, o *owner.Owner) er
 		rc.reload.Roots = append(rc.reload.Roots, ca.CAFile())
 	}
 	return nil
+}
+
+// trustRoots are the CA files a chain must verify to once --trust is
+// given: what the machine trusts after the install. That is the --trust
+// files and the store's bundle (written by the install), and, when the
+// store is a dir: capath, the OS store's bundle if the image has one, so a
+// public certificate next to a private CA for bridges still loads.
+func (a *app) trustRoots(root string, s *truststore.Store, trust []string) []string {
+	roots := append(slices.Clone(trust), s.BundlePath())
+	if !strings.HasPrefix(s.Layout().Name, "dir:") {
+		return roots
+	}
+	osStore, err := truststore.Open(root, "auto", a.log)
+	if err != nil {
+		return roots
+	}
+	if fi, err := os.Stat(osStore.BundlePath()); err == nil && fi.Mode().IsRegular() {
+		roots = append(roots, osStore.BundlePath())
+	}
+	return roots
 }
 
 // integrationSteps are the preparation steps before the pair is loaded:
