@@ -98,7 +98,7 @@ func (a *app) prepareSteps(rc *runConfig) []prepareStep {
 	steps := a.integrationSteps(rc)
 	if rc.reload.Files.Cert != "" {
 		steps = append(steps, prepareStep{"wait for certificate", func(ctx context.Context) error {
-			snap, err := reload.WaitForPair(ctx, rc.reload.Files, rc.reload.Roots, rc.wait, a.log)
+			snap, err := a.waitForPair(ctx, rc)
 			rc.snap = snap
 			return err
 		}})

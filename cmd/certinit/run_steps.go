@@ -51,6 +51,7 @@ type integration struct {
 	installOpts truststore.InstallOptions
 	rehash      []string
 	issuer      acme.Issuer // nil without --acme-domain
+	storeRoots  []string    // trust store bundles, for chains the --trust files do not anchor
 
 	// installed holds, by fingerprint, the locally installed certificates
 	// the --trust files put (or found) in the store at their last install,
@@ -83,7 +84,8 @@ func (a *app) parseIntegration(c *cli.Context, rc *runConfig, o *owner.Owner) er
 		}
 		in.store = s
 		in.installOpts = truststore.InstallOptions{AllowNonCA: c.Bool("allow-non-ca")}
-		rc.reload.Roots = a.trustRoots(c.String("root"), s, in.trust)
+		rc.reload.Roots = slices.Clone(in.trust)
+		in.storeRoots = a.storeRoots(c.String("root"), s)
 	}
 	domain := acmeFlagName(acmePrefix, "domain")
 	if len(c.StringSlice(domain)) == 0 {
@@ -119,13 +121,11 @@ func (a *app) parseIntegration(c *cli.Context, rc *runConfig, o *owner.Owner) er
 	return nil
 }
 
-// trustRoots are the CA files a chain must verify to once --trust is
-// given: what the machine trusts after the install. That is the --trust
-// files and the store's bundle (written by the install), and, when the
-// store is a dir: capath, the OS store's bundle if the image has one, so a
-// public certificate next to a private CA for bridges still loads.
-func (a *app) trustRoots(root string, s *truststore.Store, trust []string) []string {
-	roots := append(slices.Clone(trust), s.BundlePath())
+// storeRoots are the bundles of what the machine trusts besides the
+// --trust files: the store's (written by the install) and, when the store
+// is a dir: capath, the OS store's if the image has one.
+func (a *app) storeRoots(root string, s *truststore.Store) []string {
+	roots := []string{s.BundlePath()}
 	if !strings.HasPrefix(s.Layout().Name, "dir:") {
 		return roots
 	}
@@ -137,6 +137,36 @@ func (a *app) trustRoots(root string, s *truststore.Store, trust []string) []str
 		roots = append(roots, osStore.BundlePath())
 	}
 	return roots
+}
+
+// waitForPair is the wait step. With --trust the chain must verify to
+// what the machine trusts after the install: the --trust files if they
+// suffice (a private CA), else also the store bundles (a public
+// certificate beside a private CA for bridges). Whichever set verified
+// the pair at start-up is what later changes must verify to; parsing a
+// distribution's bundle on every start and reload costs more than the
+// rest of the preparation, so it is read only when needed. The chain is
+// not waited for: a pair that is there and valid but does not verify is
+// a configuration mistake, not a sidecar still writing.
+func (a *app) waitForPair(ctx context.Context, rc *runConfig) (*reload.Snapshot, error) {
+	in, f := &rc.integ, rc.reload.Files
+	if len(in.storeRoots) == 0 {
+		return reload.WaitForPair(ctx, f, rc.reload.Roots, rc.wait, a.log)
+	}
+	if _, err := reload.WaitForPair(ctx, f, nil, rc.wait, a.log); err != nil {
+		return nil, err
+	}
+	if snap, err := reload.Load(f, rc.reload.Roots, time.Now()); err == nil {
+		return snap, nil
+	}
+	wide := slices.Concat(rc.reload.Roots, in.storeRoots)
+	snap, err := reload.Load(f, wide, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	a.log.Debug("chain verifies to the trust store", "path", f.Cert, "roots", in.storeRoots)
+	rc.reload.Roots = wide
+	return snap, nil
 }
 
 // integrationSteps are the preparation steps before the pair is loaded:
