@@ -9,8 +9,9 @@
 # reference is what a certbot deploy hook does by hand: cp, chown,
 # kill -HUP, with no debounce and no validation. Median of 10 renewals.
 # Memory: certinit's peak RSS (VmHWM) after those renewals.
-# Start-up: time until COMMAND runs under `certinit run --cert --key
-# --copy-to` against the shell entrypoint it replaces (`cp` + `exec`).
+# Start-up: time until COMMAND runs under `certinit run --trust --rehash
+# --cert --key --copy-to` against the shell entrypoint it replaces
+# (`cp`, `openssl rehash`, `exec`).
 set -euo pipefail
 : "${CERTINIT:?set CERTINIT to the certinit binary}"
 ROUNDS=10
@@ -142,22 +143,40 @@ echo "| run: peak RSS while supervising and watching (target ≤ 20 MiB) | $(awk
 # --- start-up cost before COMMAND ---------------------------------------
 # COMMAND is `date +%s%N`: the time it prints minus the time taken just
 # before starting certinit is what run costs before COMMAND runs (exit
-# cost, e.g. the kernel tearing down inotify, is not part of it). The
-# reference is the shell entrypoint run replaces: cp the pair, exec.
-# Interleaved, so both see the same load; every run copies afresh.
+# cost, e.g. the kernel tearing down inotify, is not part of it). run
+# installs a --trust CA into a capath (--trust-store dir:), rehashes a
+# --rehash directory of 3 peer CAs, validates the pair (chain verified to
+# the trust) and copies it. The reference is the shell entrypoint it
+# replaces: cp the CA, openssl rehash both directories, cp the pair, exec.
+# Interleaved, so both see the same load; every run starts from scratch.
 certbot_renew "$work/le3" 1
 live="$work/le3/live/x"
+mkdir -p "$work/peers"
+for n in 1 2 3; do
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+    -out "$work/peers/peer$n.pem" -subj "/CN=bench-peer-$n" -days 2 2>/dev/null
+done
+fresh() { # fresh ci|sh: remove what that side's previous start-up made
+  rm -rf "$work/start-$1" "$work/capath-$1"
+  find "$work/peers" -type l -delete
+  mkdir -p "$work/start-sh" "$work/capath-sh"
+}
 ci_start=() sh_start=()
 for _ in $(seq 1 30); do
-  rm -rf "$work/start-ci" "$work/start-sh"; mkdir -p "$work/start-sh"
+  fresh ci
   t0=$(date +%s%N)
-  t1=$("$CERTINIT" --log-level warn run --cert "$live/fullchain.pem" --key "$live/privkey.pem" \
+  t1=$("$CERTINIT" --log-level warn run --trust "$work/ca.pem" --trust-store "dir:$work/capath-ci" \
+    --rehash "$work/peers" --cert "$live/fullchain.pem" --key "$live/privkey.pem" \
     --copy-to "$work/start-ci" -- date +%s%N)
   ci_start+=("$(( (t1 - t0) / 1000 ))")
+  fresh sh
   t0=$(date +%s%N)
-  t1=$(sh -c 'cp "$1" "$2" "$3"/ && exec date +%s%N' sh "$live/fullchain.pem" "$live/privkey.pem" "$work/start-sh")
+  t1=$(sh -c 'cp "$1" "$2"/ && openssl rehash "$2" && openssl rehash "$3" && cp "$4" "$5" "$6"/ && exec date +%s%N' \
+    sh "$work/ca.pem" "$work/capath-sh" "$work/peers" "$live/fullchain.pem" "$live/privkey.pem" "$work/start-sh")
   sh_start+=("$(( (t1 - t0) / 1000 ))")
 done
+[ -e "$work/capath-ci/$(openssl x509 -noout -subject_hash -in "$work/ca.pem").0" ] \
+  || { echo "bench/40-run.sh: certinit run did not hash the capath" >&2; exit 1; }
 ci_us=$(printf '%s\n' "${ci_start[@]}" | median)
 sh_us=$(printf '%s\n' "${sh_start[@]}" | median)
-echo "| run: start-up with --cert/--key/--copy-to until COMMAND runs, median of 30 (target ≤ 50 ms) | $(awk -v u="$ci_us" 'BEGIN { printf "%.1f ms", u / 1000 }') | $(awk -v u="$sh_us" 'BEGIN { printf "%.1f ms", u / 1000 }') | sh entrypoint: cp + exec | $(awk -v a="$ci_us" -v b="$sh_us" 'BEGIN { printf "%.1f", a / b }') |"
+echo "| run: start-up with --trust, --rehash (3 CAs) and --cert/--key/--copy-to until COMMAND runs, median of 30 (target ≤ 50 ms) | $(awk -v u="$ci_us" 'BEGIN { printf "%.1f ms", u / 1000 }') | $(awk -v u="$sh_us" 'BEGIN { printf "%.1f ms", u / 1000 }') | sh entrypoint: cp + openssl rehash ×2 + cp + exec | $(awk -v a="$ci_us" -v b="$sh_us" 'BEGIN { printf "%.1f", a / b }') |"
