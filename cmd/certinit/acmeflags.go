@@ -30,22 +30,22 @@ func acmeFlagName(prefix, name string) string {
 func acmeFlags(prefix string) []cli.Flag {
 	n := func(name string) string { return acmeFlagName(prefix, name) }
 	return []cli.Flag{
-		&cli.StringSliceFlag{Name: n("domain"), Usage: "name to certify; repeat for more (the local issuer also takes localhost and IP addresses)"},
-		&cli.StringFlag{Name: n("out"), Usage: "directory for cert.pem, chain.pem, fullchain.pem and privkey.pem"},
-		&cli.StringFlag{Name: n("issuer"), Value: acme.IssuerACME, Usage: "acme (an ACME CA such as Let's Encrypt) or local (a CA kept in the cache directory; no network)"},
-		&cli.StringFlag{Name: n("email"), Usage: "contact address of the ACME account"},
-		&cli.StringFlag{Name: n("directory"), Usage: "ACME directory URL (default: Let's Encrypt production, " + acme.LetsEncryptURL + ")"},
+		&cli.StringSliceFlag{Name: n("domain"), Usage: "`NAME` to certify; repeat for more (the local issuer also takes localhost and IP addresses)"},
+		&cli.StringFlag{Name: n("out"), Usage: "`DIR` for cert.pem, chain.pem, fullchain.pem and privkey.pem"},
+		&cli.StringFlag{Name: n("issuer"), Value: acme.IssuerACME, Usage: "`ISSUER` to use: acme (an ACME CA such as Let's Encrypt) or local (a CA kept in the cache directory; no network)"},
+		&cli.StringFlag{Name: n("email"), Usage: "contact `ADDR` of the ACME account"},
+		&cli.StringFlag{Name: n("directory"), Usage: "ACME directory `URL` (default: Let's Encrypt production, " + acme.LetsEncryptURL + ")"},
 		&cli.BoolFlag{Name: n("staging"), Usage: "use Let's Encrypt's staging directory (untrusted certificates, generous limits)"},
-		&cli.StringFlag{Name: n("http-addr"), Value: acme.DefaultHTTPAddr, Usage: `HTTP-01 challenge listener while ordering; "" disables it`},
-		&cli.StringFlag{Name: n("tls-addr"), Value: acme.DefaultTLSAddr, Usage: `TLS-ALPN-01 challenge listener while ordering; "" disables it`},
-		&cli.StringFlag{Name: n("key-type"), Value: string(acme.KeyECDSA), Usage: "certificate key: ecdsa (P-256) or rsa (2048)"},
-		&cli.StringFlag{Name: n("cache"), Usage: "cache directory for the account, certificates and local CA (default: OUT.cache beside --out)"},
-		&cli.StringFlag{Name: n("acme-ca"), Usage: "PEM file of a CA to trust for the ACME server's own HTTPS (private ACME CAs)"},
-		&cli.StringFlag{Name: n("eab-kid"), Usage: "external account binding key id (CAs that require it)"},
-		&cli.StringFlag{Name: n("eab-hmac"), Usage: "external account binding HMAC key, base64url"},
-		&cli.StringFlag{Name: n("owner"), Usage: "USER[:GROUP] to own the files; the key becomes 0640 so the broker can read it after dropping root"},
-		&cli.StringFlag{Name: n("renew-before"), Value: "30d", Usage: "renew when less than this remains (at most a third of the lifetime); e.g. 30d, 720h"},
-		&cli.StringFlag{Name: n("local-validity"), Value: "90d", Usage: "lifetime of local-issuer certificates; e.g. 90d, 10m"},
+		&cli.StringFlag{Name: n("http-addr"), Value: acme.DefaultHTTPAddr, Usage: "HTTP-01 challenge listener `ADDR` while ordering; \"\" disables it"},
+		&cli.StringFlag{Name: n("tls-addr"), Value: acme.DefaultTLSAddr, Usage: "TLS-ALPN-01 challenge listener `ADDR` while ordering; \"\" disables it"},
+		&cli.StringFlag{Name: n("key-type"), Value: string(acme.KeyECDSA), Usage: "certificate key `TYPE`: ecdsa (P-256) or rsa (2048)"},
+		&cli.StringFlag{Name: n("cache"), Usage: "cache `DIR` for the account, certificates and local CA (default: OUT.cache beside --out)"},
+		&cli.StringFlag{Name: n("acme-ca"), Usage: "PEM `FILE` of a CA to trust for the ACME server's own HTTPS (private ACME CAs)"},
+		&cli.StringFlag{Name: n("eab-kid"), Usage: "external account binding key `ID` (CAs that require it)"},
+		&cli.StringFlag{Name: n("eab-hmac"), Usage: "external account binding HMAC `KEY`, base64url"},
+		&cli.StringFlag{Name: n("owner"), Usage: "`USER[:GROUP]` to own the files; the key becomes 0640 so the broker can read it after dropping root"},
+		&cli.StringFlag{Name: n("renew-before"), Value: "30d", Usage: "renew when less than `DURATION` remains (at most a third of the lifetime); e.g. 30d, 720h"},
+		&cli.StringFlag{Name: n("local-validity"), Value: "90d", Usage: "`DURATION` local-issuer certificates are valid; e.g. 90d, 10m"},
 	}
 }
 

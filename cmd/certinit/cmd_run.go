@@ -24,12 +24,15 @@ func (a *app) runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "prepare certificates and trust, then start, watch and reload COMMAND",
 		ArgsUsage: "-- COMMAND [ARGS...]",
-		Description: "Prepares (waits for --cert/--key to be a valid pair, copies them to --copy-to owned by\n" +
-			"--owner), then starts COMMAND as its supervisor: forwards signals, reaps zombies as PID 1,\n" +
-			"exits with COMMAND's code. It watches the certificate files (and --watch, --restart-on),\n" +
-			"and on a change that loads as a valid pair copies it and sends --reload-signal, or restarts\n" +
-			"COMMAND when a --restart-on file changed. An invalid change is refused and logged; the\n" +
-			"server keeps its last good certificate. --exec replaces certinit with COMMAND instead.",
+		Description: "Prepares (installs --trust files into the trust store, rehashes --rehash directories,\n" +
+			"obtains a certificate with --acme-domain, waits for --cert/--key to be a valid pair, copies\n" +
+			"them to --copy-to owned by --owner), then starts COMMAND as its supervisor: forwards signals,\n" +
+			"reaps zombies as PID 1, exits with COMMAND's code. It watches the certificate files, --trust\n" +
+			"files, --rehash directories, --watch and --restart-on paths, and renews --acme-domain\n" +
+			"certificates; on a change that loads as a valid pair it copies it, re-installs trust and\n" +
+			"rehashes as needed and sends --reload-signal, or restarts COMMAND when a --restart-on file\n" +
+			"changed. An invalid change is refused and logged; the server keeps its last good\n" +
+			"certificate. --exec replaces certinit with COMMAND instead.",
 		Flags: append(prepareFlags(),
 			&cli.StringSliceFlag{Name: "watch", Usage: "also watch `PATH` (file or directory); a change reloads (repeatable)"},
 			&cli.StringFlag{Name: "reload-signal", Value: "HUP", Usage: "`SIG` that makes COMMAND reload its certificates (HUP, USR1, USR2, INT, QUIT, TERM, WINCH, ALRM)"},
@@ -54,17 +57,15 @@ func (a *app) initCommand() *cli.Command {
 }
 
 // prepareFlags are the flags run and init share.
-// TODO(integrate): --trust/--trust-store/--root (truststore), --rehash
-// (hashlink) and the --acme-* options (acme) are added here.
 func prepareFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.StringFlag{Name: "cert", Usage: "certificate `FILE` (leaf first, chain may follow) the server loads"},
 		&cli.StringFlag{Name: "key", Usage: "private key `FILE` of --cert"},
 		&cli.StringFlag{Name: "chain", Usage: "separate chain `FILE` (certbot's chain.pem), checked, watched and copied with the pair"},
 		&cli.DurationFlag{Name: "wait", Usage: "wait up to `DURATION` for --cert and --key to exist and be a valid pair"},
 		&cli.StringFlag{Name: "copy-to", Usage: "copy the pair (and chain) into `DIR`, keeping their file names"},
-		&cli.StringFlag{Name: "owner", Usage: "`USER[:GROUP]` owning the copies; the key is 0600, 0640 with a group"},
-	}
+		&cli.StringFlag{Name: "owner", Usage: "`USER[:GROUP]` owning the copies and the --acme-out files; the key is 0600, 0640 with a group"},
+	}, integrationFlags()...)
 }
 
 // runConfig is everything run and init were told, checked.
@@ -81,7 +82,8 @@ type runConfig struct {
 	// program while COMMAND runs holds it for reading from Start to Wait.
 	reapLock sync.RWMutex
 
-	snap *reload.Snapshot // the validated pair, once the wait step ran
+	snap  *reload.Snapshot // the validated pair, once the wait step ran
+	integ integration      // --trust, --rehash, --acme-* (run_steps.go)
 }
 
 // prepareStep is one thing done before COMMAND starts; the first error
@@ -93,14 +95,10 @@ type prepareStep struct {
 
 // prepareSteps lists, in order, what run and init do before COMMAND.
 func (a *app) prepareSteps(rc *runConfig) []prepareStep {
-	var steps []prepareStep
-	// TODO(integrate truststore): install the --trust files into the OS store here.
-	// TODO(integrate hashlink): rehash the --rehash directories here.
-	// TODO(integrate acme): obtain certificates here when --acme-* or the local
-	// issuer is configured (then point rc.reload.Files at its output).
+	steps := a.integrationSteps(rc)
 	if rc.reload.Files.Cert != "" {
 		steps = append(steps, prepareStep{"wait for certificate", func(ctx context.Context) error {
-			snap, err := reload.WaitForPair(ctx, rc.reload.Files, rc.reload.Roots, rc.wait, a.log)
+			snap, err := a.waitForPair(ctx, rc)
 			rc.snap = snap
 			return err
 		}})
@@ -117,19 +115,17 @@ func (a *app) prepareSteps(rc *runConfig) []prepareStep {
 	return steps
 }
 
-// reloadHooks are run on every good change, after the copy and before the
-// reload signal.
-// TODO(integrate truststore, hashlink): re-install --trust files and rehash
-// --rehash directories when they (CA material) changed. A hook that runs a
-// program holds rc.reapLock.RLock() from Start to Wait.
-func (a *app) reloadHooks(rc *runConfig) []reload.Hook { return nil }
-
-// watchPaths are the files and directories whose change matters.
-// TODO(integrate): add the --trust files and --rehash directories.
+// watchPaths are the files and directories whose change matters. The
+// output of --acme-domain is not among them: certinit writes it itself and
+// reloads through the renewal callback, so a watch would reload twice.
 func (rc *runConfig) watchPaths() []string {
 	var paths []string
 	f := rc.reload.Files
-	for _, p := range append(append([]string{f.Cert, f.Key, f.Chain}, rc.watch...), rc.reload.RestartOn...) {
+	if rc.integ.issuer != nil {
+		f = reload.Files{}
+	}
+	all := slices.Concat([]string{f.Cert, f.Key, f.Chain}, rc.integ.trust, rc.integ.rehash, rc.watch, rc.reload.RestartOn)
+	for _, p := range all {
 		if p != "" && !slices.Contains(paths, p) {
 			paths = append(paths, p)
 		}
@@ -204,8 +200,9 @@ func (a *app) supervise(ctx context.Context, rc *runConfig, sup *supervisor.Supe
 			_ = w.Run(ctx, func(changed []string) { _ = rl.Changed(ctx, changed) })
 		})
 	}
-	// TODO(integrate acme): start the renewal loop here (wg.Go); its
-	// callback calls rl.Renewed(ctx, paths), the same path as a file change.
+	if rc.integ.issuer != nil {
+		wg.Go(func() { rc.integ.startRenewals(ctx, rl) })
+	}
 	code, err := sup.Run(ctx)
 	cancel()
 	if err != nil {
@@ -222,15 +219,21 @@ func (a *app) parseRunConfig(c *cli.Context, initOnly bool) (*runConfig, error) 
 		reload: reload.Config{Files: reload.Files{Cert: c.String("cert"), Key: c.String("key"), Chain: c.String("chain")}, CopyTo: c.String("copy-to")},
 		wait:   c.Duration("wait"),
 	}
+	var o *owner.Owner
 	if s := c.String("owner"); s != "" {
-		o, err := owner.Parse(s)
-		if err != nil {
+		var err error
+		if o, err = owner.Parse(s); err != nil {
 			return nil, usageErrorf("--owner: %v", err)
 		}
+	}
+	if err := a.parseIntegration(c, rc, o); err != nil {
+		return nil, err
+	}
+	// --owner owns the copies, and with --acme-domain also the ACME output;
+	// given for neither, Check refuses it.
+	if rc.reload.CopyTo != "" || rc.integ.issuer == nil {
 		rc.reload.Owner = o
 	}
-	// TODO(integrate truststore): set rc.reload.Roots to the --trust files,
-	// so a new chain must verify to them before a reload.
 	if err := rc.reload.Check(); err != nil {
 		return nil, usageErrorf("%s: %v", c.Command.Name, err)
 	}

@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/certinit/certinit/acme"
+	"github.com/certinit/certinit/hashlink"
+	"github.com/certinit/certinit/internal/owner"
+	"github.com/certinit/certinit/reload"
+	"github.com/certinit/certinit/truststore"
+)
+
+// This file wires run and init to truststore (--trust), hashlink (--rehash)
+// and acme (--acme-*): their flags, their preparation steps and the reload
+// hooks that keep the trust store and hash links in step with changes.
+
+// integrationFlags are run's and init's options for the trust store, hash
+// links and in-process certificates. The --acme-* options are acme
+// obtain's, built by acmeFlags; --owner is shared with --copy-to.
+func integrationFlags() []cli.Flag {
+	flags := []cli.Flag{
+		&cli.StringSliceFlag{Name: "trust", Usage: "install CA certificate `FILE` into the trust store before starting, again when it changes (repeatable)"},
+		&cli.StringFlag{Name: "trust-store", Value: "auto", Usage: "store --trust goes to: auto, debian, alpine, rhel, suse, arch or dir:PATH (a capath; PATH inside --root)"},
+		&cli.StringFlag{Name: "root", Value: "/", Usage: "`DIR` holding the OS tree of the trust store"},
+		&cli.BoolFlag{Name: "allow-non-ca", Usage: "also accept --trust certificates that are neither CA certificates nor self-signed"},
+		&cli.StringSliceFlag{Name: "rehash", Usage: "keep OpenSSL hash links in `DIR` (a capath), as openssl rehash does (repeatable)"},
+	}
+	for _, f := range acmeFlags(acmePrefix) {
+		if f.Names()[0] != acmeFlagName(acmePrefix, "owner") {
+			flags = append(flags, f)
+		}
+	}
+	return flags
+}
+
+// acmePrefix names acme obtain's options under run and init.
+const acmePrefix = "acme-"
+
+// integration is what run and init do besides the pair: the parsed
+// --trust, --rehash and --acme-* options.
+type integration struct {
+	trust       []string
+	store       *truststore.Store // nil without --trust
+	installOpts truststore.InstallOptions
+	rehash      []string
+	issuer      acme.Issuer // nil without --acme-domain
+	storeRoots  []string    // trust store bundles, for chains the --trust files do not anchor
+
+	// installed holds, by fingerprint, the locally installed certificates
+	// the --trust files put (or found) in the store at their last install,
+	// so a certificate a changed --trust file no longer holds is removed.
+	installed map[string]truststore.Cert
+}
+
+// parseIntegration reads the integration options into rc. With
+// --acme-domain the pair is the ACME output: rc.reload.Files points there
+// and o (--owner) also owns that output.
+func (a *app) parseIntegration(c *cli.Context, rc *runConfig, o *owner.Owner) error {
+	in := &rc.integ
+	in.trust, in.rehash = c.StringSlice("trust"), c.StringSlice("rehash")
+	if len(in.trust) == 0 {
+		for _, f := range []string{"trust-store", "root", "allow-non-ca"} {
+			if c.IsSet(f) {
+				return usageErrorf("--%s applies to --trust files: give --trust FILE", f)
+			}
+		}
+	} else {
+		spec := c.String("trust-store")
+		if spec != "auto" && spec != "" {
+			if _, err := truststore.LayoutByName(spec); err != nil {
+				return usageErrorf("--trust-store: %v", err)
+			}
+		}
+		s, err := truststore.Open(c.String("root"), spec, a.log)
+		if err != nil {
+			return err
+		}
+		in.store = s
+		in.installOpts = truststore.InstallOptions{AllowNonCA: c.Bool("allow-non-ca")}
+		rc.reload.Roots = slices.Clone(in.trust)
+		in.storeRoots = a.storeRoots(c.String("root"), s)
+	}
+	domain := acmeFlagName(acmePrefix, "domain")
+	if len(c.StringSlice(domain)) == 0 {
+		for _, f := range acmeFlags(acmePrefix) {
+			if n := f.Names()[0]; n != domain && c.IsSet(n) {
+				return usageErrorf("--%s configures --%s: give --%s NAME", n, domain, domain)
+			}
+		}
+		return nil
+	}
+	for _, f := range []string{"cert", "key", "chain"} {
+		if c.IsSet(f) {
+			return usageErrorf("--%s and --%s exclude each other: with --%s the pair is --%s's %s and %s",
+				f, domain, domain, acmeFlagName(acmePrefix, "out"), acme.FullChainFile, acme.KeyFile)
+		}
+	}
+	if c.Bool("exec") {
+		return usageErrorf("--exec leaves nothing running to renew certificates: --%s cannot be used with it (use init for a one-off)", domain)
+	}
+	cfg, err := acmeConfig(c, acmePrefix)
+	if err != nil {
+		return err
+	}
+	cfg.Owner = o
+	if in.issuer, err = newIssuer(a, cfg); err != nil {
+		return err
+	}
+	rc.reload.Files = reload.Files{Cert: filepath.Join(cfg.Out, acme.FullChainFile), Key: filepath.Join(cfg.Out, acme.KeyFile)}
+	if ca, ok := in.issuer.(*acme.LocalCA); ok {
+		// Its leaf chains to the local CA, which exists after Obtain.
+		rc.reload.Roots = append(rc.reload.Roots, ca.CAFile())
+	}
+	return nil
+}
+
+// storeRoots are the bundles of what the machine trusts besides the
+// --trust files: the store's (written by the install) and, when the store
+// is a dir: capath, the OS store's if the image has one.
+func (a *app) storeRoots(root string, s *truststore.Store) []string {
+	roots := []string{s.BundlePath()}
+	if !strings.HasPrefix(s.Layout().Name, "dir:") {
+		return roots
+	}
+	osStore, err := truststore.Open(root, "auto", a.log)
+	if err != nil {
+		return roots
+	}
+	if fi, err := os.Stat(osStore.BundlePath()); err == nil && fi.Mode().IsRegular() {
+		roots = append(roots, osStore.BundlePath())
+	}
+	return roots
+}
+
+// waitForPair is the wait step. With --trust the chain must verify to
+// what the machine trusts after the install: the --trust files if they
+// suffice (a private CA), else also the store bundles (a public
+// certificate beside a private CA for bridges). Whichever set verified
+// the pair at start-up is what later changes must verify to; parsing a
+// distribution's bundle on every start and reload costs more than the
+// rest of the preparation, so it is read only when needed. The chain is
+// not waited for: a pair that is there and valid but does not verify is
+// a configuration mistake, not a sidecar still writing.
+func (a *app) waitForPair(ctx context.Context, rc *runConfig) (*reload.Snapshot, error) {
+	in, f := &rc.integ, rc.reload.Files
+	if len(in.storeRoots) == 0 {
+		return reload.WaitForPair(ctx, f, rc.reload.Roots, rc.wait, a.log)
+	}
+	if _, err := reload.WaitForPair(ctx, f, nil, rc.wait, a.log); err != nil {
+		return nil, err
+	}
+	if snap, err := reload.Load(f, rc.reload.Roots, time.Now()); err == nil {
+		return snap, nil
+	}
+	wide := slices.Concat(rc.reload.Roots, in.storeRoots)
+	snap, err := reload.Load(f, wide, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	a.log.Debug("chain verifies to the trust store", "path", f.Cert, "roots", in.storeRoots)
+	rc.reload.Roots = wide
+	return snap, nil
+}
+
+// integrationSteps are the preparation steps before the pair is loaded:
+// trust install, rehash, obtain.
+func (a *app) integrationSteps(rc *runConfig) []prepareStep {
+	in := &rc.integ
+	var steps []prepareStep
+	if in.store != nil {
+		steps = append(steps, prepareStep{"trust install", func(ctx context.Context) error { return a.installTrust(ctx, in) }})
+	}
+	if len(in.rehash) > 0 {
+		steps = append(steps, prepareStep{"rehash", func(context.Context) error { return a.rehashDirs(in.rehash) }})
+	}
+	if in.issuer != nil {
+		steps = append(steps, prepareStep{"obtain certificate", func(ctx context.Context) error {
+			res, err := in.issuer.Obtain(ctx)
+			if err != nil {
+				return err
+			}
+			for _, crt := range res.Certs {
+				a.log.Info("certificate", "domain", crt.Names[0], "serial", crt.Serial, "issued", crt.Issued,
+					"not_after", crt.NotAfter.UTC().Format(time.RFC3339), "renew_at", crt.RenewAt.UTC().Format(time.RFC3339))
+			}
+			return nil
+		}})
+	}
+	return steps
+}
+
+// installTrust installs every --trust file (Install checks them all before
+// it writes: a bad file changes nothing) and then removes the certificates
+// that an earlier version of the files brought in and none holds now.
+func (a *app) installTrust(ctx context.Context, in *integration) error {
+	rep, err := in.store.Install(ctx, in.trust, in.installOpts)
+	if err != nil {
+		return err
+	}
+	now := map[string]truststore.Cert{}
+	names := map[string]bool{} // source files still holding a trusted certificate
+	for _, ct := range append(rep.Added, rep.Present...) {
+		if ct.Local {
+			now[ct.Fingerprint] = ct
+			names[ct.Name] = true
+		}
+	}
+	var stale []string
+	for fp, ct := range in.installed {
+		// A name is a source file: one that still holds a current
+		// certificate (a --trust file inside a dir: store) stays.
+		if _, ok := now[fp]; !ok && !names[ct.Name] {
+			stale = append(stale, ct.Name)
+		}
+	}
+	in.installed = now
+	removed := 0
+	if len(stale) > 0 {
+		slices.Sort(stale)
+		stale = slices.Compact(stale)
+		rm, err := in.store.Remove(ctx, stale)
+		if err != nil {
+			// Not a reason to keep the new CA from the server: the old
+			// one was removed by hand, or cannot be.
+			a.log.Warn("cannot remove a certificate the trust files no longer hold", "names", stale, "err", err)
+		} else {
+			removed = len(rm.Removed)
+		}
+	}
+	a.log.Info("trust installed", "store", rep.Store, "added", len(rep.Added), "present", len(rep.Present),
+		"removed", removed, "bundle", in.store.BundlePath())
+	return nil
+}
+
+// rehashDirs makes each directory's OpenSSL hash links.
+func (a *app) rehashDirs(dirs []string) error {
+	for _, d := range dirs {
+		res, err := hashlink.Rehash(d, hashlink.Options{Log: a.log})
+		if err != nil {
+			return err
+		}
+		a.log.Info("rehashed", "path", d, "links", len(res.Links), "added", len(res.Added), "removed", len(res.Removed))
+	}
+	return nil
+}
+
+// reloadHooks are run on every good change, after the copy and before the
+// reload signal: a changed --trust file is installed again (and every
+// --rehash directory rehashed, as the file may live in one); a changed
+// --rehash directory is rehashed. Neither runs a program, so neither takes
+// rc.reapLock (a hook that does must hold it for reading from Start to
+// Wait). Rehashing a watched directory does not trigger itself: the
+// watcher ignores hash links.
+func (a *app) reloadHooks(rc *runConfig) []reload.Hook {
+	in := &rc.integ
+	if in.store == nil && len(in.rehash) == 0 {
+		return nil
+	}
+	return []reload.Hook{{Name: "trust store and hash links", Run: func(ctx context.Context, changed []string) error {
+		trustChanged := slices.ContainsFunc(in.trust, func(p string) bool { return slices.Contains(changed, p) })
+		if trustChanged {
+			if err := a.installTrust(ctx, in); err != nil {
+				return err
+			}
+		}
+		for _, d := range in.rehash {
+			if trustChanged || slices.Contains(changed, d) {
+				if err := a.rehashDirs([]string{d}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}}}
+}
+
+// startRenewals runs the issuer's renewal loop until ctx is done; a
+// renewal goes through rl.Renewed, the path of a file change (validate,
+// copy, hooks, signal).
+func (in *integration) startRenewals(ctx context.Context, rl *reload.Reloader) {
+	in.issuer.RenewLoop(ctx, func(res *acme.Result) { _ = rl.Renewed(ctx, res.Written) })
+}
