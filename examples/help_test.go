@@ -17,11 +17,7 @@ import (
 // Only these exact names are excused, only for these commands; a listed
 // flag that the binary has makes TestPendingFlags fail, so the list cannot
 // outlive its reason.
-var pendingFlags = map[string][]string{
-	"run": {"trust", "trust-store", "acme-domain", "acme-email", "acme-http-addr",
-		"acme-cache", "acme-out", "acme-staging"},
-	"init": {"trust", "trust-store"},
-}
+var pendingFlags = map[string][]string{}
 
 func isPending(cmd, flag string) bool { return slices.Contains(pendingFlags[cmd], flag) }
 
