@@ -3,10 +3,12 @@
 // the server will make, copy it where the server's user can read it, run
 // the integration hooks (trust store, hash links), then send the reload
 // signal, or restart the server when a file it only reads at start-up
-// changed. A change that fails validation is refused with one logged line
-// and nothing else happens: the server keeps serving the old certificate
-// and new handshakes keep working; the change is remembered, so the next
-// good change does what the refused one would have done.
+// changed or the key type changed (an OpenSSL server keeps the old
+// certificate beside a new one of another type; see keytype.go). A change
+// that fails validation is refused with one logged line and nothing else
+// happens: the server keeps serving the old certificate and new handshakes
+// keep working; the change is remembered, so the next good change does
+// what the refused one would have done.
 //
 // It does not detect changes (watch does) or run processes (supervisor
 // does); both meet here through Changed and the Target interface.
@@ -95,6 +97,7 @@ type Reloader struct {
 
 	mu      sync.Mutex
 	pending []string // changed since the last successful reload
+	served  keyType  // of the pair the server last loaded
 }
 
 // New returns a Reloader for cfg that acts on target.
@@ -106,7 +109,7 @@ func New(cfg Config, target Target) *Reloader {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Reloader{cfg: cfg, target: target, log: log, now: time.Now}
+	return &Reloader{cfg: cfg, target: target, log: log, now: time.Now, served: startingKeyType(cfg)}
 }
 
 // Renewed is the entry point for in-process renewals (ACME, local issuer):
@@ -117,8 +120,9 @@ func (r *Reloader) Renewed(ctx context.Context, paths []string) error {
 }
 
 // Changed handles changed paths: validate, copy, hooks, then signal or
-// restart. A refused change returns its reason (already logged) and is
-// kept pending.
+// restart. It restarts when a --restart-on path changed or when the new
+// pair's key type differs from the one the server loaded last. A refused
+// change returns its reason (already logged) and is kept pending.
 func (r *Reloader) Changed(ctx context.Context, changed []string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -127,7 +131,8 @@ func (r *Reloader) Changed(ctx context.Context, changed []string) error {
 			r.pending = append(r.pending, p)
 		}
 	}
-	if err := r.apply(ctx, r.pending); errors.Is(err, ErrSuperseded) {
+	snap, err := r.apply(ctx, r.pending)
+	if errors.Is(err, ErrSuperseded) {
 		// Not a problem with the files: they changed again while being
 		// handled, and the watcher brings that change here next.
 		r.log.Info("reload deferred", "reason", err.Error(), "changed", r.pending)
@@ -138,46 +143,70 @@ func (r *Reloader) Changed(ctx context.Context, changed []string) error {
 	}
 	all := r.pending
 	r.pending = nil
-	if slices.ContainsFunc(all, func(p string) bool { return slices.Contains(r.cfg.RestartOn, p) }) {
-		r.log.Info("restarting", "changed", all)
-		return r.target.Restart()
+	next := r.served
+	if snap != nil {
+		next = leafKeyType(snap.Pair.Chain[0])
 	}
-	r.log.Info("reloading", "signal", supervisor.SignalName(r.cfg.Signal), "changed", all)
+	return r.act(all, next)
+}
+
+// act restarts or signals the server for a good change, whose pair (if
+// any) has key type next, and records next as served once that is done.
+func (r *Reloader) act(changed []string, next keyType) error {
+	var why string
+	switch {
+	case next.changedFrom(r.served):
+		why = fmt.Sprintf("key type changed from %s to %s: on a reload signal the server would keep serving the old certificate beside the new one; the restart disconnects clients, which reconnect",
+			r.served.desc, next.desc)
+	case slices.ContainsFunc(changed, func(p string) bool { return slices.Contains(r.cfg.RestartOn, p) }):
+		why = "a --restart-on file changed; the server reads it only at start"
+	}
+	if why != "" {
+		r.log.Info("restarting", "reason", why, "changed", changed)
+		if err := r.target.Restart(); err != nil {
+			return err
+		}
+		r.served = next
+		return nil
+	}
+	r.log.Info("reloading", "signal", supervisor.SignalName(r.cfg.Signal), "changed", changed)
 	if err := r.target.Signal(r.cfg.Signal); err != nil {
 		r.log.Error("reload signal failed", "err", err)
 		return err
 	}
+	r.served = next
 	return nil
 }
 
 // apply validates and prepares everything the server will read; it
-// changes nothing the server uses unless every check passed.
-func (r *Reloader) apply(ctx context.Context, changed []string) error {
+// changes nothing the server uses unless every check passed. It returns
+// the validated pair (nil without --cert).
+func (r *Reloader) apply(ctx context.Context, changed []string) (*Snapshot, error) {
 	// The pair is checked on any change, not only its own: the signal
 	// makes the server reload it too.
 	var snap *Snapshot
 	if r.cfg.Files.Cert != "" {
 		var err error
 		if snap, err = Load(r.cfg.Files, r.cfg.Roots, r.now()); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, p := range changed {
 		if err := checkPEM(p); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if snap != nil && r.cfg.CopyTo != "" {
 		if _, err := snap.CopyToIfCurrent(r.cfg.CopyTo, r.cfg.Owner); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	for _, h := range r.cfg.Hooks {
 		if err := h.Run(ctx, changed); err != nil {
-			return fmt.Errorf("%s: %w", h.Name, err)
+			return nil, fmt.Errorf("%s: %w", h.Name, err)
 		}
 	}
-	return nil
+	return snap, nil
 }
 
 // checkPEM refuses a changed file that holds PEM but does not parse to the

@@ -1,0 +1,71 @@
+package reload
+
+import (
+	"crypto/x509"
+	"path/filepath"
+
+	"github.com/certinit/certinit/internal/pemfile"
+)
+
+// A server built on OpenSSL (Mosquitto, and most brokers) keeps one
+// certificate per key type in its SSL_CTX: one RSA, one ECDSA, one Ed25519
+// slot. A reload signal loads the new pair into its own type's slot and
+// leaves the others as they are, so a renewal that changes the key type
+// leaves the old certificate in place beside the new one, and OpenSSL
+// picks a slot per handshake from the signature algorithms the client
+// offers. Measured with Mosquitto 2.0.11 and OpenSSL 3.0 (HUP, then
+// openssl s_client with its default offer and with -sigalgs restricted to
+// one type, TLS 1.3 and 1.2 alike; cmd/certinit/run_keytype_test.go keeps
+// the first row as a test):
+//
+//	ECDSA P-256 -> RSA 2048    default clients get the OLD ECDSA certificate;
+//	                           RSA-only clients get the new one
+//	RSA 2048 -> ECDSA P-256    default clients get the new one;
+//	                           RSA-only clients get the OLD RSA certificate
+//	ECDSA P-256 -> Ed25519     default and ECDSA-only clients get the OLD one
+//	ECDSA P-256 -> ECDSA P-384 everyone gets the new one (one slot for all curves)
+//	RSA 2048 -> RSA 2048       everyone gets the new one
+//
+// The old certificate stays served until it expires (then those clients
+// fail) and its key stays in use, which is often why the key was changed.
+// So the slot is what matters: the public key algorithm, not the curve or
+// the size. Only a restart empties the other slots.
+
+// keyType is the public key algorithm of a served certificate (its
+// OpenSSL slot) with a description for the log ("ECDSA P-256").
+type keyType struct {
+	alg  x509.PublicKeyAlgorithm // x509.UnknownPublicKeyAlgorithm: not known
+	desc string
+}
+
+func leafKeyType(leaf *x509.Certificate) keyType {
+	return keyType{alg: leaf.PublicKeyAlgorithm, desc: pemfile.KeyDescription(leaf.PublicKey)}
+}
+
+// changedFrom reports whether a server that loaded a pair of type old
+// keeps that certificate beside this one after a reload signal. An
+// unknown type on either side is not a change.
+func (k keyType) changedFrom(old keyType) bool {
+	return k.alg != x509.UnknownPublicKeyAlgorithm && old.alg != x509.UnknownPublicKeyAlgorithm && k.alg != old.alg
+}
+
+// startingKeyType is the key type of the pair the server starts with: the
+// copy in cfg.CopyTo when there is one (what the server reads), else
+// cfg.Files.Cert. New is called after the preparation validated (and
+// copied) the pair and before the server starts. A file that cannot be
+// read gives an unknown type, which the first good change replaces.
+func startingKeyType(cfg Config) keyType {
+	if cfg.Files.Cert == "" {
+		return keyType{}
+	}
+	paths := []string{cfg.Files.Cert}
+	if cfg.CopyTo != "" {
+		paths = append([]string{filepath.Join(cfg.CopyTo, filepath.Base(cfg.Files.Cert))}, paths...)
+	}
+	for _, p := range paths {
+		if certs, err := pemfile.ReadCertificates(p); err == nil {
+			return leafKeyType(certs[0])
+		}
+	}
+	return keyType{}
+}

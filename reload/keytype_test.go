@@ -1,0 +1,145 @@
+package reload
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"log/slog"
+	"math/big"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certinit/certinit/internal/testutil"
+)
+
+// TestKeyTypeChangeRestarts: a good renewal whose key type differs from
+// the one the server loaded last restarts it, with one line saying why; a
+// renewal of the same type (whatever the curve or size) is signalled; a
+// refused renewal does not count as loaded.
+func TestKeyTypeChangeRestarts(t *testing.T) {
+	f := newFixture(t) // starts with ECDSA P-256
+	rec := &recorder{}
+	var logs bytes.Buffer
+	r := New(Config{Files: Files{Cert: f.cert, Key: f.key}, Log: slog.New(slog.NewTextHandler(&logs, nil))}, rec)
+	rsa1, rsa2 := genKey(t, "rsa"), genKey(t, "rsa")
+	steps := []struct {
+		name    string
+		write   func()
+		want    []string // nil: refused
+		wantLog string
+	}{
+		{"ECDSA P-256 to RSA 2048", func() { f.writePairWith(rsa1, rsa1) }, []string{"restart"},
+			`msg=restarting reason="key type changed from ECDSA P-256 to RSA 2048: on a reload signal the server would keep serving the old certificate beside the new one`},
+		{"RSA to RSA", func() { f.writePairWith(rsa2, rsa2) }, []string{"signal hangup"}, "msg=reloading"},
+		{"RSA to ECDSA P-384", func() { k := genKey(t, "p384"); f.writePairWith(k, k) }, []string{"restart"},
+			"key type changed from RSA 2048 to ECDSA P-384"},
+		{"curve alone (P-384 to P-256)", func() { k := genKey(t, "p256"); f.writePairWith(k, k) }, []string{"signal hangup"}, "msg=reloading"},
+		{"ECDSA to Ed25519", func() { k := genKey(t, "ed25519"); f.writePairWith(k, k) }, []string{"restart"},
+			"key type changed from ECDSA P-256 to Ed25519"},
+		// An RSA certificate with an Ed25519 key: refused, so the server
+		// still has Ed25519 and the next Ed25519 pair is a plain reload.
+		{"refused RSA", func() { f.writePairWith(rsa1, genKey(t, "ed25519")) }, nil, "msg=\"reload refused\""},
+		{"Ed25519 after the refusal", func() { k := genKey(t, "ed25519"); f.writePairWith(k, k) }, []string{"signal hangup"}, "msg=reloading"},
+	}
+	for _, st := range steps {
+		logs.Reset()
+		st.write()
+		err := r.Changed(context.Background(), []string{f.cert, f.key})
+		if (err == nil) != (st.want != nil) {
+			t.Fatalf("%s: Changed = %v", st.name, err)
+		}
+		if got := rec.take(); !slices.Equal(got, st.want) {
+			t.Fatalf("%s: did %q, want %q", st.name, got, st.want)
+		}
+		if !strings.Contains(logs.String(), st.wantLog) || strings.Count(logs.String(), "\n") != 1 {
+			t.Fatalf("%s: logged\n%s\nwant one line with %s", st.name, logs.String(), st.wantLog)
+		}
+	}
+}
+
+// TestKeyTypeStartsFromCopy: the type the server starts with is read from
+// the copy it loads, not from the source, which may already hold a newer
+// pair when the reloader is created.
+func TestKeyTypeStartsFromCopy(t *testing.T) {
+	f := newFixture(t)
+	k := genKey(t, "rsa")
+	f.writePairWith(k, k)
+	snap, err := Load(Files{Cert: f.cert, Key: f.key}, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyDir := filepath.Join(f.dir, "copy")
+	if _, err := snap.CopyTo(copyDir, nil); err != nil {
+		t.Fatal(err)
+	}
+	f.writePair(testutil.CertOpts{}) // ECDSA in the source, RSA in the copy
+	rec := &recorder{}
+	r := New(Config{Files: Files{Cert: f.cert, Key: f.key}, CopyTo: copyDir}, rec)
+	if err := r.Changed(context.Background(), []string{f.cert, f.key}); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.take(); !slices.Equal(got, []string{"restart"}) {
+		t.Fatalf("did %q, want a restart (the server loaded the RSA copy)", got)
+	}
+}
+
+// genKey makes a key: "rsa" (2048 bits, what OpenSSL's default security
+// level accepts), "p256", "p384" or "ed25519".
+func genKey(t testing.TB, kind string) crypto.Signer {
+	t.Helper()
+	var k crypto.Signer
+	var err error
+	switch kind {
+	case "rsa":
+		k, err = rsa.GenerateKey(rand.Reader, 2048)
+	case "p256":
+		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	case "p384":
+		k, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case "ed25519":
+		_, k, err = ed25519.GenerateKey(rand.Reader)
+	default:
+		t.Fatalf("genKey: unknown kind %q", kind)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// writePairWith writes a certificate for certKey's public key, signed by
+// the fixture's CA, and key as the private key (certKey itself for a
+// matching pair).
+func (f *fixture) writePairWith(certKey, key crypto.Signer) {
+	f.t.Helper()
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, f.ca.Cert, certKey.Public(), f.ca.Key)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	testutil.WriteFile(f.t, filepath.Dir(f.cert), filepath.Base(f.cert), testutil.CertPEM(c))
+	testutil.WriteFile(f.t, filepath.Dir(f.key), filepath.Base(f.key), testutil.KeyPEM(f.t, key))
+}
