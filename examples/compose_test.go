@@ -126,14 +126,9 @@ func loadCompose(t testing.TB, file string, data []byte, images map[string]*imag
 		for _, v := range s.Volumes {
 			c.mounts = append(c.mounts, composeMount(g, filepath.Dir(file), v, errorf))
 		}
-		c.ports = []int{}
+		c.ports, c.published = []int{}, map[int]int{}
 		for _, p := range s.Ports {
-			spec := strings.TrimSuffix(p, "/tcp")
-			n, err := strconv.Atoi(spec[strings.LastIndex(spec, ":")+1:])
-			if err != nil {
-				errorf("port %q: %v", p, err)
-			}
-			c.ports = append(c.ports, n)
+			publish(c, strings.TrimSuffix(p, "/tcp"), errorf)
 		}
 		if hc := s.Healthcheck; hc != nil {
 			if test, ok := execForm(hc.Test, "healthcheck test", errorf); ok {
@@ -147,6 +142,23 @@ func loadCompose(t testing.TB, file string, data []byte, images map[string]*imag
 		g.containers = append(g.containers, c)
 	}
 	return g
+}
+
+// publish records a port specification, [[IP:]HOST:]CONTAINER, of Compose
+// or docker run -p.
+func publish(c *container, spec string, errorf func(string, ...any)) {
+	parts := strings.Split(spec, ":")
+	n, err := strconv.Atoi(parts[len(parts)-1])
+	if err != nil {
+		errorf("port %q: %v", spec, err)
+		return
+	}
+	c.ports = append(c.ports, n)
+	if len(parts) >= 2 {
+		if host, err := strconv.Atoi(parts[len(parts)-2]); err == nil {
+			c.published[n] = host
+		}
+	}
 }
 
 // composeMount reads a short-syntax volume, SOURCE:TARGET[:ro].

@@ -5,36 +5,54 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/certinit/certinit/internal/mosquittotest"
 	"github.com/certinit/certinit/internal/testutil"
-	"github.com/certinit/certinit/mosquittoconf"
 )
-
-// runFlags are the settings the container runs below apply, by flag name;
-// true for a path, which moves under the test's root. Settings outside it
-// (the image's CERTINIT_TRUST_STORE=auto, say) are logged and left out:
-// they would act on this machine's own trust store.
-var runFlags = map[string]bool{
-	"cert": true, "key": true, "chain": true, "copy-to": true,
-	"owner": false, "wait": false, "log-format": false, "log-level": false,
-	"reload-signal": false, "debounce": false, "poll": false,
-}
 
 // TestBrokerContainers runs, for real, every example container that starts
 // mosquitto under `certinit run` with certificate files another party
 // writes (certbot's live/ links on a shared volume, a Kubernetes Secret):
-// its CERTINIT_* settings as the manifest gives them (paths under a
-// temporary root), its mosquitto.conf, the first certificate written the
-// way that party writes it, then a renewal written the same way (certbot's
-// link swap, the kubelet's ..data swap) that the broker must serve, and
-// its health check or readiness probe, which must pass.
+// first the pod's init containers (`certinit init` filling a shared
+// volume; see runInitContainers), then the container's CERTINIT_* settings
+// as the manifest gives them (see environment), its mosquitto.conf, the
+// first certificate written the way that party writes it, then a renewal
+// written the same way (certbot's link swap, the kubelet's ..data swap)
+// that the broker must serve, and its health check or readiness probe,
+// which must pass.
 func TestBrokerContainers(t *testing.T) {
 	testutil.RequireTool(t, "mosquitto")
 	testutil.RequireTool(t, "openssl")
+	ran := 0
+	for _, b := range brokerContainers(t) {
+		if b.s["cert"] == "" {
+			continue // TestACMEContainers
+		}
+		ran++
+		t.Run(testName(b.c.where), func(t *testing.T) {
+			runBrokerContainer(t, b)
+		})
+	}
+	if ran == 0 {
+		t.Fatal("no example container runs mosquitto under certinit run with certificate files")
+	}
+}
+
+// brokerContainer is an example container that runs mosquitto under
+// `certinit run`, with the group (pod, Compose project) it belongs to.
+type brokerContainer struct {
+	g   *group
+	c   *container
+	inv *invocation
+	s   map[string]string
+}
+
+// brokerContainers finds them in every Compose file, Kubernetes manifest
+// and README `docker run` line of the examples.
+func brokerContainers(t *testing.T) []brokerContainer {
+	t.Helper()
 	images := loadImages(t)
 	var groups []*group
 	files, _ := filepath.Glob("*/compose.yaml")
@@ -47,33 +65,52 @@ func TestBrokerContainers(t *testing.T) {
 		objs = append(objs, decodeObjects(t, f, readFile(t, f))...)
 	}
 	groups = append(groups, loadPods(t, objs, images)...)
-
-	ran := 0
+	groups = append(groups, readmeGroups(t, images)...)
+	var out []brokerContainer
 	for _, g := range groups {
 		for _, c := range g.containers {
 			inv, s := containerSettings(t, c, t.Errorf)
-			if inv == nil || inv.cmd.path != "run" || len(inv.child) == 0 || path.Base(inv.child[0]) != "mosquitto" {
+			if inv == nil || inv.cmd.path != "run" || len(inv.child) == 0 || path.Base(inv.child[0]) != "mosquitto" || !slices.Contains(inv.child, "-c") {
 				continue
 			}
-			if s["cert"] == "" {
-				t.Logf("%s: not run here: certinit obtains its certificate itself (--acme-*) over the network; the configuration is checked by TestMosquittoConfs", c.where)
-				continue
-			}
-			ran++
-			t.Run(strings.NewReplacer("/", "_", " ", "_").Replace(c.where), func(t *testing.T) {
-				runBrokerContainer(t, c, inv, s)
-			})
+			out = append(out, brokerContainer{g, c, inv, s})
 		}
 	}
-	if ran == 0 {
-		t.Fatal("no example container runs mosquitto under certinit run with certificate files")
-	}
+	return out
 }
+
+// readmeGroups are the `docker run` lines of the examples' READMEs that
+// run our images, each a group of one container.
+func readmeGroups(t *testing.T, images map[string]*image) []*group {
+	t.Helper()
+	files, _ := filepath.Glob("*/README.md")
+	var groups []*group
+	for _, f := range files {
+		lines, nums, inline := readmeLines(string(readFile(t, f)))
+		for i, line := range lines {
+			for _, words := range shellCommands(line) {
+				if inline[i] || len(words) < 3 || words[0] != "docker" || words[1] != "run" {
+					continue
+				}
+				if g := dockerRun(t, filepath.Dir(f), fmt.Sprintf("%s:%d", f, nums[i]), words, images); g != nil {
+					groups = append(groups, g)
+				}
+			}
+		}
+	}
+	return groups
+}
+
+func testName(where string) string { return strings.NewReplacer("/", "_", " ", "_").Replace(where) }
 
 // certWriter writes version n of a certificate the way the example's
 // producer does; files holds certbot's four (cert, chain, fullchain,
 // privkey).
 type certWriter func(t *testing.T, n int, files map[string][]byte)
+
+// secretFiles maps the keys cert-manager writes into a Secret to certbot's
+// kinds of file.
+var secretFiles = map[string]string{"tls.crt": "fullchain", "tls.key": "privkey", "ca.crt": "chain"}
 
 // producer finds who writes the container's --cert and --key and returns
 // a writer that does it the same way under root.
@@ -85,10 +122,12 @@ func producer(t *testing.T, c *container, s map[string]string, root string) cert
 		t.Fatalf("%s: --cert %s and --key %s are not on one volume", c.where, s["cert"], s["key"])
 	}
 	if cm.volume.kind == "secret" {
+		if secretFiles[certRel] != "fullchain" || secretFiles[keyRel] != "privkey" {
+			t.Fatalf("%s: --cert %s --key %s: cert-manager writes tls.crt and tls.key", c.where, s["cert"], s["key"])
+		}
 		dir := filepath.Join(root, cm.target)
 		return func(t *testing.T, n int, files map[string][]byte) {
-			testutil.KubeSwap(t, dir, fmt.Sprintf("..2025_01_0%d_00_00_00.%d", n, n),
-				map[string][]byte{certRel: files["fullchain"], keyRel: files["privkey"], "ca.crt": files["chain"]})
+			testutil.KubeSwap(t, dir, fmt.Sprintf("..2025_01_0%d_00_00_00.%d", n, n), secretData(t, c, cm.volume, files))
 		}
 	}
 	i := strings.Index(s["cert"], "/live/")
@@ -106,96 +145,58 @@ func producer(t *testing.T, c *container, s map[string]string, root string) cert
 	}
 }
 
-func runBrokerContainer(t *testing.T, c *container, inv *invocation, s map[string]string) {
-	bin := testutil.BuildCertinit(t)
-	mosq := testutil.RequireTool(t, "mosquitto")
-	confPath := inv.child[slices.Index(inv.child, "-c")+1]
-	data, ok := c.content(t, confPath)
-	if !ok {
-		t.Fatalf("%s: mosquitto -c %s: not found", c.where, confPath)
+// secretData is what a Secret volume holds (all of cert-manager's keys, or
+// the items the volume selects) for one issuance.
+func secretData(t *testing.T, c *container, v *volume, files map[string][]byte) map[string][]byte {
+	t.Helper()
+	data := map[string][]byte{}
+	for name := range v.keys {
+		kind, ok := secretFiles[name]
+		if !ok {
+			t.Fatalf("%s: volume %s: the test maps Secret items by cert-manager's key names, not %q", c.where, v.name, name)
+		}
+		data[name] = files[kind]
 	}
-	h := rebase(t, c.where+": "+confPath, data, nil)
-	write := producer(t, c, s, h.root)
+	return data
+}
+
+func runBrokerContainer(t *testing.T, b brokerContainer) {
+	r := newBrokerRun(t, b.c, b.inv, b.s)
+	write := producer(t, b.c, b.s, r.root)
 
 	// The first certificate, written before the broker starts (certinit
 	// would wait --wait for it otherwise).
-	issue := func(n int, names ...string) {
-		out := h.issue(t, names...)
+	issue := func(n int, names ...string) map[string][]byte {
+		out := r.h.issue(t, names...)
 		files := map[string][]byte{}
 		for _, k := range testutil.CertbotKinds {
 			files[k] = readFile(t, filepath.Join(out, k+".pem"))
 		}
 		write(t, n, files)
+		return files
 	}
-	issue(1)
+	capaths := r.runInitContainers(t, b.g, issue(1))
 
-	var env []string
-	for _, flag := range sortedKeys(s) {
-		isPath, ok := runFlags[flag]
-		v := s[flag]
-		switch {
-		case !ok:
-			t.Logf("not applied here: --%s %s", flag, v)
-			continue
-		case isPath:
-			v = filepath.Join(h.root, v)
-		case flag == "owner" && h.user == "":
-			continue // not root: the copies stay ours
-		}
-		env = append(env, "CERTINIT_"+strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))+"="+v)
-	}
-	t.Logf("certinit run with %s", strings.Join(env, " "))
-	p := mosquittotest.StartProcEnv(t, "certinit run", env, bin, "run", "--", mosq, "-c", h.conf)
-	p.WaitOutput(t, " running", 1, within)
-
-	cfg, _, err := mosquittoconf.Load(h.conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ports []int
-	for _, l := range cfg.Listeners {
-		if _, tls := l.Get("certfile"); tls {
-			port, _ := strconv.Atoi(strings.Fields(l.Decl.Value)[0])
-			ports = append(ports, port)
-		}
-	}
-	if len(ports) == 0 {
-		t.Fatalf("%s has no TLS listener", confPath)
-	}
+	r.start(t)
+	ports := r.tlsPorts(t)
 	waitServed := func() {
 		for _, port := range ports {
 			mosquittotest.WaitFor(t, within, func() (bool, string) {
-				got, err := mosquittotest.ServedSerial(t, port, h.caFile, "localhost")
+				got, err := mosquittotest.ServedSerial(t, port, r.h.caFile, "localhost")
 				if err != nil {
 					return false, err.Error()
 				}
-				return got.Cmp(h.serial) == 0, fmt.Sprintf("port %d serves serial %x, want %x", port, got, h.serial)
+				return got.Cmp(r.h.serial) == 0, fmt.Sprintf("port %d serves serial %x, want %x", port, got, r.h.serial)
 			})
 		}
 	}
 	waitServed()
-	probes := func() {
-		for _, pr := range c.probes {
-			if len(pr) == 0 || !isCertinit(pr[0]) {
-				continue
-			}
-			args := slices.Clone(pr[1:])
-			for i, a := range args {
-				if strings.HasPrefix(a, "/") {
-					args[i] = filepath.Join(h.root, a)
-				}
-			}
-			if r := certinit(t, args...); r.code != 0 {
-				t.Errorf("health check %q: %s", pr, r)
-			} else {
-				t.Logf("health check passes: %s", strings.Join(pr, " "))
-			}
-		}
-	}
-	probes()
+	r.checkCopies(t)
+	r.probes(t)
+	r.useCapaths(t, capaths, ports[0])
 
 	issue(2, "renewed.localhost")
 	waitServed()
-	probes()
+	r.probes(t)
 	t.Logf("renewal written as the producer does it is served on %v", ports)
 }

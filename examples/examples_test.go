@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -28,16 +31,16 @@ var exercised = map[string]string{
 	"certbot-volume/compose.yaml":         "TestCompose, TestBrokerContainers",
 	"certbot-volume/mosquitto.conf":       "TestMosquittoConfs, TestCompose, TestBrokerContainers",
 	"docker-compose/README.md":            "TestREADMECommandLines",
-	"docker-compose/compose.yaml":         "TestCompose",
-	"docker-compose/mosquitto.conf":       "TestMosquittoConfs, TestCompose",
+	"docker-compose/compose.yaml":         "TestCompose, TestACMEContainers",
+	"docker-compose/mosquitto.conf":       "TestMosquittoConfs, TestCompose, TestACMEContainers",
 	"kubernetes/README.md":                "TestREADMECommandLines",
 	"kubernetes/certificate.yaml":         "TestKubernetes, TestBrokerContainers",
 	"kubernetes/deployment.yaml":          "TestKubernetes, TestBrokerContainers",
 	"kubernetes/mosquitto-configmap.yaml": "TestMosquittoConfs, TestKubernetes, TestBrokerContainers",
 	"mbedtls/README.md":                   "TestREADMECommandLines, TestMbedTLSLoadCA",
 	"mbedtls/load_ca.c":                   "TestMbedTLSLoadCA",
-	"mosquitto-tls/README.md":             "TestREADMECommandLines",
-	"mosquitto-tls/mosquitto.conf":        "TestMosquittoConfs",
+	"mosquitto-tls/README.md":             "TestREADMECommandLines, TestACMEContainers",
+	"mosquitto-tls/mosquitto.conf":        "TestMosquittoConfs, TestACMEContainers",
 }
 
 func TestEveryExampleIsExercised(t *testing.T) {
@@ -55,9 +58,15 @@ func TestEveryExampleIsExercised(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for f := range exercised {
+	tests := testFuncs(t)
+	for _, f := range sortedKeys(exercised) {
 		if !seen[f] {
 			t.Errorf("exercised lists %s, which does not exist", f)
+		}
+		for _, name := range strings.Split(exercised[f], ", ") {
+			if !tests[name] {
+				t.Errorf("exercised names %s for %s, but the package has no such test", name, f)
+			}
 		}
 	}
 	dirs, _ := filepath.Glob("*/")
@@ -68,6 +77,26 @@ func TestEveryExampleIsExercised(t *testing.T) {
 			}
 		}
 	}
+}
+
+// testFuncs lists the package's Test functions.
+func testFuncs(t *testing.T) map[string]bool {
+	t.Helper()
+	files, _ := filepath.Glob("*_test.go")
+	names := map[string]bool{}
+	fset := token.NewFileSet()
+	for _, f := range files {
+		af, err := parser.ParseFile(fset, f, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range af.Decls {
+			if fd, ok := d.(*ast.FuncDecl); ok && fd.Recv == nil && strings.HasPrefix(fd.Name.Name, "Test") {
+				names[fd.Name.Name] = true
+			}
+		}
+	}
+	return names
 }
 
 // result is what one certinit run produced.

@@ -259,7 +259,7 @@ func dockerRun(t testing.TB, dir, where string, words []string, images map[strin
 	t.Helper()
 	errorf := func(format string, args ...any) { t.Errorf("%s: %s", where, fmt.Sprintf(format, args...)) }
 	g := &group{where: where, volumes: map[string]*volume{}}
-	c := &container{where: where, env: map[string]string{}, ports: []int{}}
+	c := &container{where: where, env: map[string]string{}, ports: []int{}, published: map[int]int{}}
 	i := 2
 	var entrypoint []string
 	for ; i < len(words) && strings.HasPrefix(words[i], "-"); i++ {
@@ -279,9 +279,7 @@ func dockerRun(t testing.TB, dir, where string, words []string, images map[strin
 			}
 			c.mounts = append(c.mounts, composeMount(g, dir, val, errorf))
 		case "-p", "--publish":
-			var n int
-			fmt.Sscanf(val[strings.LastIndex(val, ":")+1:], "%d", &n)
-			c.ports = append(c.ports, n)
+			publish(c, strings.TrimSuffix(val, "/tcp"), errorf)
 		case "--entrypoint":
 			entrypoint = []string{val}
 		}

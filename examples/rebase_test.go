@@ -205,12 +205,7 @@ func (h *host) provision(t *testing.T) {
 		case "cafile", "bridge_cafile":
 			testutil.WriteFile(t, filepath.Dir(d.Value), filepath.Base(d.Value), readFile(t, h.caFile))
 		case "persistence_location":
-			if err := os.MkdirAll(d.Value, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if h.user != "" {
-				chownTo(t, d.Value, h.user)
-			}
+			h.dataDir(t, d.Value)
 		default:
 			if pathOptions[d.Name] {
 				t.Fatalf("%s: provision does not create files for %s yet", d.Pos(), d.Name)
@@ -247,6 +242,56 @@ func (h *host) pair(t *testing.T, issued, certfile, keyfile string, done map[str
 		args = append(args, "--owner", h.user)
 	}
 	mustCertinit(t, args...)
+}
+
+// dataDirs creates the persistence directories of the configuration, as
+// the broker's image has them (owned by the broker's user).
+func (h *host) dataDirs(t *testing.T) {
+	t.Helper()
+	cfg, _, err := mosquittoconf.Load(h.conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range cfg.Directives {
+		if d.Name == "persistence_location" {
+			h.dataDir(t, d.Value)
+		}
+	}
+}
+
+func (h *host) dataDir(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if h.user != "" {
+		chownTo(t, dir, h.user)
+	}
+}
+
+// lookupID returns the id of a user (or, with group, a group) given by
+// name or number.
+func lookupID(t *testing.T, name string, group bool) int {
+	t.Helper()
+	if n, err := strconv.Atoi(name); err == nil {
+		return n
+	}
+	var id string
+	if group {
+		g, err := user.LookupGroup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id = g.Gid
+	} else {
+		u, err := user.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id = u.Uid
+	}
+	n, _ := strconv.Atoi(id)
+	return n
 }
 
 func chownTo(t *testing.T, path, name string) {
