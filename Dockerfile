@@ -25,8 +25,7 @@ ENTRYPOINT ["/certinit"]
 FROM eclipse-mosquitto:2 AS mosquitto
 COPY --from=build /out/certinit /usr/local/bin/certinit
 COPY examples/docker-compose/mosquitto.conf /mosquitto/config/mosquitto.conf
-ENV CERTINIT_TRUST_STORE=auto \
-    CERTINIT_WAIT=5m \
+ENV CERTINIT_WAIT=5m \
     CERTINIT_COPY_TO=/mosquitto/certs \
     CERTINIT_OWNER=mosquitto
 ENTRYPOINT ["/usr/local/bin/certinit", "run", "--"]
