@@ -273,7 +273,7 @@ func (e *debianEngine) sync(o syncOptions) (changes, error) {
 		}
 	}
 	v.removeDangling()
-	if err := planHashLinks(v, s.log); err != nil {
+	if err := planHashLinks(v, nil, s.log); err != nil {
 		return changes{}, err
 	}
 	ch, err := v.apply()

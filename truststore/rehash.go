@@ -27,7 +27,10 @@ import (
 // whose number is below the number of needed links stay as they are, other
 // needed ones get the lowest free numbers, and links no longer needed are
 // removed.
-func planHashLinks(v *vdir, log *slog.Logger) error {
+//
+// notCandidate names files that are never hashed although their extension
+// says otherwise: the bundle of a dir: store (see dirEngine.sync).
+func planHashLinks(v *vdir, notCandidate map[string]bool, log *slog.Logger) error {
 	type entry struct {
 		target      string
 		oldID       int
@@ -73,7 +76,7 @@ func planHashLinks(v *vdir, log *slog.Logger) error {
 				continue
 			}
 		}
-		if e.isDir || !hasRehashExt(name) {
+		if e.isDir || !hasRehashExt(name) || notCandidate[name] {
 			continue
 		}
 		data, err := v.readEntry(name)
