@@ -56,7 +56,8 @@ const (
 // Rehash brings dir's hash links in line with its certificates and CRLs,
 // making the links `openssl rehash` (OpenSSL 3) makes: see the package doc
 // for the differences. Files are read in parallel; links are decided in
-// OpenSSL's order. It returns what it did; the error, if any, joins every
+// OpenSSL's order. Runs on one directory are serialised by a flock on it,
+// under which temporary links left by a killed run are removed. It returns what it did; the error, if any, joins every
 // problem that made OpenSSL's rehash fail too (unwritable directory,
 // unreadable file, more than 256 objects with one hash, a failed link).
 func Rehash(dir string, opts Options) (*Result, error) {
@@ -67,10 +68,16 @@ func Rehash(dir string, opts Options) (*Result, error) {
 	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
 		return nil, fmt.Errorf("%s: cannot write: %w", dir, err)
 	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	ents, err := os.ReadDir(dir) // sorted by name, byte-wise, as OpenSSL sorts
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
+	ents = dropTemps(dir, ents, log)
 	scans := scanDir(dir, ents)
 
 	var errs []error
