@@ -197,13 +197,18 @@ func scanDir(dir string, ents []fs.DirEntry) []scanned {
 // scanFile reads and classifies one candidate file as OpenSSL's do_file
 // does, and returns the (possibly grown) read buffer for reuse.
 func scanFile(path string, buf, scratch []byte, s *scanned) []byte {
-	data, err := readFile(path, buf)
+	data, err := readFile(path, buf, true)
 	if err != nil {
-		if errors.Is(err, syscall.EISDIR) {
+		switch {
+		case errors.Is(err, syscall.EISDIR):
 			s.skip = "is a directory"
-			return buf
+		case errors.Is(err, errTooLarge), errors.Is(err, errNotRegular):
+			// Not unreadable, just not a certificate file: openssl
+			// would read the first and hang on the second.
+			s.skip = strings.TrimPrefix(err.Error(), path+": ")
+		default:
+			s.err = err
 		}
-		s.err = err
 		return buf
 	}
 	first, n, err := readInfos(data, scratch, true)

@@ -30,6 +30,7 @@ func (e *dirEngine) sources(o syncOptions) ([]source, error) {
 		}
 		data, err := v.readEntry(n)
 		if err != nil {
+			s.log.Warn("cannot read; leaving it out of the bundle", "path", p, "err", err)
 			continue
 		}
 		blocks, err := pemfile.Parse(data)
