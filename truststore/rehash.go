@@ -69,6 +69,9 @@ func planHashLinks(v *vdir, notCandidate map[string]bool, log *slog.Logger) erro
 					}
 				}
 				if found == nil {
+					if b.needed >= maxCollisions {
+						continue // openssl's "hash table overflow": the link is left out
+					}
 					found = &entry{target: e.link, oldID: noID}
 					b.entries = append(b.entries, found)
 				}
@@ -107,6 +110,11 @@ func planHashLinks(v *vdir, notCandidate map[string]bool, log *slog.Logger) erro
 			continue
 		}
 		if found == nil {
+			if b.needed >= maxCollisions {
+				log.Warn("hash links: more than 256 certificates share one subject hash; OpenSSL's capath lookup reads at most 256, so this one gets no hash link (it stays in the bundle)",
+					"path", v.dir+"/"+name, "hash", fmt.Sprintf("%08x", h))
+				continue
+			}
 			found = &entry{target: name, oldID: noID}
 			b.entries = append(b.entries, found)
 		}
@@ -141,6 +149,10 @@ func planHashLinks(v *vdir, notCandidate map[string]bool, log *slog.Logger) erro
 	}
 	return nil
 }
+
+// maxCollisions is openssl rehash's MAX_COLLISIONS: links HASH.0 to
+// HASH.255 at most per hash.
+const maxCollisions = 256
 
 func hashName(h uint32, crl bool, id int) string {
 	if crl {
