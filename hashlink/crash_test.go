@@ -34,7 +34,7 @@ import (
 func TestRehashCrashSafety(t *testing.T) {
 	openssl := testutil.RequireTool(t, "openssl")
 	bin := testutil.BuildCertinit(t)
-	template, probe := crashTemplate(t, openssl, testutil.Scale(600, 5000))
+	template, probe := crashTemplate(t, openssl, testutil.Scale(600, 3000))
 	before := linkMap(t, template)
 
 	clean := t.TempDir()
@@ -57,7 +57,7 @@ func TestRehashCrashSafety(t *testing.T) {
 	}
 	t.Logf("clean run took %v; %d links before, %d after, %d unchanged", took, len(before), len(want), len(stable))
 
-	iterations := testutil.Scale(20, 300)
+	iterations := testutil.Scale(20, 100)
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 11))
 	t.Logf("seed %d", seed)

@@ -4,6 +4,7 @@ import (
 	"crypto/md5"
 	"crypto/sha1"
 	"encoding/binary"
+	"sort"
 	"unicode/utf8"
 )
 
@@ -149,13 +150,8 @@ func refNameHashes(der []byte) (newHash, oldHash uint32, ok bool) {
 		if len(encs) == 0 {
 			continue
 		}
-		// DER orders a SET OF by its encodings (OpenSSL's der_cmp): an
-		// insertion sort keeps this obviously right.
-		for i := 1; i < len(encs); i++ {
-			for j := i; j > 0 && refDERCmp(encs[j-1], encs[j]) > 0; j-- {
-				encs[j-1], encs[j] = encs[j], encs[j-1]
-			}
-		}
+		// DER orders a SET OF by its encodings (OpenSSL's der_cmp).
+		sort.SliceStable(encs, func(i, j int) bool { return refDERCmp(encs[i], encs[j]) < 0 })
 		var set []byte
 		for _, e := range encs {
 			set = append(set, e...)

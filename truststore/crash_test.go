@@ -79,7 +79,7 @@ func crashInstall(t *testing.T, bin, openssl, spec, base, baseCA string, files [
 	want := treeDigest(t, clean)
 	t.Logf("clean install took %v", took)
 
-	iterations := testutil.Scale(12, 200)
+	iterations := testutil.Scale(12, 100)
 	seed := uint64(time.Now().UnixNano())
 	rng := rand.New(rand.NewPCG(seed, 7))
 	killedMidway := 0
