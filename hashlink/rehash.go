@@ -57,9 +57,10 @@ const (
 // making the links `openssl rehash` (OpenSSL 3) makes: see the package doc
 // for the differences. Files are read in parallel; links are decided in
 // OpenSSL's order. Runs on one directory are serialised by a flock on it,
-// under which temporary links left by a killed run are removed. It returns what it did; the error, if any, joins every
-// problem that made OpenSSL's rehash fail too (unwritable directory,
-// unreadable file, more than 256 objects with one hash, a failed link).
+// under which temporary links left by a killed run are removed. It returns
+// what it did; the error, if any, joins every problem that made OpenSSL's
+// rehash fail too (unwritable directory, unreadable file, more than 256
+// objects with one hash, a failed link).
 func Rehash(dir string, opts Options) (*Result, error) {
 	log := opts.Log
 	if log == nil {
