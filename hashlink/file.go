@@ -129,7 +129,12 @@ func readFile(path string, buf []byte, regularOnly bool) ([]byte, error) {
 			return nil, fmt.Errorf("%s: %w", path, errNotRegular)
 		}
 	}
-	if cap(buf) < 4096 {
+	switch {
+	case st.Mode&syscall.S_IFMT == syscall.S_IFREG && int64(cap(buf)) <= st.Size:
+		// One allocation of the right size: growing by appends would
+		// copy a large file several times over.
+		buf = make([]byte, 0, max(st.Size+512, 8192))
+	case cap(buf) < 4096:
 		buf = make([]byte, 0, 8192)
 	}
 	buf = buf[:0]
