@@ -88,10 +88,17 @@ func readBounded(path string, regularOnly bool) ([]byte, error) {
 	case !fi.Mode().IsRegular() && regularOnly:
 		return nil, fmt.Errorf("%s: not a regular file (%s), not read", path, fi.Mode().Type())
 	}
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
+	// A regular file is read into one buffer of its size (plus the slack
+	// bytes.Buffer wants to see the end); growing by appends would copy a
+	// large bundle several times over.
+	var buf bytes.Buffer
+	if fi.Mode().IsRegular() {
+		buf.Grow(int(fi.Size()) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(f, MaxFileSize+1)); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	data := buf.Bytes()
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("%s: larger than %d MiB, refusing to read", path, MaxFileSize>>20)
 	}
