@@ -19,6 +19,7 @@ deps:
 test: deps
 	$(GO) vet ./...
 	$(GO) test -race -timeout 40m ./...
+	./scripts/fuzz.sh 3s
 
 bench: deps build
 	./scripts/bench.sh

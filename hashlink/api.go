@@ -17,6 +17,12 @@
 // renamed into place). It also replaces a stale link that OpenSSL would
 // keep in a slot a valid certificate needs (see docs/hash.md).
 //
+// Rehash reads only regular files of at most 64 MiB: a FIFO planted as
+// x.pem (on which openssl rehash blocks forever) or a huge file is skipped
+// with a warning, unread. Runs on one directory are serialised by a flock
+// on it; a run that finds the disk full stops at the first link it cannot
+// make and reports it once.
+//
 // It is not for verifying certificates or chains, and it does not read DER
 // files in Rehash: OpenSSL's capath lookup reads PEM only, so a link to a
 // DER file would break the lookup chain.

@@ -37,7 +37,7 @@ func apply(dir string, ents []fs.DirEntry, scans []scanned, pl plan, log *slog.L
 		}
 	}
 	var errs []error
-	changed := false
+	changed, full := false, false
 	created := make(map[string]bool, len(pl.create))
 	for _, l := range pl.create {
 		created[l.Name] = true
@@ -56,6 +56,13 @@ func apply(dir string, ents []fs.DirEntry, scans []scanned, pl plan, log *slog.L
 		}
 		if err := placeLink(dir, l, ok); err != nil {
 			log.Error("rehash: cannot link", "path", filepath.Join(dir, l.Name), "err", err.Error())
+			if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+				// Every further link would fail the same way: one error
+				// says it all. Links already there stay as they are.
+				errs = append(errs, fmt.Errorf("%s: no space left on device: %d of %d new links not made", dir, len(pl.create)-len(created)+1, len(pl.create)))
+				full = true
+				break
+			}
 			errs = append(errs, err)
 			continue
 		}
@@ -64,6 +71,11 @@ func apply(dir string, ents []fs.DirEntry, scans []scanned, pl plan, log *slog.L
 		res.Added = append(res.Added, l)
 	}
 	for _, name := range pl.remove {
+		if full {
+			// Leave the rest as it was: the last good state plus the
+			// links that were made. The next run finishes the job.
+			break
+		}
 		cur, ok := have[name]
 		if !ok || created[name] || cur.typ&fs.ModeSymlink == 0 {
 			// OpenSSL would unlink whatever has that name; only a symlink

@@ -20,7 +20,8 @@ import (
 // TestDifferentialRandomNames generates random names (random string types,
 // characters from the ASCII, Latin-1 and BMP ranges and beyond, random
 // whitespace and case, multi-valued RDNs, some invalid encodings), has the
-// real openssl hash them all, and compares. Set HASHLINK_SEED to replay a
+// real openssl hash them all, and compares both certinit and the fuzz
+// reference (refhash_test.go) with it. Set HASHLINK_SEED to replay a
 // failure.
 func TestDifferentialRandomNames(t *testing.T) {
 	openssl := testutil.RequireTool(t, "openssl")
@@ -61,6 +62,9 @@ func TestDifferentialRandomNames(t *testing.T) {
 		h, err := NameHash(name)
 		ho, errOld := NameHashOld(name)
 		want, loads := newHashes[file]
+		if rh, rho, ok := refNameHashes(name); ok != loads || (ok && (FormatHash(rh) != want || FormatHash(rho) != oldHashes[file])) {
+			t.Errorf("%s: fuzz reference %08x %08x (ok=%v), openssl %s %s (loads=%v); name %x", file, rh, rho, ok, want, oldHashes[file], loads, name)
+		}
 		switch {
 		case !loads && err == nil:
 			t.Errorf("%s: openssl cannot load it, certinit hashes it as %08x; name %x", file, h, name)

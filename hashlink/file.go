@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"syscall"
 )
@@ -69,7 +68,7 @@ func ParseObjects(data []byte) ([]*Object, error) {
 // other PEM blocks such as a key are ignored) and returns it with its
 // hashes. The error names the file.
 func HashFile(path string) (*Object, error) {
-	data, err := readFile(path, nil)
+	data, err := readFile(path, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -87,16 +86,55 @@ func HashFile(path string) (*Object, error) {
 	}
 }
 
+// Why a file was not read.
+var (
+	errTooLarge   = fmt.Errorf("larger than %d MiB, refusing to read", MaxFileSize>>20)
+	errNotRegular = errors.New("not a regular file (FIFO, socket or device), not read")
+)
+
 // readFile reads path into buf (grown as needed) with plain system calls:
-// open, read until end of file, close. os.ReadFile adds an fstat and a
-// poller registration per file, which shows on a directory of thousands.
-func readFile(path string, buf []byte) ([]byte, error) {
-	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+// open, fstat, read until end of file, close. os.ReadFile adds a poller
+// registration per file, which shows on a directory of thousands.
+//
+// With regularOnly (scanning a directory someone else may write to) the
+// file is opened without blocking and anything but a regular file is
+// refused: opening a FIFO planted as x.pem would otherwise block forever,
+// as it does openssl rehash. A file named on the command line may be a
+// pipe (certinit hash <(...)) and is read as it comes. Either way at most
+// MaxFileSize bytes are read, and a regular file known to be larger is not
+// read at all, so a huge file costs neither time nor memory.
+func readFile(path string, buf []byte, regularOnly bool) ([]byte, error) {
+	flags := syscall.O_RDONLY | syscall.O_CLOEXEC
+	if regularOnly {
+		flags |= syscall.O_NONBLOCK
+	}
+	fd, err := syscall.Open(path, flags, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer syscall.Close(fd)
-	if cap(buf) < 4096 {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	switch st.Mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
+		if st.Size > MaxFileSize {
+			return nil, fmt.Errorf("%s: %w", path, errTooLarge)
+		}
+	case syscall.S_IFDIR:
+		return nil, &os.PathError{Op: "read", Path: path, Err: syscall.EISDIR}
+	default:
+		if regularOnly {
+			return nil, fmt.Errorf("%s: %w", path, errNotRegular)
+		}
+	}
+	switch {
+	case st.Mode&syscall.S_IFMT == syscall.S_IFREG && int64(cap(buf)) <= st.Size:
+		// One allocation of the right size: growing by appends would
+		// copy a large file several times over.
+		buf = make([]byte, 0, max(st.Size+512, 8192))
+	case cap(buf) < 4096:
 		buf = make([]byte, 0, 8192)
 	}
 	buf = buf[:0]
@@ -116,7 +154,7 @@ func readFile(path string, buf []byte) ([]byte, error) {
 		}
 		buf = buf[:len(buf)+n]
 		if len(buf) > MaxFileSize {
-			return nil, fmt.Errorf("%s: larger than %d MiB, refusing to read: %w", path, MaxFileSize>>20, io.ErrShortBuffer)
+			return nil, fmt.Errorf("%s: %w", path, errTooLarge)
 		}
 	}
 }

@@ -56,9 +56,11 @@ const (
 // Rehash brings dir's hash links in line with its certificates and CRLs,
 // making the links `openssl rehash` (OpenSSL 3) makes: see the package doc
 // for the differences. Files are read in parallel; links are decided in
-// OpenSSL's order. It returns what it did; the error, if any, joins every
-// problem that made OpenSSL's rehash fail too (unwritable directory,
-// unreadable file, more than 256 objects with one hash, a failed link).
+// OpenSSL's order. Runs on one directory are serialised by a flock on it,
+// under which temporary links left by a killed run are removed. It returns
+// what it did; the error, if any, joins every problem that made OpenSSL's
+// rehash fail too (unwritable directory, unreadable file, more than 256
+// objects with one hash, a failed link).
 func Rehash(dir string, opts Options) (*Result, error) {
 	log := opts.Log
 	if log == nil {
@@ -67,10 +69,16 @@ func Rehash(dir string, opts Options) (*Result, error) {
 	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
 		return nil, fmt.Errorf("%s: cannot write: %w", dir, err)
 	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	ents, err := os.ReadDir(dir) // sorted by name, byte-wise, as OpenSSL sorts
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
+	ents = dropTemps(dir, ents, log)
 	scans := scanDir(dir, ents)
 
 	var errs []error
@@ -190,13 +198,18 @@ func scanDir(dir string, ents []fs.DirEntry) []scanned {
 // scanFile reads and classifies one candidate file as OpenSSL's do_file
 // does, and returns the (possibly grown) read buffer for reuse.
 func scanFile(path string, buf, scratch []byte, s *scanned) []byte {
-	data, err := readFile(path, buf)
+	data, err := readFile(path, buf, true)
 	if err != nil {
-		if errors.Is(err, syscall.EISDIR) {
+		switch {
+		case errors.Is(err, syscall.EISDIR):
 			s.skip = "is a directory"
-			return buf
+		case errors.Is(err, errTooLarge), errors.Is(err, errNotRegular):
+			// Not unreadable, just not a certificate file: openssl
+			// would read the first and hang on the second.
+			s.skip = strings.TrimPrefix(err.Error(), path+": ")
+		default:
+			s.err = err
 		}
-		s.err = err
 		return buf
 	}
 	first, n, err := readInfos(data, scratch, true)

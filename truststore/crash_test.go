@@ -2,9 +2,11 @@ package truststore
 
 import (
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,34 +16,59 @@ import (
 	"github.com/certinit/certinit/internal/testutil"
 )
 
-// crashIterations is how many times TestCrashSafety kills an install.
-const crashIterations = 30
-
 // TestCrashSafety kills `certinit trust install` of several certificates
-// with SIGKILL at random moments. Every time, the store must be consistent
-// (every link resolves inside the root, the bundle parses), and running the
-// same install again must end in exactly the tree a clean run produces.
+// (a hash collision among them) with SIGKILL at random moments, in a
+// Debian store (under -tags stress the machine's real Mozilla store when
+// the tool is here) and in a dir: store. After every kill:
+//   - every link resolves inside the root and the bundle parses;
+//   - a CA that was in the store before still verifies with openssl
+//     (-CAfile on the bundle, -CApath on the hash directory), so no
+//     reader ever saw it missing;
+//   - a temporary file left behind is one no reader picks up (hidden,
+//     not a hash link name, no certificate extension);
+//
+// and running the same install again ends in exactly the tree (every
+// link, target, mode and bundle byte) a clean run produces, with no
+// temporary file left.
 func TestCrashSafety(t *testing.T) {
 	bin := testutil.BuildCertinit(t)
+	openssl := testutil.RequireTool(t, "openssl")
 	in := t.TempDir()
 	var files []string
 	for i, cn := range []string{"Crash Twin", "Crash Twin", "Crash Root C", "Crash Root D", "Crash Root E"} {
 		f, _ := writeCA(t, in, fmt.Sprintf("ca%d.pem", i), cn)
 		files = append(files, f)
 	}
-	base := t.TempDir()
-	if _, err := exec.LookPath("update-ca-certificates"); err == nil && os.Geteuid() == 0 {
-		base = stockDebianRoot(t) // a realistic store: 140-odd links to keep right
+	baseCA, _ := writeCA(t, in, "base.pem", "Crash Base CA")
+	for _, spec := range []string{"debian", "dir:/srv/capath"} {
+		t.Run(strings.ReplaceAll(spec, "/", "_"), func(t *testing.T) {
+			base := t.TempDir()
+			_, err := exec.LookPath("update-ca-certificates")
+			if spec == "debian" && testutil.Scale(0, 1) == 1 && err == nil && os.Geteuid() == 0 {
+				base = stockDebianRoot(t) // a realistic store: 140-odd links to keep right
+			} else {
+				// Enough links and bundle to keep right, at a fraction of
+				// the cost of the stock store in the default run.
+				var others []string
+				for i := range 25 {
+					f, _ := writeCA(t, t.TempDir(), "other.pem", fmt.Sprintf("Crash Other CA %d", i))
+					others = append(others, f)
+				}
+				install(t, openStore(t, base, spec), others...)
+			}
+			install(t, openStore(t, base, spec), baseCA)
+			crashInstall(t, bin, openssl, spec, base, baseCA, files)
+		})
 	}
-	args := append([]string{"trust", "install", "--store", "debian", "--root"}, "")
+}
+
+func crashInstall(t *testing.T, bin, openssl, spec, base, baseCA string, files []string) {
 	runInstall := func(root string) *exec.Cmd {
-		a := append(append([]string{}, args...), files...)
-		a[5] = root
-		cmd := exec.Command(bin, a...)
+		args := append([]string{"trust", "install", "--store", spec, "--root", root}, files...)
+		cmd := exec.Command(bin, args...)
 		cmd.Env = []string{"PATH=/usr/bin:/bin"}
 		return cmd
 	}
-
 	clean := t.TempDir()
 	copyTree(t, base, clean)
 	start := time.Now()
@@ -52,9 +79,11 @@ func TestCrashSafety(t *testing.T) {
 	want := treeDigest(t, clean)
 	t.Logf("clean install took %v", took)
 
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	iterations := testutil.Scale(12, 100)
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 7))
 	killedMidway := 0
-	for i := 0; i < crashIterations; i++ {
+	for i := 0; i < iterations; i++ {
 		root := t.TempDir()
 		linkTree(t, base, root)
 		cmd := runInstall(root)
@@ -70,19 +99,47 @@ func TestCrashSafety(t *testing.T) {
 		if err != nil {
 			killedMidway++
 		}
-		s := openStore(t, root, "debian")
+		s := openStore(t, root, spec)
 		checkConsistent(t, s)
+		invisibleTemps(t, root)
+		capath, cafile, inNS := storePaths(s)
+		verify := [][]string{{"-CAfile", cafile}}
+		if !inNS {
+			verify = append(verify, []string{"-CApath", capath})
+		}
+		for _, v := range verify {
+			if out, err := runInStore(t, s, inNS, nil, openssl, append(append([]string{"verify"}, v...), baseCA)...); err != nil {
+				t.Fatalf("iteration %d (seed %d, kill at %v): a CA installed before is not found with %s: %v\n%s", i, seed, delay, v[0], err, out)
+			}
+		}
 		if out, err := runInstall(root).CombinedOutput(); err != nil {
 			t.Fatalf("iteration %d: re-run after kill at %v: %v\n%s", i, delay, err, out)
 		}
 		if got := treeDigest(t, root); got != want {
-			t.Fatalf("iteration %d (kill at %v): re-run differs from a clean run:\n%s", i, delay, diffLines(want, got))
+			t.Fatalf("iteration %d (seed %d, kill at %v): re-run differs from a clean run:\n%s", i, seed, delay, diffLines(want, got))
 		}
 	}
-	t.Logf("%d of %d runs were killed before they finished", killedMidway, crashIterations)
+	t.Logf("%d of %d runs were killed before they finished (seed %d)", killedMidway, iterations, seed)
 	if killedMidway == 0 {
 		t.Error("no run was killed midway: the test proved nothing")
 	}
+}
+
+// invisibleTemps fails if a temporary file under root is one a reader of
+// the store would pick up: readers skip hidden names, and neither openssl
+// (HASH.N, *.pem, *.crt, *.cer, *.crl) nor update-ca-certificates (*.crt)
+// would take it for theirs.
+func invisibleTemps(t *testing.T, root string) {
+	t.Helper()
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !strings.HasPrefix(d.Name(), ".certinit-tmp-") {
+			return nil
+		}
+		if isHashName(d.Name()) || hasRehashExt(d.Name()) {
+			t.Errorf("temporary file %s looks like a certificate or hash link to readers", p)
+		}
+		return nil
+	})
 }
 
 // diffLines shows lines only in a (-) or only in b (+).
@@ -109,37 +166,63 @@ func diffLines(a, b string) string {
 	return strings.Join(out, "\n")
 }
 
-// TestConcurrentInstalls runs several installs of different certificates
-// on one root at once: the lock serialises them, every certificate ends up
-// in the store, and neither lock nor temporary files remain.
+// TestConcurrentInstalls starts many `certinit trust install` processes
+// of different certificates (some sharing a subject, so hash links
+// collide) on one root at once: the lock serialises them, every
+// certificate ends up in the store, and neither lock nor temporary files
+// remain. At least one process must have waited for another, or the runs
+// did not overlap and the test proved nothing.
 func TestConcurrentInstalls(t *testing.T) {
 	bin := testutil.BuildCertinit(t)
 	in := t.TempDir()
+	n := testutil.Scale(12, 64)
 	for _, spec := range []string{"debian", "dir:/srv/capath", "rhel"} {
 		t.Run(strings.ReplaceAll(spec, "/", "_"), func(t *testing.T) {
 			root := t.TempDir()
-			const n = 6
 			var wg sync.WaitGroup
 			errs := make([]error, n)
 			outs := make([][]byte, n)
-			for i := 0; i < n; i++ {
-				f, _ := writeCA(t, in, fmt.Sprintf("%s-%d.pem", strings.ReplaceAll(spec, "/", "_"), i), fmt.Sprintf("Concurrent CA %d", i%3))
+			want := map[string]bool{}
+			cmds := make([]*exec.Cmd, n)
+			for i := range n {
+				f, ca := writeCA(t, in, fmt.Sprintf("%s-%d.pem", strings.ReplaceAll(spec, "/", "_"), i), fmt.Sprintf("Concurrent CA %d", i%5))
+				want[fingerprint(ca.Cert.Raw)] = true
+				cmds[i] = exec.Command(bin, "trust", "install", "--root", root, "--store", spec, f)
+			}
+			for i, cmd := range cmds {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					outs[i], errs[i] = exec.Command(bin, "trust", "install", "--root", root, "--store", spec, f).CombinedOutput()
+					outs[i], errs[i] = cmd.CombinedOutput()
 				}()
 			}
 			wg.Wait()
+			waited := 0
 			for i := range errs {
 				if errs[i] != nil {
 					t.Errorf("install %d: %v\n%s", i, errs[i], outs[i])
 				}
+				if strings.Contains(string(outs[i]), "waiting for another certinit") {
+					waited++
+				}
+			}
+			t.Logf("%d of %d processes waited for the lock", waited, n)
+			if waited == 0 {
+				t.Error("no process waited for another: the installs did not overlap")
 			}
 			s := openStore(t, root, spec)
 			list, err := s.List(t.Context())
 			if err != nil {
 				t.Fatal(err)
+			}
+			got := map[string]bool{}
+			for _, c := range list {
+				got[c.Fingerprint] = true
+			}
+			for fp := range want {
+				if !got[fp] {
+					t.Errorf("certificate %s is missing from the store", fp[:16])
+				}
 			}
 			if len(list) != n {
 				t.Errorf("store holds %d certificates, want %d", len(list), n)

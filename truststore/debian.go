@@ -7,6 +7,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/certinit/certinit/internal/atomicfile"
 	"github.com/certinit/certinit/internal/pemfile"
@@ -163,8 +164,12 @@ func shellRead(s string) string {
 }
 
 // debianLocal is `find -L LOCALCERTSDIR -type f -name '*.crt' | sort`.
+// Like find, it enters each directory once: a link back to a directory
+// it is already in (sub -> ..) is a loop, not more certificates.
 func (e *debianEngine) debianLocal() []string {
 	var out []string
+	type dirID struct{ dev, ino uint64 }
+	visiting := map[dirID]bool{}
 	var walk func(dir string, depth int)
 	walk = func(dir string, depth int) {
 		if depth > maxLinks {
@@ -173,6 +178,17 @@ func (e *debianEngine) debianLocal() []string {
 		hp, err := e.s.root.resolve(dir, true)
 		if err != nil {
 			return
+		}
+		if fi, err := os.Stat(hp); err == nil {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+				id := dirID{uint64(st.Dev), st.Ino}
+				if visiting[id] {
+					e.s.log.Warn("directory loop; not entering it again", "path", dir)
+					return
+				}
+				visiting[id] = true
+				defer delete(visiting, id)
+			}
 		}
 		ents, err := os.ReadDir(hp)
 		if err != nil {
@@ -273,7 +289,7 @@ func (e *debianEngine) sync(o syncOptions) (changes, error) {
 		}
 	}
 	v.removeDangling()
-	if err := planHashLinks(v, s.log); err != nil {
+	if err := planHashLinks(v, nil, s.log); err != nil {
 		return changes{}, err
 	}
 	ch, err := v.apply()

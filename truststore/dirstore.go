@@ -30,6 +30,7 @@ func (e *dirEngine) sources(o syncOptions) ([]source, error) {
 		}
 		data, err := v.readEntry(n)
 		if err != nil {
+			s.log.Warn("cannot read; leaving it out of the bundle", "path", p, "err", err)
 			continue
 		}
 		blocks, err := pemfile.Parse(data)
@@ -69,7 +70,19 @@ func (e *dirEngine) sync(o syncOptions) (changes, error) {
 		v.remove(path.Base(p))
 	}
 	v.removeDangling()
-	if err := planHashLinks(v, s.log); err != nil {
+	// The bundle is an output, not a certificate file: while it holds a
+	// single certificate it would look like one to openssl rehash and get
+	// a second hash link (HASH.1 -> ca-certificates.crt) that turns stale
+	// as soon as a second certificate arrives. A capath directory needs
+	// links to the per-certificate files only, so the bundle is never a
+	// candidate, and a hash link to it (left by an older certinit or by
+	// running openssl rehash by hand) is dropped.
+	for _, n := range v.names() {
+		if e := v.next[n]; e.isLink() && e.link == dirBundleName && isHashName(n) {
+			v.remove(n)
+		}
+	}
+	if err := planHashLinks(v, map[string]bool{dirBundleName: true}, s.log); err != nil {
 		return changes{}, err
 	}
 	ch, err := v.apply()

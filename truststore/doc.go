@@ -28,7 +28,15 @@
 // in an order that keeps every link resolving, and the bundle is replaced
 // by rename, so a crash at any moment leaves a consistent store that the
 // next run completes. An flock on the root directory serialises concurrent
-// runs without leaving a lock file.
+// runs without leaving a lock file. Before its first write Install also
+// checks that the managed directories are writable, that no link or
+// directory sits where it writes a file, and that the file system has
+// room: a read-only mount, a planted bundle link or a full disk is one
+// error and no change. Files found in managed directories are read only
+// if they are regular and at most 64 MiB (a FIFO named x.pem cannot hang a
+// run); a directory loop among Debian's local certificates is entered
+// once; more than 256 certificates with one subject hash get HASH.0 to
+// HASH.255, as openssl rehash makes, and a warning.
 //
 // Hash links follow `openssl rehash` exactly (computed with package
 // hashlink); they are planned here rather than by hashlink.Rehash because

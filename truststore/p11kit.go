@@ -244,7 +244,7 @@ func (e *p11Engine) sync(o syncOptions) (changes, error) {
 	for _, c := range all {
 		v.setFile(stableName(c)+".pem", pemfile.EncodeCerts(c))
 	}
-	if err := planHashLinks(v, s.log); err != nil {
+	if err := planHashLinks(v, nil, s.log); err != nil {
 		return changes{}, err
 	}
 	ch, err := v.apply()

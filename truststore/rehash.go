@@ -27,7 +27,10 @@ import (
 // whose number is below the number of needed links stay as they are, other
 // needed ones get the lowest free numbers, and links no longer needed are
 // removed.
-func planHashLinks(v *vdir, log *slog.Logger) error {
+//
+// notCandidate names files that are never hashed although their extension
+// says otherwise: the bundle of a dir: store (see dirEngine.sync).
+func planHashLinks(v *vdir, notCandidate map[string]bool, log *slog.Logger) error {
 	type entry struct {
 		target      string
 		oldID       int
@@ -66,6 +69,9 @@ func planHashLinks(v *vdir, log *slog.Logger) error {
 					}
 				}
 				if found == nil {
+					if b.needed >= maxCollisions {
+						continue // openssl's "hash table overflow": the link is left out
+					}
 					found = &entry{target: e.link, oldID: noID}
 					b.entries = append(b.entries, found)
 				}
@@ -73,7 +79,7 @@ func planHashLinks(v *vdir, log *slog.Logger) error {
 				continue
 			}
 		}
-		if e.isDir || !hasRehashExt(name) {
+		if e.isDir || !hasRehashExt(name) || notCandidate[name] {
 			continue
 		}
 		data, err := v.readEntry(name)
@@ -104,6 +110,11 @@ func planHashLinks(v *vdir, log *slog.Logger) error {
 			continue
 		}
 		if found == nil {
+			if b.needed >= maxCollisions {
+				log.Warn("hash links: more than 256 certificates share one subject hash; OpenSSL's capath lookup reads at most 256, so this one gets no hash link (it stays in the bundle)",
+					"path", v.dir+"/"+name, "hash", fmt.Sprintf("%08x", h))
+				continue
+			}
 			found = &entry{target: name, oldID: noID}
 			b.entries = append(b.entries, found)
 		}
@@ -138,6 +149,10 @@ func planHashLinks(v *vdir, log *slog.Logger) error {
 	}
 	return nil
 }
+
+// maxCollisions is openssl rehash's MAX_COLLISIONS: links HASH.0 to
+// HASH.255 at most per hash.
+const maxCollisions = 256
 
 func hashName(h uint32, crl bool, id int) string {
 	if crl {

@@ -157,7 +157,7 @@ func (r *fsRoot) readFile(p string) ([]byte, error) {
 	if ok {
 		return data, nil
 	}
-	data, err = pemfile.ReadFile(hp)
+	data, err = pemfile.ReadRegularFile(hp)
 	if err != nil {
 		return nil, err
 	}

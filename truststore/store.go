@@ -194,16 +194,35 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 		writes = append(writes, write{p, pemfile.EncodeCerts(c)})
 	}
 	if len(writes) > 0 {
+		files := make(map[string][]byte, len(writes))
+		for _, w := range writes {
+			files[w.path] = w.data
+		}
+		if err := s.preflight(files); err != nil {
+			return nil, err
+		}
 		if err := s.root.mkdirAll(s.layout.LocalDir); err != nil {
 			return nil, err
 		}
 	}
+	var written []string // host paths of new files, removed again on failure
 	for _, w := range writes {
 		hp, err := s.root.resolve(w.path, false)
-		if err != nil {
-			return nil, err
+		if err == nil {
+			_, statErr := os.Lstat(hp)
+			if err = atomicfile.WriteFile(hp, w.data, 0o644); err == nil && errors.Is(statErr, os.ErrNotExist) {
+				written = append(written, hp)
+			}
 		}
-		if err := atomicfile.WriteFile(hp, w.data, 0o644); err != nil {
+		if err != nil {
+			// Nothing links to the new files yet: taking them out
+			// leaves the store as it was.
+			for _, p := range written {
+				os.Remove(p)
+			}
+			if len(written) > 0 {
+				atomicfile.SyncDir(path.Dir(written[0]))
+			}
 			return nil, err
 		}
 	}

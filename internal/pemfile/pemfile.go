@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"time"
 )
 
@@ -50,17 +51,54 @@ type Block struct {
 // ErrNoObjects means the file held no PEM block and was not DER either.
 var ErrNoObjects = errors.New("no PEM block and not DER: not a certificate, CRL or key")
 
-// ReadFile reads path, bounded by MaxFileSize.
+// ReadFile reads path, bounded by MaxFileSize: a regular file known to be
+// larger is refused before a byte is read. Other files (a pipe given as
+// <(...)) are read as they come, up to the bound.
 func ReadFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	return readBounded(path, false)
+}
+
+// ReadRegularFile is ReadFile for files found by scanning a directory that
+// others write to (a trust store, a capath): it opens without blocking and
+// refuses anything but a regular file, so a FIFO planted as x.pem cannot
+// hang the scan.
+func ReadRegularFile(path string) ([]byte, error) {
+	return readBounded(path, true)
+}
+
+func readBounded(path string, regularOnly bool) ([]byte, error) {
+	flags := os.O_RDONLY
+	if regularOnly {
+		flags |= syscall.O_NONBLOCK
+	}
+	f, err := os.OpenFile(path, flags, 0)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	fi, err := f.Stat()
 	if err != nil {
+		return nil, err
+	}
+	switch {
+	case fi.Mode().IsRegular() && fi.Size() > MaxFileSize:
+		return nil, fmt.Errorf("%s: larger than %d MiB, refusing to read", path, MaxFileSize>>20)
+	case fi.IsDir():
+		return nil, fmt.Errorf("%s: is a directory", path)
+	case !fi.Mode().IsRegular() && regularOnly:
+		return nil, fmt.Errorf("%s: not a regular file (%s), not read", path, fi.Mode().Type())
+	}
+	// A regular file is read into one buffer of its size (plus the slack
+	// bytes.Buffer wants to see the end); growing by appends would copy a
+	// large bundle several times over.
+	var buf bytes.Buffer
+	if fi.Mode().IsRegular() {
+		buf.Grow(int(fi.Size()) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(f, MaxFileSize+1)); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	data := buf.Bytes()
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("%s: larger than %d MiB, refusing to read", path, MaxFileSize>>20)
 	}

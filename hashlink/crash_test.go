@@ -1,0 +1,266 @@
+package hashlink
+
+import (
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	cg "github.com/certinit/certinit/hashlink/internal/certgen"
+	"github.com/certinit/certinit/internal/atomicfile"
+	"github.com/certinit/certinit/internal/testutil"
+)
+
+// TestRehashCrashSafety kills `certinit rehash` with SIGKILL at random
+// moments of a run that has real work to do: a directory openssl rehash
+// linked earlier, whose certificates have since changed (stale links,
+// files that need links, collisions, duplicates). After every kill:
+//   - every symlink resolves, and every hash-named entry is a link to one
+//     of the certificate files (never a half-made file openssl would read);
+//   - a temporary entry left behind is one no reader picks up: it starts
+//     with .certinit-tmp-, is not a hash link name and has no extension
+//     openssl rehash reads;
+//   - no link that was valid before and after was ever missing, and
+//     openssl verify -CApath still finds a CA whose link was right all
+//     along;
+//   - running certinit rehash again ends in exactly the links of an
+//     uninterrupted run, with no temporary entry left.
+func TestRehashCrashSafety(t *testing.T) {
+	openssl := testutil.RequireTool(t, "openssl")
+	bin := testutil.BuildCertinit(t)
+	template, probe := crashTemplate(t, openssl, testutil.Scale(600, 3000))
+	before := linkMap(t, template)
+
+	clean := t.TempDir()
+	copyDir(t, template, clean)
+	start := time.Now()
+	if out, err := exec.Command(bin, "rehash", clean).CombinedOutput(); err != nil {
+		t.Fatalf("clean run: %v\n%s", err, out)
+	}
+	took := time.Since(start)
+	want := linkMap(t, clean)
+	// Links right before and after the run: these must never go missing.
+	var stable []string
+	for n, target := range before {
+		if want[n] == target {
+			stable = append(stable, n)
+		}
+	}
+	if len(stable) < 100 || len(want) == len(stable) {
+		t.Fatalf("template gives %d stable links of %d: the run has too little or too much work", len(stable), len(want))
+	}
+	t.Logf("clean run took %v; %d links before, %d after, %d unchanged", took, len(before), len(want), len(stable))
+
+	iterations := testutil.Scale(20, 100)
+	seed := uint64(time.Now().UnixNano())
+	rng := rand.New(rand.NewPCG(seed, 11))
+	t.Logf("seed %d", seed)
+	killed := 0
+	for i := range iterations {
+		dir := t.TempDir()
+		copyDir(t, template, dir)
+		cmd := exec.Command(bin, "rehash", dir)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// The kill lands at a random point of the run; it is the
+		// experiment, not a synchronisation.
+		delay := time.Duration(rng.Int64N(int64(took + took/4)))
+		timer := time.AfterFunc(delay, func() { cmd.Process.Signal(syscall.SIGKILL) })
+		err := cmd.Wait()
+		timer.Stop()
+		if err != nil {
+			killed++
+		}
+		checkRehashDir(t, dir, before)
+		got := linkMap(t, dir)
+		for _, n := range stable {
+			if got[n] != want[n] {
+				t.Fatalf("iteration %d (kill at %v): link %s -> %s, which was right before the run, is %q", i, delay, n, want[n], got[n])
+			}
+		}
+		if out, err := exec.Command(openssl, "verify", "-CApath", dir, probe).CombinedOutput(); err != nil {
+			t.Fatalf("iteration %d (kill at %v): openssl verify -CApath: %v\n%s", i, delay, err, out)
+		}
+		if out, err := exec.Command(bin, "rehash", dir).CombinedOutput(); err != nil {
+			t.Fatalf("iteration %d: re-run: %v\n%s", i, err, out)
+		}
+		if d := diffLinkMaps(want, linkMap(t, dir)); d != "" {
+			t.Fatalf("iteration %d (kill at %v): re-run differs from a clean run (- clean only, + re-run only):\n%s", i, delay, d)
+		}
+		if temps := tempEntries(t, dir); len(temps) > 0 {
+			t.Fatalf("iteration %d: re-run left temporary entries %v", i, temps)
+		}
+	}
+	t.Logf("%d of %d runs were killed before they finished", killed, iterations)
+	if killed == 0 {
+		t.Error("no run was killed midway: the test proved nothing")
+	}
+}
+
+// crashTemplate builds the directory the crash test starts from: n
+// certificates (some sharing a subject, some duplicated) linked by the real
+// openssl rehash, after which a tenth of the files get other certificates
+// and a tenth more files arrive. It also returns a copy, outside the
+// directory, of a CA whose link in it is right throughout, for openssl
+// verify.
+func crashTemplate(t *testing.T, openssl string, n int) (dir, probe string) {
+	t.Helper()
+	dir = t.TempDir()
+	s, err := cg.NewSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := int64(0)
+	cert := func(cn string) []byte {
+		serial++
+		der, err := s.Certificate(cg.Cert{Subject: cg.Name(cg.Simple(cg.OIDCommonName, cg.TagUTF8String, cn)), Serial: serial, IsCA: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cg.PEM("CERTIFICATE", der)
+	}
+	cnFor := func(i int) string {
+		if i%50 == 0 {
+			return "Shared Subject " + fmt.Sprint(i%7) // collisions
+		}
+		return fmt.Sprintf("Crash CA %d", i)
+	}
+	old := n * 9 / 10
+	var dup []byte
+	for i := range old {
+		data := cert(cnFor(i))
+		if i == 3 {
+			dup = data
+		}
+		testutil.WriteFile(t, dir, fmt.Sprintf("c%05d.pem", i), data)
+	}
+	testutil.WriteFile(t, dir, "zz-duplicate.pem", dup)
+	ca := testutil.NewCA(t, "Crash Probe CA")
+	testutil.WriteFile(t, dir, "probe.pem", testutil.CertPEM(ca.Cert))
+	if out, err := exec.Command(openssl, "rehash", dir).CombinedOutput(); err != nil {
+		t.Fatalf("openssl rehash: %v\n%s", err, out)
+	}
+	for i := 1; i < old; i += 10 { // changed since the last rehash
+		testutil.WriteFile(t, dir, fmt.Sprintf("c%05d.pem", i), cert(fmt.Sprintf("Replaced CA %d", i)))
+	}
+	for i := old; i < n; i++ { // new since the last rehash
+		testutil.WriteFile(t, dir, fmt.Sprintf("c%05d.pem", i), cert(cnFor(i)))
+	}
+	probe = testutil.WriteFile(t, t.TempDir(), "probe.pem", testutil.CertPEM(ca.Cert))
+	return dir, probe
+}
+
+// checkRehashDir checks a directory after a killed rehash: every link
+// resolves, every hash-named entry is a link to a certificate file that
+// was there before, and leftovers are invisible to readers.
+func checkRehashDir(t *testing.T, dir string, before map[string]string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		p := filepath.Join(dir, name)
+		if e.Type()&fs.ModeSymlink != 0 {
+			if _, err := os.Stat(p); err != nil {
+				t.Fatalf("%s: dangling link: %v", name, err)
+			}
+		}
+		switch {
+		case atomicfile.IsTemp(name):
+			if _, _, ok := parseLinkName(name); ok || isCandidate(name) {
+				t.Fatalf("temporary entry %q looks like a file readers use", name)
+			}
+		case e.Type()&fs.ModeSymlink != 0:
+			if _, _, ok := parseLinkName(name); !ok {
+				t.Fatalf("unexpected link %s", name)
+			}
+			target, _ := os.Readlink(p)
+			if strings.Contains(target, "/") || !isCandidate(target) {
+				t.Fatalf("link %s -> %s", name, target)
+			}
+		case !e.Type().IsRegular() || !isCandidate(name):
+			t.Fatalf("unexpected entry %s (%v)", name, e.Type())
+		}
+	}
+}
+
+// linkMap returns name -> target of the hash links in dir.
+func linkMap(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, l := range symlinks(t, dir) {
+		name, target, _ := strings.Cut(l, " -> ")
+		if _, _, ok := parseLinkName(name); ok {
+			m[name] = target
+		}
+	}
+	return m
+}
+
+func diffLinkMaps(a, b map[string]string) string {
+	var out []string
+	for k, v := range a {
+		if b[k] != v {
+			out = append(out, fmt.Sprintf("- %s -> %s", k, v))
+		}
+	}
+	for k, v := range b {
+		if a[k] != v {
+			out = append(out, fmt.Sprintf("+ %s -> %s", k, v))
+		}
+	}
+	if len(out) > 20 {
+		out = append(out[:20], fmt.Sprintf("... %d more", len(out)-20))
+	}
+	return strings.Join(out, "\n")
+}
+
+// tempEntries lists the names in dir that start with the temporary prefix.
+func tempEntries(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if atomicfile.IsTemp(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+// TestRehashRemovesLeftoverTemps: a temporary link a killed run left (the
+// name placeLink uses) is removed by the next run; a temporary regular file
+// (another writer's) is left alone.
+func TestRehashRemovesLeftoverTemps(t *testing.T) {
+	dir := t.TempDir()
+	h := writeCerts(t, dir, "ca", "Leftover CA")
+	link := filepath.Join(dir, atomicfile.TempPrefix+h+".0-4242-1")
+	if err := os.Symlink("ca000.pem", link); err != nil {
+		t.Fatal(err)
+	}
+	file := testutil.WriteFile(t, dir, atomicfile.TempPrefix+"bundle.pem-123", []byte("partial"))
+	if _, err := Rehash(dir, Options{Log: testLog(t)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(link); !os.IsNotExist(err) {
+		t.Errorf("temporary link still there: %v", err)
+	}
+	if _, err := os.Lstat(file); err != nil {
+		t.Errorf("another writer's temporary file was removed: %v", err)
+	}
+	if got := linkMap(t, dir); got[h+".0"] != "ca000.pem" || len(got) != 1 {
+		t.Errorf("links %v", got)
+	}
+}

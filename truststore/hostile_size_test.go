@@ -1,0 +1,208 @@
+package truststore
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509/pkix"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certinit/certinit/internal/testutil"
+)
+
+// TestHugeFileInStore: a 100 MB file named *.pem in a dir: store is left
+// out with a warning naming it, without being read (bounded time and
+// memory); in Debian's local directory (where update-ca-certificates would
+// paste it into the bundle) it is one clear error and the store is left as
+// it was.
+func TestHugeFileInStore(t *testing.T) {
+	in := t.TempDir()
+	f, _ := writeCA(t, in, "new.pem", "Beside Huge CA")
+	huge := func(p string) {
+		t.Helper()
+		mustMkdir(t, filepath.Dir(p))
+		w, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		block := bytes.Repeat(testutil.CertPEM(testutil.NewCA(t, "Repeated CA").Cert), 128)
+		for n := 0; n < 100<<20; n += len(block) {
+			if _, err := w.Write(block); err != nil {
+				t.Fatal(err)
+			}
+		}
+		w.Close()
+	}
+	t.Run("dir", func(t *testing.T) {
+		root := t.TempDir()
+		huge(filepath.Join(root, "capath/huge.pem"))
+		code, stderr, took, rss := runTrust(t, "install", "--root", root, "--store", "dir:/capath", f)
+		t.Logf("install beside a 100 MB file: exit %d in %v, peak RSS %d KiB", code, took, rss)
+		if code != 0 || !strings.Contains(stderr, "huge.pem") || !strings.Contains(stderr, "larger than 64 MiB") {
+			t.Errorf("exit %d, want 0 and a warning naming huge.pem:\n%s", code, stderr)
+		}
+		if took > 20*time.Second || rss > 64<<10 { // -1: not measured
+			t.Errorf("took %v and %d KiB: the huge file was read", took, rss)
+		}
+		s := openStore(t, root, "dir:/capath")
+		if n := len(bundleCerts(t, s.BundlePath())); n != 1 {
+			t.Errorf("bundle holds %d certificates, want 1", n)
+		}
+		checkConsistent(t, s)
+	})
+	t.Run("debian", func(t *testing.T) {
+		root := t.TempDir()
+		install(t, openStore(t, root, "debian"), testutil.WriteFile(t, in, "first.pem", testutil.CertPEM(testutil.NewCA(t, "First CA").Cert)))
+		huge(filepath.Join(root, "usr/local/share/ca-certificates/huge.crt"))
+		before := treeDigest(t, root)
+		code, stderr, took, rss := runTrust(t, "install", "--root", root, "--store", "debian", f)
+		t.Logf("install beside a 100 MB .crt: exit %d in %v, peak RSS %d KiB", code, took, rss)
+		lines := errorLines(stderr)
+		if code != 1 || len(lines) != 1 || !strings.Contains(lines[0], "huge.crt") || !strings.Contains(lines[0], "larger than 64 MiB") {
+			t.Errorf("exit %d, want 1 and one error line naming huge.crt:\n%s", code, stderr)
+		}
+		if took > 20*time.Second || rss > 64<<10 { // -1: not measured
+			t.Errorf("took %v and %d KiB: the huge file was read", took, rss)
+		}
+		if after := treeDigest(t, root); after != before {
+			t.Errorf("store changed:\n%s", diffLines(before, after))
+		}
+	})
+}
+
+// TestHugeInputBundle installs one PEM file with 100,000 CA certificates
+// (1,000 in the default run) into a dir: store: every one ends up in the
+// store and the bundle, each with its hash link, in time linear in the
+// count.
+func TestHugeInputBundle(t *testing.T) {
+	n := testutil.Scale(1000, 100000)
+	in := t.TempDir()
+	ca := testutil.NewCA(t, "Bundle Issuer")
+	var buf bytes.Buffer
+	var probe string
+	for i := range n {
+		c, _ := ca.Issue(t, testutil.CertOpts{Subject: pkix.Name{CommonName: fmt.Sprintf("Bundle Sub CA %d", i)}, IsCA: true})
+		buf.Write(testutil.CertPEM(c))
+		if i == n/2 {
+			probe = testutil.WriteFile(t, in, "probe.pem", testutil.CertPEM(c))
+		}
+	}
+	buf.Write(testutil.CertPEM(ca.Cert))
+	f := testutil.WriteFile(t, in, "bundle.pem", buf.Bytes())
+	root := t.TempDir()
+	code, stderr, took, rss := runTrust(t, "install", "--root", root, "--store", "dir:/capath", f)
+	t.Logf("install of %d certificates (%d MiB): exit %d in %v, peak RSS %d MiB", n+1, buf.Len()>>20, code, took, rss>>10)
+	if code != 0 {
+		t.Fatalf("exit %d:\n%s", code, lastLines(stderr, 5))
+	}
+	if took > time.Duration(n)*10*time.Millisecond+10*time.Second { // linear; each file is fsynced
+		t.Errorf("took %v for %d certificates", took, n)
+	}
+	s := openStore(t, root, "dir:/capath")
+	if got := len(bundleCerts(t, s.BundlePath())); got != n+1 {
+		t.Errorf("bundle holds %d certificates, want %d", got, n+1)
+	}
+	if got := len(links(t, filepath.Join(root, "capath"))); got != n+1 {
+		t.Errorf("%d hash links, want %d", got, n+1)
+	}
+	verifyCApath(t, filepath.Join(root, "capath"), probe)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// TestLongSubjectCA installs a CA whose subject is about 64 KiB: its hash
+// link has the name openssl computes, and openssl finds it through the
+// link.
+func TestLongSubjectCA(t *testing.T) {
+	openssl := testutil.RequireTool(t, "openssl")
+	in := t.TempDir()
+	var ous []string
+	for i := range 1500 {
+		ous = append(ous, fmt.Sprintf("Organisational Unit Number %016d", i))
+	}
+	for name, subj := range map[string]pkix.Name{
+		"one-cn":   {CommonName: strings.Repeat("Long Subject ", 64<<10/13)},
+		"many-ous": {CommonName: "Many OUs", OrganizationalUnit: ous},
+	} {
+		t.Run(name, func(t *testing.T) {
+			ca := testutil.NewCA(t, "unused")
+			c, _ := ca.Issue(t, testutil.CertOpts{Subject: subj, IsCA: true})
+			if len(c.RawSubject) < 60<<10 {
+				t.Fatalf("subject of %d bytes", len(c.RawSubject))
+			}
+			// Self-signed would need its own key; a CA issued by another
+			// is installed with its issuer, as a chain.
+			f := testutil.WriteFile(t, in, name+".pem", testutil.CertPEM(c, ca.Cert))
+			root := t.TempDir()
+			install(t, openStore(t, root, "dir:/capath"), f)
+			out, err := exec.Command(openssl, "x509", "-noout", "-subject_hash", "-in", f).Output()
+			if err != nil {
+				t.Skipf("openssl does not load a %d-byte subject: %v", len(c.RawSubject), err)
+			}
+			want := strings.TrimSpace(string(out)) + ".0"
+			if got := links(t, filepath.Join(root, "capath"))[want]; got != stableName(c)+".pem" {
+				t.Errorf("link %s -> %q, want the long-subject CA's file", want, got)
+			}
+			verifyCApath(t, filepath.Join(root, "capath"), testutil.WriteFile(t, in, name+"-alone.pem", testutil.CertPEM(c)))
+		})
+	}
+}
+
+// TestHashCollisionOverflow: more than 256 distinct CAs with one subject
+// (different keys, same name, same hash) in a dir: store: exactly the
+// links openssl rehash makes (HASH.0 to HASH.255), a warning for each one
+// left without a link, and every certificate still in the bundle.
+func TestHashCollisionOverflow(t *testing.T) {
+	n := testutil.Scale(260, 300)
+	in := t.TempDir()
+	var buf bytes.Buffer
+	for range n {
+		buf.Write(testutil.CertPEM(testutil.NewCA(t, "Colliding Root").Cert))
+	}
+	f := testutil.WriteFile(t, in, "colliding.pem", buf.Bytes())
+	root := t.TempDir()
+	var logs strings.Builder
+	s, err := Open(root, "dir:/capath", newBufLogger(&logs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Install(context.Background(), []string{f}, InstallOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	d := filepath.Join(root, "capath")
+	got := links(t, d)
+	if len(got) != maxCollisions {
+		t.Errorf("%d links, want %d", len(got), maxCollisions)
+	}
+	if w := strings.Count(logs.String(), "more than 256 certificates share one subject hash"); w != n-maxCollisions {
+		t.Errorf("%d warnings, want %d", w, n-maxCollisions)
+	}
+	if got := len(bundleCerts(t, s.BundlePath())); got != n {
+		t.Errorf("bundle holds %d, want %d", got, n)
+	}
+	ref := t.TempDir()
+	copyTree(t, d, ref)
+	for n := range got {
+		os.Remove(filepath.Join(ref, n))
+	}
+	os.Remove(filepath.Join(ref, dirBundleName))
+	out, err := exec.Command(testutil.RequireTool(t, "openssl"), "rehash", ref).CombinedOutput()
+	if err == nil {
+		t.Errorf("openssl rehash did not fail on the overflow:\n%s", out)
+	}
+	if diff := diffMaps(links(t, ref), got); diff != "" {
+		t.Errorf("links differ from openssl rehash (- openssl only, + certinit only):\n%s", diff)
+	}
+	checkConsistent(t, s)
+}
