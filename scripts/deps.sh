@@ -20,6 +20,7 @@ declare -A need=(
   [hyperfine]=/usr/bin/hyperfine
   [certbot]=/usr/bin/certbot # reference ACME client for bench/40-acme.sh
   [xxd]=/usr/bin/xxd         # bench/60-probe.sh: embed against xxd -i
+  [time]=/usr/bin/time       # GNU time: peak RSS of a child in the hostile-input tests
 )
 missing=()
 for pkg in "${!need[@]}"; do
