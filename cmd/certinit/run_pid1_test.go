@@ -78,18 +78,21 @@ func TestPID1ExitCodes(t *testing.T) {
 
 // orphanScript makes four grandchildren that outlive their parent, checks
 // that each was re-parented to certinit ($PPID: PID 1, or the subreaper),
-// and waits until all are gone; a zombie left unreaped fails it.
+// then kills them and waits until all are gone; a zombie left unreaped
+// fails it. The orphans sleep until killed, so a loaded machine cannot make
+// one exit before the re-parenting check sees it.
 const orphanScript = `
 orphans=""
-for i in 1 2 3 4; do orphans="$orphans $(sh -c 'sleep 0.5 >/dev/null 2>&1 & echo $!')"; done
+for i in 1 2 3 4; do orphans="$orphans $(sh -c 'sleep 60 >/dev/null 2>&1 & echo $!')"; done
 list=$(echo $orphans | tr ' ' ',')
 for p in $orphans; do
   i=0
   until [ "$(ps -o ppid= -p $p | tr -d ' ')" = "$PPID" ]; do
-    [ $i -ge 40 ] && { echo "orphan $p not re-parented to certinit ($PPID)"; ps -o pid,ppid,stat,comm -p $list; exit 1; }
+    [ $i -ge 1000 ] && { echo "orphan $p not re-parented to certinit ($PPID)"; ps -o pid,ppid,stat,comm -p $list; exit 1; }
     sleep 0.01; i=$((i+1))
   done
 done
+kill $orphans
 i=0
 while [ $i -lt 200 ]; do
   left=$(ps -o pid=,stat= -p $list)
