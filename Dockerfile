@@ -11,7 +11,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/certinit ./cmd/certinit
+RUN CGO_ENABLED=0 go build -tags urfave_cli_no_docs -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/certinit ./cmd/certinit
 
 # Only the binary: `COPY --from=ghcr.io/certinit/certinit /certinit /usr/local/bin/certinit`.
 FROM scratch AS certinit

@@ -11,7 +11,7 @@ FUZZTIME ?= 60s
 all: build
 
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags='$(LDFLAGS)' -o bin/certinit ./cmd/certinit
+	CGO_ENABLED=0 $(GO) build -tags urfave_cli_no_docs -trimpath -ldflags='$(LDFLAGS)' -o bin/certinit ./cmd/certinit
 
 deps:
 	./scripts/deps.sh

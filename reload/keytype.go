@@ -49,12 +49,17 @@ func (k keyType) changedFrom(old keyType) bool {
 	return k.alg != x509.UnknownPublicKeyAlgorithm && old.alg != x509.UnknownPublicKeyAlgorithm && k.alg != old.alg
 }
 
-// startingKeyType is the key type of the pair the server starts with: the
-// copy in cfg.CopyTo when there is one (what the server reads), else
-// cfg.Files.Cert. New is called after the preparation validated (and
-// copied) the pair and before the server starts. A file that cannot be
-// read gives an unknown type, which the first good change replaces.
+// startingKeyType is the key type of the pair the server starts with:
+// cfg.Initial's, the pair the preparation checked and copied, when it is
+// set. Otherwise it is read from disk: the copy in cfg.CopyTo when there
+// is one (what the server reads), else cfg.Files.Cert; a renewal that
+// lands between the preparation and New makes that read wrong, which is
+// why the CLI passes Initial. A file that cannot be read gives an unknown
+// type, which the first good change replaces.
 func startingKeyType(cfg Config) keyType {
+	if cfg.Initial != nil {
+		return leafKeyType(cfg.Initial.Pair.Chain[0])
+	}
 	if cfg.Files.Cert == "" {
 		return keyType{}
 	}

@@ -11,9 +11,11 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"log/slog"
 	"math/big"
 	"net"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -91,6 +93,81 @@ func TestKeyTypeStartsFromCopy(t *testing.T) {
 	}
 	if got := rec.take(); !slices.Equal(got, []string{"restart"}) {
 		t.Fatalf("did %q, want a restart (the server loaded the RSA copy)", got)
+	}
+}
+
+// TestKeyTypeStartsFromInitial: with Config.Initial the starting type is
+// the checked pair's, whatever the disk holds when the reloader is
+// created. Here a renewal to RSA lands between the check of the ECDSA pair
+// (which the server loads) and New, in the source and in the copy (written
+// by another certinit sharing it): read from disk, the type would be RSA
+// and the renewal's reload a HUP, leaving the old ECDSA certificate served
+// beside the new one. From Initial it is ECDSA, and the reload restarts.
+func TestKeyTypeStartsFromInitial(t *testing.T) {
+	for _, withCopy := range []bool{false, true} {
+		t.Run(map[bool]string{false: "source", true: "copy"}[withCopy], func(t *testing.T) {
+			f := newFixture(t) // ECDSA P-256
+			files := Files{Cert: f.cert, Key: f.key}
+			initial, err := Load(files, nil, time.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			k := genKey(t, "rsa")
+			f.writePairWith(k, k)
+			cfg := Config{Files: files, Initial: initial}
+			if withCopy {
+				cfg.CopyTo = filepath.Join(f.dir, "copy")
+				renewed, err := Load(files, nil, time.Now())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := renewed.CopyTo(cfg.CopyTo, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rec := &recorder{}
+			r := New(cfg, rec)
+			if err := r.Changed(context.Background(), []string{f.cert, f.key}); err != nil {
+				t.Fatal(err)
+			}
+			if got := rec.take(); !slices.Equal(got, []string{"restart"}) {
+				t.Fatalf("did %q, want a restart (the server loaded the ECDSA pair)", got)
+			}
+			// Without Initial the same disk gives the wrong answer: the
+			// case this field exists for.
+			cfg.Initial = nil
+			if got := startingKeyType(cfg).desc; got != "RSA 2048" {
+				t.Fatalf("type read from disk = %q, want RSA 2048 (the test no longer shows the race)", got)
+			}
+		})
+	}
+}
+
+// TestSnapshotCurrent: Current is nil while the files hold the checked
+// bytes (rewriting the same bytes included) and names the file otherwise.
+func TestSnapshotCurrent(t *testing.T) {
+	f := newFixture(t)
+	certPEM, keyPEM := f.writePair(testutil.CertOpts{})
+	snap, err := Load(Files{Cert: f.cert, Key: f.key}, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.Current(); err != nil {
+		t.Fatalf("unchanged: %v", err)
+	}
+	testutil.RenameOver(t, f.cert, certPEM)
+	if err := snap.Current(); err != nil {
+		t.Fatalf("same bytes rewritten: %v", err)
+	}
+	testutil.RenameOver(t, f.key, append(keyPEM, '\n'))
+	if err := snap.Current(); !errors.Is(err, ErrSuperseded) || !strings.HasPrefix(err.Error(), f.key+": ") {
+		t.Fatalf("key changed: %v, want %s: ErrSuperseded", err, f.key)
+	}
+	if err := os.Remove(f.key); err != nil {
+		t.Fatal(err)
+	}
+	if err := snap.Current(); err == nil || errors.Is(err, ErrSuperseded) {
+		t.Fatalf("key removed: %v, want the read error", err)
 	}
 }
 

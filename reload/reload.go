@@ -59,6 +59,12 @@ type Config struct {
 	Signal    syscall.Signal // the reload signal; zero: SIGHUP
 	Hooks     []Hook
 	Log       *slog.Logger
+	// Initial is the pair the server starts with, as the preparation
+	// checked (and copied) it. Its key type is the one the server loaded
+	// first; without it, that type is read from disk when the Reloader is
+	// created, where a renewal that landed after the preparation may
+	// already be.
+	Initial *Snapshot
 }
 
 // Check reports configuration mistakes, for the CLI's usage errors.

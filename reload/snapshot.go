@@ -129,6 +129,22 @@ var ErrSuperseded = errors.New("changed again after it was checked; the newer fi
 // directory; one copy takes a few writes.
 const copyLockWait = 30 * time.Second
 
+// Current checks that the source files still hold the bytes that were
+// checked. If one does not, the error wraps ErrSuperseded and names it; a
+// file that cannot be read now gives that error.
+func (s *Snapshot) Current() error {
+	now, err := readAll(s.Files.list())
+	if err != nil {
+		return err
+	}
+	for _, p := range s.Files.list() {
+		if !bytes.Equal(now[p], s.data[p]) {
+			return fmt.Errorf("%s: %w", p, ErrSuperseded)
+		}
+	}
+	return nil
+}
+
 // CopyTo writes the snapshot's files into dir under their own base names,
 // through atomicfile: certificates 0644, the key 0600 (0640 when o names a
 // group), owned by o when it is set. It creates dir (0755) if needed and
@@ -174,14 +190,8 @@ func (s *Snapshot) copyTo(dir string, o *owner.Owner, ifCurrent bool) ([]string,
 	}
 	defer unlock()
 	if ifCurrent {
-		now, err := readAll(s.Files.list())
-		if err != nil {
+		if err := s.Current(); err != nil {
 			return nil, err
-		}
-		for p, b := range now {
-			if !bytes.Equal(b, s.data[p]) {
-				return nil, fmt.Errorf("%s: %w", p, ErrSuperseded)
-			}
 		}
 	}
 	var files []copyFile

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/signal"
@@ -14,6 +16,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/certinit/certinit/internal/owner"
+	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/reload"
 	"github.com/certinit/certinit/supervisor"
 	"github.com/certinit/certinit/watch"
@@ -98,21 +101,79 @@ func (a *app) prepareSteps(rc *runConfig) []prepareStep {
 	steps := a.integrationSteps(rc)
 	if rc.reload.Files.Cert != "" {
 		steps = append(steps, prepareStep{"wait for certificate", func(ctx context.Context) error {
-			snap, err := a.waitForPair(ctx, rc)
+			snap, err := a.waitForPair(ctx, rc, rc.wait)
 			rc.snap = snap
 			return err
 		}})
 	}
 	if rc.reload.CopyTo != "" {
-		steps = append(steps, prepareStep{"copy", func(context.Context) error {
-			written, err := rc.snap.CopyTo(rc.reload.CopyTo, rc.reload.Owner)
-			if err == nil {
-				a.log.Info("copied", "files", written)
-			}
-			return err
-		}})
+		steps = append(steps, prepareStep{"copy", func(ctx context.Context) error { return a.copyPair(ctx, rc) }})
 	}
 	return steps
+}
+
+// The start-up copy checks the pair again when it changed between its
+// check and its copy, at most copyAttempts times in all, each time waiting
+// at least recheckWait for it to be valid (a renewal still being written).
+const (
+	copyAttempts = 5
+	recheckWait  = 5 * time.Second
+)
+
+// testHookBeforeCopy, set by tests, runs before each start-up copy: where
+// a renewal lands between the check and the copy.
+var testHookBeforeCopy func()
+
+// copyPair is the copy step. Like a reload, it copies only while the
+// source still holds the bytes it checked (CopyToIfCurrent): another
+// certinit sharing --copy-to may already have copied a newer pair, which
+// this older one must not replace. When the source changed, the new pair
+// is checked and copied instead, and becomes rc.snap, the pair the server
+// starts with.
+func (a *app) copyPair(ctx context.Context, rc *runConfig) error {
+	for n := 1; ; n++ {
+		if testHookBeforeCopy != nil {
+			testHookBeforeCopy()
+		}
+		written, err := rc.snap.CopyToIfCurrent(rc.reload.CopyTo, rc.reload.Owner)
+		switch {
+		case err == nil:
+			a.log.Info("copied", "files", written)
+			return nil
+		case !errors.Is(err, reload.ErrSuperseded):
+			return err
+		case n == copyAttempts:
+			return fmt.Errorf("%s: the pair changed again after each of %d checks; nothing copied to %s",
+				rc.reload.Files.Cert, n, rc.reload.CopyTo)
+		}
+		a.log.Info("pair changed after it was checked; checking it again", "reason", err.Error())
+		if rc.snap, err = a.waitForPair(ctx, rc, max(rc.wait, recheckWait)); err != nil {
+			return err
+		}
+	}
+}
+
+// changedSincePrepare lists the watched files that no longer hold what the
+// preparation used: the pair it checked (and copied) and the --trust files
+// it installed. The watcher's baseline is read after the preparation, so a
+// change that lands in between (a renewal during start-up) would otherwise
+// be seen only when the files change again.
+func (rc *runConfig) changedSincePrepare() []string {
+	var changed []string
+	f := rc.reload.Files
+	if rc.snap != nil && rc.integ.issuer == nil && rc.snap.Current() != nil {
+		for _, p := range []string{f.Cert, f.Key, f.Chain} {
+			if p != "" {
+				changed = append(changed, p)
+			}
+		}
+	}
+	for _, p := range rc.integ.trust {
+		if b, err := pemfile.ReadFile(p); err != nil || !bytes.Equal(b, rc.integ.trustInstalled[p]) {
+			changed = append(changed, p)
+		}
+	}
+	return changed
 }
 
 // watchPaths are the files and directories whose change matters. The
@@ -184,6 +245,7 @@ func (a *app) prepare(ctx context.Context, rc *runConfig) error {
 func (a *app) supervise(ctx context.Context, rc *runConfig, sup *supervisor.Supervisor) error {
 	rc.reload.Hooks = a.reloadHooks(rc)
 	rc.reload.Log = a.log
+	rc.reload.Initial = rc.snap // the key type the server starts with
 	rl := reload.New(rc.reload, sup)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -197,6 +259,9 @@ func (a *app) supervise(ctx context.Context, rc *runConfig, sup *supervisor.Supe
 		// Not closed: certinit exits right after COMMAND, and closing
 		// inotify watches would add tens of milliseconds to every exit.
 		wg.Go(func() {
+			if changed := rc.changedSincePrepare(); len(changed) > 0 {
+				_ = rl.Changed(ctx, changed)
+			}
 			_ = w.Run(ctx, func(changed []string) { _ = rl.Changed(ctx, changed) })
 		})
 	}

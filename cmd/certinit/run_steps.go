@@ -13,6 +13,7 @@ import (
 	"github.com/certinit/certinit/acme"
 	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/owner"
+	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/reload"
 	"github.com/certinit/certinit/truststore"
 )
@@ -47,11 +48,17 @@ const acmePrefix = "acme-"
 // --trust, --rehash and --acme-* options.
 type integration struct {
 	trust       []string
+	root        string            // --root
 	store       *truststore.Store // nil without --trust
 	installOpts truststore.InstallOptions
 	rehash      []string
 	issuer      acme.Issuer // nil without --acme-domain
-	storeRoots  []string    // trust store bundles, for chains the --trust files do not anchor
+	// widened is set once the trust store's bundles joined the roots a
+	// pair must verify to (the --trust files did not anchor it).
+	widened bool
+	// trustInstalled holds the --trust files' bytes as the preparation
+	// read them, to catch a change before the watcher's baseline.
+	trustInstalled map[string][]byte
 
 	// installed holds, by fingerprint, the locally installed certificates
 	// the --trust files put (or found) in the store at their last install,
@@ -82,10 +89,9 @@ func (a *app) parseIntegration(c *cli.Context, rc *runConfig, o *owner.Owner) er
 		if err != nil {
 			return err
 		}
-		in.store = s
+		in.store, in.root = s, c.String("root")
 		in.installOpts = truststore.InstallOptions{AllowNonCA: c.Bool("allow-non-ca")}
 		rc.reload.Roots = slices.Clone(in.trust)
-		in.storeRoots = a.storeRoots(c.String("root"), s)
 	}
 	domain := acmeFlagName(acmePrefix, "domain")
 	if len(c.StringSlice(domain)) == 0 {
@@ -123,7 +129,8 @@ func (a *app) parseIntegration(c *cli.Context, rc *runConfig, o *owner.Owner) er
 
 // storeRoots are the bundles of what the machine trusts besides the
 // --trust files: the store's (written by the install) and, when the store
-// is a dir: capath, the OS store's if the image has one.
+// is a dir: capath, the OS store's if the image has one. Detecting the OS
+// store costs a few file reads, so it is done only when a pair needs it.
 func (a *app) storeRoots(root string, s *truststore.Store) []string {
 	roots := []string{s.BundlePath()}
 	if !strings.HasPrefix(s.Layout().Name, "dir:") {
@@ -139,33 +146,38 @@ func (a *app) storeRoots(root string, s *truststore.Store) []string {
 	return roots
 }
 
-// waitForPair is the wait step. With --trust the chain must verify to
-// what the machine trusts after the install: the --trust files if they
-// suffice (a private CA), else also the store bundles (a public
-// certificate beside a private CA for bridges). Whichever set verified
-// the pair at start-up is what later changes must verify to; parsing a
-// distribution's bundle on every start and reload costs more than the
-// rest of the preparation, so it is read only when needed. The chain is
-// not waited for: a pair that is there and valid but does not verify is
+// waitForPair is the wait step, waiting up to wait. With --trust the chain
+// must verify to what the machine trusts after the install: the --trust
+// files if they suffice (a private CA), else also the store bundles (a
+// public certificate beside a private CA for bridges). Whichever set
+// verified the pair at start-up is what later changes must verify to;
+// parsing a distribution's bundle on every start and reload costs more
+// than the rest of the preparation, so it is read only when needed. The
+// usual case, a pair that is there and verifies, takes one load. The chain
+// is not waited for: a pair that is there and valid but does not verify is
 // a configuration mistake, not a sidecar still writing.
-func (a *app) waitForPair(ctx context.Context, rc *runConfig) (*reload.Snapshot, error) {
+func (a *app) waitForPair(ctx context.Context, rc *runConfig, wait time.Duration) (*reload.Snapshot, error) {
 	in, f := &rc.integ, rc.reload.Files
-	if len(in.storeRoots) == 0 {
-		return reload.WaitForPair(ctx, f, rc.reload.Roots, rc.wait, a.log)
-	}
-	if _, err := reload.WaitForPair(ctx, f, nil, rc.wait, a.log); err != nil {
-		return nil, err
+	if in.store == nil {
+		return reload.WaitForPair(ctx, f, rc.reload.Roots, wait, a.log)
 	}
 	if snap, err := reload.Load(f, rc.reload.Roots, time.Now()); err == nil {
 		return snap, nil
 	}
-	wide := slices.Concat(rc.reload.Roots, in.storeRoots)
-	snap, err := reload.Load(f, wide, time.Now())
-	if err != nil {
+	if _, err := reload.WaitForPair(ctx, f, nil, wait, a.log); err != nil {
 		return nil, err
 	}
-	a.log.Debug("chain verifies to the trust store", "path", f.Cert, "roots", in.storeRoots)
-	rc.reload.Roots = wide
+	snap, err := reload.Load(f, rc.reload.Roots, time.Now())
+	if err == nil || in.widened {
+		return snap, err
+	}
+	extra := a.storeRoots(in.root, in.store)
+	wide := slices.Concat(rc.reload.Roots, extra)
+	if snap, err = reload.Load(f, wide, time.Now()); err != nil {
+		return nil, err
+	}
+	a.log.Debug("chain verifies to the trust store", "path", f.Cert, "roots", extra)
+	rc.reload.Roots, in.widened = wide, true
 	return snap, nil
 }
 
@@ -175,7 +187,16 @@ func (a *app) integrationSteps(rc *runConfig) []prepareStep {
 	in := &rc.integ
 	var steps []prepareStep
 	if in.store != nil {
-		steps = append(steps, prepareStep{"trust install", func(ctx context.Context) error { return a.installTrust(ctx, in) }})
+		steps = append(steps, prepareStep{"trust install", func(ctx context.Context) error {
+			in.trustInstalled = map[string][]byte{}
+			for _, p := range in.trust {
+				// Read before the install, so that a change after it is
+				// seen (changedSincePrepare); a file that cannot be read
+				// fails the install itself.
+				in.trustInstalled[p], _ = pemfile.ReadFile(p)
+			}
+			return a.installTrust(ctx, in)
+		}})
 	}
 	if len(in.rehash) > 0 {
 		steps = append(steps, prepareStep{"rehash", func(context.Context) error { return a.rehashDirs(in.rehash) }})

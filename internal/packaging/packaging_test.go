@@ -2,11 +2,13 @@ package packaging
 
 import (
 	"bufio"
+	"debug/buildinfo"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -140,6 +142,75 @@ func buildCommand(t *testing.T, root string) string {
 	return ""
 }
 
+// shippedBuild are the parts of the go build command that shape the
+// shipped binary; `make build` and the Dockerfile must both have them.
+// urfave_cli_no_docs leaves out urfave/cli's man page and Markdown
+// generators (blackfriday, go-md2man): nothing calls them, and their
+// package initialisation cost every start of `certinit run` about 3 ms of
+// CPU.
+var shippedBuild = []string{"CGO_ENABLED=0", "go build", "-tags urfave_cli_no_docs", "-trimpath", "-ldflags="}
+
+// docDeps are the modules urfave_cli_no_docs keeps out of the binary.
+var docDeps = []string{"github.com/russross/blackfriday", "github.com/cpuguy83/go-md2man"}
+
+// makeBuildCommand returns the Makefile's build recipe line.
+func makeBuildCommand(t *testing.T, root string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(data), "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "build:") && i+1 < len(lines) {
+			return strings.Replace(strings.TrimSpace(lines[i+1]), "$(GO) build", "go build", 1)
+		}
+	}
+	t.Fatal("no build target in the Makefile")
+	return ""
+}
+
+// checkShippedBinary fails unless bin was built with the shipped build
+// tags and without the modules they leave out.
+func checkShippedBinary(t *testing.T, bin string) {
+	t.Helper()
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tags := ""
+	for _, s := range info.Settings {
+		if s.Key == "-tags" {
+			tags = s.Value
+		}
+	}
+	if !slices.Contains(strings.Split(tags, ","), "urfave_cli_no_docs") {
+		t.Errorf("%s: built with tags %q, want urfave_cli_no_docs", bin, tags)
+	}
+	for _, d := range info.Deps {
+		for _, bad := range docDeps {
+			if strings.HasPrefix(d.Path, bad) {
+				t.Errorf("%s: links %s, which urfave_cli_no_docs leaves out", bin, d.Path)
+			}
+		}
+	}
+}
+
+// TestShippedBuildCommands: `make build`, the Dockerfile and the tests'
+// testutil.BuildCertinit build the same program: the same tags, static,
+// with reproducible paths.
+func TestShippedBuildCommands(t *testing.T) {
+	root := testutil.ModuleRoot(t)
+	for name, cmdline := range map[string]string{"Makefile": makeBuildCommand(t, root), "Dockerfile": buildCommand(t, root)} {
+		for _, want := range shippedBuild {
+			if !strings.Contains(cmdline, want) {
+				t.Errorf("%s builds with %q: no %q", name, cmdline, want)
+			}
+		}
+	}
+	checkShippedBinary(t, testutil.BuildCertinit(t))
+}
+
 // TestStaticBinaryInEmptyRoot builds certinit with the Dockerfile's own
 // command, checks `file` calls it statically linked, and runs it alone in an
 // empty root (a private mount and PID namespace, as in a scratch image) to
@@ -159,6 +230,7 @@ func TestStaticBinaryInEmptyRoot(t *testing.T) {
 	if b, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", cmdline, err, b)
 	}
+	checkShippedBinary(t, filepath.Join(out, "certinit"))
 	desc, err := exec.Command(fileTool, filepath.Join(out, "certinit")).Output()
 	if err != nil {
 		t.Fatal(err)

@@ -74,7 +74,10 @@ func ModuleRoot(t testing.TB) string {
 
 // BuildCertinit builds the certinit binary once per test binary into a
 // temporary directory and returns its path; tests that run the real command
-// (signals, PID 1, crash tests) use it.
+// (signals, PID 1, crash tests) use it. It builds with the build tags of the
+// shipped binary (Makefile, Dockerfile), so the tests run what ships:
+// urfave_cli_no_docs leaves out urfave/cli's man page and Markdown
+// generators, whose package initialisation costs every start.
 func BuildCertinit(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -84,7 +87,7 @@ func BuildCertinit(t testing.TB) string {
 			return
 		}
 		builtPath = filepath.Join(dir, "certinit")
-		cmd := exec.Command("go", "build", "-o", builtPath, "./cmd/certinit")
+		cmd := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", builtPath, "./cmd/certinit")
 		cmd.Dir = ModuleRoot(t)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
