@@ -144,15 +144,18 @@ exec sleep 3601`, n, spawned)
 			start := time.Now()
 			poll(t, 120*time.Second, "the orphans to be started", func() bool { return exists(spawned) })
 			spawnTook := time.Since(start)
+			// A sleeper the shell forked may not have exec'd sleep yet
+			// (its command line is still the shell's): wait until all have.
 			var orphans []int
-			for pid := range testutil.ChildrenOf(s.pid) {
-				if cmdline(pid) == "sleep 3600" {
-					orphans = append(orphans, pid)
+			poll(t, 60*time.Second, fmt.Sprintf("%d orphaned sleepers as children of certinit", n), func() bool {
+				orphans = orphans[:0]
+				for pid := range testutil.ChildrenOf(s.pid) {
+					if cmdline(pid) == "sleep 3600" {
+						orphans = append(orphans, pid)
+					}
 				}
-			}
-			if len(orphans) != n {
-				t.Fatalf("certinit has %d orphaned sleepers as children, want %d", len(orphans), n)
-			}
+				return len(orphans) == n
+			})
 
 			start = time.Now()
 			for _, pid := range orphans {
