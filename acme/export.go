@@ -87,10 +87,10 @@ func upToDate(o outFile, own *owner.Owner) bool {
 // already up to date are left alone, so their modification times say when
 // they last really changed.
 //
-// Every file is first written complete and durable under a temporary name
-// (internal/atomicfile, its temporary prefix: scanners skip it, a crash
-// leaves only that), then all are renamed into place one right after the
-// other, the key last, and each directory synced. A reader that loads
+// The files are written as one group by atomicfile.WriteFiles: every file
+// complete and durable under a temporary name first (scanners skip it, a
+// crash leaves only that), then all renamed into place one right after the
+// other, in the order given, and each directory synced. A reader that loads
 // fullchain.pem and privkey.pem on its own (a broker restarting, a server
 // that reloads per connection) can meet the new certificate with the old
 // key only within those microseconds, instead of for as long as the key's
@@ -98,14 +98,7 @@ func upToDate(o outFile, own *owner.Owner) bool {
 // handshake per renewal that way (TestRenewLoopSlowCA). A failure before
 // the renames leaves every output file as it was.
 func writeFiles(files []outFile, own *owner.Owner) (written []string, err error) {
-	opts := own.WriteOptions()
-	var todo []outFile
-	var staged []string
-	defer func() {
-		for _, p := range staged[len(written):] {
-			os.Remove(p)
-		}
-	}()
+	var todo []atomicfile.File
 	for _, o := range files {
 		if upToDate(o, own) {
 			continue
@@ -114,28 +107,7 @@ func writeFiles(files []outFile, own *owner.Owner) (written []string, err error)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("%s: %w", dir, err)
 		}
-		if fi, err := os.Lstat(o.path); err == nil && !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("%s: %w", o.path, atomicfile.ErrNotRegular)
-		}
-		stage := filepath.Join(dir, atomicfile.TempPrefix+"new-"+filepath.Base(o.path))
-		if err := atomicfile.WriteFileOpts(stage, o.data, o.perm, opts); err != nil {
-			return nil, fmt.Errorf("%s: %w", o.path, err)
-		}
-		staged = append(staged, stage)
-		todo = append(todo, o)
+		todo = append(todo, atomicfile.File{Path: o.path, Data: o.data, Perm: o.perm})
 	}
-	dirs := map[string]bool{}
-	for i, o := range todo {
-		if err := os.Rename(staged[i], o.path); err != nil {
-			return written, fmt.Errorf("%s: %w", o.path, err)
-		}
-		written = append(written, o.path)
-		dirs[filepath.Dir(o.path)] = true
-	}
-	for d := range dirs {
-		if err := atomicfile.SyncDir(d); err != nil {
-			return written, err
-		}
-	}
-	return written, nil
+	return atomicfile.WriteFiles(todo, own.WriteOptions())
 }

@@ -219,42 +219,20 @@ type copyFile struct {
 	mode os.FileMode
 }
 
-// commit writes each file complete and durable under a staging name
-// (through atomicfile, with its temporary prefix, so scanners skip it and
-// a crash leaves only a temporary file), then renames them all into place
-// one right after the other and syncs the directory. The renames are all a
-// reader can see, and they follow each other within microseconds; writing
-// the files one after the other instead would leave the new certificate
-// beside the old key for as long as the key's fsyncs take, tens of
-// milliseconds on a busy disk. Like atomicfile, it refuses to replace
-// anything but a regular file.
+// commit writes the files as one group through atomicfile.WriteFiles: each
+// complete and durable under a temporary name first, then all renamed into
+// place back to back, so a reader meets the new certificate beside the old
+// key only within microseconds, not for as long as the key's fsyncs take.
 func commit(dir string, files []copyFile, wo atomicfile.Options) (written []string, err error) {
-	var staged []string
-	defer func() {
-		for _, p := range staged[len(written):] {
-			os.Remove(p)
-		}
-	}()
-	for _, f := range files {
-		if fi, err := os.Lstat(f.dst); err == nil && !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("copy to %s: %w", f.dst, atomicfile.ErrNotRegular)
-		}
-		stage := filepath.Join(dir, atomicfile.TempPrefix+"copy-"+filepath.Base(f.dst))
-		if err := atomicfile.WriteFileOpts(stage, f.data, f.mode, wo); err != nil {
-			return nil, fmt.Errorf("copy to %s: %w", f.dst, err)
-		}
-		staged = append(staged, stage)
-	}
+	group := make([]atomicfile.File, len(files))
 	for i, f := range files {
-		if err := os.Rename(staged[i], f.dst); err != nil {
-			return written, fmt.Errorf("copy to %s: %w", f.dst, err)
-		}
-		written = append(written, f.dst)
+		group[i] = atomicfile.File{Path: f.dst, Data: f.data, Perm: f.mode}
 	}
-	if len(written) == 0 {
-		return nil, nil
+	written, err = atomicfile.WriteFiles(group, wo)
+	if err != nil {
+		return written, fmt.Errorf("copy to %s: %w", dir, err)
 	}
-	return written, atomicfile.SyncDir(dir)
+	return written, nil
 }
 
 // lockCopyDir takes an exclusive flock on dir itself: no lock file to

@@ -53,43 +53,9 @@ func WriteFileOpts(path string, data []byte, perm fs.FileMode, o Options) (err e
 	if err := checkDest(path); err != nil {
 		return err
 	}
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, TempPrefix+base+"-*")
+	tmp, err := stage(path, data, perm, o)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	// Permissions first, so secret bytes never sit in a file with the
-	// default CreateTemp mode longer than needed (CreateTemp uses 0600 anyway).
-	if err = f.Chmod(perm); err != nil {
-		return fmt.Errorf("write %s: chmod: %w", path, err)
-	}
-	if o.Chown {
-		if err = f.Chown(o.UID, o.GID); err != nil {
-			return fmt.Errorf("write %s: chown: %w", path, err)
-		}
-		// chown may clear set-id bits; re-apply the mode.
-		if err = f.Chmod(perm); err != nil {
-			return fmt.Errorf("write %s: chmod: %w", path, err)
-		}
-	}
-	if _, err = f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Sync(); err != nil {
-		return fmt.Errorf("write %s: fsync: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("write %s: close: %w", path, err)
+		return err
 	}
 	// Check again right before the rename: the window is small, and rename
 	// itself never follows a link, so the worst case is replacing a link that
@@ -99,9 +65,59 @@ func WriteFileOpts(path string, data []byte, perm fs.FileMode, o Options) (err e
 		return err
 	}
 	if err = os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("write %s: rename: %w", path, err)
 	}
-	return SyncDir(dir)
+	return SyncDir(parent(path))
+}
+
+// stage writes data complete and durable into a new temporary file beside
+// path (mode perm, owner per o) and returns its name; on error nothing is
+// left behind.
+func stage(path string, data []byte, perm fs.FileMode, o Options) (tmp string, err error) {
+	f, err := os.CreateTemp(parent(path), TempPrefix+filepath.Base(path)+"-*")
+	if err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp = f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	// Permissions first, so secret bytes never sit in a file with the
+	// default CreateTemp mode longer than needed (CreateTemp uses 0600 anyway).
+	if err = f.Chmod(perm); err != nil {
+		return "", fmt.Errorf("write %s: chmod: %w", path, err)
+	}
+	if o.Chown {
+		if err = f.Chown(o.UID, o.GID); err != nil {
+			return "", fmt.Errorf("write %s: chown: %w", path, err)
+		}
+		// chown may clear set-id bits; re-apply the mode.
+		if err = f.Chmod(perm); err != nil {
+			return "", fmt.Errorf("write %s: chmod: %w", path, err)
+		}
+	}
+	if _, err = f.Write(data); err != nil {
+		return "", fmt.Errorf("write %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return "", fmt.Errorf("write %s: fsync: %w", path, err)
+	}
+	if err = f.Close(); err != nil {
+		return "", fmt.Errorf("write %s: close: %w", path, err)
+	}
+	return tmp, nil
+}
+
+// parent is path's directory, "." for a bare name.
+func parent(path string) string {
+	if dir := filepath.Dir(path); dir != "" {
+		return dir
+	}
+	return "."
 }
 
 // Symlink atomically makes path a symbolic link to target: it creates the link
