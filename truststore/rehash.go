@@ -209,10 +209,12 @@ var certPEMTypes = map[string]bool{"CERTIFICATE": true, "X509 CERTIFICATE": true
 
 const crlPEMType = "X509 CRL"
 
-// countPEMObjects counts certificates and CRLs in PEM data.
+// countPEMObjects counts certificates and CRLs in PEM data, up to 2: the
+// planner only needs to tell one from several, and a bundle in the
+// directory holds hundreds.
 func countPEMObjects(data []byte) int {
 	n := 0
-	for {
+	for n < 2 {
 		var b *pem.Block
 		b, data = pem.Decode(data)
 		if b == nil {
@@ -222,6 +224,7 @@ func countPEMObjects(data []byte) int {
 			n++
 		}
 	}
+	return n
 }
 
 // hashOneObject returns the hash link bucket of PEM data holding exactly one

@@ -1,6 +1,7 @@
 package truststore
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,9 +23,21 @@ import (
 type fsRoot struct {
 	dir string // host path of the root, cleaned and absolute
 
+	// Caches of one operation (see forget and changed): a store has a few
+	// directories and hundreds of files, each reached through links, read
+	// by the sources, then by the hash link planner and the bundle.
 	mu    sync.Mutex
-	dirs  map[string]string // in-root directory -> resolved in-root path
-	files map[string][]byte // host path -> content read in this operation
+	dirs  map[string]string      // in-root directory -> resolved in-root path
+	paths map[string]string      // in-root path -> resolved, last component followed
+	files map[string]*cachedFile // host path -> content read in this operation
+}
+
+// cachedFile is a file's content and, once asked for, its certificates.
+type cachedFile struct {
+	data   []byte
+	parsed bool
+	certs  []*x509.Certificate
+	perr   error // parseCerts' error
 }
 
 // maxLinks bounds symlink resolution, like the kernel's ELOOP limit.
@@ -69,7 +82,26 @@ func (r *fsRoot) resolve(p string, followLast bool) (string, error) {
 
 // resolveInRoot is resolve, returning the in-root path.
 func (r *fsRoot) resolveInRoot(p string, followLast bool) (string, error) {
-	return r.resolveN(p, followLast, 0)
+	if !followLast {
+		return r.resolveN(p, false, 0)
+	}
+	r.mu.Lock()
+	res, ok := r.paths[p]
+	r.mu.Unlock()
+	if ok {
+		return res, nil
+	}
+	res, err := r.resolveN(p, true, 0)
+	if err != nil {
+		return "", err
+	}
+	r.mu.Lock()
+	if r.paths == nil {
+		r.paths = map[string]string{}
+	}
+	r.paths[p] = res
+	r.mu.Unlock()
+	return res, nil
 }
 
 // resolveN resolves the directory part (cached: a store has a few
@@ -139,7 +171,19 @@ func (r *fsRoot) resolveDir(dir string, links int) (string, error) {
 // certinit writes.
 func (r *fsRoot) forget() {
 	r.mu.Lock()
-	r.dirs, r.files = nil, nil
+	r.dirs, r.paths, r.files = nil, nil, nil
+	r.mu.Unlock()
+}
+
+// changed is forget after certinit itself changed the host paths hps (wrote
+// a file, made or removed a link): every resolution is redone, but the
+// contents read from other files stay valid and are not read again.
+func (r *fsRoot) changed(hps ...string) {
+	r.mu.Lock()
+	r.dirs, r.paths = nil, nil
+	for _, hp := range hps {
+		delete(r.files, hp)
+	}
 	r.mu.Unlock()
 }
 
@@ -147,27 +191,58 @@ func (r *fsRoot) forget() {
 // one operation each file is read once (the bundle sources, then the hash
 // link planner, read the same files).
 func (r *fsRoot) readFile(p string) ([]byte, error) {
+	f, err := r.cached(p)
+	if err != nil {
+		return nil, err
+	}
+	return f.data, nil
+}
+
+// readCerts is readFile followed by parseCerts, each done once per
+// operation and file: the sources of an install are read before and after
+// it writes. perr is parseCerts' error; err is the read error.
+func (r *fsRoot) readCerts(p string) (data []byte, certs []*x509.Certificate, perr, err error) {
+	f, err := r.cached(p)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r.mu.Lock()
+	done := f.parsed
+	r.mu.Unlock()
+	if !done {
+		certs, perr := parseCerts(f.data)
+		r.mu.Lock()
+		f.certs, f.perr, f.parsed = certs, perr, true
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return f.data, f.certs, f.perr, nil
+}
+
+func (r *fsRoot) cached(p string) (*cachedFile, error) {
 	hp, err := r.resolve(p, true)
 	if err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
-	data, ok := r.files[hp]
+	f, ok := r.files[hp]
 	r.mu.Unlock()
 	if ok {
-		return data, nil
+		return f, nil
 	}
-	data, err = pemfile.ReadRegularFile(hp)
+	data, err := pemfile.ReadRegularFile(hp)
 	if err != nil {
 		return nil, err
 	}
+	f = &cachedFile{data: data}
 	r.mu.Lock()
 	if r.files == nil {
-		r.files = map[string][]byte{}
+		r.files = map[string]*cachedFile{}
 	}
-	r.files[hp] = data
+	r.files[hp] = f
 	r.mu.Unlock()
-	return data, nil
+	return f, nil
 }
 
 // stat stats an in-root path, following links inside the root.

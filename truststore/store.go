@@ -169,10 +169,16 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 		return nil, err
 	}
 	defer unlock()
-	have := map[string]Cert{}
-	for _, src := range srcs {
-		for _, c := range src.certs {
-			have[fingerprint(c.Raw)] = newCert(c, src.path, src.local, s.now())
+	// Described (newCert) only when reported: the store holds hundreds.
+	type held struct {
+		c   *x509.Certificate
+		src *source
+		nc  *Cert
+	}
+	have := map[string]held{}
+	for i := range srcs {
+		for _, c := range srcs[i].certs {
+			have[fingerprint(c.Raw)] = held{c: c, src: &srcs[i]}
 		}
 	}
 	rep := s.report()
@@ -184,12 +190,17 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 	for _, c := range certs {
 		fp := fingerprint(c.Raw)
 		if old, ok := have[fp]; ok {
-			rep.Present = append(rep.Present, old)
+			if old.nc == nil {
+				nc := newCert(old.c, old.src.path, old.src.local, s.now())
+				old.nc = &nc
+				have[fp] = old
+			}
+			rep.Present = append(rep.Present, *old.nc)
 			continue
 		}
 		p := path.Join(s.layout.LocalDir, stableName(c)+s.layout.LocalExt)
 		nc := newCert(c, p, true, s.now())
-		have[fp] = nc
+		have[fp] = held{nc: &nc}
 		rep.Added = append(rep.Added, nc)
 		writes = append(writes, write{p, pemfile.EncodeCerts(c)})
 	}
@@ -206,10 +217,12 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 		}
 	}
 	var written []string // host paths of new files, removed again on failure
+	var touched []string // host paths written
 	for _, w := range writes {
 		hp, err := s.root.resolve(w.path, false)
 		if err == nil {
 			_, statErr := os.Lstat(hp)
+			touched = append(touched, hp)
 			if err = atomicfile.WriteFile(hp, w.data, 0o644); err == nil && errors.Is(statErr, os.ErrNotExist) {
 				written = append(written, hp)
 			}
@@ -226,7 +239,9 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 			return nil, err
 		}
 	}
-	s.root.forget()
+	// The sources read above stay as they were, except the files written:
+	// sync reads and parses only those again.
+	s.root.changed(touched...)
 	ch, err := s.eng.sync(syncOptions{})
 	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
 	return rep, err
