@@ -31,11 +31,11 @@ func (e *debianEngine) sources(o syncOptions) ([]source, error) {
 	var out []source
 	for _, name := range e.confSelected() {
 		p := l.SystemDir + "/" + name
-		if !s.root.isFile(p) {
+		src, err := e.readSource(p, false)
+		if err != nil && !s.root.isFile(p) {
 			s.log.Warn("listed in ca-certificates.conf but not found", "path", p)
 			continue
 		}
-		src, err := e.readSource(p, false)
 		if err != nil {
 			return nil, err
 		}
@@ -360,7 +360,7 @@ func (s *Store) writeBundle(data []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer s.root.changed(hp)
+	defer s.root.wrote(hp)
 	if err := atomicfile.WriteFile(hp, data, 0o644); err != nil {
 		return "", err
 	}

@@ -209,52 +209,54 @@ var certPEMTypes = map[string]bool{"CERTIFICATE": true, "X509 CERTIFICATE": true
 
 const crlPEMType = "X509 CRL"
 
-// countPEMObjects counts certificates and CRLs in PEM data, up to 2: the
-// planner only needs to tell one from several, and a bundle in the
-// directory holds hundreds.
-func countPEMObjects(data []byte) int {
-	n := 0
+// pemObjects returns the first certificate or CRL block of PEM data and
+// how many there are, counting up to 2: the planner only needs to tell one
+// from several, and a bundle in the directory holds hundreds.
+func pemObjects(data []byte) (first *pem.Block, n int) {
 	for n < 2 {
 		var b *pem.Block
 		b, data = pem.Decode(data)
 		if b == nil {
-			return n
+			break
 		}
 		if certPEMTypes[b.Type] || b.Type == crlPEMType {
+			if n == 0 {
+				first = b
+			}
 			n++
 		}
 	}
+	return first, n
+}
+
+// countPEMObjects counts certificates and CRLs in PEM data, up to 2.
+func countPEMObjects(data []byte) int {
+	_, n := pemObjects(data)
 	return n
 }
 
 // hashOneObject returns the hash link bucket of PEM data holding exactly one
 // certificate (subject hash) or CRL (issuer hash), and its SHA-1 digest.
 func hashOneObject(data []byte) (h uint32, crl bool, digest [sha1.Size]byte, ok bool) {
-	if !bytes.Contains(data, []byte("-----BEGIN ")) || countPEMObjects(data) != 1 {
+	if !bytes.Contains(data, []byte("-----BEGIN ")) {
 		return 0, false, digest, false
 	}
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			return 0, false, digest, false
-		}
-		var err error
-		switch {
-		case certPEMTypes[b.Type]:
-			der := firstTLV(b.Bytes) // TRUSTED CERTIFICATE appends trust data
-			h, err = hashlink.SubjectHash(der)
-			digest = sha1.Sum(der)
-		case b.Type == crlPEMType:
-			var issuer []byte
-			issuer, err = crlIssuer(b.Bytes)
-			if err == nil {
-				h, err = hashlink.NameHash(issuer)
-			}
-			crl, digest = true, sha1.Sum(b.Bytes)
-		default:
-			continue
-		}
-		return h, crl, digest, err == nil
+	b, n := pemObjects(data)
+	if n != 1 {
+		return 0, false, digest, false
 	}
+	var err error
+	if certPEMTypes[b.Type] {
+		der := firstTLV(b.Bytes) // TRUSTED CERTIFICATE appends trust data
+		h, err = hashlink.SubjectHash(der)
+		digest = sha1.Sum(der)
+	} else {
+		var issuer []byte
+		issuer, err = crlIssuer(b.Bytes)
+		if err == nil {
+			h, err = hashlink.NameHash(issuer)
+		}
+		crl, digest = true, sha1.Sum(b.Bytes)
+	}
+	return h, crl, digest, err == nil
 }

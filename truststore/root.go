@@ -175,12 +175,22 @@ func (r *fsRoot) forget() {
 	r.mu.Unlock()
 }
 
-// changed is forget after certinit itself changed the host paths hps (wrote
-// a file, made or removed a link): every resolution is redone, but the
-// contents read from other files stay valid and are not read again.
+// changed is forget after certinit itself made or removed links at the
+// host paths hps: every resolution is redone, but the contents read from
+// other files stay valid and are not read again.
 func (r *fsRoot) changed(hps ...string) {
 	r.mu.Lock()
 	r.dirs, r.paths = nil, nil
+	r.mu.Unlock()
+	r.wrote(hps...)
+}
+
+// wrote drops the cached contents of regular files certinit replaced or
+// created at the host paths hps. Resolutions stay: a regular file written
+// where nothing or a regular file was (atomicfile never replaces anything
+// else) changes no path's resolution.
+func (r *fsRoot) wrote(hps ...string) {
+	r.mu.Lock()
 	for _, hp := range hps {
 		delete(r.files, hp)
 	}
@@ -274,7 +284,17 @@ func (r *fsRoot) readlink(p string) (string, error) {
 
 // isFile reports whether p leads to a regular file, like `test -f`.
 func (r *fsRoot) isFile(p string) bool {
-	fi, err := r.stat(p)
+	hp, err := r.resolve(p, true)
+	if err != nil {
+		return false
+	}
+	r.mu.Lock()
+	_, read := r.files[hp] // read as a regular file in this operation
+	r.mu.Unlock()
+	if read {
+		return true
+	}
+	fi, err := os.Stat(hp)
 	return err == nil && fi.Mode().IsRegular()
 }
 

@@ -241,7 +241,7 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 	}
 	// The sources read above stay as they were, except the files written:
 	// sync reads and parses only those again.
-	s.root.changed(touched...)
+	s.root.wrote(touched...)
 	ch, err := s.eng.sync(syncOptions{})
 	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
 	return rep, err
