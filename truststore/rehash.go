@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/certinit/certinit/hashlink"
+	"github.com/certinit/certinit/internal/pemfile"
 )
 
 // planHashLinks updates the plan v with the OpenSSL hash links that
@@ -82,13 +83,13 @@ func planHashLinks(v *vdir, notCandidate map[string]bool, log *slog.Logger) erro
 		if e.isDir || !hasRehashExt(name) || notCandidate[name] {
 			continue
 		}
-		data, err := v.readEntry(name)
+		hi, err := v.hashEntry(name)
 		if err != nil {
 			continue // openssl skips what it cannot open
 		}
-		h, crl, digest, ok := hashOneObject(data)
-		if !ok {
-			if n := countPEMObjects(data); n > 1 {
+		h, crl, digest := hi.h, hi.crl, hi.digest
+		if !hi.ok {
+			if hi.n > 1 {
 				log.Debug("hash links: skipping file that does not hold exactly one certificate or CRL", "path", v.dir+"/"+name)
 			}
 			continue
@@ -229,34 +230,71 @@ func pemObjects(data []byte) (first *pem.Block, n int) {
 	return first, n
 }
 
-// countPEMObjects counts certificates and CRLs in PEM data, up to 2.
-func countPEMObjects(data []byte) int {
-	_, n := pemObjects(data)
-	return n
+// hashInfo is what the hash link planner needs of a candidate file: how
+// many certificates and CRLs it holds in PEM (up to 2) and, when exactly
+// one, its bucket and SHA-1 digest (ok).
+type hashInfo struct {
+	h      uint32
+	crl    bool
+	digest [sha1.Size]byte
+	ok     bool
+	n      int
 }
 
-// hashOneObject returns the hash link bucket of PEM data holding exactly one
+// hashData returns the hash link bucket of PEM data holding exactly one
 // certificate (subject hash) or CRL (issuer hash), and its SHA-1 digest.
-func hashOneObject(data []byte) (h uint32, crl bool, digest [sha1.Size]byte, ok bool) {
+func hashData(data []byte) hashInfo {
 	if !bytes.Contains(data, []byte("-----BEGIN ")) {
-		return 0, false, digest, false
+		return hashInfo{}
 	}
 	b, n := pemObjects(data)
 	if n != 1 {
-		return 0, false, digest, false
+		return hashInfo{n: n}
 	}
+	return hashObject(b.Type, b.Bytes)
+}
+
+// hashBlocks is hashData for data already split by pemfile.Parse, which
+// decodes the same blocks in the same order (blocks is what it returned,
+// with or without an error).
+func hashBlocks(data []byte, blocks []pemfile.Block) hashInfo {
+	if !bytes.Contains(data, []byte("-----BEGIN ")) {
+		return hashInfo{}
+	}
+	var first *pemfile.Block
+	n := 0
+	for i := range blocks {
+		if t := blocks[i].Type; certPEMTypes[t] || t == crlPEMType {
+			if n == 0 {
+				first = &blocks[i]
+			}
+			if n++; n == 2 {
+				break
+			}
+		}
+	}
+	if n != 1 {
+		return hashInfo{n: n}
+	}
+	return hashObject(first.Type, first.DER)
+}
+
+// hashObject hashes one certificate or CRL block.
+func hashObject(typ string, der []byte) hashInfo {
+	hi := hashInfo{n: 1}
 	var err error
-	if certPEMTypes[b.Type] {
-		der := firstTLV(b.Bytes) // TRUSTED CERTIFICATE appends trust data
-		h, err = hashlink.SubjectHash(der)
-		digest = sha1.Sum(der)
+	if certPEMTypes[typ] {
+		der = firstTLV(der) // TRUSTED CERTIFICATE appends trust data
+		hi.h, err = hashlink.SubjectHash(der)
+		hi.digest = sha1.Sum(der)
 	} else {
 		var issuer []byte
-		issuer, err = crlIssuer(b.Bytes)
+		issuer, err = crlIssuer(der)
 		if err == nil {
-			h, err = hashlink.NameHash(issuer)
+			hi.h, err = hashlink.NameHash(issuer)
 		}
-		crl, digest = true, sha1.Sum(b.Bytes)
+		hi.crl, hi.digest = true, sha1.Sum(der)
 	}
-	return h, crl, digest, err == nil
+	hi.ok = err == nil
+	return hi
 }

@@ -38,6 +38,8 @@ type cachedFile struct {
 	parsed bool
 	certs  []*x509.Certificate
 	perr   error // parseCerts' error
+	hashed bool  // hash is set (by the parse, or on its own)
+	hash   hashInfo
 }
 
 // maxLinks bounds symlink resolution, like the kernel's ELOOP limit.
@@ -220,14 +222,36 @@ func (r *fsRoot) readCerts(p string) (data []byte, certs []*x509.Certificate, pe
 	done := f.parsed
 	r.mu.Unlock()
 	if !done {
-		certs, perr := parseCerts(f.data)
+		blocks, berr := pemfile.Parse(f.data)
+		certs, perr := certsOfBlocks(blocks, berr)
+		hi := hashBlocks(f.data, blocks)
 		r.mu.Lock()
 		f.certs, f.perr, f.parsed = certs, perr, true
+		f.hash, f.hashed = hi, true
 		r.mu.Unlock()
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return f.data, f.certs, f.perr, nil
+}
+
+// hashOf is hashData of an in-root file's content, from the parse readCerts
+// made if there was one (a bundle in the directory is not parsed whole).
+func (r *fsRoot) hashOf(p string) (hashInfo, error) {
+	f, err := r.cached(p)
+	if err != nil {
+		return hashInfo{}, err
+	}
+	r.mu.Lock()
+	hi, done := f.hash, f.hashed
+	r.mu.Unlock()
+	if !done {
+		hi = hashData(f.data)
+		r.mu.Lock()
+		f.hash, f.hashed = hi, true
+		r.mu.Unlock()
+	}
+	return hi, nil
 }
 
 func (r *fsRoot) cached(p string) (*cachedFile, error) {

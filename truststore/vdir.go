@@ -154,6 +154,22 @@ func (v *vdir) readEntry(name string) ([]byte, error) {
 	}
 }
 
+// hashEntry is hashData of readEntry's content; a file read and parsed
+// as a source in this operation is not decoded again.
+func (v *vdir) hashEntry(name string) (hashInfo, error) {
+	e, final, outside, ok := v.follow(name)
+	switch {
+	case !ok:
+		return hashInfo{}, fs.ErrNotExist
+	case outside != "":
+		return v.r.hashOf(outside)
+	case e.data != nil:
+		return hashData(e.data), nil
+	default:
+		return v.r.hashOf(path.Join(v.dir, final))
+	}
+}
+
 // removeDangling drops planned links that lead nowhere, as Debian does
 // before it rehashes. It returns the names dropped.
 func (v *vdir) removeDangling() []string {
