@@ -29,7 +29,9 @@ type debianEngine struct{ s *Store }
 func (e *debianEngine) sources(o syncOptions) ([]source, error) {
 	s, l := e.s, e.s.layout
 	var out []source
-	for _, name := range e.confSelected() {
+	selected := e.confSelected()
+	s.root.prefetch(l.SystemDir, selected)
+	for _, name := range selected {
 		p := l.SystemDir + "/" + name
 		src, err := e.readSource(p, false)
 		if err != nil && !s.root.isFile(p) {

@@ -8,9 +8,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/certinit/certinit/internal/pemfile"
 )
@@ -233,6 +235,33 @@ func (r *fsRoot) readCerts(p string) (data []byte, certs []*x509.Certificate, pe
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return f.data, f.certs, f.perr, nil
+}
+
+// prefetch reads and parses the files dir/name into the cache on all CPUs
+// (a distribution's store has about 150), so that the caller's loop over
+// them, which keeps their order, its warnings and its errors, finds them
+// ready. Errors are left for that loop to meet again.
+func (r *fsRoot) prefetch(dir string, names []string) {
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	if workers < 2 || len(names) < 32 {
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(names) {
+					return
+				}
+				r.readCerts(dir + "/" + names[i])
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // hashOf is hashData of an in-root file's content, from the parse readCerts
