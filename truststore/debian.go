@@ -366,7 +366,8 @@ func (s *Store) writeBundle(data []byte) (string, error) {
 	if err := atomicfile.WriteFile(hp, data, 0o644); err != nil {
 		return "", err
 	}
-	return path.Dir(hp), nil
+	s.bundleSynced = path.Dir(hp)
+	return s.bundleSynced, nil
 }
 
 // compatLinks creates the layout's compatibility links where nothing is.
