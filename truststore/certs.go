@@ -172,7 +172,11 @@ func crlIssuer(der []byte) ([]byte, error) {
 // parseCerts parses the certificates of a PEM or DER source file, skipping
 // nothing: any error is reported.
 func parseCerts(data []byte) ([]*x509.Certificate, error) {
-	blocks, err := pemfile.Parse(data)
+	return certsOfBlocks(pemfile.Parse(data))
+}
+
+// certsOfBlocks is parseCerts after pemfile.Parse.
+func certsOfBlocks(blocks []pemfile.Block, err error) ([]*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}

@@ -29,13 +29,15 @@ type debianEngine struct{ s *Store }
 func (e *debianEngine) sources(o syncOptions) ([]source, error) {
 	s, l := e.s, e.s.layout
 	var out []source
-	for _, name := range e.confSelected() {
+	selected := e.confSelected()
+	s.root.prefetch(l.SystemDir, selected)
+	for _, name := range selected {
 		p := l.SystemDir + "/" + name
-		if !s.root.isFile(p) {
+		src, err := e.readSource(p, false)
+		if err != nil && !s.root.isFile(p) {
 			s.log.Warn("listed in ca-certificates.conf but not found", "path", p)
 			continue
 		}
-		src, err := e.readSource(p, false)
 		if err != nil {
 			return nil, err
 		}
@@ -65,11 +67,10 @@ func (e *debianEngine) sources(o syncOptions) ([]source, error) {
 }
 
 func (e *debianEngine) readSource(p string, local bool) (source, error) {
-	data, err := e.s.root.readFile(p)
-	if err != nil {
-		return source{}, err
+	data, certs, err, readErr := e.s.root.readCerts(p)
+	if readErr != nil {
+		return source{}, readErr
 	}
-	certs, err := parseCerts(data)
 	if err != nil {
 		e.s.log.Warn("source file does not parse; it goes into the bundle as it is", "path", p, "err", err)
 	}
@@ -292,15 +293,35 @@ func (e *debianEngine) sync(o syncOptions) (changes, error) {
 	if err := planHashLinks(v, nil, s.log); err != nil {
 		return changes{}, err
 	}
+	// The bundle lives in CertsDir: its write fsyncs the directory, which
+	// makes the links durable too (see applyThenBundle).
+	ch, err := s.applyThenBundle(v, concatSources(srcs, l.family == familyDebian)) // Alpine copies files as they are; Debian adds a missing final newline.
+	if err != nil {
+		return ch, err
+	}
+	return ch, s.compatLinks()
+}
+
+// applyThenBundle applies the plan v, then writes the bundle, and fsyncs
+// v's directory once: a bundle written into the same directory fsyncs it
+// after its rename, which covers the links apply made before it (they are
+// made first, so a crash in between leaves every link resolving and the
+// old bundle; after a power loss either may be missing, and the next run
+// redoes both from the sources, which are durable already).
+func (s *Store) applyThenBundle(v *vdir, bundle []byte) (changes, error) {
+	v.deferSync = true
 	ch, err := v.apply()
 	if err != nil {
 		return ch, err
 	}
-	// Alpine copies files as they are; Debian adds a missing final newline.
-	if err := s.writeBundle(concatSources(srcs, l.family == familyDebian)); err != nil {
+	synced, err := s.writeBundle(bundle)
+	if err != nil {
 		return ch, err
 	}
-	return ch, s.compatLinks()
+	if synced != v.hp {
+		return ch, v.syncDir()
+	}
+	return ch, nil
 }
 
 func (e *debianEngine) confEmpty() bool {
@@ -312,7 +333,12 @@ func (e *debianEngine) confEmpty() bool {
 // final newline added where one is missing when fixNewline is set (Debian's
 // sed -e '$a\', bug #635570).
 func concatSources(srcs []source, fixNewline bool) []byte {
+	n := 0
+	for _, src := range srcs {
+		n += len(src.data) + 1
+	}
 	var b bytes.Buffer
+	b.Grow(n)
 	for _, src := range srcs {
 		b.Write(src.data)
 		if fixNewline && len(src.data) > 0 && src.data[len(src.data)-1] != '\n' {
@@ -322,21 +348,26 @@ func concatSources(srcs []source, fixNewline bool) []byte {
 	return b.Bytes()
 }
 
-// writeBundle replaces the bundle when its bytes change.
-func (s *Store) writeBundle(data []byte) error {
+// writeBundle replaces the bundle when its bytes change. It returns the
+// host directory it fsynced ("" when the bundle was left as it was).
+func (s *Store) writeBundle(data []byte) (string, error) {
 	l := s.layout
 	if old, err := s.root.readFile(l.Bundle); err == nil && bytes.Equal(old, data) {
-		return nil
+		return "", nil
 	}
 	if err := s.root.mkdirAll(path.Dir(l.Bundle)); err != nil {
-		return err
+		return "", err
 	}
 	hp, err := s.root.resolve(l.Bundle, false)
 	if err != nil {
-		return err
+		return "", err
 	}
-	defer s.root.forget()
-	return atomicfile.WriteFile(hp, data, 0o644)
+	defer s.root.wrote(hp)
+	if err := atomicfile.WriteFile(hp, data, 0o644); err != nil {
+		return "", err
+	}
+	s.bundleSynced = path.Dir(hp)
+	return s.bundleSynced, nil
 }
 
 // compatLinks creates the layout's compatibility links where nothing is.
@@ -352,7 +383,9 @@ func (s *Store) compatLinks() error {
 		if err != nil {
 			return err
 		}
-		if err := atomicfile.Symlink(c.Target, hp, false); err != nil {
+		err = atomicfile.Symlink(c.Target, hp, false)
+		s.root.changed(hp)
+		if err != nil {
 			return err
 		}
 	}

@@ -85,9 +85,7 @@ func (e *dirEngine) sync(o syncOptions) (changes, error) {
 	if err := planHashLinks(v, map[string]bool{dirBundleName: true}, s.log); err != nil {
 		return changes{}, err
 	}
-	ch, err := v.apply()
-	if err != nil {
-		return ch, err
-	}
-	return ch, s.writeBundle(concatSources(srcs, true))
+	// The bundle is in the same directory: one fsync after it covers the
+	// hash links too.
+	return s.applyThenBundle(v, concatSources(srcs, true))
 }

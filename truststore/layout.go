@@ -242,8 +242,10 @@ func osReleaseIDs(r *fsRoot) []string {
 // cleans up (a crashed earlier run may have left some).
 func (l *Layout) managedDirs() []string {
 	var out []string
+	seen := map[string]bool{}
 	for _, d := range []string{l.LocalDir, l.CertsDir, path.Dir(l.Bundle), l.HashDir, l.MirrorDir} {
-		if d != "" {
+		if d != "" && !seen[d] {
+			seen[d] = true
 			out = append(out, d)
 		}
 	}

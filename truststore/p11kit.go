@@ -259,7 +259,7 @@ func (e *p11Engine) sync(o syncOptions) (changes, error) {
 			return ch, err
 		}
 	}
-	if err := s.writeBundle(pemfile.EncodeCerts(all...)); err != nil {
+	if _, err := s.writeBundle(pemfile.EncodeCerts(all...)); err != nil {
 		return ch, err
 	}
 	return ch, s.compatLinks()

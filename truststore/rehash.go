@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/certinit/certinit/hashlink"
+	"github.com/certinit/certinit/internal/pemfile"
 )
 
 // planHashLinks updates the plan v with the OpenSSL hash links that
@@ -82,13 +83,13 @@ func planHashLinks(v *vdir, notCandidate map[string]bool, log *slog.Logger) erro
 		if e.isDir || !hasRehashExt(name) || notCandidate[name] {
 			continue
 		}
-		data, err := v.readEntry(name)
+		hi, err := v.hashEntry(name)
 		if err != nil {
 			continue // openssl skips what it cannot open
 		}
-		h, crl, digest, ok := hashOneObject(data)
-		if !ok {
-			if n := countPEMObjects(data); n > 1 {
+		h, crl, digest := hi.h, hi.crl, hi.digest
+		if !hi.ok {
+			if hi.n > 1 {
 				log.Debug("hash links: skipping file that does not hold exactly one certificate or CRL", "path", v.dir+"/"+name)
 			}
 			continue
@@ -209,49 +210,91 @@ var certPEMTypes = map[string]bool{"CERTIFICATE": true, "X509 CERTIFICATE": true
 
 const crlPEMType = "X509 CRL"
 
-// countPEMObjects counts certificates and CRLs in PEM data.
-func countPEMObjects(data []byte) int {
-	n := 0
-	for {
+// pemObjects returns the first certificate or CRL block of PEM data and
+// how many there are, counting up to 2: the planner only needs to tell one
+// from several, and a bundle in the directory holds hundreds.
+func pemObjects(data []byte) (first *pem.Block, n int) {
+	for n < 2 {
 		var b *pem.Block
 		b, data = pem.Decode(data)
 		if b == nil {
-			return n
+			break
 		}
 		if certPEMTypes[b.Type] || b.Type == crlPEMType {
+			if n == 0 {
+				first = b
+			}
 			n++
 		}
 	}
+	return first, n
 }
 
-// hashOneObject returns the hash link bucket of PEM data holding exactly one
+// hashInfo is what the hash link planner needs of a candidate file: how
+// many certificates and CRLs it holds in PEM (up to 2) and, when exactly
+// one, its bucket and SHA-1 digest (ok).
+type hashInfo struct {
+	h      uint32
+	crl    bool
+	digest [sha1.Size]byte
+	ok     bool
+	n      int
+}
+
+// hashData returns the hash link bucket of PEM data holding exactly one
 // certificate (subject hash) or CRL (issuer hash), and its SHA-1 digest.
-func hashOneObject(data []byte) (h uint32, crl bool, digest [sha1.Size]byte, ok bool) {
-	if !bytes.Contains(data, []byte("-----BEGIN ")) || countPEMObjects(data) != 1 {
-		return 0, false, digest, false
+func hashData(data []byte) hashInfo {
+	if !bytes.Contains(data, []byte("-----BEGIN ")) {
+		return hashInfo{}
 	}
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			return 0, false, digest, false
-		}
-		var err error
-		switch {
-		case certPEMTypes[b.Type]:
-			der := firstTLV(b.Bytes) // TRUSTED CERTIFICATE appends trust data
-			h, err = hashlink.SubjectHash(der)
-			digest = sha1.Sum(der)
-		case b.Type == crlPEMType:
-			var issuer []byte
-			issuer, err = crlIssuer(b.Bytes)
-			if err == nil {
-				h, err = hashlink.NameHash(issuer)
+	b, n := pemObjects(data)
+	if n != 1 {
+		return hashInfo{n: n}
+	}
+	return hashObject(b.Type, b.Bytes)
+}
+
+// hashBlocks is hashData for data already split by pemfile.Parse, which
+// decodes the same blocks in the same order (blocks is what it returned,
+// with or without an error).
+func hashBlocks(data []byte, blocks []pemfile.Block) hashInfo {
+	if !bytes.Contains(data, []byte("-----BEGIN ")) {
+		return hashInfo{}
+	}
+	var first *pemfile.Block
+	n := 0
+	for i := range blocks {
+		if t := blocks[i].Type; certPEMTypes[t] || t == crlPEMType {
+			if n == 0 {
+				first = &blocks[i]
 			}
-			crl, digest = true, sha1.Sum(b.Bytes)
-		default:
-			continue
+			if n++; n == 2 {
+				break
+			}
 		}
-		return h, crl, digest, err == nil
 	}
+	if n != 1 {
+		return hashInfo{n: n}
+	}
+	return hashObject(first.Type, first.DER)
+}
+
+// hashObject hashes one certificate or CRL block.
+func hashObject(typ string, der []byte) hashInfo {
+	hi := hashInfo{n: 1}
+	var err error
+	if certPEMTypes[typ] {
+		der = firstTLV(der) // TRUSTED CERTIFICATE appends trust data
+		hi.h, err = hashlink.SubjectHash(der)
+		hi.digest = sha1.Sum(der)
+	} else {
+		var issuer []byte
+		issuer, err = crlIssuer(der)
+		if err == nil {
+			hi.h, err = hashlink.NameHash(issuer)
+		}
+		hi.crl, hi.digest = true, sha1.Sum(der)
+	}
+	hi.ok = err == nil
+	return hi
 }

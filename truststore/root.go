@@ -1,15 +1,18 @@
 package truststore
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/certinit/certinit/internal/pemfile"
 )
@@ -22,9 +25,23 @@ import (
 type fsRoot struct {
 	dir string // host path of the root, cleaned and absolute
 
+	// Caches of one operation (see forget and changed): a store has a few
+	// directories and hundreds of files, each reached through links, read
+	// by the sources, then by the hash link planner and the bundle.
 	mu    sync.Mutex
-	dirs  map[string]string // in-root directory -> resolved in-root path
-	files map[string][]byte // host path -> content read in this operation
+	dirs  map[string]string      // in-root directory -> resolved in-root path
+	paths map[string]string      // in-root path -> resolved, last component followed
+	files map[string]*cachedFile // host path -> content read in this operation
+}
+
+// cachedFile is a file's content and, once asked for, its certificates.
+type cachedFile struct {
+	data   []byte
+	parsed bool
+	certs  []*x509.Certificate
+	perr   error // parseCerts' error
+	hashed bool  // hash is set (by the parse, or on its own)
+	hash   hashInfo
 }
 
 // maxLinks bounds symlink resolution, like the kernel's ELOOP limit.
@@ -69,7 +86,26 @@ func (r *fsRoot) resolve(p string, followLast bool) (string, error) {
 
 // resolveInRoot is resolve, returning the in-root path.
 func (r *fsRoot) resolveInRoot(p string, followLast bool) (string, error) {
-	return r.resolveN(p, followLast, 0)
+	if !followLast {
+		return r.resolveN(p, false, 0)
+	}
+	r.mu.Lock()
+	res, ok := r.paths[p]
+	r.mu.Unlock()
+	if ok {
+		return res, nil
+	}
+	res, err := r.resolveN(p, true, 0)
+	if err != nil {
+		return "", err
+	}
+	r.mu.Lock()
+	if r.paths == nil {
+		r.paths = map[string]string{}
+	}
+	r.paths[p] = res
+	r.mu.Unlock()
+	return res, nil
 }
 
 // resolveN resolves the directory part (cached: a store has a few
@@ -139,7 +175,29 @@ func (r *fsRoot) resolveDir(dir string, links int) (string, error) {
 // certinit writes.
 func (r *fsRoot) forget() {
 	r.mu.Lock()
-	r.dirs, r.files = nil, nil
+	r.dirs, r.paths, r.files = nil, nil, nil
+	r.mu.Unlock()
+}
+
+// changed is forget after certinit itself made or removed links at the
+// host paths hps: every resolution is redone, but the contents read from
+// other files stay valid and are not read again.
+func (r *fsRoot) changed(hps ...string) {
+	r.mu.Lock()
+	r.dirs, r.paths = nil, nil
+	r.mu.Unlock()
+	r.wrote(hps...)
+}
+
+// wrote drops the cached contents of regular files certinit replaced or
+// created at the host paths hps. Resolutions stay: a regular file written
+// where nothing or a regular file was (atomicfile never replaces anything
+// else) changes no path's resolution.
+func (r *fsRoot) wrote(hps ...string) {
+	r.mu.Lock()
+	for _, hp := range hps {
+		delete(r.files, hp)
+	}
 	r.mu.Unlock()
 }
 
@@ -147,27 +205,107 @@ func (r *fsRoot) forget() {
 // one operation each file is read once (the bundle sources, then the hash
 // link planner, read the same files).
 func (r *fsRoot) readFile(p string) ([]byte, error) {
+	f, err := r.cached(p)
+	if err != nil {
+		return nil, err
+	}
+	return f.data, nil
+}
+
+// readCerts is readFile followed by parseCerts, each done once per
+// operation and file: the sources of an install are read before and after
+// it writes. perr is parseCerts' error; err is the read error.
+func (r *fsRoot) readCerts(p string) (data []byte, certs []*x509.Certificate, perr, err error) {
+	f, err := r.cached(p)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	r.mu.Lock()
+	done := f.parsed
+	r.mu.Unlock()
+	if !done {
+		blocks, berr := pemfile.Parse(f.data)
+		certs, perr := certsOfBlocks(blocks, berr)
+		hi := hashBlocks(f.data, blocks)
+		r.mu.Lock()
+		f.certs, f.perr, f.parsed = certs, perr, true
+		f.hash, f.hashed = hi, true
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return f.data, f.certs, f.perr, nil
+}
+
+// prefetch reads and parses the files dir/name into the cache on all CPUs
+// (a distribution's store has about 150), so that the caller's loop over
+// them, which keeps their order, its warnings and its errors, finds them
+// ready. Errors are left for that loop to meet again.
+func (r *fsRoot) prefetch(dir string, names []string) {
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	if workers < 2 || len(names) < 32 {
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(names) {
+					return
+				}
+				r.readCerts(dir + "/" + names[i])
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// hashOf is hashData of an in-root file's content, from the parse readCerts
+// made if there was one (a bundle in the directory is not parsed whole).
+func (r *fsRoot) hashOf(p string) (hashInfo, error) {
+	f, err := r.cached(p)
+	if err != nil {
+		return hashInfo{}, err
+	}
+	r.mu.Lock()
+	hi, done := f.hash, f.hashed
+	r.mu.Unlock()
+	if !done {
+		hi = hashData(f.data)
+		r.mu.Lock()
+		f.hash, f.hashed = hi, true
+		r.mu.Unlock()
+	}
+	return hi, nil
+}
+
+func (r *fsRoot) cached(p string) (*cachedFile, error) {
 	hp, err := r.resolve(p, true)
 	if err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
-	data, ok := r.files[hp]
+	f, ok := r.files[hp]
 	r.mu.Unlock()
 	if ok {
-		return data, nil
+		return f, nil
 	}
-	data, err = pemfile.ReadRegularFile(hp)
+	data, err := pemfile.ReadRegularFile(hp)
 	if err != nil {
 		return nil, err
 	}
+	f = &cachedFile{data: data}
 	r.mu.Lock()
 	if r.files == nil {
-		r.files = map[string][]byte{}
+		r.files = map[string]*cachedFile{}
 	}
-	r.files[hp] = data
+	r.files[hp] = f
 	r.mu.Unlock()
-	return data, nil
+	return f, nil
 }
 
 // stat stats an in-root path, following links inside the root.
@@ -199,7 +337,17 @@ func (r *fsRoot) readlink(p string) (string, error) {
 
 // isFile reports whether p leads to a regular file, like `test -f`.
 func (r *fsRoot) isFile(p string) bool {
-	fi, err := r.stat(p)
+	hp, err := r.resolve(p, true)
+	if err != nil {
+		return false
+	}
+	r.mu.Lock()
+	_, read := r.files[hp] // read as a regular file in this operation
+	r.mu.Unlock()
+	if read {
+		return true
+	}
+	fi, err := os.Stat(hp)
 	return err == nil && fi.Mode().IsRegular()
 }
 

@@ -23,6 +23,10 @@ type Store struct {
 	eng    engine
 	log    *slog.Logger
 	now    func() time.Time // test seam
+
+	// bundleSynced is the host directory the last bundle write fsynced
+	// ("" when the bundle was left as it was).
+	bundleSynced string
 }
 
 // source is one file that contributes certificates to the store.
@@ -169,10 +173,16 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 		return nil, err
 	}
 	defer unlock()
-	have := map[string]Cert{}
-	for _, src := range srcs {
-		for _, c := range src.certs {
-			have[fingerprint(c.Raw)] = newCert(c, src.path, src.local, s.now())
+	// Described (newCert) only when reported: the store holds hundreds.
+	type held struct {
+		c   *x509.Certificate
+		src *source
+		nc  *Cert
+	}
+	have := map[string]held{}
+	for i := range srcs {
+		for _, c := range srcs[i].certs {
+			have[fingerprint(c.Raw)] = held{c: c, src: &srcs[i]}
 		}
 	}
 	rep := s.report()
@@ -184,12 +194,17 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 	for _, c := range certs {
 		fp := fingerprint(c.Raw)
 		if old, ok := have[fp]; ok {
-			rep.Present = append(rep.Present, old)
+			if old.nc == nil {
+				nc := newCert(old.c, old.src.path, old.src.local, s.now())
+				old.nc = &nc
+				have[fp] = old
+			}
+			rep.Present = append(rep.Present, *old.nc)
 			continue
 		}
 		p := path.Join(s.layout.LocalDir, stableName(c)+s.layout.LocalExt)
 		nc := newCert(c, p, true, s.now())
-		have[fp] = nc
+		have[fp] = held{nc: &nc}
 		rep.Added = append(rep.Added, nc)
 		writes = append(writes, write{p, pemfile.EncodeCerts(c)})
 	}
@@ -205,12 +220,27 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 			return nil, err
 		}
 	}
+	// A dir: store keeps the certificate files beside the bundle, whose
+	// write fsyncs that directory after the links: one fsync for all.
+	var bundleDir string
+	if len(writes) > 0 {
+		if hp, err := s.root.resolve(s.layout.Bundle, false); err == nil {
+			bundleDir = path.Dir(hp)
+		}
+	}
 	var written []string // host paths of new files, removed again on failure
+	var touched []string // host paths written
+	pending := ""        // directory whose fsync waits for the bundle's
 	for _, w := range writes {
 		hp, err := s.root.resolve(w.path, false)
 		if err == nil {
 			_, statErr := os.Lstat(hp)
-			if err = atomicfile.WriteFile(hp, w.data, 0o644); err == nil && errors.Is(statErr, os.ErrNotExist) {
+			touched = append(touched, hp)
+			var o atomicfile.Options
+			if path.Dir(hp) == bundleDir {
+				o.NoDirSync, pending = true, bundleDir
+			}
+			if err = atomicfile.WriteFileOpts(hp, w.data, 0o644, o); err == nil && errors.Is(statErr, os.ErrNotExist) {
 				written = append(written, hp)
 			}
 		}
@@ -226,9 +256,17 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 			return nil, err
 		}
 	}
-	s.root.forget()
+	// The sources read above stay as they were, except the files written:
+	// sync reads and parses only those again.
+	s.root.wrote(touched...)
+	s.bundleSynced = ""
 	ch, err := s.eng.sync(syncOptions{})
 	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
+	if pending != "" && (err != nil || s.bundleSynced != pending) {
+		if serr := atomicfile.SyncDir(pending); err == nil {
+			err = serr
+		}
+	}
 	return rep, err
 }
 

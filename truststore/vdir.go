@@ -25,6 +25,11 @@ type vdir struct {
 	// cur is what is on disk, next what should be; both map names to
 	// entries. Subdirectories are kept as they are.
 	cur, next map[string]ventry
+	// deferSync: apply leaves the directory's fsync to syncDir (the caller
+	// writes a file there next, whose own directory fsync covers both).
+	deferSync bool
+	unsynced  bool
+	hp        string // host path of dir, set by apply
 }
 
 // ventry is one name in a directory: a symlink (link != "") or a regular
@@ -149,6 +154,22 @@ func (v *vdir) readEntry(name string) ([]byte, error) {
 	}
 }
 
+// hashEntry is hashData of readEntry's content; a file read and parsed
+// as a source in this operation is not decoded again.
+func (v *vdir) hashEntry(name string) (hashInfo, error) {
+	e, final, outside, ok := v.follow(name)
+	switch {
+	case !ok:
+		return hashInfo{}, fs.ErrNotExist
+	case outside != "":
+		return v.r.hashOf(outside)
+	case e.data != nil:
+		return hashData(e.data), nil
+	default:
+		return v.r.hashOf(path.Join(v.dir, final))
+	}
+}
+
 // removeDangling drops planned links that lead nowhere, as Debian does
 // before it rehashes. It returns the names dropped.
 func (v *vdir) removeDangling() []string {
@@ -165,6 +186,15 @@ func (v *vdir) removeDangling() []string {
 // changes summarises a plan against the disk.
 type changes struct {
 	created, removed []string
+}
+
+// syncDir fsyncs the directory if apply changed it and left the fsync.
+func (v *vdir) syncDir() error {
+	if !v.unsynced {
+		return nil
+	}
+	v.unsynced = false
+	return atomicfile.SyncDir(v.hp)
 }
 
 // apply writes the plan (see vdir). It creates the directory if needed.
@@ -209,6 +239,12 @@ func (v *vdir) apply() (changes, error) {
 	if len(files) > 0 {
 		defer v.r.forget()
 	}
+	var touched []string // host paths made or removed: cached resolutions go
+	defer func() {
+		if len(touched) > 0 {
+			v.r.changed(touched...)
+		}
+	}()
 	for _, n := range files {
 		if old, err := os.ReadFile(hp + "/" + n); err == nil && string(old) == string(v.next[n].data) {
 			continue
@@ -223,6 +259,7 @@ func (v *vdir) apply() (changes, error) {
 			// A hash name may replace a regular file, as openssl rehash
 			// does; a certificate link never replaces a file someone put
 			// there.
+			touched = append(touched, hp+"/"+n)
 			if err := atomicfile.Symlink(v.next[n].link, hp+"/"+n, isHashName(n)); err != nil {
 				return ch, err
 			}
@@ -231,14 +268,18 @@ func (v *vdir) apply() (changes, error) {
 	}
 	for _, group := range [][]string{dropHash, dropOther} {
 		for _, n := range group {
+			touched = append(touched, hp+"/"+n)
 			if err := os.Remove(hp + "/" + n); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return ch, fmt.Errorf("remove %s: %w", path.Join(v.dir, n), err)
 			}
 			ch.removed = append(ch.removed, n)
 		}
 	}
+	v.hp = hp
 	if len(ch.created)+len(ch.removed) > 0 {
-		if err := atomicfile.SyncDir(hp); err != nil {
+		if v.deferSync {
+			v.unsynced = true
+		} else if err := atomicfile.SyncDir(hp); err != nil {
 			return ch, err
 		}
 	}

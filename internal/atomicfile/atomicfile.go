@@ -36,6 +36,11 @@ type Options struct {
 	// (-1 leaves that id unchanged). The zero Options leave ownership alone.
 	Chown    bool
 	UID, GID int
+	// NoDirSync leaves out the final fsync of the directory: for a caller
+	// that writes more into the same directory next and fsyncs it then (or
+	// calls SyncDir itself). Until that fsync, a power loss may undo the
+	// rename; the file's content is synced either way.
+	NoDirSync bool
 }
 
 // ErrNotRegular is returned (wrapped) when the destination exists and is not a
@@ -67,6 +72,9 @@ func WriteFileOpts(path string, data []byte, perm fs.FileMode, o Options) (err e
 	if err = os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: rename: %w", path, err)
+	}
+	if o.NoDirSync {
+		return nil
 	}
 	return SyncDir(parent(path))
 }
