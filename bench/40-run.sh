@@ -282,5 +282,38 @@ startup_trust_reference() {
   echo $((ns / 1000))
 }
 
+# bench_startup_capath: the broker's own case. --trust into a dir: capath
+# (the store a broker's capath/bridge_capath reads) + --rehash of a capath
+# of 5 CAs + --cert/--key/--copy-to, against an entrypoint doing cp +
+# openssl rehash (both directories) + cp + exec. Needs run --trust.
+bench_startup_capath() {
+  "$CERTINIT" run --help 2>&1 | grep -qE -- '^ +--trust-store ' || return 0
+  local runs=$STARTS live t0 t1 ci_start=() sh_start=() ci_us sh_us
+  live="$work/le3/live/x"
+  [ -d "$work/capath-src" ] || startup_trust_setup
+  for _ in $(seq 1 "$runs"); do
+    rm -rf "$work/start-ci" "$work/start-sh" "$work/ca-a" "$work/ca-b" "$work/capath-a" "$work/capath-b"
+    mkdir -p "$work/start-sh" "$work/ca-b"
+    cp -a "$work/capath-src" "$work/capath-a"; cp -a "$work/capath-src" "$work/capath-b"
+    t0=$(date +%s%N)
+    t1=$("$CERTINIT" --log-level warn run --trust "$work/ca.pem" --trust-store "dir:$work/ca-a" \
+      --rehash "$work/capath-a" --cert "$live/fullchain.pem" --key "$live/privkey.pem" \
+      --copy-to "$work/start-ci" -- date +%s%N)
+    ci_start+=("$(( (t1 - t0) / 1000 ))")
+    t0=$(date +%s%N)
+    t1=$(sh -c 'cp "$1" "$2"/ca.pem && openssl rehash "$2" "$3" && cp "$4/fullchain.pem" "$4/privkey.pem" "$5"/ && exec date +%s%N' \
+      sh "$work/ca.pem" "$work/ca-b" "$work/capath-b" "$live" "$work/start-sh")
+    sh_start+=("$(( (t1 - t0) / 1000 ))")
+    [ -s "$work/start-ci/privkey.pem" ] && [ -s "$work/start-sh/privkey.pem" ] ||
+      { echo "bench/40-run.sh: a capath start-up did not copy the pair" >&2; exit 1; }
+    [ "$(find "$work/ca-a" -type l -name '*.0' | wc -l)" = 1 ] && [ "$(find "$work/capath-a" -type l -name '*.0' | wc -l)" = 5 ] ||
+      { echo "bench/40-run.sh: the capath start-up did not install or rehash" >&2; exit 1; }
+  done
+  ci_us=$(printf '%s\n' "${ci_start[@]}" | median)
+  sh_us=$(printf '%s\n' "${sh_start[@]}" | median)
+  echo "| run: start-up with --trust (dir: capath) + --rehash (5 CAs) + --cert/--key/--copy-to until COMMAND runs, median of $runs (target ≤ 50 ms) | $(ms "$ci_us") | $(ms "$sh_us") | sh entrypoint: cp + openssl rehash + cp + exec | $(ratio "$ci_us" "$sh_us") |"
+}
+
 bench_reload
 bench_startup
+bench_startup_capath
