@@ -2,14 +2,10 @@ package hashlink
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,42 +20,6 @@ import (
 // where openssl survives the input), and nothing outside the directory is
 // touched.
 
-// snapshot describes every entry under dir (type, mode, link target or
-// content digest), sorted: equal strings mean untouched trees.
-func snapshot(t *testing.T, dir string) string {
-	t.Helper()
-	var lines []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		line := fmt.Sprintf("%q %v %v", p, fi.Mode(), fi.ModTime().UnixNano())
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			target, _ := os.Readlink(p)
-			line += " -> " + target
-		case fi.Mode().IsRegular():
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(data)
-			line += " " + hex.EncodeToString(sum[:8])
-		}
-		lines = append(lines, line)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
-}
-
 // runCertinit runs the certinit binary with args and returns its exit code,
 // stderr, wall time and peak RSS in KiB (-1 when not measured, see
 // peakRSS). mod, when set, adjusts the command first.
@@ -72,7 +32,7 @@ func runCertinit(t *testing.T, mod func(*exec.Cmd), args ...string) (code int, s
 	if mod != nil {
 		mod(cmd)
 	}
-	rss := peakRSS(t, cmd)
+	rss := testutil.PeakRSS(t, cmd)
 	start := time.Now()
 	err := cmd.Run()
 	took = time.Since(start)
@@ -80,27 +40,6 @@ func runCertinit(t *testing.T, mod func(*exec.Cmd), args ...string) (code int, s
 		t.Fatal(err)
 	}
 	return cmd.ProcessState.ExitCode(), errb.String(), took, rss()
-}
-
-// peakRSS wraps cmd in GNU time to learn the command's own peak RSS. The
-// rusage Go reports for a child is no good here: the child is cloned from
-// the test process, and Linux carries the test's high-water mark through
-// exec. Without /usr/bin/time the test skips (fails in CI).
-func peakRSS(t *testing.T, cmd *exec.Cmd) func() int64 {
-	t.Helper()
-	gnuTime := testutil.RequireTool(t, "/usr/bin/time") // GNU time, Debian package time
-	out := filepath.Join(t.TempDir(), "rss")
-	cmd.Args = append([]string{gnuTime, "-f", "%M", "-o", out, cmd.Path}, cmd.Args[1:]...)
-	cmd.Path = gnuTime
-	return func() int64 {
-		var kib int64
-		data, _ := os.ReadFile(out)
-		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-		if _, err := fmt.Sscan(lines[len(lines)-1], &kib); err != nil {
-			return -1
-		}
-		return kib
-	}
 }
 
 // certPEM makes one self-signed CA certificate with the given subject.
@@ -152,12 +91,12 @@ func TestRehashPlantedLinks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	before := snapshot(t, outside)
+	before := testutil.TreeDigest(t, outside, true)
 	_, err = compareRehash(t, dir, Options{})
 	if err == nil || !strings.Contains(err.Error(), "loop1.pem") || !strings.Contains(err.Error(), "too many levels of symbolic links") {
 		t.Errorf("error %v: want the loop named", err)
 	}
-	if after := snapshot(t, outside); after != before {
+	if after := testutil.TreeDigest(t, outside, true); after != before {
 		t.Errorf("rehash changed files outside the directory:\n%s\n---\n%s", before, after)
 	}
 }

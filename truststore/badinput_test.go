@@ -51,7 +51,7 @@ func TestBadInputLeavesStoreUnchanged(t *testing.T) {
 			t.Run(spec+"/"+tc.name, func(t *testing.T) {
 				root := t.TempDir()
 				copyTree(t, base, root)
-				before := treeDigest(t, root)
+				before := testutil.TreeDigest(t, root, false)
 				s := openStore(t, root, spec)
 				_, err := s.Install(context.Background(), []string{good, tc.file}, InstallOptions{})
 				if err == nil {
@@ -60,7 +60,7 @@ func TestBadInputLeavesStoreUnchanged(t *testing.T) {
 				if !strings.Contains(err.Error(), tc.file) || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "\n") {
 					t.Errorf("error %q: want one line naming %s and saying %q", err, tc.file, tc.want)
 				}
-				if after := treeDigest(t, root); after != before {
+				if after := testutil.TreeDigest(t, root, false); after != before {
 					t.Errorf("store changed:\nbefore:\n%s\nafter:\n%s", before, after)
 				}
 			})
@@ -139,12 +139,12 @@ func TestRemoveErrors(t *testing.T) {
 	testutil.WriteFile(t, root, "etc/ca-certificates.conf", []byte("mozilla/Some_Root.crt\n"))
 	s := openStore(t, root, "debian")
 	install(t, s, f)
-	before := treeDigest(t, root)
+	before := testutil.TreeDigest(t, root, false)
 	for _, args := range [][]string{{"No_Such_CA"}, {other}, {"Some_Root"}, {f, "No_Such_CA"}} {
 		if _, err := s.Remove(context.Background(), args); err == nil {
 			t.Errorf("remove %v succeeded", args)
 		}
-		if treeDigest(t, root) != before {
+		if testutil.TreeDigest(t, root, false) != before {
 			t.Fatalf("remove %v changed the store", args)
 		}
 	}

@@ -76,7 +76,7 @@ func crashInstall(t *testing.T, bin, openssl, spec, base, baseCA string, files [
 		t.Fatalf("clean install: %v\n%s", err, out)
 	}
 	took := time.Since(start)
-	want := treeDigest(t, clean)
+	want := testutil.TreeDigest(t, clean, false)
 	t.Logf("clean install took %v", took)
 
 	iterations := testutil.Scale(12, 100)
@@ -115,7 +115,7 @@ func crashInstall(t *testing.T, bin, openssl, spec, base, baseCA string, files [
 		if out, err := runInstall(root).CombinedOutput(); err != nil {
 			t.Fatalf("iteration %d: re-run after kill at %v: %v\n%s", i, delay, err, out)
 		}
-		if got := treeDigest(t, root); got != want {
+		if got := testutil.TreeDigest(t, root, false); got != want {
 			t.Fatalf("iteration %d (seed %d, kill at %v): re-run differs from a clean run:\n%s", i, seed, delay, diffLines(want, got))
 		}
 	}
@@ -233,11 +233,11 @@ func TestConcurrentInstalls(t *testing.T) {
 			checkConsistent(t, s)
 			noTemps(t, root)
 			// One more run changes nothing: the concurrent result is final.
-			before := treeDigest(t, root)
+			before := testutil.TreeDigest(t, root, false)
 			if out, err := exec.Command(bin, "trust", "rebuild", "--root", root, "--store", spec).CombinedOutput(); err != nil {
 				t.Fatalf("rebuild: %v\n%s", err, out)
 			}
-			if after := treeDigest(t, root); after != before {
+			if after := testutil.TreeDigest(t, root, false); after != before {
 				t.Errorf("rebuild after concurrent installs changed the store:\n%s", diffLines(before, after))
 			}
 		})

@@ -2,9 +2,7 @@ package truststore
 
 import (
 	"context"
-	"crypto/sha256"
 	"crypto/x509"
-	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -55,43 +53,6 @@ func writeCA(t testing.TB, dir, name, cn string) (string, *testutil.CA) {
 	t.Helper()
 	ca := testutil.NewCA(t, cn)
 	return testutil.WriteFile(t, dir, name, testutil.CertPEM(ca.Cert)), ca
-}
-
-// treeDigest describes every entry under dir (type, mode, link target or
-// content digest), one line each, sorted: equal strings mean equal trees.
-func treeDigest(t testing.TB, dir string) string {
-	t.Helper()
-	var lines []string
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		fi, err := os.Lstat(p)
-		if err != nil {
-			return err
-		}
-		line := fmt.Sprintf("%s %v", rel, fi.Mode())
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			target, _ := os.Readlink(p)
-			line += " -> " + target
-		case fi.Mode().IsRegular():
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			sum := sha256.Sum256(data)
-			line += " " + hex.EncodeToString(sum[:8])
-		}
-		lines = append(lines, line)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "\n")
 }
 
 // links returns name -> target of the symlinks directly in dir.

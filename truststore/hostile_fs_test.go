@@ -84,7 +84,7 @@ func TestUnwritableStore(t *testing.T) {
 				}
 			}
 			if !strings.HasPrefix(tc.name, "full disk") {
-				if before, after := treeDigest(t, filepath.Join(parent, "before")), treeDigest(t, root); before != after {
+				if before, after := testutil.TreeDigest(t, filepath.Join(parent, "before"), false), testutil.TreeDigest(t, root, false); before != after {
 					t.Errorf("store changed:\n%s", diffLines(before, after))
 				}
 			}
@@ -105,7 +105,7 @@ func TestUnwritableStore(t *testing.T) {
 		root := mustMkdir(t, filepath.Join(base, "root"))
 		install(t, openStore(t, root, "dir:/capath"), present)
 		input := testutil.WriteFile(t, base, "new.pem", mustRead(t, f))
-		before := treeDigest(t, root)
+		before := testutil.TreeDigest(t, root, false)
 		cmd := exec.Command(bin, "trust", "install", "--root", root, "--store", "dir:/capath", input)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 		var errb bytes.Buffer
@@ -115,7 +115,7 @@ func TestUnwritableStore(t *testing.T) {
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || len(lines) != 1 || !strings.Contains(lines[0], "permission denied") {
 			t.Errorf("exit %v, want 1 and one line saying permission denied:\n%s", err, errb.String())
 		}
-		if after := treeDigest(t, root); after != before {
+		if after := testutil.TreeDigest(t, root, false); after != before {
 			t.Errorf("store changed:\n%s", diffLines(before, after))
 		}
 	})

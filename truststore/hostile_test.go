@@ -97,7 +97,7 @@ func TestPlantedLinksInStore(t *testing.T) {
 			for name, target := range tc.extra {
 				symlink(t, target, filepath.Join(root, name))
 			}
-			before := treeDigest(t, outside)
+			before := testutil.TreeDigest(t, outside, false)
 			rep, err := s.Install(context.Background(), []string{f}, InstallOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -138,7 +138,7 @@ func TestPlantedLinksInStore(t *testing.T) {
 			} else {
 				verifyCApath(t, d, f)
 			}
-			if after := treeDigest(t, outside); after != before {
+			if after := testutil.TreeDigest(t, outside, false); after != before {
 				t.Errorf("files outside the root changed:\n%s", diffLines(before, after))
 			}
 		})
@@ -160,15 +160,15 @@ func TestPlantedBundleLink(t *testing.T) {
 			root := t.TempDir()
 			s := openStore(t, root, spec)
 			symlink(t, victim, s.BundlePath())
-			before, outBefore := treeDigest(t, root), treeDigest(t, outside)
+			before, outBefore := testutil.TreeDigest(t, root, false), testutil.TreeDigest(t, outside, false)
 			_, err := s.Install(context.Background(), []string{f}, InstallOptions{})
 			if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), s.layout.Bundle) || !strings.Contains(err.Error(), "not a regular file") {
 				t.Errorf("error %v: want one line naming %s", err, s.layout.Bundle)
 			}
-			if after := treeDigest(t, root); after != before {
+			if after := testutil.TreeDigest(t, root, false); after != before {
 				t.Errorf("store changed:\n%s", diffLines(before, after))
 			}
-			if after := treeDigest(t, outside); after != outBefore {
+			if after := testutil.TreeDigest(t, outside, false); after != outBefore {
 				t.Errorf("outside changed:\n%s", diffLines(outBefore, after))
 			}
 		})
@@ -268,7 +268,7 @@ func runTrust(t *testing.T, args ...string) (int, string, time.Duration, int64) 
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
-	rss := peakRSS(t, cmd)
+	rss := testutil.PeakRSS(t, cmd)
 	start := time.Now()
 	err := cmd.Run()
 	took := time.Since(start)
@@ -276,27 +276,6 @@ func runTrust(t *testing.T, args ...string) (int, string, time.Duration, int64) 
 		t.Fatal(err)
 	}
 	return cmd.ProcessState.ExitCode(), errb.String(), took, rss()
-}
-
-// peakRSS wraps cmd in GNU time to learn the command's own peak RSS. The
-// rusage Go reports for a child is no good here: the child is cloned from
-// the test process, and Linux carries the test's high-water mark through
-// exec. Without /usr/bin/time the test skips (fails in CI).
-func peakRSS(t *testing.T, cmd *exec.Cmd) func() int64 {
-	t.Helper()
-	gnuTime := testutil.RequireTool(t, "/usr/bin/time") // GNU time, Debian package time
-	out := filepath.Join(t.TempDir(), "rss")
-	cmd.Args = append([]string{gnuTime, "-f", "%M", "-o", out, cmd.Path}, cmd.Args[1:]...)
-	cmd.Path = gnuTime
-	return func() int64 {
-		var kib int64
-		data, _ := os.ReadFile(out)
-		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-		if _, err := fmt.Sscan(lines[len(lines)-1], &kib); err != nil {
-			return -1
-		}
-		return kib
-	}
 }
 
 // errorLines returns the lines of stderr that are not log lines.

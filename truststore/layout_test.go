@@ -168,11 +168,11 @@ func TestKeepBundle(t *testing.T) {
 				t.Fatalf("list shows %d certificates, want 3", len(list))
 			}
 			// Re-running changes nothing.
-			d := treeDigest(t, root)
+			d := testutil.TreeDigest(t, root, false)
 			if _, err := s.Rebuild(context.Background(), false); err != nil {
 				t.Fatal(err)
 			}
-			if treeDigest(t, root) != d {
+			if testutil.TreeDigest(t, root, false) != d {
 				t.Error("rebuild changed a kept-bundle store")
 			}
 			if _, err := s.Remove(context.Background(), []string{private}); err != nil {
