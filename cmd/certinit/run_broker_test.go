@@ -163,14 +163,21 @@ func (b *broker) served() (*big.Int, error) {
 	return certs[0].SerialNumber, nil
 }
 
-// waitServed polls until the broker serves serial and returns how long
-// that took; it fails the test after within.
+// waitServed polls (openssl s_client) until the broker serves serial and
+// returns how long that took; it fails the test after within.
 func (b *broker) waitServed(serial *big.Int, within time.Duration) time.Duration {
+	b.t.Helper()
+	return b.waitServedBy(b.served, serial, within, 50*time.Millisecond)
+}
+
+// waitServedBy polls probe every interval until it reports serial and
+// returns how long that took; it fails the test after within.
+func (b *broker) waitServedBy(probe func() (*big.Int, error), serial *big.Int, within, interval time.Duration) time.Duration {
 	b.t.Helper()
 	start := time.Now()
 	var last error
 	for time.Since(start) < within {
-		got, err := b.served()
+		got, err := probe()
 		if err == nil && got.Cmp(serial) == 0 {
 			return time.Since(start)
 		}
@@ -179,7 +186,7 @@ func (b *broker) waitServed(serial *big.Int, within time.Duration) time.Duration
 		} else {
 			last = fmt.Errorf("serving serial %x", got)
 		}
-		time.Sleep(50 * time.Millisecond) // polling interval
+		time.Sleep(interval) // polling interval
 	}
 	b.t.Fatalf("serial %x not served within %s: %v", serial, within, last)
 	return 0
