@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
@@ -150,14 +150,37 @@ func isCA(c *x509.Certificate) bool {
 }
 
 // firstTLV returns the first DER element of b (a TRUSTED CERTIFICATE block
-// carries OpenSSL's trust settings after the certificate).
+// carries OpenSSL's trust settings after the certificate), or b when it
+// does not start with one. It reads the header as encoding/asn1 does
+// (FuzzFirstTLV holds it to that) without asn1's allocations: it runs for
+// every certificate of a store.
 func firstTLV(b []byte) []byte {
-	var raw asn1.RawValue
-	rest, err := asn1.Unmarshal(b, &raw)
-	if err != nil {
+	// Tag (low form), then the length in DER's short or long form.
+	if len(b) < 2 || b[0]&0x1f == 0x1f {
 		return b
 	}
-	return b[:len(b)-len(rest)]
+	n, hdr := int(b[1]), 2
+	if n&0x80 != 0 {
+		k := n & 0x7f
+		if k == 0 || k > 4 || len(b) < 2+k {
+			return b
+		}
+		if b[2] == 0 {
+			return b // not minimal, as encoding/asn1 refuses
+		}
+		n = 0
+		for _, c := range b[2 : 2+k] {
+			n = n<<8 | int(c)
+		}
+		if n < 0x80 {
+			return b // the short form was due
+		}
+		hdr += k
+	}
+	if n < 0 || n > len(b)-hdr {
+		return b
+	}
+	return b[:hdr+n]
 }
 
 // crlIssuer returns the DER of a CRL's issuer name.
@@ -173,6 +196,41 @@ func crlIssuer(der []byte) ([]byte, error) {
 // nothing: any error is reported.
 func parseCerts(data []byte) ([]*x509.Certificate, error) {
 	return certsOfBlocks(pemfile.Parse(data))
+}
+
+// lazyCerts is the certificates of blocks (what pemfile.Parse returned,
+// with its error) for parsing later. Each must hold a subject that hashes,
+// as openssl rehash needs; hi is hashBlocks of the same blocks, whose
+// hash of a lone certificate is that check done already.
+func lazyCerts(blocks []pemfile.Block, err error, hi hashInfo) ([]*srcCert, error) {
+	if err != nil {
+		return nil, err
+	}
+	var out []*srcCert
+	for i, b := range blocks {
+		if b.Kind != pemfile.KindCert {
+			continue
+		}
+		der := firstTLV(b.DER)
+		if hi.n == 1 && !hi.crl {
+			if !hi.ok {
+				return nil, fmt.Errorf("certificate %d: not a readable X.509 certificate", i+1)
+			}
+		} else if _, err := hashlink.SubjectHash(der); err != nil {
+			return nil, fmt.Errorf("certificate %d: %w", i+1, err)
+		}
+		out = append(out, &srcCert{Raw: der})
+	}
+	return out, nil
+}
+
+// encodeCerts is the certificates as PEM.
+func encodeCerts(certs []*srcCert) []byte {
+	var buf bytes.Buffer
+	for _, c := range certs {
+		pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	return buf.Bytes()
 }
 
 // certsOfBlocks is parseCerts after pemfile.Parse.

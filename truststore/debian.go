@@ -10,7 +10,6 @@ import (
 	"syscall"
 
 	"github.com/certinit/certinit/internal/atomicfile"
-	"github.com/certinit/certinit/internal/pemfile"
 )
 
 // debianEngine does what update-ca-certificates does (Debian's shell script
@@ -99,12 +98,12 @@ func (e *debianEngine) keptBundle(locals []source, o syncOptions) (source, bool)
 	}
 	certs, _ := parseCerts(data)
 	base := source{path: l.Bundle}
-	for _, c := range certs {
+	for _, c := range srcCerts(certs) {
 		if !skip[fingerprint(c.Raw)] {
 			base.certs = append(base.certs, c)
 		}
 	}
-	base.data = pemfile.EncodeCerts(base.certs...)
+	base.data = encodeCerts(base.certs)
 	return base, len(base.certs) > 0
 }
 

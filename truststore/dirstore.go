@@ -42,7 +42,7 @@ func (e *dirEngine) sources(o syncOptions) ([]source, error) {
 		if err != nil || len(certs) == 0 {
 			continue
 		}
-		out = append(out, source{path: p, data: data, certs: certs, local: true})
+		out = append(out, source{path: p, data: data, certs: srcCerts(certs), local: true})
 	}
 	return out, nil
 }

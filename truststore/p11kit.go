@@ -58,7 +58,7 @@ func (e *p11Engine) gather(o syncOptions) *p11Sources {
 			}
 			certs := e.parseAny(f, data, ps)
 			if len(certs) > 0 {
-				ps.anchors = append(ps.anchors, source{path: f, data: data, certs: certs, local: i == 0})
+				ps.anchors = append(ps.anchors, source{path: f, data: data, certs: srcCerts(certs), local: i == 0})
 			}
 		}
 		for _, sub := range []string{"/blocklist", "/blacklist"} {
@@ -73,7 +73,7 @@ func (e *p11Engine) gather(o syncOptions) *p11Sources {
 		for _, f := range e.files(tp) {
 			if data, err := s.root.readFile(f); err == nil && bytes.Contains(data, []byte("[p11-kit-object-v1]")) {
 				if certs := e.parseP11Kit(data, ps); len(certs) > 0 {
-					ps.anchors = append(ps.anchors, source{path: f, data: data, certs: certs, local: i == 0})
+					ps.anchors = append(ps.anchors, source{path: f, data: data, certs: srcCerts(certs), local: i == 0})
 				}
 			}
 		}
@@ -187,10 +187,10 @@ func (e *p11Engine) sources(o syncOptions) ([]source, error) {
 	seen := map[string]bool{}
 	var out []source
 	for _, src := range ps.anchors {
-		var keep []*x509.Certificate
+		var keep []*srcCert
 		for _, c := range src.certs {
 			fp := fingerprint(c.Raw)
-			if seen[fp] || ps.distrusted[fp] || !ps.serverAuth(c) {
+			if seen[fp] || ps.distrusted[fp] || !ps.serverAuth(c.pre) {
 				continue
 			}
 			seen[fp] = true
@@ -207,7 +207,7 @@ func (e *p11Engine) sources(o syncOptions) ([]source, error) {
 		if err == nil {
 			certs, _ := parseCerts(data)
 			base := source{path: l.Bundle}
-			for _, c := range certs {
+			for _, c := range srcCerts(certs) {
 				fp := fingerprint(c.Raw)
 				if !seen[fp] && !o.dropFPs[fp] {
 					base.certs = append(base.certs, c)
@@ -229,7 +229,9 @@ func (e *p11Engine) sync(o syncOptions) (changes, error) {
 	}
 	var all []*x509.Certificate
 	for _, src := range srcs {
-		all = append(all, src.certs...)
+		for _, c := range src.certs {
+			all = append(all, c.pre)
+		}
 	}
 	// The hash directory is wholly the extractor's: one file per anchor.
 	v, err := loadVdir(s.root, l.HashDir)

@@ -1,7 +1,6 @@
 package truststore
 
 import (
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -38,8 +37,8 @@ type fsRoot struct {
 type cachedFile struct {
 	data   []byte
 	parsed bool
-	certs  []*x509.Certificate
-	perr   error // parseCerts' error
+	certs  []*srcCert
+	perr   error // why the file does not read as certificates
 	hashed bool  // hash is set (by the parse, or on its own)
 	hash   hashInfo
 }
@@ -212,10 +211,13 @@ func (r *fsRoot) readFile(p string) ([]byte, error) {
 	return f.data, nil
 }
 
-// readCerts is readFile followed by parseCerts, each done once per
-// operation and file: the sources of an install are read before and after
-// it writes. perr is parseCerts' error; err is the read error.
-func (r *fsRoot) readCerts(p string) (data []byte, certs []*x509.Certificate, perr, err error) {
+// readCerts is readFile followed by splitting the file into certificates,
+// each done once per operation and file: the sources of an install are
+// read before and after it writes. The certificates are checked as far as
+// openssl rehash reads them (their subject must hash) and parsed by
+// crypto/x509 only when asked (srcCert.parsed). perr says why the file
+// does not read as certificates; err is the read error.
+func (r *fsRoot) readCerts(p string) (data []byte, certs []*srcCert, perr, err error) {
 	f, err := r.cached(p)
 	if err != nil {
 		return nil, nil, nil, err
@@ -225,8 +227,8 @@ func (r *fsRoot) readCerts(p string) (data []byte, certs []*x509.Certificate, pe
 	r.mu.Unlock()
 	if !done {
 		blocks, berr := pemfile.Parse(f.data)
-		certs, perr := certsOfBlocks(blocks, berr)
 		hi := hashBlocks(f.data, blocks)
+		certs, perr := lazyCerts(blocks, berr, hi)
 		r.mu.Lock()
 		f.certs, f.perr, f.parsed = certs, perr, true
 		f.hash, f.hashed = hi, true

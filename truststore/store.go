@@ -10,6 +10,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/certinit/certinit/internal/atomicfile"
@@ -33,9 +34,42 @@ type Store struct {
 type source struct {
 	path  string // in-root path
 	data  []byte
-	certs []*x509.Certificate
+	certs []*srcCert
 	local bool
 	link  string // Debian/Alpine: name of its link in CertsDir
+}
+
+// srcCert is one certificate of a source file. A distribution's store
+// holds about 150 and an install needs only their DER (fingerprints, the
+// bundle, hash links), so the Debian and Alpine sources are not handed to
+// crypto/x509 until a report or a listing asks for one (parsed): that
+// parse was a third of a container's start-up with --trust. Sources the
+// other engines read are parsed at once (they filter on the contents).
+type srcCert struct {
+	Raw []byte // the certificate's DER, as x509.Certificate.Raw
+
+	pre  *x509.Certificate // set when made from a parsed certificate
+	once sync.Once
+	c    *x509.Certificate
+	err  error
+}
+
+// parsed returns the certificate parsed by crypto/x509 (once).
+func (sc *srcCert) parsed() (*x509.Certificate, error) {
+	if sc.pre != nil {
+		return sc.pre, nil
+	}
+	sc.once.Do(func() { sc.c, sc.err = x509.ParseCertificate(sc.Raw) })
+	return sc.c, sc.err
+}
+
+// srcCerts wraps certificates parsed already.
+func srcCerts(cs []*x509.Certificate) []*srcCert {
+	out := make([]*srcCert, len(cs))
+	for i, c := range cs {
+		out[i] = &srcCert{Raw: c.Raw, pre: c}
+	}
+	return out
 }
 
 // syncOptions say what a sync should leave out or redo.
@@ -175,14 +209,13 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 	defer unlock()
 	// Described (newCert) only when reported: the store holds hundreds.
 	type held struct {
-		c   *x509.Certificate
 		src *source
 		nc  *Cert
 	}
 	have := map[string]held{}
 	for i := range srcs {
 		for _, c := range srcs[i].certs {
-			have[fingerprint(c.Raw)] = held{c: c, src: &srcs[i]}
+			have[fingerprint(c.Raw)] = held{src: &srcs[i]}
 		}
 	}
 	rep := s.report()
@@ -195,7 +228,8 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 		fp := fingerprint(c.Raw)
 		if old, ok := have[fp]; ok {
 			if old.nc == nil {
-				nc := newCert(old.c, old.src.path, old.src.local, s.now())
+				// Same fingerprint, same DER: the input describes it.
+				nc := newCert(c, old.src.path, old.src.local, s.now())
 				old.nc = &nc
 				have[fp] = old
 			}
@@ -300,7 +334,9 @@ func (s *Store) Remove(ctx context.Context, args []string) (*Report, error) {
 		}
 		for _, c := range src.certs {
 			drop[fingerprint(c.Raw)] = true
-			rep.Removed = append(rep.Removed, newCert(c, src.path, true, s.now()))
+			if xc, err := c.parsed(); err == nil {
+				rep.Removed = append(rep.Removed, newCert(xc, src.path, true, s.now()))
+			}
 		}
 	}
 	// Links and bundle first, so no link ever points to a deleted file.
@@ -386,7 +422,12 @@ func (s *Store) List(ctx context.Context) ([]Cert, error) {
 	var out []Cert
 	for _, src := range srcs {
 		for _, c := range src.certs {
-			cert := newCert(c, src.path, src.local, s.now())
+			xc, err := c.parsed()
+			if err != nil {
+				s.log.Warn("certificate does not parse; not listed (it stays in the bundle)", "path", src.path, "err", err)
+				continue
+			}
+			cert := newCert(xc, src.path, src.local, s.now())
 			if src.local || len(src.certs) == 1 {
 				base := path.Base(src.path)
 				cert.Name = strings.TrimSuffix(base, path.Ext(base))
