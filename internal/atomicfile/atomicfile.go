@@ -20,8 +20,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -146,18 +148,24 @@ func Symlink(target, path string, replaceFile bool) error {
 	if dir == "" {
 		dir = "."
 	}
-	tmp, err := tempName(dir, base)
-	if err != nil {
-		return fmt.Errorf("link %s: %w", path, err)
+	// Making a link is exclusive: a name somebody else took fails with
+	// EEXIST and the next random name is tried, as os.CreateTemp does for
+	// files (which would cost a file's inode made and removed per link).
+	for try := 0; ; try++ {
+		tmp := filepath.Join(dir, TempPrefix+base+"-"+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		err := os.Symlink(target, tmp)
+		if errors.Is(err, fs.ErrExist) && try < 10000 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("link %s: %w", path, err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("link %s: rename: %w", path, err)
+		}
+		return nil
 	}
-	if err := os.Symlink(target, tmp); err != nil {
-		return fmt.Errorf("link %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("link %s: rename: %w", path, err)
-	}
-	return nil
 }
 
 // SyncDir fsyncs a directory so that renames and removals in it are durable.
@@ -207,21 +215,4 @@ func checkDest(path string) error {
 		return fmt.Errorf("write %s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
 	}
 	return nil
-}
-
-// tempName returns an unused name in dir for a temporary symlink.
-func tempName(dir, base string) (string, error) {
-	// CreateTemp gives a unique name; remove the file and reuse the name for
-	// the link. Another process could take the name in between, in which case
-	// os.Symlink fails with EEXIST and the caller reports it.
-	f, err := os.CreateTemp(dir, TempPrefix+base+"-*")
-	if err != nil {
-		return "", err
-	}
-	name := f.Name()
-	f.Close()
-	if err := os.Remove(name); err != nil {
-		return "", err
-	}
-	return name, nil
 }
