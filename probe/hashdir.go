@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/atomicfile"
@@ -14,7 +15,7 @@ import (
 
 // hashLinkName matches the names `openssl rehash` gives links: HASH.N for
 // certificates, HASH.rN for CRLs.
-var hashLinkName = regexp.MustCompile(`^([0-9a-f]{8})\.(r?)([0-9]+)$`)
+var hashLinkName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9a-f]{8})\.(r?)([0-9]+)$`) })
 
 // linkableExts are the extensions `openssl rehash` links (see hashlink).
 var linkableExts = map[string]bool{".pem": true, ".crt": true, ".cer": true, ".crl": true}
@@ -45,7 +46,7 @@ func hashDirProblems(dir string) []string {
 			continue
 		}
 		path := filepath.Join(dir, name)
-		if m := hashLinkName.FindStringSubmatch(name); m != nil {
+		if m := hashLinkName().FindStringSubmatch(name); m != nil {
 			prefix := m[1] + "." + m[2]
 			var n int
 			fmt.Sscan(m[3], &n)

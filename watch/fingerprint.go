@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"sync"
 
 	"github.com/certinit/certinit/internal/atomicfile"
 )
@@ -27,8 +28,10 @@ const fpMissing fingerprint = "missing"
 // keep in a capath directory: HASH.N for certificates, HASH.rN for CRLs.
 // They are derived from the directory's certificates, so a directory's
 // fingerprint leaves them out: rehashing a watched directory must not look
-// like a new change and trigger itself again.
-var hashLinkName = regexp.MustCompile(`^[0-9a-f]{8}\.r?[0-9]+$`)
+// like a new change and trigger itself again. Compiled on first use, not
+// at start-up: every regexp compiled in a package init delays every
+// container start (see docs/run.md, "Measured").
+var hashLinkName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{8}\.r?[0-9]+$`) })
 
 // fingerprintOf reads what path names now, following links. A directory's
 // fingerprint covers the names and contents of the files in it (not of its
@@ -81,7 +84,7 @@ func dirFingerprint(dir string) fingerprint {
 	names := make([]string, 0, len(ents))
 	for _, e := range ents {
 		n := e.Name()
-		if atomicfile.IsTemp(n) || (e.Type()&fs.ModeSymlink != 0 && hashLinkName.MatchString(n)) {
+		if atomicfile.IsTemp(n) || (e.Type()&fs.ModeSymlink != 0 && hashLinkName().MatchString(n)) {
 			continue
 		}
 		names = append(names, n)
