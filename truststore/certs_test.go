@@ -40,3 +40,52 @@ func FuzzFirstTLV(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHashHead: when the complete lines at the start of a file already
+// hold two certificate or CRL blocks, so does the whole file (hashHead
+// relies on it to skip reading a bundle to its end).
+func FuzzHashHead(f *testing.F) {
+	a, b := testutil.NewCA(f, "head A"), testutil.NewCA(f, "head B")
+	two := testutil.CertPEM(a.Cert, b.Cert)
+	f.Add(two, uint16(len(two)/2))
+	f.Add(two, uint16(len(two)-3))
+	f.Add(append([]byte("text\n"), two...), uint16(len(two)))
+	f.Add(bytes.ReplaceAll(two, []byte("-----\n"), []byte("-----  x\n")), uint16(len(two)-1))
+	f.Fuzz(func(t *testing.T, data []byte, cut uint16) {
+		if int(cut) > len(data) {
+			return
+		}
+		head := hashData(completeLines(data[:cut]))
+		if head.n < 2 {
+			return
+		}
+		if whole := hashData(data); whole.n != head.n {
+			t.Fatalf("the head holds %d blocks, the whole file %d", head.n, whole.n)
+		}
+	})
+}
+
+// TestHashHeadEveryCut runs FuzzHashHead's property over every cut of
+// bundles of two and three certificates, plain and with the END lines
+// damaged after the dashes (where a cut inside a line would mislead).
+func TestHashHeadEveryCut(t *testing.T) {
+	a, b, c := testutil.NewCA(t, "cut A"), testutil.NewCA(t, "cut B"), testutil.NewCA(t, "cut C")
+	plain := testutil.CertPEM(a.Cert, b.Cert, c.Cert)
+	damaged := bytes.Replace(plain, []byte("-----END CERTIFICATE-----\n"), []byte("-----END CERTIFICATE-----   x\n"), 1)
+	for _, data := range [][]byte{plain, damaged} {
+		decided := 0
+		for cut := 0; cut <= len(data); cut++ {
+			head := hashData(completeLines(data[:cut]))
+			if head.n < 2 {
+				continue
+			}
+			decided++
+			if whole := hashData(data); whole.n != head.n {
+				t.Fatalf("cut %d: the head holds %d blocks, the whole file %d", cut, head.n, whole.n)
+			}
+		}
+		if bytes.Equal(data, plain) && decided == 0 {
+			t.Fatal("no cut of a bundle of three was settled by its head")
+		}
+	}
+}

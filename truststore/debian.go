@@ -242,6 +242,10 @@ func (e *debianEngine) sync(o syncOptions) (changes, error) {
 	if err != nil {
 		return changes{}, err
 	}
+	// Alpine copies files as they are; Debian adds a missing final newline.
+	bundle := concatSources(srcs, l.family == familyDebian)
+	staged := s.stageBundle(bundle) // written while the links are planned and made
+	defer staged.discard()
 	if !s.root.exists(l.ConfFile) || e.confEmpty() {
 		o.fresh = true // as the script does when the conf file is empty
 	}
@@ -294,7 +298,7 @@ func (e *debianEngine) sync(o syncOptions) (changes, error) {
 	}
 	// The bundle lives in CertsDir: its write fsyncs the directory, which
 	// makes the links durable too (see applyThenBundle).
-	ch, err := s.applyThenBundle(v, concatSources(srcs, l.family == familyDebian)) // Alpine copies files as they are; Debian adds a missing final newline.
+	ch, err := s.applyThenBundle(v, bundle, staged)
 	if err != nil {
 		return ch, err
 	}
@@ -307,13 +311,13 @@ func (e *debianEngine) sync(o syncOptions) (changes, error) {
 // made first, so a crash in between leaves every link resolving and the
 // old bundle; after a power loss either may be missing, and the next run
 // redoes both from the sources, which are durable already).
-func (s *Store) applyThenBundle(v *vdir, bundle []byte) (changes, error) {
+func (s *Store) applyThenBundle(v *vdir, bundle []byte, staged *stagedFiles) (changes, error) {
 	v.deferSync = true
 	ch, err := v.apply()
 	if err != nil {
 		return ch, err
 	}
-	synced, err := s.writeBundle(bundle)
+	synced, err := s.writeBundle(bundle, staged)
 	if err != nil {
 		return ch, err
 	}
@@ -347,12 +351,16 @@ func concatSources(srcs []source, fixNewline bool) []byte {
 	return b.Bytes()
 }
 
-// writeBundle replaces the bundle when its bytes change. It returns the
-// host directory it fsynced ("" when the bundle was left as it was).
-func (s *Store) writeBundle(data []byte) (string, error) {
+// writeBundle replaces the bundle when its bytes change, from staged when
+// it holds them (see stageBundle). It returns the host directory it
+// fsynced ("" when the bundle was left as it was).
+func (s *Store) writeBundle(data []byte, staged *stagedFiles) (string, error) {
 	l := s.layout
-	if old, err := s.root.readFile(l.Bundle); err == nil && bytes.Equal(old, data) {
-		return "", nil
+	// A bundle of another size differs: not read just to compare.
+	if fi, err := s.root.stat(l.Bundle); err == nil && fi.Size() == int64(len(data)) {
+		if old, err := s.root.readFile(l.Bundle); err == nil && bytes.Equal(old, data) {
+			return "", nil
+		}
 	}
 	if err := s.root.mkdirAll(path.Dir(l.Bundle)); err != nil {
 		return "", err
@@ -362,7 +370,7 @@ func (s *Store) writeBundle(data []byte) (string, error) {
 		return "", err
 	}
 	defer s.root.wrote(hp)
-	if err := atomicfile.WriteFile(hp, data, 0o644); err != nil {
+	if err := staged.write(hp, data, atomicfile.Options{}); err != nil {
 		return "", err
 	}
 	s.bundleSynced = path.Dir(hp)

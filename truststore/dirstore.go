@@ -62,6 +62,9 @@ func (e *dirEngine) sync(o syncOptions) (changes, error) {
 	if err != nil {
 		return changes{}, err
 	}
+	bundle := concatSources(srcs, true)
+	staged := s.stageBundle(bundle) // written while the links are planned and made
+	defer staged.discard()
 	v, err := loadVdir(s.root, l.LocalDir)
 	if err != nil {
 		return changes{}, err
@@ -87,5 +90,5 @@ func (e *dirEngine) sync(o syncOptions) (changes, error) {
 	}
 	// The bundle is in the same directory: one fsync after it covers the
 	// hash links too.
-	return s.applyThenBundle(v, concatSources(srcs, true))
+	return s.applyThenBundle(v, bundle, staged)
 }

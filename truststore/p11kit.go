@@ -261,7 +261,7 @@ func (e *p11Engine) sync(o syncOptions) (changes, error) {
 			return ch, err
 		}
 	}
-	if _, err := s.writeBundle(pemfile.EncodeCerts(all...)); err != nil {
+	if _, err := s.writeBundle(pemfile.EncodeCerts(all...), nil); err != nil {
 		return ch, err
 	}
 	return ch, s.compatLinks()

@@ -1,11 +1,16 @@
 package truststore
 
 import (
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/certinit/certinit/internal/atomicfile"
+	"github.com/certinit/certinit/internal/testutil"
 )
 
 // TestReinstallWritesNothing: installing a certificate that is already in
@@ -65,4 +70,32 @@ func inodes(t *testing.T, root string, dirs []string) map[string]string {
 		}
 	}
 	return out
+}
+
+// TestInstallStagedAhead: the new certificate files Install stages while
+// it reads the store (ahead.go) end up in place for the new certificates
+// only; the one already present leaves no temporary file behind, and the
+// store is what update-ca-certificates would make of it.
+func TestInstallStagedAhead(t *testing.T) {
+	in := t.TempDir()
+	a, caA := writeCA(t, in, "a.pem", "Ahead Root A")
+	_, caB := writeCA(t, in, "b.pem", "Ahead Root B")
+	both := testutil.WriteFile(t, in, "both.pem", testutil.CertPEM(caA.Cert, caB.Cert))
+	root := stockDebianRoot(t)
+	install(t, openStore(t, root, "debian"), a)
+	s := openStore(t, root, "debian")
+	rep := install(t, s, both)
+	if len(rep.Added) != 1 || len(rep.Present) != 1 || !strings.HasPrefix(rep.Added[0].Subject, "CN=Ahead Root B") {
+		t.Fatalf("added %v, present %v; want B added and A present", rep.Added, rep.Present)
+	}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && atomicfile.IsTemp(d.Name()) {
+			t.Errorf("temporary file left behind: %s", p)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkConsistent(t, s)
 }

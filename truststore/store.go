@@ -202,11 +202,19 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 	if len(certs) == 0 {
 		return nil, errors.New("nothing to install: give certificate files or --mozilla-roots")
 	}
-	srcs, unlock, err := s.beginSources(ctx)
+	unlock, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
+	// New certificate files are written while the sources are read (see
+	// ahead.go); deferred after unlock, so run before it.
+	ahead := s.stageNewCerts(certs)
+	defer ahead.discard()
+	srcs, err := s.eng.sources(syncOptions{})
+	if err != nil {
+		return nil, err
+	}
 	// Described (newCert) only when reported: the store holds hundreds.
 	type held struct {
 		src *source
@@ -274,7 +282,7 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 			if path.Dir(hp) == bundleDir {
 				o.NoDirSync, pending = true, bundleDir
 			}
-			if err = atomicfile.WriteFileOpts(hp, w.data, 0o644, o); err == nil && errors.Is(statErr, os.ErrNotExist) {
+			if err = ahead.write(hp, w.data, o); err == nil && errors.Is(statErr, os.ErrNotExist) {
 				written = append(written, hp)
 			}
 		}
@@ -290,6 +298,7 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 			return nil, err
 		}
 	}
+	ahead.discard()
 	// The sources read above stay as they were, except the files written:
 	// sync reads and parses only those again.
 	s.root.wrote(touched...)

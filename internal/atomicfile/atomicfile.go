@@ -60,26 +60,58 @@ func WriteFileOpts(path string, data []byte, perm fs.FileMode, o Options) (err e
 	if err := checkDest(path); err != nil {
 		return err
 	}
-	tmp, err := stage(path, data, perm, o)
+	st, err := Stage(path, data, perm, o)
 	if err != nil {
 		return err
 	}
-	// Check again right before the rename: the window is small, and rename
-	// itself never follows a link, so the worst case is replacing a link that
-	// appeared in between rather than writing through it.
-	if err = checkDest(path); err != nil {
-		os.Remove(tmp)
+	return st.Commit(o)
+}
+
+// Staged is a file written complete and durable under a temporary name
+// beside its destination and not yet renamed into place: WriteFile in two
+// halves, for a caller that has other work to do while the fsync runs.
+// Exactly one of Commit or Abort must follow.
+type Staged struct {
+	path, tmp string
+}
+
+// Stage is the first half of WriteFileOpts: it writes data into a new
+// temporary file beside path (mode perm, owner per o) and fsyncs it. It
+// does not look at path itself; Commit does.
+func Stage(path string, data []byte, perm fs.FileMode, o Options) (*Staged, error) {
+	tmp, err := stage(path, data, perm, o)
+	if err != nil {
+		return nil, err
+	}
+	return &Staged{path: path, tmp: tmp}, nil
+}
+
+// Path is the destination.
+func (st *Staged) Path() string { return st.path }
+
+// Commit renames the staged file over its destination, which must be
+// absent or a regular file, and fsyncs the directory unless o.NoDirSync.
+// On error the temporary file is removed and the destination is as it was.
+func (st *Staged) Commit(o Options) error {
+	// Checked right before the rename: the window is small, and rename
+	// itself never follows a link, so the worst case is replacing a link
+	// that appeared in between rather than writing through it.
+	if err := checkDest(st.path); err != nil {
+		os.Remove(st.tmp)
 		return err
 	}
-	if err = os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: rename: %w", path, err)
+	if err := os.Rename(st.tmp, st.path); err != nil {
+		os.Remove(st.tmp)
+		return fmt.Errorf("write %s: rename: %w", st.path, err)
 	}
 	if o.NoDirSync {
 		return nil
 	}
-	return SyncDir(parent(path))
+	return SyncDir(parent(st.path))
 }
+
+// Abort removes the staged file.
+func (st *Staged) Abort() { os.Remove(st.tmp) }
 
 // stage writes data complete and durable into a new temporary file beside
 // path (mode perm, owner per o) and returns its name; on error nothing is

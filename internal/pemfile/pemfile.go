@@ -55,7 +55,8 @@ var ErrNoObjects = errors.New("no PEM block and not DER: not a certificate, CRL 
 // larger is refused before a byte is read. Other files (a pipe given as
 // <(...)) are read as they come, up to the bound.
 func ReadFile(path string) ([]byte, error) {
-	return readBounded(path, false)
+	data, _, err := readBounded(path, false, 0)
+	return data, err
 }
 
 // ReadRegularFile is ReadFile for files found by scanning a directory that
@@ -63,10 +64,21 @@ func ReadFile(path string) ([]byte, error) {
 // refuses anything but a regular file, so a FIFO planted as x.pem cannot
 // hang the scan.
 func ReadRegularFile(path string) ([]byte, error) {
-	return readBounded(path, true)
+	data, _, err := readBounded(path, true, 0)
+	return data, err
 }
 
-func readBounded(path string, regularOnly bool) ([]byte, error) {
+// ReadRegularFileHead is ReadRegularFile of at most the first n bytes of
+// the file; whole reports that they are all of it. For a caller that can
+// often decide from the start of a large file (a bundle holds more than
+// one certificate).
+func ReadRegularFileHead(path string, n int) (data []byte, whole bool, err error) {
+	return readBounded(path, true, n)
+}
+
+// readBounded reads path, or its first head bytes when head > 0; whole
+// reports that the data is the whole file.
+func readBounded(path string, regularOnly bool, head int) (data []byte, whole bool, err error) {
 	// Regular files, which is nearly every read, go through raw system
 	// calls: open, fstat, one read into a buffer of the file's size plus a
 	// byte, close. os.File would also register each file with the network
@@ -78,25 +90,25 @@ func readBounded(path string, regularOnly bool) ([]byte, error) {
 		flags |= syscall.O_NONBLOCK // a FIFO opens without a writer
 	}
 	var fd int
-	err := ignoringEINTR(func() (err error) { fd, err = syscall.Open(path, flags, 0); return })
+	err = ignoringEINTR(func() (err error) { fd, err = syscall.Open(path, flags, 0); return })
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, false, &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	var st syscall.Stat_t
 	if err := ignoringEINTR(func() error { return syscall.Fstat(fd, &st) }); err != nil {
 		syscall.Close(fd)
-		return nil, &os.PathError{Op: "stat", Path: path, Err: err}
+		return nil, false, &os.PathError{Op: "stat", Path: path, Err: err}
 	}
 	switch typ := st.Mode & syscall.S_IFMT; {
 	case typ == syscall.S_IFREG && st.Size > MaxFileSize:
 		syscall.Close(fd)
-		return nil, fmt.Errorf("%s: larger than %d MiB, refusing to read", path, MaxFileSize>>20)
+		return nil, false, fmt.Errorf("%s: larger than %d MiB, refusing to read", path, MaxFileSize>>20)
 	case typ == syscall.S_IFDIR:
 		syscall.Close(fd)
-		return nil, fmt.Errorf("%s: is a directory", path)
+		return nil, false, fmt.Errorf("%s: is a directory", path)
 	case typ != syscall.S_IFREG && regularOnly:
 		syscall.Close(fd)
-		return nil, fmt.Errorf("%s: not a regular file (%s), not read", path, fileType(typ))
+		return nil, false, fmt.Errorf("%s: not a regular file (%s), not read", path, fileType(typ))
 	case typ != syscall.S_IFREG:
 		// A pipe given as <(...) or a terminal: read as it comes, through
 		// os.File, which blocks in the poller rather than in a thread.
@@ -104,30 +116,37 @@ func readBounded(path string, regularOnly bool) ([]byte, error) {
 		defer f.Close()
 		data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, false, fmt.Errorf("%s: %w", path, err)
 		}
 		if len(data) > MaxFileSize {
-			return nil, fmt.Errorf("%s: larger than %d MiB, refusing to read", path, MaxFileSize>>20)
+			return nil, false, fmt.Errorf("%s: larger than %d MiB, refusing to read", path, MaxFileSize>>20)
 		}
-		return data, nil
+		return data, true, nil
 	}
 	defer syscall.Close(fd)
 	// One byte more than the size says, so that a read that fills it shows
 	// the file grew meanwhile; regular files return short reads only at
 	// the end.
-	data := make([]byte, 0, int(st.Size)+1)
+	size := int(st.Size) + 1
+	if head > 0 && size > head {
+		size = head
+	}
+	data = make([]byte, 0, size)
 	for {
 		var n int
 		err := ignoringEINTR(func() (err error) { n, err = syscall.Read(fd, data[len(data):cap(data)]); return })
 		if err != nil {
-			return nil, &os.PathError{Op: "read", Path: path, Err: err}
+			return nil, false, &os.PathError{Op: "read", Path: path, Err: err}
 		}
 		if n == 0 {
-			return data, nil
+			return data, true, nil
 		}
 		data = data[:len(data)+n]
+		if head > 0 && len(data) >= head {
+			return data[:head], false, nil
+		}
 		if len(data) > MaxFileSize {
-			return nil, fmt.Errorf("%s: larger than %d MiB, refusing to read", path, MaxFileSize>>20)
+			return nil, false, fmt.Errorf("%s: larger than %d MiB, refusing to read", path, MaxFileSize>>20)
 		}
 		if len(data) == cap(data) {
 			data = append(data, 0)[:len(data)] // grew: make room, read on

@@ -1,0 +1,123 @@
+package truststore
+
+import (
+	"bytes"
+	"crypto/x509"
+	"os"
+	"path"
+
+	"github.com/certinit/certinit/internal/atomicfile"
+	"github.com/certinit/certinit/internal/pemfile"
+)
+
+// This file writes what an install will most likely need while the store
+// is being read, so that the fsyncs (milliseconds each on a virtual
+// machine's disk) overlap with reading and hashing the ~150 sources, which
+// is CPU work. Nothing here changes what the store looks like: files are
+// staged under temporary names (atomicfile.Stage) and renamed into place by
+// the same code, in the same order, as without staging; a staged file that
+// turns out not to be needed, or one whose staging failed, is removed (and
+// in the second case written the ordinary way, which reports the error).
+// A crash leaves only temporary files, which the next operation removes.
+
+// maxAhead bounds the certificate files staged before it is known that
+// they are new: an install of many certificates that are mostly present
+// (--mozilla-roots on every start) should not write them all for nothing.
+const maxAhead = 16
+
+// stagedFiles are files being staged by one goroutine. A nil
+// *stagedFiles stages nothing and writes everything the ordinary way.
+type stagedFiles struct {
+	done  chan struct{}
+	files map[string]*stagedFile // host path -> staged file
+}
+
+type stagedFile struct {
+	data []byte
+	st   *atomicfile.Staged // nil when staging failed
+}
+
+// stageFiles starts staging files (host path -> content, mode 0644) with
+// options o, and returns at once.
+func stageFiles(files map[string][]byte, o atomicfile.Options) *stagedFiles {
+	a := &stagedFiles{done: make(chan struct{}), files: map[string]*stagedFile{}}
+	for hp, data := range files {
+		a.files[hp] = &stagedFile{data: data}
+	}
+	go func() {
+		defer close(a.done)
+		for hp, f := range a.files {
+			f.st, _ = atomicfile.Stage(hp, f.data, 0o644, o) // a failure is met again by the ordinary write
+		}
+	}()
+	return a
+}
+
+// stageNewCerts stages the local certificate files Install would write
+// for certs if none were in the store yet. It stages nothing when the
+// local directory does not exist yet (Install makes it only after its
+// checks) or when there are too many certificates.
+func (s *Store) stageNewCerts(certs []*x509.Certificate) *stagedFiles {
+	l := s.layout
+	if len(certs) > maxAhead {
+		return nil
+	}
+	dir, err := s.root.resolve(l.LocalDir, true)
+	if err != nil {
+		return nil
+	}
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
+		return nil
+	}
+	files := map[string][]byte{}
+	for _, c := range certs {
+		files[dir+"/"+stableName(c)+l.LocalExt] = pemfile.EncodeCerts(c)
+	}
+	return stageFiles(files, atomicfile.Options{})
+}
+
+// write writes data to the host path hp: by committing the staged file
+// when there is one with these bytes, else with atomicfile.WriteFileOpts.
+func (a *stagedFiles) write(hp string, data []byte, o atomicfile.Options) error {
+	if a != nil {
+		<-a.done
+		if f := a.files[hp]; f != nil && f.st != nil && bytes.Equal(f.data, data) {
+			delete(a.files, hp)
+			return f.st.Commit(o)
+		}
+	}
+	return atomicfile.WriteFileOpts(hp, data, 0o644, o)
+}
+
+// discard waits for the staging and removes every staged file not written.
+func (a *stagedFiles) discard() {
+	if a == nil {
+		return
+	}
+	<-a.done
+	for hp, f := range a.files {
+		if f.st != nil {
+			f.st.Abort()
+		}
+		delete(a.files, hp)
+	}
+}
+
+// stageBundle stages the new bundle while the links are planned and made,
+// when the bundle exists as a regular file of another size (so it changes;
+// a bundle of the same size is compared first, in writeBundle) in an
+// existing directory.
+func (s *Store) stageBundle(data []byte) *stagedFiles {
+	hp, err := s.root.resolve(s.layout.Bundle, false)
+	if err != nil {
+		return nil
+	}
+	fi, err := os.Lstat(hp)
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() == int64(len(data)) {
+		return nil
+	}
+	if _, err := os.Lstat(path.Dir(hp)); err != nil {
+		return nil
+	}
+	return stageFiles(map[string][]byte{hp: data}, atomicfile.Options{})
+}
