@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 
 	"github.com/certinit/certinit/internal/pemfile"
+	"golang.org/x/sys/unix"
 )
 
 // fsRoot maps paths of the OS tree under a root directory to host paths,
@@ -245,26 +246,115 @@ func (r *fsRoot) readCerts(p string) (data []byte, certs []*srcCert, perr, err e
 // them, which keeps their order, its warnings and its errors, finds them
 // ready. Errors are left for that loop to meet again.
 func (r *fsRoot) prefetch(dir string, names []string) {
+	if len(names) < 32 {
+		return
+	}
+	dirs := map[string]int{} // in-root directory -> open fd, -1 when it cannot be
+	defer func() {
+		for _, fd := range dirs {
+			if fd >= 0 {
+				unix.Close(fd)
+			}
+		}
+	}()
+	type job struct {
+		p, base string
+		fd      int
+	}
+	jobs := make([]job, len(names))
+	for i, n := range names {
+		p := dir + "/" + n
+		clean := path.Clean("/" + p)
+		d := path.Dir(clean)
+		fd, ok := dirs[d]
+		if !ok {
+			fd = r.openDir(d)
+			dirs[d] = fd
+		}
+		jobs[i] = job{p: p, base: path.Base(clean), fd: fd}
+	}
+	fetch := func(j job) {
+		if j.fd >= 0 && j.base != "/" {
+			r.readAt(j.p, j.fd, j.base)
+		}
+		r.readCerts(j.p)
+	}
 	workers := min(runtime.GOMAXPROCS(0), 4)
-	if workers < 2 || len(names) < 32 {
+	if workers < 2 {
+		for _, j := range jobs {
+			fetch(j)
+		}
 		return
 	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= len(names) {
+				if i >= len(jobs) {
 					return
 				}
-				r.readCerts(dir + "/" + names[i])
+				fetch(jobs[i])
 			}
-		}()
+		})
 	}
 	wg.Wait()
+}
+
+// openDir opens the in-root directory d, resolved inside the root, for
+// readAt; -1 when it cannot be.
+func (r *fsRoot) openDir(d string) int {
+	rd, err := r.resolveDir(d, 0)
+	if err != nil {
+		return -1
+	}
+	fd, err := unix.Open(r.host(rd), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1
+	}
+	return fd
+}
+
+// readAt is cached(p) for p = the file base in the directory open as fd
+// (p's directory, resolved), when base is a regular file and not a link:
+// one open relative to the directory instead of a path walk to lstat it
+// and another to open it. Anything else (a link, an error) is left to
+// cached, which meets it again.
+func (r *fsRoot) readAt(p string, fd int, base string) {
+	r.mu.Lock()
+	res, ok := r.paths[p]
+	if ok {
+		_, ok = r.files[r.host(res)]
+	}
+	r.mu.Unlock()
+	if ok {
+		return // read already in this operation
+	}
+	rd, err := r.resolveDir(path.Dir(path.Clean("/"+p)), 0) // cached by openDir
+	if err != nil {
+		return
+	}
+	data, err := pemfile.ReadRegularFileAt(fd, base)
+	if err != nil {
+		return
+	}
+	res = path.Join(rd, base) // what resolveN gives a file that is not a link
+	hp := r.host(res)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.paths == nil {
+		r.paths = map[string]string{}
+	}
+	if r.files == nil {
+		r.files = map[string]*cachedFile{}
+	}
+	if _, ok := r.paths[p]; !ok {
+		r.paths[p] = res
+	}
+	if r.files[hp] == nil && r.paths[p] == res {
+		r.files[hp] = &cachedFile{data: data}
+	}
 }
 
 // hashOf is hashData of an in-root file's content, from the parse readCerts

@@ -2,6 +2,7 @@ package pemfile
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -91,5 +92,36 @@ func TestReadPipe(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Fatalf("read %d bytes from the pipe, want %d", len(got), len(want))
+	}
+}
+
+// TestReadRegularFileAt: a file in a directory opened once is read; a link
+// in its last component is refused with ELOOP (the caller resolves links
+// itself), as are FIFOs.
+func TestReadRegularFileAt(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.pem"), []byte("data\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("a.pem", filepath.Join(dir, "link.pem")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.pem"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	fd := int(d.Fd())
+	if got, err := ReadRegularFileAt(fd, "a.pem"); err != nil || string(got) != "data\n" {
+		t.Fatalf("a.pem: %q, %v", got, err)
+	}
+	if _, err := ReadRegularFileAt(fd, "link.pem"); !errors.Is(err, syscall.ELOOP) {
+		t.Fatalf("link.pem: err = %v, want ELOOP", err)
+	}
+	if _, err := ReadRegularFileAt(fd, "fifo.pem"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("fifo.pem: err = %v, want a refusal", err)
 	}
 }
