@@ -162,19 +162,33 @@ func parent(path string) string {
 	return "."
 }
 
-// Symlink atomically makes path a symbolic link to target: it creates the link
-// under a temporary name and renames it over path. Unlike WriteFile it may
+// Symlink atomically makes path a symbolic link to target: where nothing is
+// it creates the link there, else under a temporary name renamed over path. Unlike WriteFile it may
 // replace an existing symlink (that is its job) but not a regular file or a
 // directory unless replaceFile is set.
 func Symlink(target, path string, replaceFile bool) error {
-	fi, err := os.Lstat(path)
-	switch {
-	case err == nil && fi.IsDir():
-		return fmt.Errorf("link %s: is a directory", path)
-	case err == nil && fi.Mode().IsRegular() && !replaceFile:
-		return fmt.Errorf("link %s: %w", path, ErrNotRegular)
-	case err != nil && !errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("link %s: %w", path, err)
+	for free := true; ; free = false {
+		fi, err := os.Lstat(path)
+		switch {
+		case err == nil && fi.IsDir():
+			return fmt.Errorf("link %s: is a directory", path)
+		case err == nil && fi.Mode().IsRegular() && !replaceFile:
+			return fmt.Errorf("link %s: %w", path, ErrNotRegular)
+		case err != nil && !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("link %s: %w", path, err)
+		}
+		if err == nil || !free {
+			break
+		}
+		// A free name is taken atomically by symlink(2) itself; if
+		// something got there first, look at it again.
+		err = os.Symlink(target, path)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("link %s: %w", path, err)
+		}
 	}
 	dir, base := filepath.Split(path)
 	if dir == "" {
