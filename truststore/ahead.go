@@ -38,14 +38,17 @@ type stagedFile struct {
 }
 
 // stageFiles starts staging files (host path -> content, mode 0644) with
-// options o, and returns at once.
-func stageFiles(files map[string][]byte, o atomicfile.Options) *stagedFiles {
+// options o, after running first (if not nil), and returns at once.
+func stageFiles(first func(), files map[string][]byte, o atomicfile.Options) *stagedFiles {
 	a := &stagedFiles{done: make(chan struct{}), files: map[string]*stagedFile{}}
 	for hp, data := range files {
 		a.files[hp] = &stagedFile{data: data}
 	}
 	go func() {
 		defer close(a.done)
+		if first != nil {
+			first()
+		}
 		for hp, f := range a.files {
 			f.st, _ = atomicfile.Stage(hp, f.data, 0o644, o) // a failure is met again by the ordinary write
 		}
@@ -53,27 +56,30 @@ func stageFiles(files map[string][]byte, o atomicfile.Options) *stagedFiles {
 	return a
 }
 
-// stageNewCerts stages the local certificate files Install would write
-// for certs if none were in the store yet. It stages nothing when the
-// local directory does not exist yet (Install makes it only after its
-// checks) or when there are too many certificates.
-func (s *Store) stageNewCerts(certs []*x509.Certificate) *stagedFiles {
+// stageNewCerts runs clean (the removal of a crashed run's temporary
+// files) and then stages the local certificate files Install would write
+// for certs if none were in the store yet, both beside the caller. It
+// stages nothing when the local directory does not exist yet (Install
+// makes it only after its checks) or when there are too many
+// certificates.
+func (s *Store) stageNewCerts(clean func(), certs []*x509.Certificate) *stagedFiles {
 	l := s.layout
-	if len(certs) > maxAhead {
-		return nil
-	}
-	dir, err := s.root.resolve(l.LocalDir, true)
-	if err != nil {
-		return nil
-	}
-	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
-		return nil
-	}
 	files := map[string][]byte{}
-	for _, c := range certs {
-		files[dir+"/"+stableName(c)+l.LocalExt] = pemfile.EncodeCerts(c)
+	if dir, err := s.root.resolve(l.LocalDir, true); err == nil && len(certs) <= maxAhead {
+		if fi, err := os.Lstat(dir); err == nil && fi.IsDir() {
+			for _, c := range certs {
+				files[dir+"/"+stableName(c)+l.LocalExt] = pemfile.EncodeCerts(c)
+			}
+		}
 	}
-	return stageFiles(files, atomicfile.Options{})
+	return stageFiles(clean, files, atomicfile.Options{})
+}
+
+// wait waits until the staging is done.
+func (a *stagedFiles) wait() {
+	if a != nil {
+		<-a.done
+	}
 }
 
 // write writes data to the host path hp: by committing the staged file
@@ -119,5 +125,5 @@ func (s *Store) stageBundle(data []byte) *stagedFiles {
 	if _, err := os.Lstat(path.Dir(hp)); err != nil {
 		return nil
 	}
-	return stageFiles(map[string][]byte{hp: data}, atomicfile.Options{})
+	return stageFiles(nil, map[string][]byte{hp: data}, atomicfile.Options{})
 }

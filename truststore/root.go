@@ -246,7 +246,7 @@ func (r *fsRoot) readCerts(p string) (data []byte, certs []*srcCert, perr, err e
 // them, which keeps their order, its warnings and its errors, finds them
 // ready. Errors are left for that loop to meet again.
 func (r *fsRoot) prefetch(dir string, names []string) {
-	if len(names) < 32 {
+	if len(names) < 32 || r.allCached(dir, names) {
 		return
 	}
 	dirs := map[string]int{} // in-root directory -> open fd, -1 when it cannot be
@@ -300,6 +300,23 @@ func (r *fsRoot) prefetch(dir string, names []string) {
 		})
 	}
 	wg.Wait()
+}
+
+// allCached reports whether every dir/name was read in this operation
+// already (Install reads the sources again after writing its files).
+func (r *fsRoot) allCached(dir string, names []string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range names {
+		res, ok := r.paths[dir+"/"+n]
+		if !ok {
+			return false
+		}
+		if _, ok := r.files[r.host(res)]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // openDir opens the in-root directory d, resolved inside the root, for

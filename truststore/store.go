@@ -143,21 +143,42 @@ func (s *Store) report() *Report {
 
 // begin takes the store's lock and removes what a crashed run left.
 func (s *Store) begin(ctx context.Context) (func(), error) {
+	unlock, err := s.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.cleanTemps()()
+	return unlock, nil
+}
+
+// lock takes the store's lock and forgets what an earlier operation read.
+func (s *Store) lock(ctx context.Context) (func(), error) {
 	unlock, err := lockRoot(ctx, s.root.dir, s.log)
 	if err != nil {
 		return nil, err
 	}
 	s.root.forget()
+	return unlock, nil
+}
+
+// cleanTemps returns what removes the temporary files a crashed run left
+// in the managed directories. The directories are resolved now; the
+// removal, a listing of each, may run beside reading the store (readers
+// skip temporary names) but before anything is staged there.
+func (s *Store) cleanTemps() func() {
+	var dirs, hps []string
 	for _, d := range s.layout.managedDirs() {
-		hp, err := s.root.resolve(d, true)
-		if err != nil {
-			continue
-		}
-		if err := atomicfile.CleanTemps(hp); err != nil && !errors.Is(err, os.ErrNotExist) {
-			s.log.Warn("cannot clean temporary files", "path", d, "err", err)
+		if hp, err := s.root.resolve(d, true); err == nil {
+			dirs, hps = append(dirs, d), append(hps, hp)
 		}
 	}
-	return unlock, nil
+	return func() {
+		for i, hp := range hps {
+			if err := atomicfile.CleanTemps(hp); err != nil && !errors.Is(err, os.ErrNotExist) {
+				s.log.Warn("cannot clean temporary files", "path", dirs[i], "err", err)
+			}
+		}
+	}
 }
 
 // beginSources is begin followed by reading the store's sources.
@@ -202,14 +223,15 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 	if len(certs) == 0 {
 		return nil, errors.New("nothing to install: give certificate files or --mozilla-roots")
 	}
-	unlock, err := s.begin(ctx)
+	unlock, err := s.lock(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	// New certificate files are written while the sources are read (see
-	// ahead.go); deferred after unlock, so run before it.
-	ahead := s.stageNewCerts(certs)
+	// What a crashed run left is removed, and then new certificate files
+	// are written, while the sources are read (see ahead.go); deferred
+	// after unlock, so run before it.
+	ahead := s.stageNewCerts(s.cleanTemps(), certs)
 	defer ahead.discard()
 	srcs, err := s.eng.sources(syncOptions{})
 	if err != nil {
@@ -250,6 +272,7 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 		rep.Added = append(rep.Added, nc)
 		writes = append(writes, write{p, pemfile.EncodeCerts(c)})
 	}
+	ahead.wait() // the clean-up is done: preflight sees the space it freed
 	if len(writes) > 0 {
 		files := make(map[string][]byte, len(writes))
 		for _, w := range writes {
