@@ -493,3 +493,32 @@ func sortedKeys(m map[string]bool) []string {
 	sort.Strings(out)
 	return out
 }
+
+// CheckInputs reads and checks the certificate files as Install does
+// before it writes anything, and returns the error Install would: for a
+// caller that wants bad input to stop it before it does other work.
+func CheckInputs(files []string, opts InstallOptions) error {
+	for _, f := range files {
+		if _, err := readInput(f, opts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WriteDirs returns the host directories an operation on the store may
+// write in: the managed directories and those of its compatibility links,
+// resolved inside the root as far as they exist.
+func (s *Store) WriteDirs() []string {
+	dirs := s.layout.managedDirs()
+	for _, c := range s.layout.Compat {
+		dirs = append(dirs, path.Dir(c.Path))
+	}
+	var out []string
+	for _, d := range dirs {
+		if hp, err := s.root.resolve(d, true); err == nil {
+			out = append(out, hp)
+		}
+	}
+	return out
+}

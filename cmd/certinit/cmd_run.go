@@ -232,7 +232,15 @@ func (a *app) runAction(c *cli.Context, initOnly bool) error {
 func (a *app) prepare(ctx context.Context, rc *runConfig) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	for _, st := range a.prepareSteps(rc) {
+	steps := a.prepareSteps(rc)
+	if len(steps) > 1 && steps[0].name == trustStep && a.trustAside(rc) {
+		return a.prepareTrustAside(ctx, rc, steps)
+	}
+	return a.runSteps(ctx, steps)
+}
+
+func (a *app) runSteps(ctx context.Context, steps []prepareStep) error {
+	for _, st := range steps {
 		a.log.Debug("prepare", "step", st.name)
 		if err := st.run(ctx); err != nil {
 			return err

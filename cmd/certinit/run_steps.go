@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -59,6 +60,9 @@ type integration struct {
 	// trustInstalled holds the --trust files' bytes as the preparation
 	// read them, to catch a change before the watcher's baseline.
 	trustInstalled map[string][]byte
+	// trustDone, when not nil, is closed when a trust install running
+	// beside the other preparation steps ends (prepareTrustAside).
+	trustDone chan struct{}
 
 	// installed holds, by fingerprint, the locally installed certificates
 	// the --trust files put (or found) in the store at their last install,
@@ -171,6 +175,9 @@ func (a *app) waitForPair(ctx context.Context, rc *runConfig, wait time.Duration
 	if err == nil || in.widened {
 		return snap, err
 	}
+	if in.trustDone != nil {
+		<-in.trustDone // the store's bundle as the install leaves it
+	}
 	extra := a.storeRoots(in.root, in.store)
 	wide := slices.Concat(rc.reload.Roots, extra)
 	if snap, err = reload.Load(f, wide, time.Now()); err != nil {
@@ -181,13 +188,16 @@ func (a *app) waitForPair(ctx context.Context, rc *runConfig, wait time.Duration
 	return snap, nil
 }
 
+// trustStep names the trust install step (see prepareTrustAside).
+const trustStep = "trust install"
+
 // integrationSteps are the preparation steps before the pair is loaded:
 // trust install, rehash, obtain.
 func (a *app) integrationSteps(rc *runConfig) []prepareStep {
 	in := &rc.integ
 	var steps []prepareStep
 	if in.store != nil {
-		steps = append(steps, prepareStep{"trust install", func(ctx context.Context) error {
+		steps = append(steps, prepareStep{trustStep, func(ctx context.Context) error {
 			in.trustInstalled = map[string][]byte{}
 			for _, p := range in.trust {
 				// Read before the install, so that a change after it is
@@ -307,4 +317,107 @@ func (a *app) reloadHooks(rc *runConfig) []reload.Hook {
 // copy, hooks, signal).
 func (in *integration) startRenewals(ctx context.Context, rl *reload.Reloader) {
 	in.issuer.RenewLoop(ctx, func(res *acme.Result) { _ = rl.Renewed(ctx, res.Written) })
+}
+
+// prepareTrustAside is prepare with the trust install running beside the
+// steps after it, which touch nothing it reads or writes (trustAside): an
+// install into a distribution's store reads and writes hundreds of files
+// and is most of a container's start-up; the rehash, the pair check and
+// the copy need not wait for it. The outcome is the one of running them
+// in order: every step is done before COMMAND starts, and the error
+// reported is the first failing step's in the order listed. Bad --trust
+// input still stops certinit before any step runs (CheckInputs); a trust
+// install that fails later (a read-only or full store) may find the hash
+// links and the copy already made, which the next start makes again
+// anyway. The pair check waits for the install before it turns to the
+// store's bundle (waitForPair).
+func (a *app) prepareTrustAside(ctx context.Context, rc *runConfig, steps []prepareStep) error {
+	in := &rc.integ
+	if err := truststore.CheckInputs(in.trust, in.installOpts); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	trustErr := make(chan error, 1)
+	in.trustDone = make(chan struct{})
+	a.log.Debug("prepare", "step", steps[0].name)
+	go func() {
+		err := steps[0].run(ctx)
+		if err != nil {
+			cancel() // a --wait for the pair stops: the install's error is the one
+		}
+		close(in.trustDone)
+		trustErr <- err
+	}()
+	err := a.runSteps(ctx, steps[1:])
+	if terr := <-trustErr; terr != nil {
+		return terr
+	}
+	return err
+}
+
+// trustAside reports whether the trust install may run beside the later
+// preparation steps: not with --acme-domain (obtaining writes where it is
+// told and talks to a CA for seconds), and only when no directory the
+// install writes in is one the later steps write in or read from: a
+// --rehash directory, --copy-to, the directory of --cert, --key or
+// --chain; nor may --copy-to hold a --trust file. Each of these works on
+// one directory's entries (a rehash does not descend), so a directory
+// inside another is no conflict. Directories are compared with symbolic
+// links resolved; any doubt keeps the order.
+func (a *app) trustAside(rc *runConfig) bool {
+	in := &rc.integ
+	if in.store == nil || in.issuer != nil {
+		return false
+	}
+	written := map[string]bool{}
+	for _, d := range in.store.WriteDirs() {
+		r, ok := realDir(d)
+		if !ok {
+			return false
+		}
+		written[r] = true
+	}
+	f := rc.reload.Files
+	dirs := slices.Clone(in.rehash)
+	if rc.reload.CopyTo != "" {
+		dirs = append(dirs, rc.reload.CopyTo)
+	}
+	for _, p := range []string{f.Cert, f.Key, f.Chain} {
+		if p != "" {
+			dirs = append(dirs, filepath.Dir(p))
+		}
+	}
+	for _, d := range dirs {
+		if r, ok := realDir(d); !ok || written[r] {
+			return false
+		}
+	}
+	if rc.reload.CopyTo != "" {
+		cp, ok := realDir(rc.reload.CopyTo)
+		for _, t := range in.trust {
+			if r, ok2 := realDir(filepath.Dir(t)); !ok || !ok2 || r == cp {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// realDir is d absolute with symbolic links resolved, or as it is when it
+// does not exist yet (--copy-to: nothing aliases it); ok is false when it
+// cannot be told.
+func realDir(d string) (string, bool) {
+	abs, err := filepath.Abs(d)
+	if err != nil {
+		return "", false
+	}
+	r, err := filepath.EvalSymlinks(abs)
+	switch {
+	case err == nil:
+		return r, true
+	case errors.Is(err, os.ErrNotExist):
+		return abs, true
+	}
+	return "", false
 }
