@@ -244,10 +244,20 @@ func (r *fsRoot) readCerts(p string) (data []byte, certs []*srcCert, perr, err e
 // prefetch reads and parses the files dir/name into the cache on all CPUs
 // (a distribution's store has about 150), so that the caller's loop over
 // them, which keeps their order, its warnings and its errors, finds them
-// ready. Errors are left for that loop to meet again.
+// ready. Each file is opened relative to its directory, resolved inside
+// the root once, without following a link: a link, or any error, is left
+// for that loop to meet through the ordinary resolution. The workers share
+// nothing; their results go into the cache under one lock at the end (on
+// a virtual machine a contended lock costs more than reading a file).
 func (r *fsRoot) prefetch(dir string, names []string) {
 	if len(names) < 32 || r.allCached(dir, names) {
 		return
+	}
+	type job struct {
+		p, res string // in-root path as given, and resolved
+		fd     int
+		base   string
+		f      *cachedFile // nil: not read here
 	}
 	dirs := map[string]int{} // in-root directory -> open fd, -1 when it cannot be
 	defer func() {
@@ -257,35 +267,37 @@ func (r *fsRoot) prefetch(dir string, names []string) {
 			}
 		}
 	}()
-	type job struct {
-		p, base string
-		fd      int
-	}
-	jobs := make([]job, len(names))
-	for i, n := range names {
+	jobs := make([]job, 0, len(names))
+	for _, n := range names {
 		p := dir + "/" + n
 		clean := path.Clean("/" + p)
+		if clean == "/" {
+			continue
+		}
 		d := path.Dir(clean)
 		fd, ok := dirs[d]
 		if !ok {
 			fd = r.openDir(d)
 			dirs[d] = fd
 		}
-		jobs[i] = job{p: p, base: path.Base(clean), fd: fd}
-	}
-	fetch := func(j job) {
-		if j.fd >= 0 && j.base != "/" {
-			r.readAt(j.p, j.fd, j.base)
+		rd, err := r.resolveDir(d, 0) // cached by openDir
+		if fd < 0 || err != nil {
+			continue
 		}
-		r.readCerts(j.p)
+		base := path.Base(clean)
+		jobs = append(jobs, job{p: p, res: path.Join(rd, base), fd: fd, base: base})
+	}
+	fetch := func(j *job) {
+		data, err := pemfile.ReadRegularFileAt(j.fd, j.base)
+		if err != nil {
+			return
+		}
+		blocks, berr := pemfile.Parse(data)
+		hi := hashBlocks(data, blocks)
+		certs, perr := lazyCerts(blocks, berr, hi)
+		j.f = &cachedFile{data: data, parsed: true, certs: certs, perr: perr, hashed: true, hash: hi}
 	}
 	workers := min(runtime.GOMAXPROCS(0), 4)
-	if workers < 2 {
-		for _, j := range jobs {
-			fetch(j)
-		}
-		return
-	}
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
@@ -295,11 +307,31 @@ func (r *fsRoot) prefetch(dir string, names []string) {
 				if i >= len(jobs) {
 					return
 				}
-				fetch(jobs[i])
+				fetch(&jobs[i])
 			}
 		})
 	}
 	wg.Wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.paths == nil {
+		r.paths = map[string]string{}
+	}
+	if r.files == nil {
+		r.files = map[string]*cachedFile{}
+	}
+	for _, j := range jobs {
+		if j.f == nil {
+			continue
+		}
+		if res, ok := r.paths[j.p]; ok && res != j.res {
+			continue
+		}
+		r.paths[j.p] = j.res // what resolveN gives a file that is not a link
+		if hp := r.host(j.res); r.files[hp] == nil {
+			r.files[hp] = j.f
+		}
+	}
 }
 
 // allCached reports whether every dir/name was read in this operation
@@ -320,7 +352,7 @@ func (r *fsRoot) allCached(dir string, names []string) bool {
 }
 
 // openDir opens the in-root directory d, resolved inside the root, for
-// readAt; -1 when it cannot be.
+// prefetch; -1 when it cannot be.
 func (r *fsRoot) openDir(d string) int {
 	rd, err := r.resolveDir(d, 0)
 	if err != nil {
@@ -331,47 +363,6 @@ func (r *fsRoot) openDir(d string) int {
 		return -1
 	}
 	return fd
-}
-
-// readAt is cached(p) for p = the file base in the directory open as fd
-// (p's directory, resolved), when base is a regular file and not a link:
-// one open relative to the directory instead of a path walk to lstat it
-// and another to open it. Anything else (a link, an error) is left to
-// cached, which meets it again.
-func (r *fsRoot) readAt(p string, fd int, base string) {
-	r.mu.Lock()
-	res, ok := r.paths[p]
-	if ok {
-		_, ok = r.files[r.host(res)]
-	}
-	r.mu.Unlock()
-	if ok {
-		return // read already in this operation
-	}
-	rd, err := r.resolveDir(path.Dir(path.Clean("/"+p)), 0) // cached by openDir
-	if err != nil {
-		return
-	}
-	data, err := pemfile.ReadRegularFileAt(fd, base)
-	if err != nil {
-		return
-	}
-	res = path.Join(rd, base) // what resolveN gives a file that is not a link
-	hp := r.host(res)
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.paths == nil {
-		r.paths = map[string]string{}
-	}
-	if r.files == nil {
-		r.files = map[string]*cachedFile{}
-	}
-	if _, ok := r.paths[p]; !ok {
-		r.paths[p] = res
-	}
-	if r.files[hp] == nil && r.paths[p] == res {
-		r.files[hp] = &cachedFile{data: data}
-	}
 }
 
 // hashOf is hashData of an in-root file's content, from the parse readCerts
