@@ -27,8 +27,8 @@ type debianEngine struct{ s *Store }
 // image's public roots.
 func (e *debianEngine) sources(o syncOptions) ([]source, error) {
 	s, l := e.s, e.s.layout
-	var out []source
 	selected := e.confSelected()
+	out := make([]source, 1, len(selected)+16) // out[0]: room for a kept bundle
 	s.root.prefetch(l.SystemDir, selected)
 	for _, name := range selected {
 		p := l.SystemDir + "/" + name
@@ -60,7 +60,9 @@ func (e *debianEngine) sources(o syncOptions) ([]source, error) {
 		locals = append(locals, src)
 	}
 	if base, ok := e.keptBundle(locals, o); ok {
-		out = append([]source{base}, out...)
+		out[0] = base
+	} else {
+		out = out[1:]
 	}
 	return append(out, locals...), nil
 }

@@ -260,13 +260,18 @@ func (a *app) supervise(ctx context.Context, rc *runConfig, sup *supervisor.Supe
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	if paths := rc.watchPaths(); len(paths) > 0 {
-		w, err := watch.New(paths, watch.Options{Debounce: rc.debounce, Poll: rc.poll, Log: a.log})
-		if err != nil {
-			return err
-		}
-		// Not closed: certinit exits right after COMMAND, and closing
-		// inotify watches would add tens of milliseconds to every exit.
+		// Set up beside COMMAND's start, not before it: nothing is lost,
+		// as a change between the preparation and the watcher's baseline
+		// is caught by changedSincePrepare, and a reload waits for the
+		// supervisor to take it. watch.New fails only without paths.
 		wg.Go(func() {
+			w, err := watch.New(paths, watch.Options{Debounce: rc.debounce, Poll: rc.poll, Log: a.log})
+			if err != nil {
+				a.log.Error("cannot watch; changes are not reloaded", "err", err)
+				return
+			}
+			// Not closed: certinit exits right after COMMAND, and closing
+			// inotify watches would add tens of milliseconds to every exit.
 			if changed := rc.changedSincePrepare(); len(changed) > 0 {
 				_ = rl.Changed(ctx, changed)
 			}
