@@ -30,6 +30,9 @@ const maxAhead = 16
 type stagedFiles struct {
 	done  chan struct{}
 	files map[string]*stagedFile // host path -> staged file
+	// certs is the store's CertsDir as read beside the sources (Debian and
+	// Alpine, when it is not LocalDir, where Install writes first).
+	certs *vdir
 }
 
 type stagedFile struct {
@@ -39,7 +42,7 @@ type stagedFile struct {
 
 // stageFiles starts staging files (host path -> content, mode 0644) with
 // options o, after running first (if not nil), and returns at once.
-func stageFiles(first func(), files map[string][]byte, o atomicfile.Options) *stagedFiles {
+func stageFiles(first func(*stagedFiles), files map[string][]byte, o atomicfile.Options) *stagedFiles {
 	a := &stagedFiles{done: make(chan struct{}), files: map[string]*stagedFile{}}
 	for hp, data := range files {
 		a.files[hp] = &stagedFile{data: data}
@@ -47,7 +50,7 @@ func stageFiles(first func(), files map[string][]byte, o atomicfile.Options) *st
 	go func() {
 		defer close(a.done)
 		if first != nil {
-			first()
+			first(a)
 		}
 		for hp, f := range a.files {
 			f.st, _ = atomicfile.Stage(hp, f.data, 0o644, o) // a failure is met again by the ordinary write
@@ -72,7 +75,24 @@ func (s *Store) stageNewCerts(clean func(), certs []*x509.Certificate) *stagedFi
 			}
 		}
 	}
-	return stageFiles(clean, files, atomicfile.Options{})
+	// The links directory is read here too, beside the sources: nothing
+	// is written there before sync, which takes this reading.
+	readCerts := l.family != familyP11Kit && l.family != familyDir && l.CertsDir != l.LocalDir
+	return stageFiles(func(a *stagedFiles) {
+		clean()
+		if readCerts {
+			a.certs, _ = loadVdir(s.root, l.CertsDir) // an error is met again by sync
+		}
+	}, files, atomicfile.Options{})
+}
+
+// certsDir is the CertsDir read beside the sources, or nil.
+func (a *stagedFiles) certsDir() *vdir {
+	if a == nil {
+		return nil
+	}
+	<-a.done
+	return a.certs
 }
 
 // wait waits until the staging is done.

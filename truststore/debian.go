@@ -251,7 +251,10 @@ func (e *debianEngine) sync(o syncOptions) (changes, error) {
 	if !s.root.exists(l.ConfFile) || e.confEmpty() {
 		o.fresh = true // as the script does when the conf file is empty
 	}
-	v, err := loadVdir(s.root, l.CertsDir)
+	v := o.certsDir
+	if v == nil {
+		v, err = loadVdir(s.root, l.CertsDir)
+	}
 	if err != nil {
 		return changes{}, err
 	}

@@ -77,6 +77,10 @@ type syncOptions struct {
 	fresh   bool
 	exclude map[string]bool // in-root paths of local files being removed
 	dropFPs map[string]bool // fingerprints leaving the store (kept bundles)
+	// certsDir, when not nil, is the Debian/Alpine CertsDir as read
+	// earlier in this operation, with nothing written there since
+	// (Install reads it beside the sources; see stageNewCerts).
+	certsDir *vdir
 }
 
 // engine is one family's way to turn sources into links and a bundle.
@@ -326,7 +330,7 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 	// sync reads and parses only those again.
 	s.root.wrote(touched...)
 	s.bundleSynced = ""
-	ch, err := s.eng.sync(syncOptions{})
+	ch, err := s.eng.sync(syncOptions{certsDir: ahead.certsDir()})
 	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
 	if pending != "" && (err != nil || s.bundleSynced != pending) {
 		if serr := atomicfile.SyncDir(pending); err == nil {
