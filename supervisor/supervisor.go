@@ -48,12 +48,18 @@ type Options struct {
 // Supervisor runs a command. Create it with New, call Run once; Signal and
 // Restart may be called from any goroutine while Run runs.
 type Supervisor struct {
-	opts Options
-	path string
-	log  *slog.Logger
-	reqs chan request
-	done chan struct{}
+	opts    Options
+	path    string
+	log     *slog.Logger
+	reqs    chan request
+	done    chan struct{}
+	started func() // see AfterStart
 }
+
+// AfterStart makes Run call f, on its own goroutine, once the command has
+// first started: for work that should not delay that start (f should only
+// start goroutines). Call it before Run.
+func (s *Supervisor) AfterStart(f func()) { s.started = f }
 
 type request struct {
 	restart bool
@@ -132,6 +138,9 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 	child, err := s.start()
 	if err != nil {
 		return startCode(err), err
+	}
+	if s.started != nil {
+		s.started()
 	}
 	defer func() {
 		if child != nil {

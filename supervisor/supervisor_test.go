@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -114,6 +115,8 @@ func TestRestartAndStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var afterStart atomic.Int32 // AfterStart runs once, after the first start only
+	s.AfterStart(func() { afterStart.Add(1) })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	res := goRun(t, s, ctx)
@@ -125,6 +128,9 @@ func TestRestartAndStop(t *testing.T) {
 	cancel()
 	if r := res.wait(t); r.err != nil || r.code != 3 {
 		t.Fatalf("after stop: code %d, err %v; want 3 from the TERM trap", r.code, r.err)
+	}
+	if n := afterStart.Load(); n != 1 {
+		t.Fatalf("AfterStart ran %d times, want once", n)
 	}
 }
 

@@ -260,22 +260,24 @@ func (a *app) supervise(ctx context.Context, rc *runConfig, sup *supervisor.Supe
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	if paths := rc.watchPaths(); len(paths) > 0 {
-		// Set up beside COMMAND's start, not before it: nothing is lost,
-		// as a change between the preparation and the watcher's baseline
-		// is caught by changedSincePrepare, and a reload waits for the
+		// Set up once COMMAND started, not before: nothing is lost, as a
+		// change between the preparation and the watcher's baseline is
+		// caught by changedSincePrepare, and a reload waits for the
 		// supervisor to take it. watch.New fails only without paths.
-		wg.Go(func() {
-			w, err := watch.New(paths, watch.Options{Debounce: rc.debounce, Poll: rc.poll, Log: a.log})
-			if err != nil {
-				a.log.Error("cannot watch; changes are not reloaded", "err", err)
-				return
-			}
-			// Not closed: certinit exits right after COMMAND, and closing
-			// inotify watches would add tens of milliseconds to every exit.
-			if changed := rc.changedSincePrepare(); len(changed) > 0 {
-				_ = rl.Changed(ctx, changed)
-			}
-			_ = w.Run(ctx, func(changed []string) { _ = rl.Changed(ctx, changed) })
+		sup.AfterStart(func() {
+			wg.Go(func() {
+				w, err := watch.New(paths, watch.Options{Debounce: rc.debounce, Poll: rc.poll, Log: a.log})
+				if err != nil {
+					a.log.Error("cannot watch; changes are not reloaded", "err", err)
+					return
+				}
+				// Not closed: certinit exits right after COMMAND, and closing
+				// inotify watches would add tens of milliseconds to every exit.
+				if changed := rc.changedSincePrepare(); len(changed) > 0 {
+					_ = rl.Changed(ctx, changed)
+				}
+				_ = w.Run(ctx, func(changed []string) { _ = rl.Changed(ctx, changed) })
+			})
 		})
 	}
 	if rc.integ.issuer != nil {
