@@ -38,6 +38,13 @@
 // once; more than 256 certificates with one subject hash get HASH.0 to
 // HASH.255, as openssl rehash makes, and a warning.
 //
+// Start-up speed shapes the reading and writing (see ahead.go and
+// docs/run.md, "Measured"): the sources are kept as DER and parsed by
+// crypto/x509 only when a report asks, read relative to their directory
+// with raw system calls, and Install stages its new files and the bundle
+// (written and fsynced under temporary names) while it reads the store and
+// makes the links, renaming them in the same order as it always did.
+//
 // Hash links follow `openssl rehash` exactly (computed with package
 // hashlink); they are planned here rather than by hashlink.Rehash because
 // Debian's links are absolute paths that resolve only inside the root.
