@@ -360,28 +360,33 @@ func (a *app) prepareTrustAside(ctx context.Context, rc *runConfig, steps []prep
 // preparation steps: not with --acme-domain (obtaining writes where it is
 // told and talks to a CA for seconds), and only when no directory the
 // install writes in is one the later steps write in or read from: a
-// --rehash directory, --copy-to, the directory of --cert, --key or
-// --chain; nor may --copy-to hold a --trust file. Each of these works on
-// one directory's entries (a rehash does not descend), so a directory
-// inside another is no conflict. Directories are compared with symbolic
-// links resolved; any doubt keeps the order.
+// --rehash directory or a directory its links lead into, the directory of
+// --cert, --key or --chain, or --copy-to or any directory above it (the
+// Debian layout reads its local directory recursively); nor may --copy-to
+// hold a --trust file. A rehash does not descend, so a store directory
+// inside a --rehash directory is no conflict. Directories are compared
+// with symbolic links resolved; any doubt keeps the order.
 func (a *app) trustAside(rc *runConfig) bool {
 	in := &rc.integ
 	if in.store == nil || in.issuer != nil {
 		return false
 	}
-	written := map[string]bool{}
+	var written []string
 	for _, d := range in.store.WriteDirs() {
 		r, ok := realDir(d)
 		if !ok {
 			return false
 		}
-		written[r] = true
+		written = append(written, r)
 	}
 	f := rc.reload.Files
 	dirs := slices.Clone(in.rehash)
-	if rc.reload.CopyTo != "" {
-		dirs = append(dirs, rc.reload.CopyTo)
+	for _, d := range in.rehash {
+		targets, ok := linkTargetDirs(d)
+		if !ok {
+			return false
+		}
+		dirs = append(dirs, targets...)
 	}
 	for _, p := range []string{f.Cert, f.Key, f.Chain} {
 		if p != "" {
@@ -389,19 +394,53 @@ func (a *app) trustAside(rc *runConfig) bool {
 		}
 	}
 	for _, d := range dirs {
-		if r, ok := realDir(d); !ok || written[r] {
+		if r, ok := realDir(d); !ok || slices.Contains(written, r) {
 			return false
 		}
 	}
 	if rc.reload.CopyTo != "" {
 		cp, ok := realDir(rc.reload.CopyTo)
+		if !ok || slices.ContainsFunc(written, func(w string) bool { return within(cp, w) }) {
+			return false
+		}
 		for _, t := range in.trust {
-			if r, ok2 := realDir(filepath.Dir(t)); !ok || !ok2 || r == cp {
+			if r, ok := realDir(filepath.Dir(t)); !ok || r == cp {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// linkTargetDirs returns the directories the symbolic links in dir lead
+// into (a capath of links to CA files kept elsewhere); ok is false when
+// dir cannot be listed.
+func linkTargetDirs(dir string) (targets []string, ok bool) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, errors.Is(err, os.ErrNotExist) // the rehash step reports it
+	}
+	for _, e := range ents {
+		if e.Type()&os.ModeSymlink == 0 {
+			continue
+		}
+		t, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return nil, false
+		}
+		if !filepath.IsAbs(t) {
+			t = filepath.Join(dir, t)
+		}
+		if d := filepath.Dir(t); !slices.Contains(targets, d) && d != filepath.Clean(dir) {
+			targets = append(targets, d)
+		}
+	}
+	return targets, true
+}
+
+// within reports whether the clean path p is dir or below it.
+func within(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
 }
 
 // realDir is d absolute with symbolic links resolved, or as it is when it

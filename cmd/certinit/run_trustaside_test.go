@@ -26,6 +26,13 @@ func TestTrustAside(t *testing.T) {
 		t.Fatal(err)
 	}
 	trust := testutil.WriteFile(t, work, "ca.pem", []byte("x"))
+	linked := filepath.Join(work, "linked-capath") // a capath of links into the local CA directory
+	if err := os.Mkdir(linked, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(root, "usr/local/share/ca-certificates/fleet.crt"), filepath.Join(linked, "fleet.pem")); err != nil {
+		t.Fatal(err)
+	}
 	pair := filepath.Join(work, "pair")
 	tests := []struct {
 		name   string
@@ -41,6 +48,8 @@ func TestTrustAside(t *testing.T) {
 		{name: "rehash the store's certificate directory", store: "debian", rehash: []string{certs}},
 		{name: "rehash it through a link", store: "debian", rehash: []string{alias}},
 		{name: "copy into the store", store: "debian", copyTo: filepath.Join(root, "usr/local/share/ca-certificates")},
+		{name: "copy below the local directory (read recursively)", store: "debian", copyTo: filepath.Join(root, "usr/local/share/ca-certificates/broker")},
+		{name: "rehash a capath of links into the store", store: "debian", rehash: []string{linked}},
 		{name: "pair in the store", store: "debian", cert: filepath.Join(certs, "server.pem")},
 		{name: "copy over the trust file's directory", store: "debian", copyTo: work},
 		{name: "dir: store rehashed too", store: "dir:/capath", rehash: []string{filepath.Join(root, "capath")}},
