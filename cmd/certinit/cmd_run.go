@@ -176,6 +176,23 @@ func (rc *runConfig) changedSincePrepare() []string {
 	return changed
 }
 
+// pathsNotPrepared are the watched paths whose content the preparation did
+// not record (--rehash directories, --watch and --restart-on paths), so
+// that changedSincePrepare cannot tell a change in them.
+func (rc *runConfig) pathsNotPrepared() []string {
+	covered := slices.Concat([]string{rc.reload.Files.Cert, rc.reload.Files.Key, rc.reload.Files.Chain}, rc.integ.trust)
+	if rc.integ.issuer != nil {
+		covered = rc.integ.trust
+	}
+	var out []string
+	for _, p := range rc.watchPaths() {
+		if !slices.Contains(covered, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 // watchPaths are the files and directories whose change matters. The
 // output of --acme-domain is not among them: certinit writes it itself and
 // reloads through the renewal callback, so a watch would reload twice.
@@ -260,10 +277,13 @@ func (a *app) supervise(ctx context.Context, rc *runConfig, sup *supervisor.Supe
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	if paths := rc.watchPaths(); len(paths) > 0 {
-		// Set up once COMMAND started, not before: nothing is lost, as a
+		// Set up once COMMAND started, not before: nothing is lost. A
 		// change between the preparation and the watcher's baseline is
-		// caught by changedSincePrepare, and a reload waits for the
-		// supervisor to take it. watch.New fails only without paths.
+		// caught by changedSincePrepare (the pair, the --trust files) or
+		// against what the other watched paths held before COMMAND
+		// started (before), and a reload waits for the supervisor to
+		// take it. watch.New fails only without paths.
+		before := watch.Take(rc.pathsNotPrepared())
 		sup.AfterStart(func() {
 			wg.Go(func() {
 				w, err := watch.New(paths, watch.Options{Debounce: rc.debounce, Poll: rc.poll, Log: a.log})
@@ -273,7 +293,7 @@ func (a *app) supervise(ctx context.Context, rc *runConfig, sup *supervisor.Supe
 				}
 				// Not closed: certinit exits right after COMMAND, and closing
 				// inotify watches would add tens of milliseconds to every exit.
-				if changed := rc.changedSincePrepare(); len(changed) > 0 {
+				if changed := slices.Concat(rc.changedSincePrepare(), w.ChangedSince(before)); len(changed) > 0 {
 					_ = rl.Changed(ctx, changed)
 				}
 				_ = w.Run(ctx, func(changed []string) { _ = rl.Changed(ctx, changed) })
