@@ -3,6 +3,8 @@ package truststore
 import (
 	"bytes"
 	"crypto/x509"
+	"errors"
+	"io/fs"
 	"os"
 	"path"
 
@@ -71,7 +73,14 @@ func (s *Store) stageNewCerts(clean func(), certs []*x509.Certificate) *stagedFi
 	if dir, err := s.root.resolve(l.LocalDir, true); err == nil && len(certs) <= maxAhead {
 		if fi, err := os.Lstat(dir); err == nil && fi.IsDir() {
 			for _, c := range certs {
-				files[dir+"/"+stableName(c)+l.LocalExt] = pemfile.EncodeCerts(c)
+				// A file of that name is the certificate installed
+				// already (the name carries its fingerprint): a
+				// restart stages nothing, so the directory is not
+				// written at all.
+				hp := dir + "/" + stableName(c) + l.LocalExt
+				if _, err := os.Lstat(hp); errors.Is(err, fs.ErrNotExist) {
+					files[hp] = pemfile.EncodeCerts(c)
+				}
 			}
 		}
 	}

@@ -36,6 +36,7 @@ func TestReinstallWritesNothing(t *testing.T) {
 				t.Fatalf("first install: added %d, want 1", len(rep.Added))
 			}
 			before := inodes(t, root, s.layout.managedDirs())
+			mtimes := dirMtimes(t, root, s.layout.managedDirs())
 			rep := install(t, openStore(t, root, tc.spec), ca)
 			if len(rep.Added) != 0 || len(rep.Present) != 1 || rep.Present[0].Name == "" {
 				t.Fatalf("second install: added %d, present %v; want the certificate present", len(rep.Added), rep.Present)
@@ -47,8 +48,25 @@ func TestReinstallWritesNothing(t *testing.T) {
 			if d := diffMaps(before, after); d != "" {
 				t.Errorf("second install rewrote entries (name: inode before / after):\n%s", d)
 			}
+			// Not even a temporary file came and went (an overlayfs
+			// copy-up, an inotify event for whoever watches).
+			if d := diffMaps(mtimes, dirMtimes(t, root, s.layout.managedDirs())); d != "" {
+				t.Errorf("second install wrote in directories (dir: mtime before / after):\n%s", d)
+			}
 		})
 	}
+}
+
+// dirMtimes maps each existing in-root directory of dirs to its mtime.
+func dirMtimes(t *testing.T, root string, dirs []string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, d := range dirs {
+		if fi, err := os.Stat(filepath.Join(root, d)); err == nil {
+			out[d] = fi.ModTime().String()
+		}
+	}
+	return out
 }
 
 // inodes maps every entry of the in-root directories dirs to its inode.

@@ -372,6 +372,8 @@ func (s *Store) Remove(ctx context.Context, args []string) (*Report, error) {
 			drop[fingerprint(c.Raw)] = true
 			if xc, err := c.parsed(); err == nil {
 				rep.Removed = append(rep.Removed, newCert(xc, src.path, true, s.now()))
+			} else {
+				s.log.Warn("removing a certificate that does not parse; it is not in the report", "path", src.path, "err", err)
 			}
 		}
 	}

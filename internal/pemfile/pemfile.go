@@ -126,8 +126,8 @@ func readBounded(dirfd int, path string, flags int, head int) (data []byte, whol
 		syscall.Close(fd)
 		return nil, false, fmt.Errorf("%s: not a regular file (%s), not read", path, fileType(typ))
 	case typ != syscall.S_IFREG:
-		// A pipe given as <(...) or a terminal: read as it comes, through
-		// os.File, which blocks in the poller rather than in a thread.
+		// A pipe given as <(...) or a terminal: read as it comes, up to the
+		// bound (opened blocking, so a read waits in its thread).
 		f := os.NewFile(uintptr(fd), path)
 		defer f.Close()
 		data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
