@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/certinit/certinit/internal/pemfile"
 )
 
 // candidateExts are the extensions `openssl rehash` reads (compared without
@@ -198,12 +200,12 @@ func scanDir(dir string, ents []fs.DirEntry) []scanned {
 // scanFile reads and classifies one candidate file as OpenSSL's do_file
 // does, and returns the (possibly grown) read buffer for reuse.
 func scanFile(path string, buf, scratch []byte, s *scanned) []byte {
-	data, err := readFile(path, buf, true)
+	data, err := pemfile.ReadRegularFileBuf(path, buf)
 	if err != nil {
 		switch {
 		case errors.Is(err, syscall.EISDIR):
 			s.skip = "is a directory"
-		case errors.Is(err, errTooLarge), errors.Is(err, errNotRegular):
+		case errors.Is(err, pemfile.ErrTooLarge), errors.Is(err, pemfile.ErrNotRegular):
 			// Not unreadable, just not a certificate file: openssl
 			// would read the first and hang on the second.
 			s.skip = strings.TrimPrefix(err.Error(), path+": ")

@@ -55,7 +55,7 @@ var ErrNoObjects = errors.New("no PEM block and not DER: not a certificate, CRL 
 // larger is refused before a byte is read. Other files (a pipe given as
 // <(...)) are read as they come, up to the bound.
 func ReadFile(path string) ([]byte, error) {
-	data, _, err := readBounded(atCWD, path, 0, 0)
+	data, _, err := readBounded(atCWD, path, 0, 0, nil)
 	return data, err
 }
 
@@ -64,7 +64,7 @@ func ReadFile(path string) ([]byte, error) {
 // refuses anything but a regular file, so a FIFO planted as x.pem cannot
 // hang the scan.
 func ReadRegularFile(path string) ([]byte, error) {
-	data, _, err := readBounded(atCWD, path, regularOnly, 0)
+	data, _, err := readBounded(atCWD, path, regularOnly, 0, nil)
 	return data, err
 }
 
@@ -74,7 +74,7 @@ func ReadRegularFile(path string) ([]byte, error) {
 // links itself (inside an OS root) and reads hundreds of files from one
 // directory, where a path walk per file is what a read costs most.
 func ReadRegularFileAt(dirfd int, name string) ([]byte, error) {
-	data, _, err := readBounded(dirfd, name, regularOnly|syscall.O_NOFOLLOW, 0)
+	data, _, err := readBounded(dirfd, name, regularOnly|syscall.O_NOFOLLOW, 0, nil)
 	return data, err
 }
 
@@ -83,7 +83,7 @@ func ReadRegularFileAt(dirfd int, name string) ([]byte, error) {
 // often decide from the start of a large file (a bundle holds more than
 // one certificate).
 func ReadRegularFileHead(path string, n int) (data []byte, whole bool, err error) {
-	return readBounded(atCWD, path, regularOnly, n)
+	return readBounded(atCWD, path, regularOnly, n, nil)
 }
 
 // atCWD makes openat resolve a relative path from the working directory.
@@ -93,10 +93,27 @@ const atCWD = -0x64 // AT_FDCWD, which package syscall does not export on Linux
 // (see ReadRegularFile); it opens without blocking, as a FIFO needs.
 const regularOnly = syscall.O_NONBLOCK
 
+// ReadRegularFileBuf is ReadRegularFile into buf's storage when it is large
+// enough, for a caller that reads thousands of files one after the other
+// (rehash): the data is valid until buf is used again.
+func ReadRegularFileBuf(path string, buf []byte) ([]byte, error) {
+	if buf == nil {
+		buf = []byte{} // not nil: readBounded leaves room for the next file
+	}
+	data, _, err := readBounded(atCWD, path, regularOnly, 0, buf)
+	return data, err
+}
+
+// Why a file was not read (wrapped, after the file's name).
+var (
+	ErrTooLarge   = fmt.Errorf("larger than %d MiB, refusing to read", MaxFileSize>>20)
+	ErrNotRegular = errors.New("not a regular file")
+)
+
 // readBounded reads path (relative to dirfd), or its first head bytes when
-// head > 0; whole reports that the data is the whole file. flags are added
-// to open's: regularOnly, O_NOFOLLOW.
-func readBounded(dirfd int, path string, flags int, head int) (data []byte, whole bool, err error) {
+// head > 0, into buf when it has room; whole reports that the data is the
+// whole file. flags are added to open's: regularOnly, O_NOFOLLOW.
+func readBounded(dirfd int, path string, flags int, head int, buf []byte) (data []byte, whole bool, err error) {
 	// Regular files, which is nearly every read, go through raw system
 	// calls: open, fstat, one read into a buffer of the file's size plus a
 	// byte, close. os.File would also register each file with the network
@@ -118,13 +135,13 @@ func readBounded(dirfd int, path string, flags int, head int) (data []byte, whol
 	switch typ := st.Mode & syscall.S_IFMT; {
 	case typ == syscall.S_IFREG && st.Size > MaxFileSize:
 		syscall.Close(fd)
-		return nil, false, fmt.Errorf("%s: larger than %d MiB, refusing to read", path, MaxFileSize>>20)
+		return nil, false, fmt.Errorf("%s: %w", path, ErrTooLarge)
 	case typ == syscall.S_IFDIR:
 		syscall.Close(fd)
-		return nil, false, fmt.Errorf("%s: is a directory", path)
+		return nil, false, fmt.Errorf("%s: %w", path, syscall.EISDIR)
 	case typ != syscall.S_IFREG && regular:
 		syscall.Close(fd)
-		return nil, false, fmt.Errorf("%s: not a regular file (%s), not read", path, fileType(typ))
+		return nil, false, fmt.Errorf("%s: %w (%s), not read", path, ErrNotRegular, fileType(typ))
 	case typ != syscall.S_IFREG:
 		// A pipe given as <(...) or a terminal: read as it comes, up to the
 		// bound (opened blocking, so a read waits in its thread).
@@ -135,7 +152,7 @@ func readBounded(dirfd int, path string, flags int, head int) (data []byte, whol
 			return nil, false, fmt.Errorf("%s: %w", path, err)
 		}
 		if len(data) > MaxFileSize {
-			return nil, false, fmt.Errorf("%s: larger than %d MiB, refusing to read", path, MaxFileSize>>20)
+			return nil, false, fmt.Errorf("%s: %w", path, ErrTooLarge)
 		}
 		return data, true, nil
 	}
@@ -147,7 +164,12 @@ func readBounded(dirfd int, path string, flags int, head int) (data []byte, whol
 	if head > 0 && size > head {
 		size = head
 	}
-	data = make([]byte, 0, size)
+	if data = buf[:0]; cap(data) < size {
+		if buf != nil { // reused for the next file: room for a larger one
+			size = max(size+512, 8192)
+		}
+		data = make([]byte, 0, size)
+	}
 	for {
 		var n int
 		err := ignoringEINTR(func() (err error) { n, err = syscall.Read(fd, data[len(data):cap(data)]); return })
@@ -162,7 +184,7 @@ func readBounded(dirfd int, path string, flags int, head int) (data []byte, whol
 			return data[:head], false, nil
 		}
 		if len(data) > MaxFileSize {
-			return nil, false, fmt.Errorf("%s: larger than %d MiB, refusing to read", path, MaxFileSize>>20)
+			return nil, false, fmt.Errorf("%s: %w", path, ErrTooLarge)
 		}
 		if len(data) == cap(data) {
 			data = append(data, 0)[:len(data)] // grew: make room, read on
