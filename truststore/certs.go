@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"strings"
@@ -222,15 +221,6 @@ func lazyCerts(blocks []pemfile.Block, err error, hi hashInfo) ([]*srcCert, erro
 		out = append(out, &srcCert{Raw: der})
 	}
 	return out, nil
-}
-
-// encodeCerts is the certificates as PEM.
-func encodeCerts(certs []*srcCert) []byte {
-	var buf bytes.Buffer
-	for _, c := range certs {
-		pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-	}
-	return buf.Bytes()
 }
 
 // certsOfBlocks is parseCerts after pemfile.Parse.

@@ -3,6 +3,7 @@ package truststore
 import (
 	"bufio"
 	"bytes"
+	"crypto/x509"
 	"os"
 	"path"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/certinit/certinit/internal/atomicfile"
+	"github.com/certinit/certinit/internal/pemfile"
 )
 
 // debianEngine does what update-ca-certificates does (Debian's shell script
@@ -99,14 +101,14 @@ func (e *debianEngine) keptBundle(locals []source, o syncOptions) (source, bool)
 		}
 	}
 	certs, _ := parseCerts(data)
-	base := source{path: l.Bundle}
-	for _, c := range srcCerts(certs) {
+	var kept []*x509.Certificate
+	for _, c := range certs {
 		if !skip[fingerprint(c.Raw)] {
-			base.certs = append(base.certs, c)
+			kept = append(kept, c)
 		}
 	}
-	base.data = encodeCerts(base.certs)
-	return base, len(base.certs) > 0
+	base := source{path: l.Bundle, data: pemfile.EncodeCerts(kept...), certs: srcCerts(kept)}
+	return base, len(kept) > 0
 }
 
 // confSelected reads ca-certificates.conf as the shell script does: empty

@@ -228,17 +228,23 @@ func (r *fsRoot) readCerts(p string) (data []byte, certs []*srcCert, perr, err e
 	done := f.parsed
 	r.mu.Unlock()
 	if !done {
-		blocks, berr := pemfile.Parse(f.data)
-		hi := hashBlocks(f.data, blocks)
-		certs, perr := lazyCerts(blocks, berr, hi)
+		p := parsedFile(f.data)
 		r.mu.Lock()
-		f.certs, f.perr, f.parsed = certs, perr, true
-		f.hash, f.hashed = hi, true
+		f.certs, f.perr, f.parsed = p.certs, p.perr, true
+		f.hash, f.hashed = p.hash, true
 		r.mu.Unlock()
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return f.data, f.certs, f.perr, nil
+}
+
+// parsedFile is data split into certificates and hashed, as a cached file.
+func parsedFile(data []byte) *cachedFile {
+	blocks, berr := pemfile.Parse(data)
+	hi := hashBlocks(data, blocks)
+	certs, perr := lazyCerts(blocks, berr, hi)
+	return &cachedFile{data: data, parsed: true, certs: certs, perr: perr, hashed: true, hash: hi}
 }
 
 // prefetch reads and parses the files dir/name into the cache on all CPUs
@@ -292,10 +298,7 @@ func (r *fsRoot) prefetch(dir string, names []string) {
 		if err != nil {
 			return
 		}
-		blocks, berr := pemfile.Parse(data)
-		hi := hashBlocks(data, blocks)
-		certs, perr := lazyCerts(blocks, berr, hi)
-		j.f = &cachedFile{data: data, parsed: true, certs: certs, perr: perr, hashed: true, hash: hi}
+		j.f = parsedFile(data)
 	}
 	workers := min(runtime.GOMAXPROCS(0), 4)
 	var next atomic.Int64

@@ -86,7 +86,6 @@ func TestTrustAside(t *testing.T) {
 // install that fails later (a link planted where the bundle goes) is the
 // error reported, though the rehash and the copy ran.
 func TestInitTrustAsideFailures(t *testing.T) {
-	testutil.RequireTool(t, "openssl")
 	dir, root := t.TempDir(), t.TempDir()
 	cert, key := writeTestPair(t, dir, "cert.pem", "key.pem")
 	capath, out := filepath.Join(dir, "capath"), filepath.Join(dir, "out")
