@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -28,21 +29,10 @@ type debianEngine struct{ s *Store }
 // own certificates come first, so that installing one CA never drops the
 // image's public roots.
 func (e *debianEngine) sources(o syncOptions) ([]source, error) {
-	s, l := e.s, e.s.layout
-	selected := e.confSelected()
-	out := make([]source, 1, len(selected)+16) // out[0]: room for a kept bundle
-	s.root.prefetch(l.SystemDir, selected)
-	for _, name := range selected {
-		p := l.SystemDir + "/" + name
-		src, err := e.readSource(p, false)
-		if err != nil && !s.root.isFile(p) {
-			s.log.Warn("listed in ca-certificates.conf but not found", "path", p)
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, src)
+	l := e.s.layout
+	out, err := e.systemSources(o)
+	if err != nil {
+		return nil, err
 	}
 	var local []string
 	if l.family == familyAlpine {
@@ -67,6 +57,39 @@ func (e *debianEngine) sources(o syncOptions) ([]source, error) {
 		out = out[1:]
 	}
 	return append(out, locals...), nil
+}
+
+// systemSources returns room for a kept bundle (out[0]) followed by the
+// sources ca-certificates.conf selects, in its order: those of o.prior
+// when it has them (it holds no kept bundle, which depends on the local
+// certificates), else read.
+func (e *debianEngine) systemSources(o syncOptions) ([]source, error) {
+	s, l := e.s, e.s.layout
+	if o.prior != nil && !slices.ContainsFunc(o.prior, func(src source) bool { return src.path == l.Bundle }) {
+		out := make([]source, 1, len(o.prior)+16)
+		for _, src := range o.prior {
+			if !src.local {
+				out = append(out, src)
+			}
+		}
+		return out, nil
+	}
+	selected := e.confSelected()
+	out := make([]source, 1, len(selected)+16)
+	s.root.prefetch(l.SystemDir, selected)
+	for _, name := range selected {
+		p := l.SystemDir + "/" + name
+		src, err := e.readSource(p, false)
+		if err != nil && !s.root.isFile(p) {
+			s.log.Warn("listed in ca-certificates.conf but not found", "path", p)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, src)
+	}
+	return out, nil
 }
 
 func (e *debianEngine) readSource(p string, local bool) (source, error) {

@@ -81,6 +81,11 @@ type syncOptions struct {
 	// earlier in this operation, with nothing written there since
 	// (Install reads it beside the sources; see stageNewCerts).
 	certsDir *vdir
+	// prior, when not nil, are the Debian/Alpine sources as read earlier
+	// in this operation, which since wrote only local files: the
+	// distribution's sources among them are taken as they are, without
+	// parsing the conf file and looking up ~150 files again.
+	prior []source
 }
 
 // engine is one family's way to turn sources into links and a bundle.
@@ -330,7 +335,7 @@ func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions
 	// sync reads and parses only those again.
 	s.root.wrote(touched...)
 	s.bundleSynced = ""
-	ch, err := s.eng.sync(syncOptions{certsDir: ahead.certsDir()})
+	ch, err := s.eng.sync(syncOptions{certsDir: ahead.certsDir(), prior: srcs})
 	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
 	if pending != "" && (err != nil || s.bundleSynced != pending) {
 		if serr := atomicfile.SyncDir(pending); err == nil {
