@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"slices"
@@ -87,6 +88,12 @@ type runConfig struct {
 
 	snap  *reload.Snapshot // the validated pair, once the wait step ran
 	integ integration      // --trust, --rehash, --acme-* (run_steps.go)
+	// supervised is set when COMMAND will run under the watcher (run,
+	// not init or --exec); rehashed then holds the --rehash directories
+	// as the preparation left them, when they were taken beside a trust
+	// install still running (prepareTrustAside).
+	supervised bool
+	rehashed   watch.Snapshot
 }
 
 // prepareStep is one thing done before COMMAND starts; the first error
@@ -216,6 +223,7 @@ func (a *app) runAction(c *cli.Context, initOnly bool) error {
 	if err != nil {
 		return err
 	}
+	rc.supervised = !initOnly && !rc.exec
 	// Find COMMAND before preparing, so a typo costs no side effects.
 	var sup *supervisor.Supervisor
 	if !initOnly {
@@ -283,7 +291,9 @@ func (a *app) supervise(ctx context.Context, rc *runConfig, sup *supervisor.Supe
 		// against what the other watched paths held before COMMAND
 		// started (before), and a reload waits for the supervisor to
 		// take it. watch.New fails only without paths.
-		before := watch.Take(rc.pathsNotPrepared())
+		rest := slices.DeleteFunc(rc.pathsNotPrepared(), func(p string) bool { _, ok := rc.rehashed[p]; return ok })
+		before := watch.Take(rest)
+		maps.Copy(before, rc.rehashed)
 		sup.AfterStart(func() {
 			wg.Go(func() {
 				w, err := watch.New(paths, watch.Options{Debounce: rc.debounce, Poll: rc.poll, Log: a.log})

@@ -17,6 +17,7 @@ import (
 	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/reload"
 	"github.com/certinit/certinit/truststore"
+	"github.com/certinit/certinit/watch"
 )
 
 // This file wires run and init to truststore (--trust), hashlink (--rehash)
@@ -350,6 +351,11 @@ func (a *app) prepareTrustAside(ctx context.Context, rc *runConfig, steps []prep
 		trustErr <- err
 	}()
 	err := a.runSteps(ctx, steps[1:])
+	if err == nil && rc.supervised && len(in.rehash) > 0 {
+		// The watcher's "before" for the --rehash directories, taken
+		// while the install runs: it writes in none of them (trustAside).
+		rc.rehashed = watch.Take(in.rehash)
+	}
 	if terr := <-trustErr; terr != nil {
 		return terr
 	}

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,7 +12,9 @@ import (
 
 	"github.com/certinit/certinit/acme"
 	"github.com/certinit/certinit/internal/testutil"
+	"github.com/certinit/certinit/reload"
 	"github.com/certinit/certinit/truststore"
+	"github.com/certinit/certinit/watch"
 )
 
 // TestTrustAside: the trust install runs beside the later preparation
@@ -118,5 +124,52 @@ func TestInitTrustAsideFailures(t *testing.T) {
 	code, _, stderr = runCLI(t, append(args, "--trust", ca)...)
 	if code != 1 || !strings.Contains(stderr, "ca-certificates.crt") || !strings.Contains(stderr, "not a regular file") {
 		t.Fatalf("planted bundle link: exit %d, stderr %q; want 1 and the install's error", code, stderr)
+	}
+}
+
+// TestTrustAsideRehashSnapshot: with the install beside the other steps,
+// the watcher's "before" for a --rehash directory is taken while the
+// install runs, after every step that writes there (here the copy goes
+// into the rehash directory too), and only when COMMAND will be watched.
+func TestTrustAsideRehashSnapshot(t *testing.T) {
+	for _, supervised := range []bool{true, false} {
+		t.Run(fmt.Sprintf("supervised=%v", supervised), func(t *testing.T) {
+			dir, root := t.TempDir(), t.TempDir()
+			ca := testutil.NewCA(t, "aside CA")
+			c, k := ca.Issue(t, testutil.CertOpts{})
+			cert := testutil.WriteFile(t, dir, "cert.pem", testutil.CertPEM(c))
+			key := testutil.WriteFile(t, dir, "key.pem", testutil.KeyPEM(t, k))
+			trust := testutil.WriteFile(t, dir, "ca.pem", testutil.CertPEM(ca.Cert))
+			capath := filepath.Join(dir, "capath")
+			testutil.WriteFile(t, capath, "peer.pem", testutil.CertPEM(testutil.NewCA(t, "peer").Cert))
+			s, err := truststore.Open(root, "debian", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rc := &runConfig{supervised: supervised}
+			rc.integ.store, rc.integ.trust, rc.integ.rehash = s, []string{trust}, []string{capath}
+			rc.reload.Files = reload.Files{Cert: cert, Key: key}
+			rc.reload.Roots = []string{trust}
+			rc.reload.CopyTo = capath
+			a := &app{log: slog.New(slog.DiscardHandler)}
+			if !a.trustAside(rc) {
+				t.Fatal("trustAside = false for separate directories")
+			}
+			if err := a.prepare(context.Background(), rc); err != nil {
+				t.Fatal(err)
+			}
+			if !supervised {
+				if rc.rehashed != nil {
+					t.Fatalf("snapshot taken for init: %v", rc.rehashed)
+				}
+				return
+			}
+			if _, err := os.Stat(filepath.Join(capath, "cert.pem")); err != nil {
+				t.Fatalf("the copy did not go into the rehash directory: %v", err)
+			}
+			if want := watch.Take([]string{capath}); !maps.Equal(rc.rehashed, want) {
+				t.Fatal("the snapshot differs from the directory as the preparation left it")
+			}
+		})
 	}
 }
