@@ -1,6 +1,7 @@
 package truststore
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509/pkix"
 	"errors"
@@ -81,7 +82,7 @@ func TestNotCAError(t *testing.T) {
 	ca := testutil.NewCA(t, "Issuer")
 	leaf, _ := ca.Issue(t, testutil.CertOpts{Subject: pkix.Name{CommonName: "leaf"}})
 	f := testutil.WriteFile(t, in, "cert.pem", testutil.CertPEM(leaf))
-	_, err := readInput(f, InstallOptions{})
+	_, _, err := readInput(f, InstallOptions{})
 	if !errors.Is(err, errNotCA) {
 		t.Fatalf("err = %v, want errNotCA", err)
 	}
@@ -150,5 +151,36 @@ func TestRemoveErrors(t *testing.T) {
 	}
 	if rep, err := s.Remove(context.Background(), []string{f}); err != nil || len(rep.Removed) != 1 {
 		t.Fatalf("remove by file: %v %+v", err, rep)
+	}
+}
+
+// TestInstallInputsAsRead: files read and checked by ReadInputs are
+// installed as they were read, whatever they hold at install time (a bad
+// file in their place changes nothing), and Data gives the bytes read.
+func TestInstallInputsAsRead(t *testing.T) {
+	root, in := t.TempDir(), t.TempDir()
+	first := testutil.CertPEM(testutil.NewCA(t, "Read First").Cert)
+	f := testutil.WriteFile(t, in, "ca.pem", first)
+	inputs, err := ReadInputs([]string{f}, InstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := inputs.Data(f); !bytes.Equal(got, first) {
+		t.Fatalf("Data = %q, want the bytes read", got)
+	}
+	if inputs.Data(filepath.Join(in, "other.pem")) != nil {
+		t.Fatal("Data of a file not read is not nil")
+	}
+	testutil.WriteFile(t, in, "ca.pem", []byte("not a certificate any more\n"))
+	s := openStore(t, root, "dir:/capath")
+	rep, err := s.InstallInputs(context.Background(), inputs, InstallOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Added) != 1 || !strings.Contains(rep.Added[0].Subject, "Read First") {
+		t.Fatalf("added %+v, want the certificate read", rep.Added)
+	}
+	if _, err := ReadInputs([]string{f}, InstallOptions{}); err == nil || !strings.Contains(err.Error(), f) {
+		t.Fatalf("ReadInputs of the bad file: %v, want an error naming it", err)
 	}
 }

@@ -102,38 +102,38 @@ var errNotCA = errors.New("not a CA certificate")
 
 // readInput reads one input file and checks every certificate in it. The
 // error names the file and says what to do instead.
-func readInput(path string, opts InstallOptions) ([]*x509.Certificate, error) {
+func readInput(path string, opts InstallOptions) ([]byte, []*x509.Certificate, error) {
 	data, err := pemfile.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	blocks, err := pemfile.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var certs []*x509.Certificate
 	for i, b := range blocks {
 		switch b.Kind {
 		case pemfile.KindKey:
-			return nil, fmt.Errorf("%s: contains a private key; give certinit only CA certificates, and keep the key out of the trust store", path)
+			return nil, nil, fmt.Errorf("%s: contains a private key; give certinit only CA certificates, and keep the key out of the trust store", path)
 		case pemfile.KindCRL:
-			return nil, fmt.Errorf("%s: contains a CRL, not a certificate; a trust store holds CA certificates only", path)
+			return nil, nil, fmt.Errorf("%s: contains a CRL, not a certificate; a trust store holds CA certificates only", path)
 		case pemfile.KindOther:
-			return nil, fmt.Errorf("%s: block %d is a %q PEM block, not a certificate", path, i+1, b.Type)
+			return nil, nil, fmt.Errorf("%s: block %d is a %q PEM block, not a certificate", path, i+1, b.Type)
 		}
 		c, err := x509.ParseCertificate(firstTLV(b.DER))
 		if err != nil {
-			return nil, fmt.Errorf("%s: certificate %d: %w", path, i+1, err)
+			return nil, nil, fmt.Errorf("%s: certificate %d: %w", path, i+1, err)
 		}
 		if !opts.AllowNonCA && !isCA(c) {
-			return nil, fmt.Errorf("%s: certificate %d (%s) is %w and not self-signed: it looks like a server or client certificate. Install the CA chain that issued it instead (chain.pem, not cert.pem), or pass --allow-non-ca to trust this certificate itself", path, i+1, c.Subject, errNotCA)
+			return nil, nil, fmt.Errorf("%s: certificate %d (%s) is %w and not self-signed: it looks like a server or client certificate. Install the CA chain that issued it instead (chain.pem, not cert.pem), or pass --allow-non-ca to trust this certificate itself", path, i+1, c.Subject, errNotCA)
 		}
 		certs = append(certs, c)
 	}
 	if len(certs) == 0 {
-		return nil, fmt.Errorf("%s: no certificate in file", path)
+		return nil, nil, fmt.Errorf("%s: no certificate in file", path)
 	}
-	return certs, nil
+	return data, certs, nil
 }
 
 // isCA: basicConstraints CA:TRUE, or self-signed (a v1 root has no

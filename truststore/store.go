@@ -209,18 +209,24 @@ func (s *Store) beginSources(ctx context.Context) ([]source, func(), error) {
 // read and checked before anything is written: on error the store is left
 // as it was. Certificates already in the store are reported as Present.
 func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions) (*Report, error) {
+	in, err := ReadInputs(files, opts)
+	if err != nil {
+		return nil, err
+	}
+	return s.InstallInputs(ctx, in, opts)
+}
+
+// InstallInputs is Install of files read by ReadInputs (with the same
+// opts): what they held when read is installed, whatever they hold now.
+func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptions) (*Report, error) {
 	var certs []*x509.Certificate
-	for _, f := range files {
-		cs, err := readInput(f, opts)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range cs {
+	for _, f := range in.files {
+		for _, c := range f.certs {
 			if s.now().After(c.NotAfter) {
-				s.log.Warn("certificate has expired; installing it anyway", "path", f, "subject", c.Subject.String(), "not_after", c.NotAfter.UTC().Format(time.RFC3339))
+				s.log.Warn("certificate has expired; installing it anyway", "path", f.path, "subject", c.Subject.String(), "not_after", c.NotAfter.UTC().Format(time.RFC3339))
 			}
 		}
-		certs = append(certs, cs...)
+		certs = append(certs, f.certs...)
 	}
 	if opts.MozillaRoots {
 		moz, err := mozillaRoots(s.log)
@@ -505,13 +511,39 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
-// CheckInputs reads and checks the certificate files as Install does
-// before it writes anything, and returns the error Install would: for a
-// caller that wants bad input to stop it before it does other work.
-func CheckInputs(files []string, opts InstallOptions) error {
+// Inputs are certificate files read and checked (ReadInputs), to be
+// installed as they were read: a caller that must stop on bad input
+// before other work, and remember what it installed, reads each file once.
+type Inputs struct {
+	files []inputFile
+}
+
+type inputFile struct {
+	path  string
+	data  []byte
+	certs []*x509.Certificate
+}
+
+// ReadInputs reads and checks the certificate files as Install does before
+// it writes anything, and returns the error Install would.
+func ReadInputs(files []string, opts InstallOptions) (*Inputs, error) {
+	in := &Inputs{files: make([]inputFile, 0, len(files))}
 	for _, f := range files {
-		if _, err := readInput(f, opts); err != nil {
-			return err
+		data, certs, err := readInput(f, opts)
+		if err != nil {
+			return nil, err
+		}
+		in.files = append(in.files, inputFile{path: f, data: data, certs: certs})
+	}
+	return in, nil
+}
+
+// Data returns the bytes read from path, or nil when it is not one of the
+// files.
+func (in *Inputs) Data(path string) []byte {
+	for _, f := range in.files {
+		if f.path == path {
+			return f.data
 		}
 	}
 	return nil

@@ -255,12 +255,12 @@ func (a *app) runAction(c *cli.Context, initOnly bool) error {
 // prepare runs the steps. SIGTERM/SIGINT interrupt a long --wait: as PID 1
 // nothing else would stop certinit before the supervisor forwards signals.
 func (a *app) prepare(ctx context.Context, rc *runConfig) error {
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	steps := a.prepareSteps(rc)
 	if len(steps) > 1 && steps[0].name == trustStep && a.trustAside(rc) {
 		return a.prepareTrustAside(ctx, rc, steps)
 	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
 	return a.runSteps(ctx, steps)
 }
 

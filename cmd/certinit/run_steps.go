@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -14,7 +16,6 @@ import (
 	"github.com/certinit/certinit/acme"
 	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/owner"
-	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/reload"
 	"github.com/certinit/certinit/truststore"
 	"github.com/certinit/certinit/watch"
@@ -58,8 +59,10 @@ type integration struct {
 	// widened is set once the trust store's bundles joined the roots a
 	// pair must verify to (the --trust files did not anchor it).
 	widened bool
-	// trustInstalled holds the --trust files' bytes as the preparation
-	// read them, to catch a change before the watcher's baseline.
+	// inputs are the --trust files as the preparation read and checked
+	// them, until installed; trustInstalled holds their bytes, to catch a
+	// change before the watcher's baseline.
+	inputs         *truststore.Inputs
 	trustInstalled map[string][]byte
 	// trustDone, when not nil, is closed when a trust install running
 	// beside the other preparation steps ends (prepareTrustAside).
@@ -199,12 +202,17 @@ func (a *app) integrationSteps(rc *runConfig) []prepareStep {
 	var steps []prepareStep
 	if in.store != nil {
 		steps = append(steps, prepareStep{trustStep, func(ctx context.Context) error {
+			if in.inputs == nil {
+				var err error
+				if in.inputs, err = truststore.ReadInputs(in.trust, in.installOpts); err != nil {
+					return err
+				}
+			}
+			// What is installed is what was read, so that a change
+			// after the read is seen (changedSincePrepare).
 			in.trustInstalled = map[string][]byte{}
 			for _, p := range in.trust {
-				// Read before the install, so that a change after it is
-				// seen (changedSincePrepare); a file that cannot be read
-				// fails the install itself.
-				in.trustInstalled[p], _ = pemfile.ReadFile(p)
+				in.trustInstalled[p] = in.inputs.Data(p)
 			}
 			return a.installTrust(ctx, in)
 		}})
@@ -232,7 +240,14 @@ func (a *app) integrationSteps(rc *runConfig) []prepareStep {
 // it writes: a bad file changes nothing) and then removes the certificates
 // that an earlier version of the files brought in and none holds now.
 func (a *app) installTrust(ctx context.Context, in *integration) error {
-	rep, err := in.store.Install(ctx, in.trust, in.installOpts)
+	var rep *truststore.Report
+	var err error
+	if in.inputs != nil {
+		rep, err = in.store.InstallInputs(ctx, in.inputs, in.installOpts)
+		in.inputs = nil // a reload reads the files again
+	} else {
+		rep, err = in.store.Install(ctx, in.trust, in.installOpts)
+	}
 	if err != nil {
 		return err
 	}
@@ -327,39 +342,54 @@ func (in *integration) startRenewals(ctx context.Context, rl *reload.Reloader) {
 // the copy need not wait for it. The outcome is the one of running them
 // in order: every step is done before COMMAND starts, and the error
 // reported is the first failing step's in the order listed. Bad --trust
-// input still stops certinit before any step runs (CheckInputs); a trust
-// install that fails later (a read-only or full store) may find the hash
-// links and the copy already made, which the next start makes again
-// anyway. The pair check waits for the install before it turns to the
-// store's bundle (waitForPair).
+// input still stops certinit before any step runs (the files are read
+// and checked first, and installed as read); a trust install that fails
+// later (a read-only or full store) may find the hash links and the copy
+// already made, which the next start makes again anyway. The pair check
+// waits for the install before it turns to the store's bundle
+// (waitForPair).
+//
+// The install, the longest step, runs on the calling goroutine, so that
+// it starts at once; the other steps, which have time to spare, run on a
+// new one, which also sets up the signal handling (os/signal starts a
+// thread for it, a millisecond here).
 func (a *app) prepareTrustAside(ctx context.Context, rc *runConfig, steps []prepareStep) error {
 	in := &rc.integ
-	if err := truststore.CheckInputs(in.trust, in.installOpts); err != nil {
+	var err error
+	if in.inputs, err = truststore.ReadInputs(in.trust, in.installOpts); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	trustErr := make(chan error, 1)
 	in.trustDone = make(chan struct{})
-	a.log.Debug("prepare", "step", steps[0].name)
-	go func() {
-		err := steps[0].run(ctx)
-		if err != nil {
-			cancel() // a --wait for the pair stops: the install's error is the one
-		}
-		close(in.trustDone)
-		trustErr <- err
-	}()
-	err := a.runSteps(ctx, steps[1:])
-	if err == nil && rc.supervised && len(in.rehash) > 0 {
-		// The watcher's "before" for the --rehash directories, taken
-		// while the install runs: it writes in none of them (trustAside).
-		rc.rehashed = watch.Take(in.rehash)
+	type result struct {
+		err  error
+		stop func() // ends the signal handling, when prepare ends
 	}
-	if terr := <-trustErr; terr != nil {
+	rest := make(chan result, 1)
+	go func() {
+		sctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+		context.AfterFunc(sctx, cancel) // a signal stops the install too
+		err := a.runSteps(sctx, steps[1:])
+		if err == nil && rc.supervised && len(in.rehash) > 0 {
+			// The watcher's "before" for the --rehash directories, taken
+			// while the install runs: it writes in none of them (trustAside).
+			rc.rehashed = watch.Take(in.rehash)
+		}
+		rest <- result{err, stop}
+	}()
+	a.log.Debug("prepare", "step", steps[0].name)
+	terr := steps[0].run(ctx)
+	if terr != nil {
+		cancel() // a --wait for the pair stops: the install's error is the one
+	}
+	close(in.trustDone)
+	r := <-rest
+	r.stop()
+	if terr != nil {
 		return terr
 	}
-	return err
+	return r.err
 }
 
 // trustAside reports whether the trust install may run beside the later
