@@ -38,16 +38,17 @@ type stagedFiles struct {
 }
 
 type stagedFile struct {
-	data []byte
-	st   *atomicfile.Staged // nil when staging failed
+	parts [][]byte           // the content, in pieces (see StageParts)
+	st    *atomicfile.Staged // nil when staging failed
 }
 
-// stageFiles starts staging files (host path -> content, mode 0644) with
-// options o, after running first (if not nil), and returns at once.
-func stageFiles(first func(*stagedFiles), files map[string][]byte, o atomicfile.Options) *stagedFiles {
+// stageFiles starts staging files (host path -> content in pieces, mode
+// 0644) with options o, after running first (if not nil), and returns at
+// once.
+func stageFiles(first func(*stagedFiles), files map[string][][]byte, o atomicfile.Options) *stagedFiles {
 	a := &stagedFiles{done: make(chan struct{}), files: map[string]*stagedFile{}}
-	for hp, data := range files {
-		a.files[hp] = &stagedFile{data: data}
+	for hp, parts := range files {
+		a.files[hp] = &stagedFile{parts: parts}
 	}
 	go func() {
 		defer close(a.done)
@@ -55,7 +56,7 @@ func stageFiles(first func(*stagedFiles), files map[string][]byte, o atomicfile.
 			first(a)
 		}
 		for hp, f := range a.files {
-			f.st, _ = atomicfile.Stage(hp, f.data, 0o644, o) // a failure is met again by the ordinary write
+			f.st, _ = atomicfile.StageParts(hp, f.parts, 0o644, o) // a failure is met again by the ordinary write
 		}
 	}()
 	return a
@@ -69,7 +70,7 @@ func stageFiles(first func(*stagedFiles), files map[string][]byte, o atomicfile.
 // certificates.
 func (s *Store) stageNewCerts(clean func(), certs []*x509.Certificate) *stagedFiles {
 	l := s.layout
-	files := map[string][]byte{}
+	files := map[string][][]byte{}
 	if dir, err := s.root.resolve(l.LocalDir, true); err == nil && len(certs) <= maxAhead {
 		if fi, err := os.Lstat(dir); err == nil && fi.IsDir() {
 			for _, c := range certs {
@@ -79,7 +80,7 @@ func (s *Store) stageNewCerts(clean func(), certs []*x509.Certificate) *stagedFi
 				// written at all.
 				hp := dir + "/" + stableName(c) + l.LocalExt
 				if _, err := os.Lstat(hp); errors.Is(err, fs.ErrNotExist) {
-					files[hp] = pemfile.EncodeCerts(c)
+					files[hp] = [][]byte{pemfile.EncodeCerts(c)}
 				}
 			}
 		}
@@ -111,17 +112,40 @@ func (a *stagedFiles) wait() {
 	}
 }
 
-// write writes data to the host path hp: by committing the staged file
-// when there is one with these bytes, else with atomicfile.WriteFileOpts.
-func (a *stagedFiles) write(hp string, data []byte, o atomicfile.Options) error {
+// write writes the bytes of parts to the host path hp: by committing the
+// staged file when there is one with these bytes, else with
+// atomicfile.WritePartsOpts.
+func (a *stagedFiles) write(hp string, parts [][]byte, o atomicfile.Options) error {
 	if a != nil {
 		<-a.done
-		if f := a.files[hp]; f != nil && f.st != nil && bytes.Equal(f.data, data) {
+		if f := a.files[hp]; f != nil && f.st != nil && partsEqual(f.parts, parts) {
 			delete(a.files, hp)
 			return f.st.Commit(o)
 		}
 	}
-	return atomicfile.WriteFileOpts(hp, data, 0o644, o)
+	return atomicfile.WritePartsOpts(hp, parts, 0o644, o)
+}
+
+// partsEqual reports whether the bytes of a and of b, each read one part
+// after the other, are the same.
+func partsEqual(a, b [][]byte) bool {
+	var x, y []byte
+	for {
+		for len(x) == 0 && len(a) > 0 {
+			x, a = a[0], a[1:]
+		}
+		for len(y) == 0 && len(b) > 0 {
+			y, b = b[0], b[1:]
+		}
+		if len(x) == 0 || len(y) == 0 {
+			return len(x) == len(y)
+		}
+		n := min(len(x), len(y))
+		if !bytes.Equal(x[:n], y[:n]) {
+			return false
+		}
+		x, y = x[n:], y[n:]
+	}
 }
 
 // discard waits for the staging and removes every staged file not written.
@@ -142,17 +166,17 @@ func (a *stagedFiles) discard() {
 // when the bundle exists as a regular file of another size (so it changes;
 // a bundle of the same size is compared first, in writeBundle) in an
 // existing directory.
-func (s *Store) stageBundle(data []byte) *stagedFiles {
+func (s *Store) stageBundle(b bundleParts) *stagedFiles {
 	hp, err := s.root.resolve(s.layout.Bundle, false)
 	if err != nil {
 		return nil
 	}
 	fi, err := os.Lstat(hp)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() == int64(len(data)) {
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() == int64(b.size) {
 		return nil
 	}
 	if _, err := os.Lstat(path.Dir(hp)); err != nil {
 		return nil
 	}
-	return stageFiles(nil, map[string][]byte{hp: data}, atomicfile.Options{})
+	return stageFiles(nil, map[string][][]byte{hp: b.parts}, atomicfile.Options{})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -217,4 +218,68 @@ func TestDebianEmptyRoot(t *testing.T) {
 	if !bytes.Equal(bundle, after) {
 		t.Error("tool wrote a different bundle")
 	}
+}
+
+// TestBundleAhead: the bundle Install stages before it writes the new
+// local files is the one sync makes after: same sources in the same order
+// (new files sorted in among the local ones, a final newline added where
+// Debian adds one), so the staged file is the one renamed into place. A
+// store without system sources (its bundle is kept) stages none.
+func TestBundleAhead(t *testing.T) {
+	const local = "/usr/local/share/ca-certificates"
+	for _, name := range []string{"debian", "alpine"} {
+		t.Run(name, func(t *testing.T) {
+			root := stockDebianRoot(t)
+			pemOf := func(cn string) []byte { return testutil.CertPEM(testutil.NewCA(t, cn).Cert) }
+			testutil.WriteFile(t, filepath.Join(root, local), "m-existing.crt", pemOf("Existing"))
+			s := openStore(t, root, name)
+			e := s.eng.(*debianEngine)
+			prior, err := e.sources(syncOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			noNewline := bytes.TrimRight(pemOf("Before"), "\n")
+			added := map[string][]byte{local + "/a-new.crt": noNewline, local + "/z-new.crt": pemOf("After")}
+			a := e.bundleAhead(prior, added)
+			if a == nil {
+				t.Fatal("no bundle ahead")
+			}
+			defer a.staged.discard()
+			for p, data := range added {
+				testutil.WriteFile(t, filepath.Join(root, path.Dir(p)), path.Base(p), data)
+			}
+			s.root.forget()
+			after, err := e.sources(syncOptions{prior: prior})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sameSources(a.srcs, after) {
+				t.Fatalf("sources ahead differ from sync's:\n%v\n%v", paths(a.srcs), paths(after))
+			}
+			if !bytes.Equal(a.bundle.bytes(), concatSources(after, name == "debian").bytes()) {
+				t.Fatal("bundle ahead differs from sync's")
+			}
+		})
+	}
+	t.Run("kept bundle", func(t *testing.T) {
+		root := t.TempDir()
+		testutil.WriteFile(t, filepath.Join(root, "etc/ssl/certs"), "ca-certificates.crt", testutil.CertPEM(testutil.NewCA(t, "Image Root").Cert))
+		s := openStore(t, root, "debian")
+		e := s.eng.(*debianEngine)
+		prior, err := e.sources(syncOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if a := e.bundleAhead(prior, map[string][]byte{local + "/new.crt": testutil.CertPEM(testutil.NewCA(t, "New").Cert)}); a != nil {
+			t.Fatal("a bundle ahead for a store with a kept bundle")
+		}
+	})
+}
+
+func paths(srcs []source) []string {
+	var out []string
+	for _, s := range srcs {
+		out = append(out, s.path)
+	}
+	return out
 }

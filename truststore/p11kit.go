@@ -261,7 +261,8 @@ func (e *p11Engine) sync(o syncOptions) (changes, error) {
 			return ch, err
 		}
 	}
-	if _, err := s.writeBundle(pemfile.EncodeCerts(all...), nil); err != nil {
+	data := pemfile.EncodeCerts(all...)
+	if _, err := s.writeBundle(bundleParts{parts: [][]byte{data}, size: len(data)}, nil); err != nil {
 		return ch, err
 	}
 	return ch, s.compatLinks()

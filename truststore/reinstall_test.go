@@ -117,3 +117,39 @@ func TestInstallStagedAhead(t *testing.T) {
 	}
 	checkConsistent(t, s)
 }
+
+// TestPartsEqual: content split into pieces compares by its bytes, not by
+// where the pieces end.
+func TestPartsEqual(t *testing.T) {
+	b := func(ss ...string) [][]byte {
+		var out [][]byte
+		for _, s := range ss {
+			out = append(out, []byte(s))
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		a, b [][]byte
+		want bool
+	}{
+		{"same split", b("ab", "cd"), b("ab", "cd"), true},
+		{"other split", b("a", "bcd"), b("abc", "", "d"), true},
+		{"one piece", b("abcd"), b("ab", "cd"), true},
+		{"both empty", nil, b("", ""), true},
+		{"prefix", b("abc"), b("ab", "cd"), false},
+		{"longer", b("abcde"), b("ab", "cd"), false},
+		{"differ in the last piece", b("ab", "cx"), b("abcd"), false},
+		{"empty against bytes", nil, b("a"), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := partsEqual(tc.a, tc.b); got != tc.want {
+				t.Fatalf("partsEqual = %v, want %v", got, tc.want)
+			}
+			if got := partsEqual(tc.b, tc.a); got != tc.want {
+				t.Fatalf("partsEqual reversed = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}

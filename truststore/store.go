@@ -86,6 +86,17 @@ type syncOptions struct {
 	// distribution's sources among them are taken as they are, without
 	// parsing the conf file and looking up ~150 files again.
 	prior []source
+	// ahead, when not nil, is the bundle Install expected sync to make,
+	// being staged since before the local files were written.
+	ahead *bundleAhead
+}
+
+// bundleAhead is a bundle made and staged before sync (see
+// debianEngine.bundleAhead): srcs are the sources it concatenates.
+type bundleAhead struct {
+	srcs   []source
+	bundle bundleParts
+	staged *stagedFiles
 }
 
 // engine is one family's way to turn sources into links and a bundle.
@@ -300,6 +311,21 @@ func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptio
 			return nil, err
 		}
 	}
+	// The bundle sync will most likely make is staged now, while the new
+	// files are written and the links planned (its fsync takes
+	// milliseconds); sync uses it when its sources are the ones expected.
+	var bundle *bundleAhead
+	if be, ok := s.eng.(interface {
+		bundleAhead(prior []source, added map[string][]byte) *bundleAhead
+	}); ok && len(writes) > 0 {
+		added := make(map[string][]byte, len(writes))
+		for _, w := range writes {
+			added[w.path] = w.data
+		}
+		if bundle = be.bundleAhead(srcs, added); bundle != nil {
+			defer bundle.staged.discard()
+		}
+	}
 	// A dir: store keeps the certificate files beside the bundle, whose
 	// write fsyncs that directory after the links: one fsync for all.
 	var bundleDir string
@@ -320,7 +346,7 @@ func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptio
 			if path.Dir(hp) == bundleDir {
 				o.NoDirSync, pending = true, bundleDir
 			}
-			if err = ahead.write(hp, w.data, o); err == nil && errors.Is(statErr, os.ErrNotExist) {
+			if err = ahead.write(hp, [][]byte{w.data}, o); err == nil && errors.Is(statErr, os.ErrNotExist) {
 				written = append(written, hp)
 			}
 		}
@@ -341,7 +367,7 @@ func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptio
 	// sync reads and parses only those again.
 	s.root.wrote(touched...)
 	s.bundleSynced = ""
-	ch, err := s.eng.sync(syncOptions{certsDir: ahead.certsDir(), prior: srcs})
+	ch, err := s.eng.sync(syncOptions{certsDir: ahead.certsDir(), prior: srcs, ahead: bundle})
 	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
 	if pending != "" && (err != nil || s.bundleSynced != pending) {
 		if serr := atomicfile.SyncDir(pending); err == nil {

@@ -19,12 +19,15 @@ package atomicfile
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // TempPrefix starts the name of every temporary file this package creates.
@@ -57,10 +60,16 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 
 // WriteFileOpts is WriteFile with ownership.
 func WriteFileOpts(path string, data []byte, perm fs.FileMode, o Options) (err error) {
+	return WritePartsOpts(path, [][]byte{data}, perm, o)
+}
+
+// WritePartsOpts is WriteFileOpts of the bytes of parts one after the
+// other (see StageParts).
+func WritePartsOpts(path string, parts [][]byte, perm fs.FileMode, o Options) error {
 	if err := checkDest(path); err != nil {
 		return err
 	}
-	st, err := Stage(path, data, perm, o)
+	st, err := StageParts(path, parts, perm, o)
 	if err != nil {
 		return err
 	}
@@ -79,7 +88,15 @@ type Staged struct {
 // temporary file beside path (mode perm, owner per o) and fsyncs it. It
 // does not look at path itself; Commit does.
 func Stage(path string, data []byte, perm fs.FileMode, o Options) (*Staged, error) {
-	tmp, err := stage(path, data, perm, o)
+	return StageParts(path, [][]byte{data}, perm, o)
+}
+
+// StageParts is Stage of the bytes of parts one after the other, written
+// with writev: for content made of many pieces (a trust bundle of ~150
+// certificate files, 200 KiB), which need not be copied into one buffer
+// first.
+func StageParts(path string, parts [][]byte, perm fs.FileMode, o Options) (*Staged, error) {
+	tmp, err := stage(path, parts, perm, o)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +133,7 @@ func (st *Staged) Abort() { os.Remove(st.tmp) }
 // stage writes data complete and durable into a new temporary file beside
 // path (mode perm, owner per o) and returns its name; on error nothing is
 // left behind.
-func stage(path string, data []byte, perm fs.FileMode, o Options) (tmp string, err error) {
+func stage(path string, parts [][]byte, perm fs.FileMode, o Options) (tmp string, err error) {
 	f, err := os.CreateTemp(parent(path), TempPrefix+filepath.Base(path)+"-*")
 	if err != nil {
 		return "", fmt.Errorf("write %s: %w", path, err)
@@ -142,7 +159,7 @@ func stage(path string, data []byte, perm fs.FileMode, o Options) (tmp string, e
 			return "", fmt.Errorf("write %s: chmod: %w", path, err)
 		}
 	}
-	if _, err = f.Write(data); err != nil {
+	if err = writeParts(f, parts); err != nil {
 		return "", fmt.Errorf("write %s: %w", path, err)
 	}
 	if err = f.Sync(); err != nil {
@@ -152,6 +169,55 @@ func stage(path string, data []byte, perm fs.FileMode, o Options) (tmp string, e
 		return "", fmt.Errorf("write %s: close: %w", path, err)
 	}
 	return tmp, nil
+}
+
+// writeParts writes the bytes of parts to f in order: one write for one
+// part, else writev, as many times as the kernel takes fewer bytes or
+// iovecs (IOV_MAX is 1024 on Linux).
+func writeParts(f *os.File, parts [][]byte) error {
+	if len(parts) == 1 {
+		_, err := f.Write(parts[0])
+		return err
+	}
+	rest := make([][]byte, 0, len(parts))
+	for _, p := range parts {
+		if len(p) > 0 {
+			rest = append(rest, p)
+		}
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var werr error
+	if err := rc.Write(func(fd uintptr) bool {
+		for len(rest) > 0 {
+			n, err := unix.Writev(int(fd), rest[:min(len(rest), 1024)])
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				werr = err
+				return true
+			}
+			if n == 0 {
+				werr = io.ErrShortWrite
+				return true
+			}
+			for n > 0 {
+				if n < len(rest[0]) {
+					rest[0] = rest[0][n:]
+					break
+				}
+				n -= len(rest[0])
+				rest = rest[1:]
+			}
+		}
+		return true
+	}); err != nil {
+		return err
+	}
+	return werr
 }
 
 // parent is path's directory, "." for a bare name.

@@ -37,7 +37,7 @@ func WriteFiles(files []File, o Options) (written []string, err error) {
 	errs := make([]error, len(files))
 	var wg sync.WaitGroup
 	for i, f := range files {
-		wg.Go(func() { staged[i], errs[i] = stage(f.Path, f.Data, f.Perm, o) })
+		wg.Go(func() { staged[i], errs[i] = stage(f.Path, [][]byte{f.Data}, f.Perm, o) })
 	}
 	wg.Wait()
 	defer func() {
