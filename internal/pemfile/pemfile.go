@@ -16,6 +16,7 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -215,6 +216,80 @@ func ignoringEINTR(f func() error) error {
 	}
 }
 
+// decodePlain is pem.Decode for the block it would find first when that
+// block has the plain form certificate files use: "-----BEGIN TYPE-----"
+// at the start of a line, lines of base64 only, "-----END TYPE-----" alone
+// on its line, LF or CRLF line ends. It returns ok=false for anything else
+// (headers, blanks, a BEGIN without its END, bad base64, ...), which the
+// caller hands to pem.Decode; where it returns ok=true it gives what
+// pem.Decode gives (FuzzDecodePlain). It exists for speed: a
+// distribution's trust store is ~150 such files read at every container
+// start, and pem.Decode's search for the last BEGIN before the first END
+// and its header map are a third of reading them.
+func decodePlain(data []byte) (typ string, der, rest []byte, ok bool) {
+	end := bytes.Index(data, pemEnd)
+	if end < 0 {
+		return "", nil, nil, false
+	}
+	begin := bytes.Index(data[:end], pemBegin)
+	if begin < 0 || begin > 0 && data[begin-1] != '\n' {
+		return "", nil, nil, false
+	}
+	line := data[begin+len(pemBegin) : end+1]
+	nl := bytes.IndexByte(line, '\n')
+	bodyStart := begin + len(pemBegin) + nl + 1
+	line = bytes.TrimSuffix(line[:nl], []byte{'\r'})
+	t, found := bytes.CutSuffix(line, pemDashes)
+	if !found || len(t) == 0 || bodyStart >= end {
+		return "", nil, nil, false
+	}
+	for _, c := range t {
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == ' ') {
+			return "", nil, nil, false
+		}
+	}
+	body := data[bodyStart:end]
+	for _, c := range body {
+		if !base64Line[c] {
+			return "", nil, nil, false
+		}
+	}
+	after := data[end+len(pemEnd):]
+	if !bytes.HasPrefix(after, t) || !bytes.HasPrefix(after[len(t):], pemDashes) {
+		return "", nil, nil, false
+	}
+	after = after[len(t)+len(pemDashes):]
+	switch {
+	case len(after) == 0:
+	case after[0] == '\n':
+		after = after[1:]
+	case len(after) >= 2 && after[0] == '\r' && after[1] == '\n':
+		after = after[2:]
+	default:
+		return "", nil, nil, false
+	}
+	der = make([]byte, base64.StdEncoding.DecodedLen(len(body)))
+	n, err := base64.StdEncoding.Decode(der, body)
+	if err != nil {
+		return "", nil, nil, false
+	}
+	return string(t), der[:n], after, true
+}
+
+var (
+	pemBegin  = []byte("-----BEGIN ")
+	pemEnd    = []byte("\n-----END ")
+	pemDashes = []byte("-----")
+	// base64Line holds the bytes of base64 text in lines: the alphabet,
+	// padding, and LF and CR (which base64.StdEncoding.Decode skips).
+	base64Line = func() (t [256]bool) {
+		for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n") {
+			t[c] = true
+		}
+		return t
+	}()
+)
+
 // kindOf maps PEM types to kinds.
 var kindOf = map[string]Kind{
 	"CERTIFICATE":           KindCert,
@@ -236,16 +311,20 @@ func Parse(data []byte) ([]Block, error) {
 		var out []Block
 		rest := data
 		for {
-			var b *pem.Block
-			b, rest = pem.Decode(rest)
-			if b == nil {
-				break
+			typ, der, next, ok := decodePlain(rest)
+			if !ok {
+				var b *pem.Block
+				if b, next = pem.Decode(rest); b == nil {
+					break
+				}
+				typ, der = b.Type, b.Bytes
 			}
-			k, ok := kindOf[b.Type]
+			rest = next
+			k, ok := kindOf[typ]
 			if !ok {
 				k = KindOther
 			}
-			out = append(out, Block{Kind: k, Type: b.Type, DER: b.Bytes})
+			out = append(out, Block{Kind: k, Type: typ, DER: der})
 		}
 		if len(out) == 0 {
 			return nil, errors.New("malformed PEM: a BEGIN line without a decodable block")
