@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"sync"
 
 	"github.com/certinit/certinit/internal/atomicfile"
 	"github.com/certinit/certinit/internal/pemfile"
@@ -43,32 +44,42 @@ type stagedFile struct {
 }
 
 // stageFiles starts staging files (host path -> content in pieces, mode
-// 0644) with options o, after running first (if not nil), and returns at
-// once.
-func stageFiles(first func(*stagedFiles), files map[string][][]byte, o atomicfile.Options) *stagedFiles {
+// 0644) with options o, after running first (if not nil), and runs beside
+// (if not nil) on a goroutine of its own meanwhile; it returns at once,
+// and the staging is done when both are.
+func stageFiles(first func(), beside func(*stagedFiles), files map[string][][]byte, o atomicfile.Options) *stagedFiles {
 	a := &stagedFiles{done: make(chan struct{}), files: map[string]*stagedFile{}}
 	for hp, parts := range files {
 		a.files[hp] = &stagedFile{parts: parts}
 	}
-	go func() {
-		defer close(a.done)
+	var wg sync.WaitGroup
+	if beside != nil {
+		wg.Go(func() { beside(a) })
+	}
+	wg.Go(func() {
 		if first != nil {
-			first(a)
+			first()
 		}
 		for hp, f := range a.files {
 			f.st, _ = atomicfile.StageParts(hp, f.parts, 0o644, o) // a failure is met again by the ordinary write
 		}
+	})
+	go func() {
+		wg.Wait()
+		close(a.done)
 	}()
 	return a
 }
 
-// stageNewCerts runs clean (the removal of a crashed run's temporary
-// files) and then stages the local certificate files Install would write
-// for certs if none were in the store yet, both beside the caller. It
-// stages nothing when the local directory does not exist yet (Install
-// makes it only after its checks) or when there are too many
-// certificates.
-func (s *Store) stageNewCerts(clean func(), certs []*x509.Certificate) *stagedFiles {
+// stageNewCerts removes a crashed run's temporary files and then stages
+// the local certificate files Install would write for certs if none were
+// in the store yet, beside the caller. It stages nothing when the local
+// directory does not exist yet (Install makes it only after its checks)
+// or when there are too many certificates. The links directory
+// (Debian's ~290 entries) is read meanwhile on a goroutine of its own,
+// which removes the temporary files in it as it goes: the new files'
+// fsync need not wait for that listing, nor the listing be made twice.
+func (s *Store) stageNewCerts(certs []*x509.Certificate) *stagedFiles {
 	l := s.layout
 	files := map[string][][]byte{}
 	if dir, err := s.root.resolve(l.LocalDir, true); err == nil && len(certs) <= maxAhead {
@@ -85,14 +96,13 @@ func (s *Store) stageNewCerts(clean func(), certs []*x509.Certificate) *stagedFi
 			}
 		}
 	}
-	// The links directory is read here too, beside the sources: nothing
-	// is written there before sync, which takes this reading.
-	readCerts := l.family != familyP11Kit && l.family != familyDir && l.CertsDir != l.LocalDir
-	return stageFiles(func(a *stagedFiles) {
-		clean()
-		if readCerts {
-			a.certs, _ = loadVdir(s.root, l.CertsDir) // an error is met again by sync
-		}
+	// Nothing is written in the links directory before sync, which
+	// takes this reading.
+	if l.family == familyP11Kit || l.family == familyDir || l.CertsDir == l.LocalDir {
+		return stageFiles(s.cleanTemps(), nil, files, atomicfile.Options{})
+	}
+	return stageFiles(s.cleanTemps(l.CertsDir), func(a *stagedFiles) {
+		a.certs, _ = loadVdirCleaning(s.root, l.CertsDir, s.log) // an error is met again by sync
 	}, files, atomicfile.Options{})
 }
 
@@ -178,5 +188,5 @@ func (s *Store) stageBundle(b bundleParts) *stagedFiles {
 	if _, err := os.Lstat(path.Dir(hp)); err != nil {
 		return nil
 	}
-	return stageFiles(nil, map[string][][]byte{hp: b.parts}, atomicfile.Options{})
+	return stageFiles(nil, nil, map[string][][]byte{hp: b.parts}, atomicfile.Options{})
 }

@@ -153,3 +153,32 @@ func TestPartsEqual(t *testing.T) {
 		})
 	}
 }
+
+// TestInstallRemovesCrashTemps: an install removes the temporary files a
+// crashed run left in the links directory (removed while it is read) and
+// in the local directory, and leaves a directory of that name alone.
+func TestInstallRemovesCrashTemps(t *testing.T) {
+	in := t.TempDir()
+	f, _ := writeCA(t, in, "ca.pem", "Temps Root")
+	root := stockDebianRoot(t)
+	certs := filepath.Join(root, certsDir)
+	local := filepath.Join(root, "usr/local/share/ca-certificates")
+	mustMkdir(t, local)
+	planted := []string{
+		testutil.WriteFile(t, certs, atomicfile.TempPrefix+"ca-certificates.crt-1", []byte("half a bundle")),
+		testutil.WriteFile(t, local, atomicfile.TempPrefix+"old.crt-2", []byte("half a certificate")),
+	}
+	keepDir := filepath.Join(certs, atomicfile.TempPrefix+"dir")
+	mustMkdir(t, keepDir)
+	s := openStore(t, root, "debian")
+	install(t, s, f)
+	for _, p := range planted {
+		if _, err := os.Lstat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is still there (%v)", p, err)
+		}
+	}
+	if _, err := os.Stat(keepDir); err != nil {
+		t.Errorf("a directory with the temporary prefix was removed: %v", err)
+	}
+	checkConsistent(t, s)
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -182,12 +183,16 @@ func (s *Store) lock(ctx context.Context) (func(), error) {
 }
 
 // cleanTemps returns what removes the temporary files a crashed run left
-// in the managed directories. The directories are resolved now; the
-// removal, a listing of each, may run beside reading the store (readers
-// skip temporary names) but before anything is staged there.
-func (s *Store) cleanTemps() func() {
+// in the managed directories but those in except (in-root, cleaned some
+// other way). The directories are resolved now; the removal, a listing of
+// each, may run beside reading the store (readers skip temporary names)
+// but before anything is staged there.
+func (s *Store) cleanTemps(except ...string) func() {
 	var dirs, hps []string
 	for _, d := range s.layout.managedDirs() {
+		if slices.Contains(except, d) {
+			continue
+		}
 		if hp, err := s.root.resolve(d, true); err == nil {
 			dirs, hps = append(dirs, d), append(hps, hp)
 		}
@@ -257,7 +262,7 @@ func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptio
 	// What a crashed run left is removed, and then new certificate files
 	// are written, while the sources are read (see ahead.go); deferred
 	// after unlock, so run before it.
-	ahead := s.stageNewCerts(s.cleanTemps(), certs)
+	ahead := s.stageNewCerts(certs)
 	defer ahead.discard()
 	srcs, err := s.eng.sources(syncOptions{})
 	if err != nil {

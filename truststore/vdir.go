@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
 	"sort"
@@ -46,6 +47,17 @@ func (e ventry) isLink() bool { return e.link != "" }
 
 // loadVdir reads dir's entries; a missing directory is an empty plan.
 func loadVdir(r *fsRoot, dir string) (*vdir, error) {
+	return loadVdirOpts(r, dir, false, nil)
+}
+
+// loadVdirCleaning is loadVdir that also removes the temporary files a
+// crashed run left in dir (atomicfile.CleanTemps, in the same listing);
+// one it cannot remove is logged.
+func loadVdirCleaning(r *fsRoot, dir string, log *slog.Logger) (*vdir, error) {
+	return loadVdirOpts(r, dir, true, log)
+}
+
+func loadVdirOpts(r *fsRoot, dir string, clean bool, log *slog.Logger) (*vdir, error) {
 	v := &vdir{r: r, dir: dir}
 	hp, err := r.resolve(dir, true)
 	if err != nil {
@@ -73,6 +85,11 @@ func loadVdir(r *fsRoot, dir string) (*vdir, error) {
 	for _, de := range ents {
 		name := de.Name()
 		if atomicfile.IsTemp(name) {
+			if clean && !de.IsDir() {
+				if err := unix.Unlinkat(fd, name, 0); err != nil && err != unix.ENOENT {
+					log.Warn("cannot clean temporary files", "path", dir, "err", fmt.Errorf("clean %s: %w", hp, err))
+				}
+			}
 			continue
 		}
 		var e ventry
