@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"syscall"
 	"time"
 )
@@ -107,7 +108,7 @@ func ReadRegularFileBuf(path string, buf []byte) ([]byte, error) {
 
 // Why a file was not read (wrapped, after the file's name).
 var (
-	ErrTooLarge   = fmt.Errorf("larger than %d MiB, refusing to read", MaxFileSize>>20)
+	ErrTooLarge   = errors.New("larger than " + strconv.Itoa(MaxFileSize>>20) + " MiB, refusing to read")
 	ErrNotRegular = errors.New("not a regular file")
 )
 
