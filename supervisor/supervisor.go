@@ -53,7 +53,7 @@ type Supervisor struct {
 	log     *slog.Logger
 	reqs    chan request
 	done    chan struct{}
-	started func() // see AfterStart
+	started func()        // see AfterStart
 	probed  chan struct{} // closed when the pidfd probe New started is done
 }
 

@@ -97,13 +97,29 @@ func (s *Store) stageNewCerts(certs []*x509.Certificate) *stagedFiles {
 		}
 	}
 	// Nothing is written in the links directory before sync, which
-	// takes this reading.
-	if l.family == familyP11Kit || l.family == familyDir || l.CertsDir == l.LocalDir {
+	// takes this reading. When it is the local directory, also through a
+	// link, its listing would remove the files being staged there.
+	if l.family == familyP11Kit || l.family == familyDir || s.sameDir(l.CertsDir, l.LocalDir) {
 		return stageFiles(s.cleanTemps(), nil, files, atomicfile.Options{})
 	}
 	return stageFiles(s.cleanTemps(l.CertsDir), func(a *stagedFiles) {
 		a.certs, _ = loadVdirCleaning(s.root, l.CertsDir, s.log) // an error is met again by sync
 	}, files, atomicfile.Options{})
+}
+
+// sameDir reports whether the in-root directories a and b are one, links
+// resolved; true when either cannot be resolved (any doubt keeps the
+// order).
+func (s *Store) sameDir(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ha, err := s.root.resolve(a, true)
+	if err != nil {
+		return true
+	}
+	hb, err := s.root.resolve(b, true)
+	return err != nil || ha == hb
 }
 
 // certsDir is the CertsDir read beside the sources, or nil.

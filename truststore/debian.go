@@ -61,8 +61,10 @@ func (e *debianEngine) sources(o syncOptions) ([]source, error) {
 
 // systemSources returns room for a kept bundle (out[0]) followed by the
 // sources ca-certificates.conf selects, in its order: those of o.prior
-// when it has them (it holds no kept bundle, which depends on the local
-// certificates), else read.
+// when it has them and none of their files was written since (it holds
+// no kept bundle, which depends on the local certificates, and no file
+// certinit wrote, say through a conf line leading into LocalDir), else
+// read.
 func (e *debianEngine) systemSources(o syncOptions) ([]source, error) {
 	s, l := e.s, e.s.layout
 	if o.prior != nil && !slices.ContainsFunc(o.prior, func(src source) bool { return src.path == l.Bundle }) {
@@ -72,7 +74,9 @@ func (e *debianEngine) systemSources(o syncOptions) ([]source, error) {
 				out = append(out, src)
 			}
 		}
-		return out, nil
+		if s.root.stillCached(out[1:]) {
+			return out, nil
+		}
 	}
 	selected := e.confSelected()
 	out := make([]source, 1, len(selected)+16)

@@ -3,6 +3,7 @@ package truststore
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path"
 	"path/filepath"
@@ -282,4 +283,70 @@ func paths(srcs []source) []string {
 		out = append(out, s.path)
 	}
 	return out
+}
+
+// TestPriorSourcesWritten: sync takes the distribution's sources from the
+// first read only while their files are as read; one that certinit wrote
+// since (here: dropped from the cache, as wrote does) is read again.
+func TestPriorSourcesWritten(t *testing.T) {
+	root := stockDebianRoot(t)
+	s := openStore(t, root, "debian")
+	e := s.eng.(*debianEngine)
+	prior, err := e.sources(syncOptions{})
+	if err != nil || len(prior) == 0 {
+		t.Fatalf("sources: %d, %v", len(prior), err)
+	}
+	victim := prior[len(prior)/2]
+	replacement := testutil.CertPEM(testutil.NewCA(t, "Replacement").Cert)
+	hp := filepath.Join(root, victim.path)
+	if err := os.WriteFile(hp, replacement, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	find := func(srcs []source) []byte {
+		for _, src := range srcs {
+			if src.path == victim.path {
+				return src.data
+			}
+		}
+		t.Fatalf("%s not among the sources", victim.path)
+		return nil
+	}
+	again, err := e.sources(syncOptions{prior: prior})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(find(again), victim.data) {
+		t.Fatal("with the cache as read, the prior bytes were not taken")
+	}
+	s.root.wrote(hp)
+	again, err = e.sources(syncOptions{prior: prior})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(find(again), replacement) {
+		t.Fatal("a source written since was taken as first read")
+	}
+}
+
+// TestLocalDirLinkedToCertsDir: with the local directory a link to the
+// links directory, the install stages its files after cleaning, not
+// beside the listing of that same directory (which removes temporary
+// files), and succeeds.
+func TestLocalDirLinkedToCertsDir(t *testing.T) {
+	root := stockDebianRoot(t)
+	local := filepath.Join(root, "usr/local/share/ca-certificates")
+	if err := os.RemoveAll(local); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/etc/ssl/certs", local); err != nil {
+		t.Fatal(err)
+	}
+	s := openStore(t, root, "debian")
+	if !s.sameDir(s.layout.CertsDir, s.layout.LocalDir) {
+		t.Fatal("sameDir: the linked local directory is not the links directory")
+	}
+	for i := range 5 {
+		f, _ := writeCA(t, t.TempDir(), "ca.pem", fmt.Sprintf("Linked Local %d", i))
+		install(t, s, f)
+	}
 }

@@ -343,15 +343,34 @@ func (r *fsRoot) allCached(dir string, names []string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, n := range names {
-		res, ok := r.paths[dir+"/"+n]
-		if !ok {
-			return false
-		}
-		if _, ok := r.files[r.host(res)]; !ok {
+		if !r.isCachedLocked(dir + "/" + n) {
 			return false
 		}
 	}
 	return true
+}
+
+// stillCached reports whether every source's file is still in the cache
+// as read: not written since (wrote drops what certinit writes, also when
+// reached through a link or "..").
+func (r *fsRoot) stillCached(srcs []source) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, src := range srcs {
+		if !r.isCachedLocked(src.path) {
+			return false
+		}
+	}
+	return true
+}
+
+func (r *fsRoot) isCachedLocked(p string) bool {
+	res, ok := r.paths[p]
+	if !ok {
+		return false
+	}
+	_, ok = r.files[r.host(res)]
+	return ok
 }
 
 // openDir opens the in-root directory d, resolved inside the root, for

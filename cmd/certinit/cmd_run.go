@@ -8,10 +8,8 @@ import (
 	"io"
 	"maps"
 	"os"
-	"os/signal"
 	"slices"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -219,6 +217,8 @@ func (rc *runConfig) watchPaths() []string {
 }
 
 func (a *app) runAction(c *cli.Context, initOnly bool) error {
+	ctx, stop := interruptible(c.Context)
+	defer stop() // at the latest; the preparation's end stops it below
 	rc, err := a.parseRunConfig(c, initOnly)
 	if err != nil {
 		return err
@@ -238,7 +238,9 @@ func (a *app) runAction(c *cli.Context, initOnly bool) error {
 			return startExit(err)
 		}
 	}
-	if err := a.prepare(c.Context, rc); err != nil {
+	err = a.prepare(ctx, rc)
+	stop()
+	if err != nil {
 		return err
 	}
 	switch {
@@ -252,15 +254,13 @@ func (a *app) runAction(c *cli.Context, initOnly bool) error {
 	return a.supervise(c.Context, rc, sup)
 }
 
-// prepare runs the steps. SIGTERM/SIGINT interrupt a long --wait: as PID 1
-// nothing else would stop certinit before the supervisor forwards signals.
+// prepare runs the steps, with ctx from interruptible: SIGTERM/SIGINT
+// interrupt a long --wait.
 func (a *app) prepare(ctx context.Context, rc *runConfig) error {
 	steps := a.prepareSteps(rc)
 	if len(steps) > 1 && steps[0].name == trustStep && a.trustAside(rc) {
 		return a.prepareTrustAside(ctx, rc, steps)
 	}
-	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
 	return a.runSteps(ctx, steps)
 }
 

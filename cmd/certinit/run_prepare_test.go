@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -130,4 +131,39 @@ func TestChangedSincePrepare(t *testing.T) {
 	testutil.RenameOver(t, f.Cert, newCert)
 	testutil.RenameOver(t, trust, append(testutil.CertPEM(pairs.ca.Cert), testutil.CertPEM(testutil.NewCA(t, "second CA").Cert)...))
 	check("pair renewed and a CA added", f.Cert, f.Key, trust)
+}
+
+// TestSignalInterruptsWait: SIGTERM stops a --wait for a pair that never
+// comes, as PID 1 (where a signal without a handler is dropped) and not,
+// also while a trust install runs beside it; certinit exits 1 at once
+// with one line saying it was interrupted, and COMMAND never starts.
+func TestSignalInterruptsWait(t *testing.T) {
+	for _, mode := range supervisorModes {
+		for _, withTrust := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/trust=%v", mode.name, withTrust), func(t *testing.T) {
+				dir := t.TempDir()
+				marker := filepath.Join(dir, "started")
+				args := []string{"run", "--cert", filepath.Join(dir, "never.pem"), "--key", filepath.Join(dir, "never-key.pem"), "--wait", "10m"}
+				if withTrust {
+					ca := testutil.WriteFile(t, dir, "ca.pem", testutil.CertPEM(testutil.NewCA(t, "wait CA").Cert))
+					args = append(args, "--trust", ca, "--trust-store", "dir:/capath", "--root", t.TempDir())
+				}
+				s := startSupervised(t, mode.asPID1, append(args, "--", "touch", marker)...)
+				poll(t, 10*time.Second, "certinit to wait for the pair", func() bool { return strings.Contains(s.logs.String(), `msg="waiting for certificate"`) })
+				start := time.Now()
+				if code := s.stop(); code != 1 {
+					t.Fatalf("exit %d after SIGTERM, want 1; output:\n%s", code, s.logs.String())
+				}
+				if took := time.Since(start); took > 5*time.Second {
+					t.Errorf("took %s to stop", took)
+				}
+				if !strings.Contains(s.logs.String(), "interrupted while waiting") {
+					t.Errorf("no interruption reported; output:\n%s", s.logs.String())
+				}
+				if exists(marker) {
+					t.Error("COMMAND ran")
+				}
+			})
+		}
+	}
 }

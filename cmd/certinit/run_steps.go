@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -351,8 +352,7 @@ func (in *integration) startRenewals(ctx context.Context, rl *reload.Reloader) {
 //
 // The install, the longest step, runs on the calling goroutine, so that
 // it starts at once; the other steps, which have time to spare, run on a
-// new one, which also sets up the signal handling (os/signal starts a
-// thread for it, a millisecond here).
+// new one.
 func (a *app) prepareTrustAside(ctx context.Context, rc *runConfig, steps []prepareStep) error {
 	in := &rc.integ
 	var err error
@@ -362,21 +362,15 @@ func (a *app) prepareTrustAside(ctx context.Context, rc *runConfig, steps []prep
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	in.trustDone = make(chan struct{})
-	type result struct {
-		err  error
-		stop func() // ends the signal handling, when prepare ends
-	}
-	rest := make(chan result, 1)
+	rest := make(chan error, 1)
 	go func() {
-		sctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-		context.AfterFunc(sctx, cancel) // a signal stops the install too
-		err := a.runSteps(sctx, steps[1:])
+		err := a.runSteps(ctx, steps[1:])
 		if err == nil && rc.supervised && len(in.rehash) > 0 {
 			// The watcher's "before" for the --rehash directories, taken
 			// while the install runs: it writes in none of them (trustAside).
 			rc.rehashed = watch.Take(in.rehash)
 		}
-		rest <- result{err, stop}
+		rest <- err
 	}()
 	a.log.Debug("prepare", "step", steps[0].name)
 	terr := steps[0].run(ctx)
@@ -384,12 +378,29 @@ func (a *app) prepareTrustAside(ctx context.Context, rc *runConfig, steps []prep
 		cancel() // a --wait for the pair stops: the install's error is the one
 	}
 	close(in.trustDone)
-	r := <-rest
-	r.stop()
-	if terr != nil {
-		return terr
+	if err := <-rest; terr == nil {
+		return err
 	}
-	return r.err
+	return terr
+}
+
+// interruptible returns a context that SIGTERM and SIGINT cancel until
+// stop is called: as PID 1 nothing else would stop certinit before the
+// supervisor forwards signals. The handler is registered on a goroutine
+// (os/signal starts a thread the first time, a millisecond here), which
+// is done long before the preparation that uses the context gets far.
+func interruptible(parent context.Context) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(parent)
+	registered := make(chan func())
+	go func() {
+		sctx, sstop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+		context.AfterFunc(sctx, cancel)
+		registered <- sstop
+	}()
+	return ctx, sync.OnceFunc(func() {
+		(<-registered)()
+		cancel()
+	})
 }
 
 // trustAside reports whether the trust install may run beside the later
