@@ -90,8 +90,61 @@ func (a *app) newCLI() *cli.App {
 	for _, cmd := range c.Commands {
 		addEnvVarsCmd(cmd)
 	}
+	c.Flags = withNames(c.Flags)
+	for _, cmd := range c.Commands {
+		withNamesCmd(cmd)
+	}
 	return c
 }
+
+// withNames gives the string, string slice and duration flags their
+// names once: urfave/cli looks a flag up by walking the command's flags
+// and asking each for Names(), which runs a regexp per call, and it does
+// so for every flag of the command on every run (runFlagActions), about a
+// thousand regexp runs before run's action starts. The flag's own methods
+// (Apply, help text) are unchanged. Bool flags stay as they are: the help
+// printer treats *cli.BoolFlag specially.
+func withNames(flags []cli.Flag) []cli.Flag {
+	for i, f := range flags {
+		switch f := f.(type) {
+		case *cli.StringFlag:
+			flags[i] = stringFlagNames{f, f.Names()}
+		case *cli.StringSliceFlag:
+			flags[i] = stringSliceFlagNames{f, f.Names()}
+		case *cli.DurationFlag:
+			flags[i] = durationFlagNames{f, f.Names()}
+		}
+	}
+	return flags
+}
+
+func withNamesCmd(cmd *cli.Command) {
+	cmd.Flags = withNames(cmd.Flags)
+	for _, sub := range cmd.Subcommands {
+		withNamesCmd(sub)
+	}
+}
+
+type stringFlagNames struct {
+	*cli.StringFlag
+	names []string
+}
+
+func (f stringFlagNames) Names() []string { return f.names }
+
+type stringSliceFlagNames struct {
+	*cli.StringSliceFlag
+	names []string
+}
+
+func (f stringSliceFlagNames) Names() []string { return f.names }
+
+type durationFlagNames struct {
+	*cli.DurationFlag
+	names []string
+}
+
+func (f durationFlagNames) Names() []string { return f.names }
 
 func (a *app) setupLogging(c *cli.Context) error {
 	switch strings.ToLower(c.String("log-level")) {
