@@ -428,9 +428,6 @@ func (b bundleParts) equal(data []byte) bool {
 	return len(data) == b.size && partsEqual(b.parts, [][]byte{data})
 }
 
-// bytes is the bundle in one piece.
-func (b bundleParts) bytes() []byte { return bytes.Join(b.parts, nil) }
-
 var newline = []byte{'\n'}
 
 // concatSources is the bundle: every source file's bytes in order, with a

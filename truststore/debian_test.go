@@ -257,7 +257,7 @@ func TestBundleAhead(t *testing.T) {
 			if !sameSources(a.srcs, after) {
 				t.Fatalf("sources ahead differ from sync's:\n%v\n%v", paths(a.srcs), paths(after))
 			}
-			if !bytes.Equal(a.bundle.bytes(), concatSources(after, name == "debian").bytes()) {
+			if !bytes.Equal(bytes.Join(a.bundle.parts, nil), bytes.Join(concatSources(after, name == "debian").parts, nil)) {
 				t.Fatal("bundle ahead differs from sync's")
 			}
 		})

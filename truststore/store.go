@@ -92,6 +92,12 @@ type syncOptions struct {
 	ahead *bundleAhead
 }
 
+// bundleAheadEngine is an engine that can make the bundle before sync
+// (Debian and Alpine).
+type bundleAheadEngine interface {
+	bundleAhead(prior []source, added map[string][]byte) *bundleAhead
+}
+
 // bundleAhead is a bundle made and staged before sync (see
 // debianEngine.bundleAhead): srcs are the sources it concatenates.
 type bundleAhead struct {
@@ -304,6 +310,7 @@ func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptio
 		writes = append(writes, write{p, pemfile.EncodeCerts(c)})
 	}
 	ahead.wait() // the clean-up is done: preflight sees the space it freed
+	var bundle *bundleAhead
 	if len(writes) > 0 {
 		files := make(map[string][]byte, len(writes))
 		for _, w := range writes {
@@ -315,20 +322,14 @@ func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptio
 		if err := s.root.mkdirAll(s.layout.LocalDir); err != nil {
 			return nil, err
 		}
-	}
-	// The bundle sync will most likely make is staged now, while the new
-	// files are written and the links planned (its fsync takes
-	// milliseconds); sync uses it when its sources are the ones expected.
-	var bundle *bundleAhead
-	if be, ok := s.eng.(interface {
-		bundleAhead(prior []source, added map[string][]byte) *bundleAhead
-	}); ok && len(writes) > 0 {
-		added := make(map[string][]byte, len(writes))
-		for _, w := range writes {
-			added[w.path] = w.data
-		}
-		if bundle = be.bundleAhead(srcs, added); bundle != nil {
-			defer bundle.staged.discard()
+		// The bundle sync will most likely make is staged now, while the
+		// new files are written and the links planned (its fsync takes
+		// milliseconds); sync uses it when its sources are the ones
+		// expected.
+		if be, ok := s.eng.(bundleAheadEngine); ok {
+			if bundle = be.bundleAhead(srcs, files); bundle != nil {
+				defer bundle.staged.discard()
+			}
 		}
 	}
 	// A dir: store keeps the certificate files beside the bundle, whose

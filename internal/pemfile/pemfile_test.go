@@ -38,9 +38,7 @@ func TestReadCertificates(t *testing.T) {
 			p := testutil.WriteFile(t, dir, strings.ReplaceAll(tc.name, " ", "_")+".pem", tc.data)
 			certs, err := ReadCertificates(p)
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), p) {
-					t.Fatalf("err = %v, want one naming %s and containing %q", err, p, tc.wantErr)
-				}
+				wantErrNaming(t, err, p, tc.wantErr)
 				return
 			}
 			if err != nil {
@@ -93,5 +91,14 @@ func TestLoadPair(t *testing.T) {
 	}
 	if _, err := os.Stat(certPath); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// wantErrNaming fails t unless err names path and contains want: the one
+// line a user gets must say which file and what is wrong with it.
+func wantErrNaming(t *testing.T, err error, path, want string) {
+	t.Helper()
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("err = %v, want one naming %s and containing %q", err, path, want)
 	}
 }

@@ -59,9 +59,7 @@ func TestReadKinds(t *testing.T) {
 			}
 			got, err := read(p)
 			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), p) {
-					t.Fatalf("err = %v, want one naming %s and containing %q", err, p, tc.wantErr)
-				}
+				wantErrNaming(t, err, p, tc.wantErr)
 				return
 			}
 			if err != nil {
