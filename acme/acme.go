@@ -85,7 +85,7 @@ func (is *ACMEIssuer) cacheKey(name string) string {
 func (is *ACMEIssuer) Obtain(ctx context.Context) (*Result, error) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	unlock, err := lockDir(ctx, is.cfg.CacheDir)
+	unlock, err := lockDir(ctx, is.cfg.CacheDir, is.log)
 	if err != nil {
 		return nil, err
 	}

@@ -5,14 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
-	"time"
 
 	"github.com/certinit/certinit/internal/atomicfile"
+	"github.com/certinit/certinit/internal/dirlock"
 	"github.com/certinit/certinit/internal/pemfile"
 	"golang.org/x/crypto/acme/autocert"
 )
@@ -152,35 +152,15 @@ func (c *issueCache) retire() {
 
 var errRetired = errors.New("issuance round is over")
 
-// lockDir takes an exclusive advisory lock on dir/.lock, so two certinit
-// processes sharing a cache (an init container and the main one) never
-// order the same certificate twice or race on the local CA. It waits for
-// the lock until ctx is done.
-func lockDir(ctx context.Context, dir string) (unlock func(), err error) {
+// lockDir creates the cache directory and takes its lock
+// (internal/dirlock), so two certinit processes sharing a cache (an init
+// container and the main one) never order the same certificate twice or
+// race on the local CA. It waits for the lock until ctx is done.
+func lockDir(ctx context.Context, dir string, log *slog.Logger) (unlock func(), err error) {
 	if err := mkdirPrivate(dir); err != nil {
 		return nil, err
 	}
-	p := filepath.Join(dir, ".lock")
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", p, err)
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", p, err)
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("lock %s: another certinit holds it: %w", p, ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+	return dirlock.Lock(ctx, dir, log)
 }
 
 // mkdirPrivate creates dir 0700 (it holds keys) and any missing parents

@@ -61,7 +61,7 @@ func (ca *LocalCA) leafCacheFile() string {
 func (ca *LocalCA) Obtain(ctx context.Context) (*Result, error) {
 	ca.mu.Lock()
 	defer ca.mu.Unlock()
-	unlock, err := lockDir(ctx, ca.cfg.CacheDir)
+	unlock, err := lockDir(ctx, ca.cfg.CacheDir, ca.log)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package reload
 
 import (
+	"context"
 	"crypto/x509/pkix"
 	"errors"
 	"os"
@@ -46,7 +47,7 @@ func snapshots(t *testing.T, n int) []*Snapshot {
 func TestConcurrentCopiesStayPaired(t *testing.T) {
 	snaps := snapshots(t, 3)
 	dir := filepath.Join(t.TempDir(), "copy")
-	if _, err := snaps[0].CopyTo(dir, nil); err != nil {
+	if _, err := snaps[0].CopyTo(context.Background(), dir, nil); err != nil {
 		t.Fatal(err)
 	}
 	cur := 0
@@ -57,7 +58,7 @@ func TestConcurrentCopiesStayPaired(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 2)
 		for j, s := range []*Snapshot{a, b} {
-			wg.Go(func() { _, errs[j] = s.CopyTo(dir, nil) })
+			wg.Go(func() { _, errs[j] = s.CopyTo(context.Background(), dir, nil) })
 		}
 		wg.Wait()
 		for _, err := range errs {
@@ -87,7 +88,7 @@ func TestConcurrentCopiesStayPaired(t *testing.T) {
 func TestCopyLeavesIdenticalFiles(t *testing.T) {
 	s := snapshots(t, 1)[0]
 	dir := filepath.Join(t.TempDir(), "copy")
-	first, err := s.CopyTo(dir, nil)
+	first, err := s.CopyTo(context.Background(), dir, nil)
 	if err != nil || len(first) != 2 {
 		t.Fatalf("first copy wrote %v, %v", first, err)
 	}
@@ -102,7 +103,7 @@ func TestCopyLeavesIdenticalFiles(t *testing.T) {
 	for _, p := range first {
 		before[p] = inode(p)
 	}
-	again, err := s.CopyTo(dir, nil)
+	again, err := s.CopyTo(context.Background(), dir, nil)
 	if err != nil || len(again) != 0 {
 		t.Fatalf("second copy of the same pair wrote %v, %v; want nothing", again, err)
 	}
@@ -116,7 +117,7 @@ func TestCopyLeavesIdenticalFiles(t *testing.T) {
 	if err := os.Chmod(key, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if w, err := s.CopyTo(dir, nil); err != nil || len(w) != 1 || w[0] != key {
+	if w, err := s.CopyTo(context.Background(), dir, nil); err != nil || len(w) != 1 || w[0] != key {
 		t.Fatalf("copy after chmod wrote %v, %v; want the key alone", w, err)
 	}
 	if fi, _ := os.Stat(key); fi.Mode().Perm() != 0o600 {
@@ -135,7 +136,7 @@ func TestCopyToIfCurrentRefusesStale(t *testing.T) {
 	}
 	f.writePair(testutil.CertOpts{}) // the next renewal
 	dir := filepath.Join(t.TempDir(), "copy")
-	w, err := old.CopyToIfCurrent(dir, nil)
+	w, err := old.CopyToIfCurrent(context.Background(), dir, nil)
 	if !errors.Is(err, ErrSuperseded) || len(w) != 0 {
 		t.Fatalf("CopyToIfCurrent of a stale snapshot: wrote %v, err %v; want ErrSuperseded and nothing written", w, err)
 	}
@@ -149,7 +150,7 @@ func TestCopyToIfCurrentRefusesStale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w, err := cur.CopyToIfCurrent(dir, nil); err != nil || len(w) != 2 {
+	if w, err := cur.CopyToIfCurrent(context.Background(), dir, nil); err != nil || len(w) != 2 {
 		t.Fatalf("CopyToIfCurrent of the current pair: %v, %v", w, err)
 	}
 }

@@ -82,7 +82,7 @@ func TestKeyTypeStartsFromCopy(t *testing.T) {
 		t.Fatal(err)
 	}
 	copyDir := filepath.Join(f.dir, "copy")
-	if _, err := snap.CopyTo(copyDir, nil); err != nil {
+	if _, err := snap.CopyTo(context.Background(), copyDir, nil); err != nil {
 		t.Fatal(err)
 	}
 	f.writePair(testutil.CertOpts{}) // ECDSA in the source, RSA in the copy
@@ -121,7 +121,7 @@ func TestKeyTypeStartsFromInitial(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if _, err := renewed.CopyTo(cfg.CopyTo, nil); err != nil {
+				if _, err := renewed.CopyTo(context.Background(), cfg.CopyTo, nil); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -203,7 +203,7 @@ func (r *Reloader) apply(ctx context.Context, changed []string) (*Snapshot, erro
 		}
 	}
 	if snap != nil && r.cfg.CopyTo != "" {
-		if _, err := snap.CopyToIfCurrent(r.cfg.CopyTo, r.cfg.Owner); err != nil {
+		if _, err := snap.CopyToIfCurrent(ctx, r.cfg.CopyTo, r.cfg.Owner); err != nil {
 			return nil, err
 		}
 	}

@@ -243,7 +243,7 @@ func TestCopyOwnerAndModes(t *testing.T) {
 				t.Fatal(err)
 			}
 			dir := filepath.Join(t.TempDir(), "certs")
-			written, err := snap.CopyTo(dir, o)
+			written, err := snap.CopyTo(context.Background(), dir, o)
 			if err != nil {
 				t.Fatal(err)
 			}

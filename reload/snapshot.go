@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/certinit/certinit/internal/atomicfile"
+	"github.com/certinit/certinit/internal/dirlock"
 	"github.com/certinit/certinit/internal/owner"
 	"github.com/certinit/certinit/internal/pemfile"
 )
@@ -125,10 +126,6 @@ func verifyChain(certPath string, leaf *x509.Certificate, inter []*x509.Certific
 // longer holds the bytes that were checked.
 var ErrSuperseded = errors.New("changed again after it was checked; the newer files are copied next")
 
-// copyLockWait bounds the wait for another process's copy into the same
-// directory; one copy takes a few writes.
-const copyLockWait = 30 * time.Second
-
 // Current checks that the source files still hold the bytes that were
 // checked. If one does not, the error wraps ErrSuperseded and names it; a
 // file that cannot be read now gives that error.
@@ -153,9 +150,9 @@ func (s *Snapshot) Current() error {
 // Several certinit processes may share dir (two brokers on one volume, the
 // old and the new pod of a rollout). What a reader of dir can rely on:
 //   - each file is complete at every moment (atomic rename);
-//   - copies are serialised by an exclusive flock on dir itself (where the
-//     file system can lock a directory), so two processes never interleave
-//     their writes and leave one pair's certificate with the other's key;
+//   - copies are serialised by dir's lock (internal/dirlock), so two
+//     processes never interleave their writes and leave one pair's
+//     certificate with the other's key;
 //   - a file that already holds exactly these bytes, mode and owner is not
 //     rewritten, so a second process copying the same renewal changes
 //     nothing;
@@ -166,8 +163,8 @@ func (s *Snapshot) Current() error {
 //     key. That gap lasts microseconds; no scheme can close it for a
 //     reader that opens two files at two moments. certinit signals its own
 //     server only after the whole copy.
-func (s *Snapshot) CopyTo(dir string, o *owner.Owner) ([]string, error) {
-	return s.copyTo(dir, o, false)
+func (s *Snapshot) CopyTo(ctx context.Context, dir string, o *owner.Owner) ([]string, error) {
+	return s.copyTo(ctx, dir, o, false)
 }
 
 // CopyToIfCurrent is CopyTo, except that once dir is locked it checks that
@@ -176,17 +173,17 @@ func (s *Snapshot) CopyTo(dir string, o *owner.Owner) ([]string, error) {
 // process may already have copied the newer files, and these older ones
 // must not replace them. The watcher that saw the first change sees the
 // newer one too, and that change is copied.
-func (s *Snapshot) CopyToIfCurrent(dir string, o *owner.Owner) ([]string, error) {
-	return s.copyTo(dir, o, true)
+func (s *Snapshot) CopyToIfCurrent(ctx context.Context, dir string, o *owner.Owner) ([]string, error) {
+	return s.copyTo(ctx, dir, o, true)
 }
 
-func (s *Snapshot) copyTo(dir string, o *owner.Owner, ifCurrent bool) ([]string, error) {
+func (s *Snapshot) copyTo(ctx context.Context, dir string, o *owner.Owner, ifCurrent bool) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("copy to %s: %w", dir, err)
 	}
-	unlock, err := lockCopyDir(dir)
+	unlock, err := dirlock.Lock(ctx, dir, nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("copy to %s: %w", dir, err)
 	}
 	defer unlock()
 	if ifCurrent {
@@ -233,31 +230,6 @@ func commit(dir string, files []copyFile, wo atomicfile.Options) (written []stri
 		return written, fmt.Errorf("copy to %s: %w", dir, err)
 	}
 	return written, nil
-}
-
-// lockCopyDir takes an exclusive flock on dir itself: no lock file to
-// clutter a directory that a server, a rehash or a person reads. Holders
-// keep it for one copy, so it is polled briefly rather than waited for
-// without limit. Where the file system cannot lock a directory (flock
-// becomes a POSIX lock on some NFS mounts, which a read-only descriptor
-// cannot take), copies go ahead unserialised, as a lone certinit's do.
-func lockCopyDir(dir string) (unlock func(), err error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, fmt.Errorf("copy to %s: %w", dir, err)
-	}
-	deadline := time.Now().Add(copyLockWait)
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil || !errors.Is(err, syscall.EWOULDBLOCK) {
-			return func() { f.Close() }, nil
-		}
-		if time.Now().After(deadline) {
-			f.Close()
-			return nil, fmt.Errorf("copy to %s: another process has held its lock for %s", dir, copyLockWait)
-		}
-		time.Sleep(2 * time.Millisecond) // the holder writes two or three files
-	}
 }
 
 // inPlace reports whether dst is a regular file that already holds data

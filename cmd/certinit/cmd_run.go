@@ -140,7 +140,7 @@ func (a *app) copyPair(ctx context.Context, rc *runConfig) error {
 		if testHookBeforeCopy != nil {
 			testHookBeforeCopy()
 		}
-		written, err := rc.snap.CopyToIfCurrent(rc.reload.CopyTo, rc.reload.Owner)
+		written, err := rc.snap.CopyToIfCurrent(ctx, rc.reload.CopyTo, rc.reload.Owner)
 		switch {
 		case err == nil:
 			a.log.Info("copied", "files", written)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,7 +47,7 @@ func TestInitCopyRechecksChangedPair(t *testing.T) {
 			t.Error(err)
 			return
 		}
-		if _, err := other.CopyTo(copyDir, nil); err != nil {
+		if _, err := other.CopyTo(context.Background(), copyDir, nil); err != nil {
 			t.Error(err)
 		}
 	})
