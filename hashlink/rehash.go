@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // candidateExts are the extensions `openssl rehash` reads (compared without
@@ -169,7 +170,6 @@ func scanDir(dir string, ents []fs.DirEntry) []scanned {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var buf []byte
 			var scratch [512]byte
 			for {
 				j := int(next.Add(1)) - 1
@@ -189,7 +189,7 @@ func scanDir(dir string, ents []fs.DirEntry) []scanned {
 					scans[i].target = t
 					continue
 				}
-				buf = scanFile(path, buf, scratch[:0], &scans[i])
+				scanFile(path, scratch[:0], &scans[i])
 			}
 		}()
 	}
@@ -198,21 +198,21 @@ func scanDir(dir string, ents []fs.DirEntry) []scanned {
 }
 
 // scanFile reads and classifies one candidate file as OpenSSL's do_file
-// does, and returns the (possibly grown) read buffer for reuse.
-func scanFile(path string, buf, scratch []byte, s *scanned) []byte {
-	data, err := pemfile.ReadRegularFileBuf(path, buf)
+// does.
+func scanFile(path string, scratch []byte, s *scanned) {
+	data, err := pemfile.ReadFile(path)
 	if err != nil {
 		switch {
 		case errors.Is(err, syscall.EISDIR):
 			s.skip = "is a directory"
-		case errors.Is(err, pemfile.ErrTooLarge), errors.Is(err, pemfile.ErrNotRegular):
+		case errors.Is(err, userfile.ErrTooLarge), errors.Is(err, userfile.ErrNotRegular):
 			// Not unreadable, just not a certificate file: openssl
 			// would read the first and hang on the second.
 			s.skip = strings.TrimPrefix(err.Error(), path+": ")
 		default:
 			s.err = err
 		}
-		return buf
+		return
 	}
 	first, n, err := readInfos(data, scratch, true)
 	switch {
@@ -229,7 +229,6 @@ func scanFile(path string, buf, scratch []byte, s *scanned) []byte {
 	default:
 		s.obj = first.obj
 	}
-	return data
 }
 
 // sortedLinks returns the links of m sorted by name.

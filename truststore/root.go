@@ -294,7 +294,11 @@ func (r *fsRoot) prefetch(dir string, names []string) {
 		jobs = append(jobs, job{p: p, res: path.Join(rd, base), fd: fd, base: base})
 	}
 	fetch := func(j *job) {
-		data, err := pemfile.ReadRegularFileAt(j.fd, j.base)
+		hp := r.host(j.res)
+		if fi, err := os.Lstat(hp); err != nil || fi.Mode()&fs.ModeSymlink != 0 {
+			return // a link is resolved inside the root by the ordinary read
+		}
+		data, err := pemfile.ReadFile(hp)
 		if err != nil {
 			return
 		}
@@ -430,7 +434,8 @@ func (r *fsRoot) hashHead(p string) (hashInfo, bool) {
 	if ok {
 		return hashInfo{}, false
 	}
-	head, whole, err := pemfile.ReadRegularFileHead(hp, headSize)
+	head, err := pemfile.ReadFile(hp)
+	whole := true
 	if err != nil {
 		return hashInfo{}, false // met again by the ordinary read
 	}
@@ -465,7 +470,7 @@ func (r *fsRoot) cached(p string) (*cachedFile, error) {
 	if ok {
 		return f, nil
 	}
-	data, err := pemfile.ReadRegularFile(hp)
+	data, err := pemfile.ReadFile(hp)
 	if err != nil {
 		return nil, err
 	}

@@ -16,15 +16,12 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"strconv"
-	"syscall"
 	"time"
+
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // MaxFileSize bounds how much of one input file is read. A trust bundle with
@@ -53,243 +50,12 @@ type Block struct {
 // ErrNoObjects means the file held no PEM block and was not DER either.
 var ErrNoObjects = errors.New("no PEM block and not DER: not a certificate, CRL or key")
 
-// ReadFile reads path, bounded by MaxFileSize: a regular file known to be
-// larger is refused before a byte is read. Other files (a pipe given as
-// <(...)) are read as they come, up to the bound.
+// ReadFile reads a file a user named or certinit found, through the one
+// guarded reader (internal/userfile): opened without blocking, regular
+// files only, at most MaxFileSize. The error names the file once.
 func ReadFile(path string) ([]byte, error) {
-	data, _, err := readBounded(atCWD, path, 0, 0, nil)
-	return data, err
+	return userfile.Read(path, MaxFileSize)
 }
-
-// ReadRegularFile is ReadFile for files found by scanning a directory that
-// others write to (a trust store, a capath): it opens without blocking and
-// refuses anything but a regular file, so a FIFO planted as x.pem cannot
-// hang the scan.
-func ReadRegularFile(path string) ([]byte, error) {
-	data, _, err := readBounded(atCWD, path, regularOnly, 0, nil)
-	return data, err
-}
-
-// ReadRegularFileAt is ReadRegularFile of name in the directory open as
-// dirfd, without following a symbolic link in name's last component: a
-// link is an error wrapping syscall.ELOOP, for a caller that resolves
-// links itself (inside an OS root) and reads hundreds of files from one
-// directory, where a path walk per file is what a read costs most.
-func ReadRegularFileAt(dirfd int, name string) ([]byte, error) {
-	data, _, err := readBounded(dirfd, name, regularOnly|syscall.O_NOFOLLOW, 0, nil)
-	return data, err
-}
-
-// ReadRegularFileHead is ReadRegularFile of at most the first n bytes of
-// the file; whole reports that they are all of it. For a caller that can
-// often decide from the start of a large file (a bundle holds more than
-// one certificate).
-func ReadRegularFileHead(path string, n int) (data []byte, whole bool, err error) {
-	return readBounded(atCWD, path, regularOnly, n, nil)
-}
-
-// atCWD makes openat resolve a relative path from the working directory.
-const atCWD = -0x64 // AT_FDCWD, which package syscall does not export on Linux
-
-// regularOnly is readBounded's flag for refusing all but regular files
-// (see ReadRegularFile); it opens without blocking, as a FIFO needs.
-const regularOnly = syscall.O_NONBLOCK
-
-// ReadRegularFileBuf is ReadRegularFile into buf's storage when it is large
-// enough, for a caller that reads thousands of files one after the other
-// (rehash): the data is valid until buf is used again.
-func ReadRegularFileBuf(path string, buf []byte) ([]byte, error) {
-	if buf == nil {
-		buf = []byte{} // not nil: readBounded leaves room for the next file
-	}
-	data, _, err := readBounded(atCWD, path, regularOnly, 0, buf)
-	return data, err
-}
-
-// Why a file was not read (wrapped, after the file's name).
-var (
-	ErrTooLarge   = errors.New("larger than " + strconv.Itoa(MaxFileSize>>20) + " MiB, refusing to read")
-	ErrNotRegular = errors.New("not a regular file")
-)
-
-// readBounded reads path (relative to dirfd), or its first head bytes when
-// head > 0, into buf when it has room; whole reports that the data is the
-// whole file. flags are added to open's: regularOnly, O_NOFOLLOW.
-func readBounded(dirfd int, path string, flags int, head int, buf []byte) (data []byte, whole bool, err error) {
-	// Regular files, which is nearly every read, go through raw system
-	// calls: open, fstat, one read into a buffer of the file's size plus a
-	// byte, close. os.File would also register each file with the network
-	// poller (an epoll_ctl and an fcntl that fail for regular files); a
-	// distribution's store is ~150 files read at every container start, and
-	// on virtual machines a system call costs microseconds.
-	regular := flags&regularOnly != 0
-	flags |= syscall.O_RDONLY | syscall.O_CLOEXEC
-	var fd int
-	err = ignoringEINTR(func() (err error) { fd, err = syscall.Openat(dirfd, path, flags, 0); return })
-	if err != nil {
-		return nil, false, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	var st syscall.Stat_t
-	if err := ignoringEINTR(func() error { return syscall.Fstat(fd, &st) }); err != nil {
-		syscall.Close(fd)
-		return nil, false, &os.PathError{Op: "stat", Path: path, Err: err}
-	}
-	switch typ := st.Mode & syscall.S_IFMT; {
-	case typ == syscall.S_IFREG && st.Size > MaxFileSize:
-		syscall.Close(fd)
-		return nil, false, fmt.Errorf("%s: %w", path, ErrTooLarge)
-	case typ == syscall.S_IFDIR:
-		syscall.Close(fd)
-		return nil, false, fmt.Errorf("%s: %w", path, syscall.EISDIR)
-	case typ != syscall.S_IFREG && regular:
-		syscall.Close(fd)
-		return nil, false, fmt.Errorf("%s: %w (%s), not read", path, ErrNotRegular, fileType(typ))
-	case typ != syscall.S_IFREG:
-		// A pipe given as <(...) or a terminal: read as it comes, up to the
-		// bound (opened blocking, so a read waits in its thread).
-		f := os.NewFile(uintptr(fd), path)
-		defer f.Close()
-		data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-		if err != nil {
-			return nil, false, fmt.Errorf("%s: %w", path, err)
-		}
-		if len(data) > MaxFileSize {
-			return nil, false, fmt.Errorf("%s: %w", path, ErrTooLarge)
-		}
-		return data, true, nil
-	}
-	defer syscall.Close(fd)
-	// One byte more than the size says, so that a read that fills it shows
-	// the file grew meanwhile; regular files return short reads only at
-	// the end.
-	size := int(st.Size) + 1
-	if head > 0 && size > head {
-		size = head
-	}
-	if data = buf[:0]; cap(data) < size {
-		if buf != nil { // reused for the next file: room for a larger one
-			size = max(size+512, 8192)
-		}
-		data = make([]byte, 0, size)
-	}
-	for {
-		var n int
-		err := ignoringEINTR(func() (err error) { n, err = syscall.Read(fd, data[len(data):cap(data)]); return })
-		if err != nil {
-			return nil, false, &os.PathError{Op: "read", Path: path, Err: err}
-		}
-		if n == 0 {
-			return data, true, nil
-		}
-		data = data[:len(data)+n]
-		if head > 0 && len(data) >= head {
-			return data[:head], false, nil
-		}
-		if len(data) > MaxFileSize {
-			return nil, false, fmt.Errorf("%s: %w", path, ErrTooLarge)
-		}
-		if len(data) == cap(data) {
-			data = append(data, 0)[:len(data)] // grew: make room, read on
-		}
-	}
-}
-
-// fileType names a file type that is not a regular file or directory.
-func fileType(typ uint32) string {
-	switch typ {
-	case syscall.S_IFIFO:
-		return "named pipe"
-	case syscall.S_IFCHR:
-		return "character device"
-	case syscall.S_IFBLK:
-		return "block device"
-	case syscall.S_IFSOCK:
-		return "socket"
-	}
-	return "special file"
-}
-
-func ignoringEINTR(f func() error) error {
-	for {
-		if err := f(); err != syscall.EINTR {
-			return err
-		}
-	}
-}
-
-// decodePlain is pem.Decode for the block it would find first when that
-// block has the plain form certificate files use: "-----BEGIN TYPE-----"
-// at the start of a line, lines of base64 only, "-----END TYPE-----" alone
-// on its line, LF or CRLF line ends. It returns ok=false for anything else
-// (headers, blanks, a BEGIN without its END, bad base64, ...), which the
-// caller hands to pem.Decode; where it returns ok=true it gives what
-// pem.Decode gives (FuzzDecodePlain). It exists for speed: a
-// distribution's trust store is ~150 such files read at every container
-// start, and pem.Decode's search for the last BEGIN before the first END
-// and its header map are a third of reading them.
-func decodePlain(data []byte) (typ string, der, rest []byte, ok bool) {
-	end := bytes.Index(data, pemEnd)
-	if end < 0 {
-		return "", nil, nil, false
-	}
-	begin := bytes.Index(data[:end], pemBegin)
-	if begin < 0 || begin > 0 && data[begin-1] != '\n' {
-		return "", nil, nil, false
-	}
-	line := data[begin+len(pemBegin) : end+1]
-	nl := bytes.IndexByte(line, '\n')
-	bodyStart := begin + len(pemBegin) + nl + 1
-	line = bytes.TrimSuffix(line[:nl], []byte{'\r'})
-	t, found := bytes.CutSuffix(line, pemDashes)
-	if !found || len(t) == 0 || bodyStart >= end {
-		return "", nil, nil, false
-	}
-	for _, c := range t {
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == ' ') {
-			return "", nil, nil, false
-		}
-	}
-	body := data[bodyStart:end]
-	for _, c := range body {
-		if !base64Line[c] {
-			return "", nil, nil, false
-		}
-	}
-	after := data[end+len(pemEnd):]
-	if !bytes.HasPrefix(after, t) || !bytes.HasPrefix(after[len(t):], pemDashes) {
-		return "", nil, nil, false
-	}
-	after = after[len(t)+len(pemDashes):]
-	switch {
-	case len(after) == 0:
-	case after[0] == '\n':
-		after = after[1:]
-	case len(after) >= 2 && after[0] == '\r' && after[1] == '\n':
-		after = after[2:]
-	default:
-		return "", nil, nil, false
-	}
-	der = make([]byte, base64.StdEncoding.DecodedLen(len(body)))
-	n, err := base64.StdEncoding.Decode(der, body)
-	if err != nil {
-		return "", nil, nil, false
-	}
-	return string(t), der[:n], after, true
-}
-
-var (
-	pemBegin  = []byte("-----BEGIN ")
-	pemEnd    = []byte("\n-----END ")
-	pemDashes = []byte("-----")
-	// base64Line holds the bytes of base64 text in lines: the alphabet,
-	// padding, and LF and CR (which base64.StdEncoding.Decode skips).
-	base64Line = func() (t [256]bool) {
-		for _, c := range []byte("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=\r\n") {
-			t[c] = true
-		}
-		return t
-	}()
-)
 
 // kindOf maps PEM types to kinds.
 var kindOf = map[string]Kind{
@@ -312,20 +78,15 @@ func Parse(data []byte) ([]Block, error) {
 		var out []Block
 		rest := data
 		for {
-			typ, der, next, ok := decodePlain(rest)
-			if !ok {
-				var b *pem.Block
-				if b, next = pem.Decode(rest); b == nil {
-					break
-				}
-				typ, der = b.Type, b.Bytes
+			var b *pem.Block
+			if b, rest = pem.Decode(rest); b == nil {
+				break
 			}
-			rest = next
-			k, ok := kindOf[typ]
+			k, ok := kindOf[b.Type]
 			if !ok {
 				k = KindOther
 			}
-			out = append(out, Block{Kind: k, Type: typ, DER: der})
+			out = append(out, Block{Kind: k, Type: b.Type, DER: b.Bytes})
 		}
 		if len(out) == 0 {
 			return nil, errors.New("malformed PEM: a BEGIN line without a decodable block")

@@ -1,0 +1,114 @@
+// Package userfile is certinit's one reader of files that a user names or
+// that certinit finds in a directory others write to (a --cert path, a
+// trust store, a capath, a mosquitto.conf include_dir). Whoever put a
+// FIFO, a device or a multi-gigabyte file there, Read neither blocks nor
+// exhausts memory: it gives one error that names the file.
+//
+// The rules, the same for every caller:
+//   - the file is opened with O_NONBLOCK, so opening a FIFO returns at once
+//     instead of waiting for a writer;
+//   - only a regular file is read (symbolic links are followed; a directory,
+//     FIFO, socket or device is refused by name);
+//   - at most a caller-given number of bytes: a file known to be larger is
+//     refused before a byte is read, and one that grows past the bound
+//     while it is read is refused too.
+//
+// It does not parse anything (internal/pemfile decodes what it reads) and
+// it is not for files certinit itself writes and reads back.
+package userfile
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"syscall"
+)
+
+// Why a file was not read. Errors from Read wrap one of these, or the
+// system error of the open or read, after the file's name.
+var (
+	ErrNotRegular = errors.New("not a regular file")
+	ErrTooLarge   = errors.New("too large")
+)
+
+// Read returns the content of the regular file at path, at most max bytes.
+// The error names path once: "PATH: is a named pipe (FIFO), not a
+// regular file; ...". A directory gives an error wrapping syscall.EISDIR.
+func Read(path string, max int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, pathError(path, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, pathError(path, err)
+	}
+	if err := check(path, fi, max); err != nil {
+		return nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, pathError(path, err)
+	}
+	if int64(len(data)) > max {
+		return nil, tooLarge(path, max)
+	}
+	return data, nil
+}
+
+// check refuses what Read does not read, given the file's Stat.
+func check(path string, fi fs.FileInfo, max int64) error {
+	switch m := fi.Mode(); {
+	case m.IsDir():
+		return fmt.Errorf("%s: %w", path, syscall.EISDIR)
+	case !m.IsRegular():
+		return fmt.Errorf("%s: is a %s, %w; certinit reads only regular files", path, typeName(m), ErrNotRegular)
+	case fi.Size() > max:
+		return tooLarge(path, max)
+	}
+	return nil
+}
+
+func tooLarge(path string, max int64) error {
+	return fmt.Errorf("%s: larger than %s, %w to read", path, size(max), ErrTooLarge)
+}
+
+// pathError is err (from the os package, which names the path itself) as
+// "PATH: reason", so that every error of Read has one form.
+func pathError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+// typeName names a file type that is neither regular nor a directory.
+func typeName(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "block device"
+	}
+	return "special file"
+}
+
+// size says max in the largest whole unit: "64 MiB", "4 KiB", "100 bytes".
+func size(max int64) string {
+	switch {
+	case max >= 1<<20 && max%(1<<20) == 0:
+		return strconv.FormatInt(max>>20, 10) + " MiB"
+	case max >= 1<<10 && max%(1<<10) == 0:
+		return strconv.FormatInt(max>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(max, 10) + " bytes"
+}
