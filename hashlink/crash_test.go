@@ -176,18 +176,18 @@ func checkRehashDir(t *testing.T, dir string, before map[string]string) {
 		}
 		switch {
 		case atomicfile.IsTemp(name):
-			if _, _, ok := parseLinkName(name); ok || isCandidate(name) {
+			if _, ok := ParseLinkName(name); ok || IsCandidate(name) {
 				t.Fatalf("temporary entry %q looks like a file readers use", name)
 			}
 		case e.Type()&fs.ModeSymlink != 0:
-			if _, _, ok := parseLinkName(name); !ok {
+			if _, ok := ParseLinkName(name); !ok {
 				t.Fatalf("unexpected link %s", name)
 			}
 			target, _ := os.Readlink(p)
-			if strings.Contains(target, "/") || !isCandidate(target) {
+			if strings.Contains(target, "/") || !IsCandidate(target) {
 				t.Fatalf("link %s -> %s", name, target)
 			}
-		case !e.Type().IsRegular() || !isCandidate(name):
+		case !e.Type().IsRegular() || !IsCandidate(name):
 			t.Fatalf("unexpected entry %s (%v)", name, e.Type())
 		}
 	}
@@ -199,7 +199,7 @@ func linkMap(t *testing.T, dir string) map[string]string {
 	m := map[string]string{}
 	for _, l := range symlinks(t, dir) {
 		name, target, _ := strings.Cut(l, " -> ")
-		if _, _, ok := parseLinkName(name); ok {
+		if _, ok := ParseLinkName(name); ok {
 			m[name] = target
 		}
 	}

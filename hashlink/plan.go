@@ -119,6 +119,14 @@ func linkName(k bucketKey, id int) string {
 	return FormatHash(k.hash) + "." + suffixes[k.typ] + strconv.Itoa(id)
 }
 
+// keyOf is the bucket a parsed link name belongs to.
+func keyOf(n LinkName) bucketKey {
+	if n.CRL {
+		return bucketKey{typ: typeCRL, hash: n.Hash}
+	}
+	return bucketKey{typ: typeCert, hash: n.Hash}
+}
+
 // plannedLink is a link to create (or re-point) and plannedRemoval a name to
 // unlink.
 type plan struct {
@@ -179,74 +187,4 @@ func (p *planner) plan(keepAll bool) plan {
 		}
 	}
 	return out
-}
-
-// parseLinkName recognises a hash link name as handle_symlink does: eight
-// hex digits (either case), a dot, an optional "r" (either case) for CRLs,
-// and a decimal number read with C's strtoul (leading white space and a
-// sign allowed, an empty number is 0, the value cut to 16 bits).
-func parseLinkName(name string) (k bucketKey, id uint16, ok bool) {
-	if len(name) < 9 || name[8] != '.' {
-		return k, 0, false
-	}
-	for i := 0; i < 8; i++ {
-		c := name[i]
-		var d byte
-		switch {
-		case c >= '0' && c <= '9':
-			d = c - '0'
-		case c >= 'a' && c <= 'f':
-			d = c - 'a' + 10
-		case c >= 'A' && c <= 'F':
-			d = c - 'A' + 10
-		default:
-			return k, 0, false
-		}
-		k.hash = k.hash<<4 | uint32(d)
-	}
-	rest := name[9:]
-	if len(rest) > 0 && (rest[0] == 'r' || rest[0] == 'R') {
-		k.typ = typeCRL
-		rest = rest[1:]
-	}
-	v, ok := strtoul(rest)
-	return k, uint16(v), ok
-}
-
-// strtoul mimics C's strtoul(s, &end, 10) followed by the check *end == 0.
-func strtoul(s string) (uint64, bool) {
-	i := 0
-	for i < len(s) && isSpace(s[i]) {
-		i++
-	}
-	neg := false
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		neg = s[i] == '-'
-		i++
-	}
-	digits := i
-	var v uint64
-	overflow := false
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		d := uint64(s[i] - '0')
-		if v > (^uint64(0)-d)/10 {
-			overflow = true
-		}
-		v = v*10 + d
-		i++
-	}
-	if i == digits {
-		// No digits: strtoul sets end to the start of s.
-		return 0, s == ""
-	}
-	if i != len(s) {
-		return 0, false
-	}
-	if overflow {
-		return ^uint64(0), true
-	}
-	if neg {
-		v = -v
-	}
-	return v, true
 }

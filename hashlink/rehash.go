@@ -20,23 +20,6 @@ import (
 	"github.com/certinit/certinit/internal/userfile"
 )
 
-// candidateExts are the extensions `openssl rehash` reads (compared without
-// regard to case, after the last dot). Every other file is ignored.
-var candidateExts = []string{"pem", "crt", "cer", "crl"}
-
-func isCandidate(name string) bool {
-	i := strings.LastIndexByte(name, '.')
-	if i < 0 {
-		return false
-	}
-	for _, ext := range candidateExts {
-		if strings.EqualFold(name[i+1:], ext) {
-			return true
-		}
-	}
-	return false
-}
-
 // scanned is what the parallel phase learns about one directory entry.
 type scanned struct {
 	job    jobKind
@@ -152,13 +135,13 @@ func scanDir(dir string, ents []fs.DirEntry) []scanned {
 	for i, e := range ents {
 		name := e.Name()
 		if e.Type()&fs.ModeSymlink != 0 {
-			if k, id, ok := parseLinkName(name); ok {
-				scans[i] = scanned{job: jobLink, key: k, id: id}
+			if ln, ok := ParseLinkName(name); ok {
+				scans[i] = scanned{job: jobLink, key: keyOf(ln), id: ln.ID}
 				jobs = append(jobs, i)
 				continue
 			}
 		}
-		if isCandidate(name) {
+		if IsCandidate(name) {
 			scans[i].job = jobFile
 			jobs = append(jobs, i)
 		}

@@ -222,9 +222,10 @@ func TestParseLinkName(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			k, id, ok := parseLinkName(tc.name)
+			ln, ok := ParseLinkName(tc.name)
+			k, id := keyOf(ln), ln.ID
 			if ok != tc.ok || (ok && (k.typ != tc.typ || k.hash != tc.hash || id != tc.id)) {
-				t.Errorf("parseLinkName = %v %d %v, want %v %08x %d %v", k, id, ok, tc.typ, tc.hash, tc.id, tc.ok)
+				t.Errorf("ParseLinkName = %v %d %v, want %v %08x %d %v", k, id, ok, tc.typ, tc.hash, tc.id, tc.ok)
 			}
 		})
 	}

@@ -135,7 +135,7 @@ func compareRehash(t *testing.T, template string, opts Options) (*Result, error)
 		}
 		var onDisk []string
 		for _, l := range got {
-			if _, _, ok := parseLinkName(strings.SplitN(l, " -> ", 2)[0]); ok {
+			if _, ok := ParseLinkName(strings.SplitN(l, " -> ", 2)[0]); ok {
 				onDisk = append(onDisk, l)
 			}
 		}
