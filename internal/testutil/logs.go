@@ -175,3 +175,8 @@ func All(ms ...func(Record) bool) func(Record) bool {
 		return true
 	}
 }
+
+// Message returns a matcher for records with message msg.
+func Message(msg string) func(Record) bool {
+	return func(r Record) bool { return r.Message == msg }
+}

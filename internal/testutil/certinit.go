@@ -1,0 +1,170 @@
+package testutil
+
+import (
+	"os/exec"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// stopWithin bounds how long certinit gets after SIGTERM at the end of a
+// test before it is killed and the test fails.
+const stopWithin = 15 * time.Second
+
+// Certinit is the built certinit binary running in the background for a
+// test, logging JSON: its records go to Logs, all its output and its
+// child's to Out.
+type Certinit struct {
+	PID  int // certinit's PID as the test sees it
+	Logs *Logs
+	Out  Buffer
+
+	t    testing.TB
+	cmd  *exec.Cmd
+	done chan struct{}
+	code int
+}
+
+// StartCertinit runs `certinit --log-format json ARGS` (BuildCertinit), as
+// PID 1 of a new PID namespace with its own /proc when asPID1 (what a
+// container gives it; needs root), else as a child of the test. At the end
+// of the test it is stopped with SIGTERM, and its output is logged when
+// the test failed.
+func StartCertinit(t testing.TB, asPID1 bool, args ...string) *Certinit {
+	t.Helper()
+	bin := BuildCertinit(t)
+	c := &Certinit{t: t, done: make(chan struct{})}
+	c.Logs, _ = NewLogs(t)
+	args = append([]string{"--log-format", "json"}, args...)
+	if asPID1 {
+		RequireRoot(t)
+		unshare := RequireTool(t, "unshare")
+		c.cmd = exec.Command(unshare, append([]string{"--pid", "--fork", "--mount-proc", "--kill-child", bin}, args...)...)
+	} else {
+		c.cmd = exec.Command(bin, args...)
+	}
+	w := c.Logs.JSONLines(&c.Out)
+	c.cmd.Stdout, c.cmd.Stderr = w, w
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		c.cmd.Wait() // the only Wait: the process is the test's alone
+		c.code = c.cmd.ProcessState.ExitCode()
+		if ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			c.code = 128 + int(ws.Signal())
+		}
+		close(c.done)
+	}()
+	t.Cleanup(c.cleanup)
+	c.PID = c.cmd.Process.Pid
+	if asPID1 {
+		c.PID = c.underUnshare()
+	}
+	return c
+}
+
+// underUnshare returns certinit's PID: unshare forks, and its only child
+// execs certinit.
+func (c *Certinit) underUnshare() int {
+	c.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		for pid := range ChildrenOf(c.cmd.Process.Pid) {
+			return pid
+		}
+		if c.Exited() || time.Now().After(deadline) {
+			c.t.Fatalf("no certinit under unshare; output:\n%s", c.Out.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval
+	}
+}
+
+func (c *Certinit) cleanup() {
+	if !c.Exited() {
+		syscall.Kill(c.PID, syscall.SIGTERM)
+		select {
+		case <-c.done:
+		case <-time.After(stopWithin):
+			c.cmd.Process.Kill()
+			<-c.done
+			c.t.Errorf("certinit did not stop within %s of SIGTERM", stopWithin)
+		}
+	}
+	if c.t.Failed() {
+		c.t.Logf("output of certinit and its child (last 8 KiB):\n%s", c.Out.Tail(8<<10))
+	}
+}
+
+// Signal sends sig to certinit.
+func (c *Certinit) Signal(sig syscall.Signal) {
+	c.t.Helper()
+	if err := syscall.Kill(c.PID, sig); err != nil {
+		c.t.Fatalf("kill -%d %d: %v", sig, c.PID, err)
+	}
+}
+
+// Stop sends SIGTERM to certinit and returns its exit code.
+func (c *Certinit) Stop() int {
+	c.t.Helper()
+	c.Signal(syscall.SIGTERM)
+	return c.Wait(stopWithin)
+}
+
+// Wait returns certinit's exit code (128+N when signal N killed it),
+// failing the test if it does not exit within.
+func (c *Certinit) Wait(within time.Duration) int {
+	c.t.Helper()
+	select {
+	case <-c.done:
+		return c.code
+	case <-time.After(within):
+		c.t.Fatalf("certinit still running after %s", within)
+		return -1
+	}
+}
+
+// Exited reports whether certinit has exited.
+func (c *Certinit) Exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Code is certinit's exit code, once it has exited.
+func (c *Certinit) Code() int {
+	<-c.done
+	return c.code
+}
+
+// ChildPIDs are the children certinit started (its "child started"
+// records), in order.
+func (c *Certinit) ChildPIDs() []int {
+	var pids []int
+	for _, r := range c.Logs.Matching(Message("child started")) {
+		pid, _ := strconv.Atoi(r.Attrs["pid"])
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+// WaitRecords waits for the n-th record that match matches and returns it.
+func (c *Certinit) WaitRecords(match func(Record) bool, n int) Record {
+	c.t.Helper()
+	seen := 0
+	return c.Logs.WaitFor(func(r Record) bool {
+		if match(r) {
+			seen++
+		}
+		return seen >= n
+	}, 10*time.Second)
+}
+
+// Count is the number of records so far that match matches.
+func (c *Certinit) Count(match func(Record) bool) int {
+	return len(c.Logs.Matching(match))
+}
