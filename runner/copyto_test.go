@@ -41,13 +41,13 @@ func TestSharedCopyTo(t *testing.T) {
 	cert, key := pairs.next()
 	certPath := testutil.WriteFile(t, src, "server.pem", cert)
 	keyPath := testutil.WriteFile(t, src, "server-key.pem", key)
-	var insts []*certinit
+	var insts []*testutil.Certinit
 	for range 2 {
 		insts = append(insts, startCertinit(t, "--cert", certPath, "--key", keyPath, "--copy-to", copyDir,
 			"--debounce", "50ms", "--", "sh", "-c", `trap "" HUP; exec sleep 3600`))
 	}
 	for _, c := range insts {
-		c.waitRecords(testutil.Message("child started"), 1)
+		c.WaitRecords(testutil.Message("child started"), 1)
 	}
 	copyCert, copyKey := filepath.Join(copyDir, "server.pem"), filepath.Join(copyDir, "server-key.pem")
 	settled := func() (bool, string) {
@@ -77,7 +77,7 @@ func TestSharedCopyTo(t *testing.T) {
 		n, took.Round(time.Millisecond), waits, st.reads, st.mixed, st.longestMix.Round(time.Microsecond), st.backwards)
 	for i, c := range insts {
 		t.Logf("certinit %d: %d reloads, %d deferred (files changed again while being copied), %d refused (caught mid-renewal)", i+1,
-			c.count(testutil.Message("reloading")), c.count(testutil.Message("reload deferred")), c.count(testutil.Message("reload refused")))
+			c.Count(testutil.Message("reloading")), c.Count(testutil.Message("reload deferred")), c.Count(testutil.Message("reload refused")))
 	}
 	for _, p := range st.problems {
 		t.Error(p)
@@ -92,8 +92,8 @@ func TestSharedCopyTo(t *testing.T) {
 		t.Error("the copies differ from the source at the end")
 	}
 	for _, c := range insts {
-		if c.exited() {
-			t.Errorf("certinit exited (code %d)", c.code)
+		if c.Exited() {
+			t.Errorf("certinit exited (code %d)", c.Code())
 		}
 	}
 }

@@ -48,8 +48,8 @@ func TestMosquittoKeepsOldKeyTypeOnHUP(t *testing.T) {
 	cert, key, newSerial := issueRSA(t, b)
 	testutil.RenameOver(t, keyPath, key)
 	testutil.RenameOver(t, certPath, cert)
-	b.cmd.Process.Signal(syscall.SIGHUP) // forwarded to Mosquitto
-	b.waitOutput("Reloading config", 1)
+	b.Signal(syscall.SIGHUP) // forwarded to Mosquitto
+	waitOutput(t, b.Certinit, "Reloading config", 1)
 	b.waitServedOffering(newSerial, onlyRSA, 10*time.Second) // the reload is done
 	got, err := b.servedOffering("")
 	if err != nil {
@@ -85,17 +85,17 @@ func TestRunKeyTypeChangeRestarts(t *testing.T) {
 	testutil.RenameOver(t, certPath, cert)
 	took := b.waitServed(serial, 10*time.Second)
 	t.Logf("RSA certificate served to a default client %s after the renewal", took)
-	r := b.waitRecords(testutil.Message("restarting"), 1)
+	r := b.WaitRecords(testutil.Message("restarting"), 1)
 	if !strings.Contains(r.Attrs["reason"], "key type changed from ECDSA P-256 to RSA 2048") {
 		t.Fatalf("restart gives reason %q", r.Attrs["reason"])
 	}
 	if got, err := b.servedOffering(onlyECDSA); err == nil {
 		t.Fatalf("an ECDSA-only client still got serial %x: the old certificate survived", got)
 	}
-	if strings.Contains(b.out.String(), "Reloading config") {
+	if strings.Contains(b.Out.String(), "Reloading config") {
 		t.Fatal("broker was signalled instead of restarted")
 	}
-	if pids := b.childPIDs(); len(pids) != 2 {
+	if pids := b.ChildPIDs(); len(pids) != 2 {
 		t.Fatalf("child pids %v, want the first broker and its restart", pids)
 	}
 

@@ -60,12 +60,21 @@ func (a *app) trustCommand() *cli.Command {
 
 func (a *app) openStore(c *cli.Context) (*truststore.Store, error) {
 	spec := c.String("store")
-	if spec != "auto" && spec != "" {
-		if _, err := truststore.LayoutByName(spec); err != nil {
-			return nil, usageErrorf("--store: %v", err)
-		}
+	if err := checkStoreSpec("--store", spec); err != nil {
+		return nil, err
 	}
 	return truststore.Open(c.String("root"), spec, a.log)
+}
+
+// checkStoreSpec makes an unknown store name given to flag a usage error.
+func checkStoreSpec(flag, spec string) error {
+	if spec == "auto" || spec == "" {
+		return nil
+	}
+	if _, err := truststore.LayoutByName(spec); err != nil {
+		return usageErrorf("%s: %v", flag, err)
+	}
+	return nil
 }
 
 func (a *app) trustInstall(c *cli.Context) error {

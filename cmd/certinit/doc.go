@@ -14,7 +14,8 @@
 // error; `run` exits with its child's code (128+N when a signal N killed it).
 //
 // main only calls run and maps its error to an exit code; all work happens in
-// the packages hashlink, truststore, acme, supervisor, watch and probe. The
+// the packages hashlink, truststore, acme, runner (run and init), supervisor,
+// watch and probe. The
 // full reference of flags and environment variables is docs/reference.md,
 // produced from --help by scripts/gen-reference.sh.
 package main

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -172,5 +173,35 @@ func TestPID1Exec(t *testing.T) {
 	code, out = pid1(t, "run", "--", "sh", "-c", `echo "pid=$$"`)
 	if code != 0 || strings.Contains(out, "pid=1\n") {
 		t.Fatalf("without --exec the child must not be PID 1: exit %d, output:\n%s", code, out)
+	}
+}
+
+// TestSignalInterruptsWait: SIGTERM stops a --wait for a pair that never
+// comes, as PID 1 (where a signal without a handler is dropped) and not;
+// certinit exits 1 at once with one line naming the certificate, and
+// COMMAND never starts.
+func TestSignalInterruptsWait(t *testing.T) {
+	for _, mode := range supervisorModes {
+		t.Run(mode.name, func(t *testing.T) {
+			dir := t.TempDir()
+			marker, cert := filepath.Join(dir, "started"), filepath.Join(dir, "never.pem")
+			s := testutil.StartCertinit(t, mode.asPID1, "run", "--cert", cert, "--key", filepath.Join(dir, "never-key.pem"),
+				"--wait", "10m", "--", "touch", marker)
+			s.Logs.WaitFor(testutil.All(testutil.Message("waiting for certificate"), testutil.HasAttr("path", cert)), 10*time.Second)
+			start := time.Now()
+			if code := s.Stop(); code != 1 {
+				t.Fatalf("exit %d after SIGTERM, want 1", code)
+			}
+			if took := time.Since(start); took > 5*time.Second {
+				t.Errorf("took %s to stop", took)
+			}
+			lines := strings.Split(strings.TrimSpace(s.Out.String()), "\n")
+			if last := lines[len(lines)-1]; !strings.HasPrefix(last, "certinit: "+cert+": ") {
+				t.Errorf("last line %q does not name %s", last, cert)
+			}
+			if exists(marker) {
+				t.Error("COMMAND ran")
+			}
+		})
 	}
 }
