@@ -43,13 +43,14 @@ type Config struct {
 	Owner            *owner.Owner  // --owner: owner of the copies and of the ACME output
 
 	Trust      []string     // --trust: CA files to install into the trust store
-	TrustStore string       // --trust-store: "auto", a layout name or "dir:PATH"
-	Root       string       // --root: the OS tree the trust store belongs to
+	TrustStore string       // --trust-store: "auto" (or ""), a layout name or "dir:PATH"
+	Root       string       // --root: the OS tree the trust store belongs to ("": "/")
 	AllowNonCA bool         // --allow-non-ca
 	Rehash     []string     // --rehash: directories to keep OpenSSL hash links in
 	ACME       *acme.Config // --acme-*: obtain and renew in-process; nil: no; Owner applies to it
 
-	// Run only.
+	// Run only. With Exec nothing is left running to watch, signal or
+	// renew: the fields after it do not apply, and ACME is obtained once.
 	Command     []string       // COMMAND and its arguments
 	Exec        bool           // --exec: replace certinit with COMMAND after preparing
 	Watch       []string       // --watch: more paths whose change reloads
