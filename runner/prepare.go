@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"slices"
@@ -56,9 +57,12 @@ func (s *state) prepare(ctx context.Context) error {
 	if s.files.Cert != "" {
 		snap, err := s.waitForPair(ctx, s.cfg.Wait)
 		if err != nil {
-			return err
+			return s.suggestWait(err)
 		}
 		s.snap = snap
+		leaf := snap.Pair.Chain[0]
+		s.log.Info("pair valid", "path", s.files.Cert, "serial", leaf.SerialNumber.Text(16),
+			"not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if s.cfg.CopyTo != "" {
 		return s.copyPair(ctx)
@@ -177,6 +181,16 @@ func (s *state) waitForPair(ctx context.Context, wait time.Duration) (*reload.Sn
 	s.log.Debug("chain verifies to the trust store", "path", s.files.Cert, "roots", extra)
 	s.roots, s.widened = wide, true
 	return snap, nil
+}
+
+// suggestWait adds to the error of a pair that is not there, when
+// nothing waited for it, how to wait: a sidecar (certbot, cert-manager)
+// may not have written it yet.
+func (s *state) suggestWait(err error) error {
+	if s.cfg.Wait > 0 || !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return fmt.Errorf("%w; to wait for it to appear, give --wait DURATION (such as --wait 5m)", err)
 }
 
 // storeRoots are the bundles of what the machine trusts besides the

@@ -2,6 +2,8 @@ package runner
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,6 +62,73 @@ func TestInitCopies(t *testing.T) {
 	}
 	if len(logs.Matching(testutil.Message("copied"))) != 1 || len(logs.Matching(testutil.Message("prepared"))) != 1 {
 		t.Error("no record of the copy, or none of the end of the preparation")
+	}
+}
+
+// TestInitStepOrder: the preparation runs, and logs, its steps in the
+// order the package promises: trust install, rehash, obtain, the pair
+// checked, copy, then the end of the preparation. Each step logs one
+// record, about its own file or directory.
+func TestInitStepOrder(t *testing.T) {
+	dir := t.TempDir()
+	root, capath, copyDir := t.TempDir(), filepath.Join(dir, "capath"), filepath.Join(dir, "copy")
+	ca := testutil.NewCA(t, "step order CA")
+	trust := testutil.WriteFile(t, dir, "ca.pem", testutil.CertPEM(ca.Cert))
+	testutil.WriteFile(t, capath, "ca.pem", testutil.CertPEM(ca.Cert))
+	out := filepath.Join(dir, "acme")
+	logs, err := initLogged(t, Config{
+		Trust: []string{trust}, TrustStore: "dir:/store", Root: root,
+		Rehash: []string{capath},
+		ACME:   &acme.Config{Issuer: acme.IssuerLocal, Domains: []string{"localhost"}, Out: out},
+		CopyTo: copyDir,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		msg        string
+		key, value string // an attribute the record must have ("": none)
+	}{
+		{"trust installed", "", ""},
+		{"rehashed", "path", capath},
+		{"certificate", "domain", "localhost"},
+		{"pair valid", "path", filepath.Join(out, acme.FullChainFile)},
+		{"copied", "", ""},
+		{"prepared", "", ""},
+	}
+	stepMsgs := map[string]bool{}
+	for _, s := range steps {
+		stepMsgs[s.msg] = true
+	}
+	got := logs.Matching(func(r testutil.Record) bool { return stepMsgs[r.Message] })
+	if len(got) != len(steps) {
+		t.Fatalf("%d step records, want %d: %+v", len(got), len(steps), got)
+	}
+	for i, s := range steps {
+		if got[i].Message != s.msg || s.key != "" && got[i].Attrs[s.key] != s.value {
+			t.Errorf("step %d: record %q %v, want %q with %s=%s", i+1, got[i].Message, got[i].Attrs, s.msg, s.key, s.value)
+		}
+	}
+}
+
+// TestInitSuggestsWait: a pair that is not there, with nothing waiting
+// for it, is an error naming the file once and suggesting --wait; with
+// --wait the error says how long it waited instead.
+func TestInitSuggestsWait(t *testing.T) {
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "fullchain.pem"), filepath.Join(dir, "privkey.pem")
+	for _, wait := range []time.Duration{0, time.Millisecond} {
+		_, err := initLogged(t, Config{Cert: cert, Key: key, Wait: wait})
+		if err == nil || !errors.Is(err, fs.ErrNotExist) {
+			t.Fatalf("--wait %s: Init: %v; want a missing file", wait, err)
+		}
+		msg := err.Error()
+		if !strings.HasPrefix(msg, cert+": ") || strings.Count(msg, cert) != 1 || strings.Contains(msg, "\n") {
+			t.Errorf("--wait %s: %q should name %s once, first, on one line", wait, msg, cert)
+		}
+		if suggests := strings.Contains(msg, "--wait"); suggests != (wait == 0) {
+			t.Errorf("--wait %s: %q: suggests --wait: %v, want %v", wait, msg, suggests, wait == 0)
+		}
 	}
 }
 
