@@ -2,14 +2,11 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"strconv"
 	"strings"
-	"time"
+
+	"github.com/urfave/cli/v2"
 
 	"github.com/certinit/certinit/acme"
-	"github.com/certinit/certinit/internal/owner"
-	"github.com/urfave/cli/v2"
 )
 
 // The certificate options are shared: `acme obtain` defines them plain
@@ -43,9 +40,9 @@ func acmeFlags(prefix string) []cli.Flag {
 		&cli.StringFlag{Name: n("acme-ca"), Usage: "PEM `FILE` of a CA to trust for the ACME server's own HTTPS (private ACME CAs)"},
 		&cli.StringFlag{Name: n("eab-kid"), Usage: "external account binding key `ID` (CAs that require it)"},
 		&cli.StringFlag{Name: n("eab-hmac"), Usage: "external account binding HMAC `KEY`, base64url"},
-		&cli.StringFlag{Name: n("owner"), Usage: "`USER[:GROUP]` to own the files; the key becomes 0640 so the broker can read it after dropping root"},
-		&cli.StringFlag{Name: n("renew-before"), Value: "30d", Usage: "renew when less than `DURATION` remains (at most a third of the lifetime); e.g. 30d, 720h"},
-		&cli.StringFlag{Name: n("local-validity"), Value: "90d", Usage: "`DURATION` local-issuer certificates are valid; e.g. 90d, 10m"},
+		ownerFlag(n("owner"), "the files written"),
+		durationFlag(n("renew-before"), acme.DefaultRenewBefore, "renew when less than `DURATION` remains (at most a third of the lifetime)", ""),
+		durationFlag(n("local-validity"), acme.DefaultLocalValidity, "`DURATION` local-issuer certificates are valid", ""),
 	}
 }
 
@@ -80,21 +77,11 @@ func acmeConfig(c *cli.Context, prefix string) (acme.Config, error) {
 		}
 		cfg.DirectoryURL = acme.LetsEncryptStagingURL
 	}
+	cfg.RenewBefore, cfg.LocalValidity = durationOf(c, n("renew-before")), durationOf(c, n("local-validity"))
+	// Under run and init --owner is shared with --copy-to: no acme-owner.
 	var err error
-	if cfg.RenewBefore, err = parseDays(c.String(n("renew-before"))); err != nil {
-		return cfg, usageErrorf("--%s: %v", n("renew-before"), err)
-	}
-	if cfg.LocalValidity, err = parseDays(c.String(n("local-validity"))); err != nil {
-		return cfg, usageErrorf("--%s: %v", n("local-validity"), err)
-	}
-	if spec := c.String(n("owner")); spec != "" {
-		o, err := owner.Parse(spec)
-		if err != nil {
-			return cfg, usageErrorf("--%s: %v", n("owner"), err)
-		}
-		cfg.Owner = o
-	}
-	return cfg, nil
+	cfg.Owner, err = parseOwnerFlag(c, n("owner"))
+	return cfg, err
 }
 
 // newIssuer is acme.New with configuration mistakes as usage errors.
@@ -104,20 +91,4 @@ func newIssuer(a *app, cfg acme.Config) (acme.Issuer, error) {
 		return nil, usageErrorf("%v", err)
 	}
 	return iss, err
-}
-
-// parseDays is time.ParseDuration that also takes whole days ("30d").
-func parseDays(s string) (time.Duration, error) {
-	if d, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(d)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("%q is not a number of days", s)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration such as 30d or 720h", s)
-	}
-	return d, nil
 }

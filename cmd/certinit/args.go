@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -26,23 +27,29 @@ func positionalArgs(c *cli.Context) ([]string, error) {
 		name, value, hasValue := strings.Cut(strings.TrimLeft(arg, "-"), "=")
 		f := findFlag(c.Command.Flags, name)
 		if f == nil {
-			return nil, usageErrorf("%s: flag provided but not defined: %s", c.Command.Name, arg)
+			return nil, usageErrorf("%s: no flag %s (certinit %s --help lists them)", c.Command.Name, dashed(name), c.Command.Name)
 		}
 		if !hasValue {
-			if tv, ok := f.(cli.DocGenerationFlag); ok && !tv.TakesValue() {
+			if isBool(f) {
 				value = "true"
 			} else if i+1 < len(args) {
 				i++
 				value = args[i]
 			} else {
-				return nil, usageErrorf("%s: flag needs an argument: %s", c.Command.Name, arg)
+				return nil, usageErrorf("%s: %s needs a value", c.Command.Name, dashed(name))
 			}
 		}
 		if err := c.Set(name, value); err != nil {
-			return nil, usageErrorf("%s: invalid value %q for flag %s: %v", c.Command.Name, value, arg, err)
+			return nil, usageErrorf("%s: %s: %v", c.Command.Name, dashed(name), valueReason(strconv.Quote(value), err.Error(), isBool(f)))
 		}
 	}
 	return pos, nil
+}
+
+// isBool reports whether f takes no value.
+func isBool(f cli.Flag) bool {
+	tv, ok := f.(cli.DocGenerationFlag)
+	return ok && !tv.TakesValue()
 }
 
 func findFlag(flags []cli.Flag, name string) cli.Flag {

@@ -22,17 +22,17 @@ func (a *app) probeCommand() *cli.Command {
 			"not-yet-valid, hostname-mismatch, client-cert-required, handshake-failure,\n" +
 			"connect-failure, mqtt-refused) under a diagnosis. Exit 0 for ok, 1 otherwise.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "servername", Usage: "server name to send (SNI) and verify (default: HOST)"},
+			&cli.StringFlag{Name: "servername", Usage: "server `NAME` to send (SNI) and verify (default: HOST)"},
 			&cli.StringFlag{Name: "cafile", Usage: "trust the CA certificates in `FILE` (instead of the system store)"},
 			&cli.StringFlag{Name: "capath", Usage: "trust the OpenSSL hash `DIR` (instead of the system store)"},
 			&cli.StringFlag{Name: "cert", Usage: "client certificate `FILE`"},
 			&cli.StringFlag{Name: "key", Usage: "client key `FILE`"},
 			&cli.BoolFlag{Name: "mqtt", Usage: "after TLS, send an MQTT 3.1.1 CONNECT and read the CONNACK"},
-			&cli.StringFlag{Name: "mqtt-user", Usage: "MQTT user name for --mqtt"},
-			&cli.StringFlag{Name: "mqtt-password", Usage: "MQTT password for --mqtt (prefer CERTINIT_MQTT_PASSWORD)"},
+			&cli.StringFlag{Name: "mqtt-user", Usage: "MQTT `USER` name for --mqtt"},
+			&cli.StringFlag{Name: "mqtt-password", Usage: "MQTT `PASSWORD` for --mqtt (prefer CERTINIT_MQTT_PASSWORD)"},
 			&cli.StringFlag{Name: "save", Usage: "write the issuing chain into `DIR` and rehash it, for --capath DIR"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object"},
-			&cli.DurationFlag{Name: "timeout", Value: probe.DefaultTimeout, Usage: "for the whole probe"},
+			durationFlag("timeout", probe.DefaultTimeout, "`DURATION` the whole probe may take", ""),
 			&cli.BoolFlag{Name: "offline", Usage: "do not fetch a missing intermediate from the certificate's AIA URL"},
 		},
 		Action: a.probe,
@@ -61,7 +61,7 @@ func (a *app) probe(c *cli.Context) error {
 		MQTTUser:     c.String("mqtt-user"),
 		MQTTPassword: c.String("mqtt-password"),
 		SaveDir:      c.String("save"),
-		Timeout:      c.Duration("timeout"),
+		Timeout:      durationOf(c, "timeout"),
 		Offline:      c.Bool("offline"),
 		Log:          a.log,
 	})
@@ -99,7 +99,7 @@ func (a *app) checkCommand() *cli.Command {
 			&cli.StringFlag{Name: "key", Usage: "private key `FILE` of --cert"},
 			&cli.StringFlag{Name: "cafile", Usage: "verify --cert against the CA certificates in `FILE`"},
 			&cli.StringFlag{Name: "capath", Usage: "verify --cert against the OpenSSL hash `DIR` (and check its links)"},
-			&cli.DurationFlag{Name: "min-validity", Usage: "report a certificate that expires within `DURATION` (e.g. 720h)"},
+			durationFlag("min-validity", 0, "report a certificate that expires within `DURATION` (e.g. 30d)", "reports only certificates not valid now"),
 			&cli.StringFlag{Name: "mosquitto-conf", Usage: "check every TLS file and option of this mosquitto.conf `FILE`"},
 		},
 		Action: a.check,
@@ -114,15 +114,12 @@ func (a *app) check(c *cli.Context) error {
 	if len(args) > 0 {
 		return usageErrorf("check: unexpected argument %q (files are given with --cert, --key, --cafile, --capath, --mosquitto-conf)", args[0])
 	}
-	if c.Duration("min-validity") < 0 {
-		return usageErrorf("check: --min-validity must not be negative")
-	}
 	opts := probe.CheckOptions{
 		CertFile:      c.String("cert"),
 		KeyFile:       c.String("key"),
 		CAFile:        c.String("cafile"),
 		CAPath:        c.String("capath"),
-		MinValidity:   c.Duration("min-validity"),
+		MinValidity:   durationOf(c, "min-validity"),
 		MosquittoConf: c.String("mosquitto-conf"),
 		Log:           a.log,
 	}
@@ -157,8 +154,8 @@ func (a *app) embedCommand() *cli.Command {
 			"mbedtls_x509_crt_parse_der. Several certificates become one PEM string (c-der\n" +
 			"takes one). A comment records subject, expiry and SHA-256 fingerprint.",
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "format", Value: string(embed.FormatPEM), Usage: "c-pem or c-der"},
-			&cli.StringFlag{Name: "name", Usage: "C identifier of the array (default: from the file name)"},
+			&cli.StringFlag{Name: "format", Value: string(embed.FormatPEM), Usage: "`FORMAT` of the C source: c-pem or c-der"},
+			&cli.StringFlag{Name: "name", Usage: "C identifier `IDENT` of the array (default: from the file name)"},
 		},
 		Action: a.embed,
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/certinit/certinit/acme"
-	"github.com/certinit/certinit/internal/owner"
 	"github.com/certinit/certinit/runner"
 	"github.com/certinit/certinit/supervisor"
 	"github.com/certinit/certinit/watch"
@@ -33,9 +32,9 @@ func (a *app) runCommand() *cli.Command {
 			&cli.StringSliceFlag{Name: "watch", Usage: "also watch `PATH` (file or directory); a change reloads (repeatable)"},
 			&cli.StringFlag{Name: "reload-signal", Value: "HUP", Usage: "`SIG` that makes COMMAND reload its certificates (HUP, USR1, USR2, INT, QUIT, TERM, WINCH, ALRM)"},
 			&cli.StringSliceFlag{Name: "restart-on", Usage: "restart COMMAND instead of signalling when `PATH` changes (repeatable)"},
-			&cli.DurationFlag{Name: "debounce", Value: watch.DefaultDebounce, Usage: "quiet `DURATION` after a file event before acting"},
-			&cli.DurationFlag{Name: "poll", Value: watch.DefaultPoll, Usage: "rescan every `DURATION` even without events (0 disables)"},
-			&cli.DurationFlag{Name: "stop-timeout", Value: supervisor.DefaultStopTimeout, Usage: "`DURATION` COMMAND gets after SIGTERM/SIGINT before SIGKILL"},
+			durationFlag("debounce", watch.DefaultDebounce, "quiet `DURATION` after a file event before acting", ""),
+			durationFlag("poll", watch.DefaultPoll, "rescan every `DURATION` even without events", "turns the rescan off"),
+			durationFlag("stop-timeout", supervisor.DefaultStopTimeout, "`DURATION` COMMAND gets after SIGTERM/SIGINT before SIGKILL", ""),
 			&cli.BoolFlag{Name: "exec", Usage: "after preparing, replace certinit with COMMAND (nothing is watched)"},
 		),
 		Action: a.runAction,
@@ -60,11 +59,11 @@ func prepareFlags() []cli.Flag {
 		&cli.StringFlag{Name: "cert", Usage: "certificate `FILE` (leaf first, chain may follow) the server loads"},
 		&cli.StringFlag{Name: "key", Usage: "private key `FILE` of --cert"},
 		&cli.StringFlag{Name: "chain", Usage: "separate chain `FILE` (certbot's chain.pem), checked, watched and copied with the pair"},
-		&cli.DurationFlag{Name: "wait", Usage: "wait up to `DURATION` for --cert and --key to exist and be a valid pair"},
+		durationFlag("wait", 0, "wait up to `DURATION` for --cert and --key to exist and be a valid pair", "checks once, without waiting"),
 		&cli.StringFlag{Name: "copy-to", Usage: "copy the pair (and chain) into `DIR`, keeping their file names"},
-		&cli.StringFlag{Name: "owner", Usage: "`USER[:GROUP]` owning the copies and the --acme-out files; the key is 0600, 0640 with a group"},
+		ownerFlag("owner", "the --copy-to copies and the --acme-out files"),
 		&cli.StringSliceFlag{Name: "trust", Usage: "install CA certificate `FILE` into the trust store before starting, again when it changes (repeatable)"},
-		&cli.StringFlag{Name: "trust-store", Value: "auto", Usage: "store --trust goes to: auto, debian, alpine, rhel, suse, arch or dir:PATH (a capath; PATH inside --root)"},
+		&cli.StringFlag{Name: "trust-store", Value: "auto", Usage: "`STORE` --trust goes to: auto, debian, alpine, rhel, suse, arch or dir:PATH (a capath; PATH inside --root)"},
 		&cli.StringFlag{Name: "root", Value: "/", Usage: "`DIR` holding the OS tree of the trust store"},
 		&cli.BoolFlag{Name: "allow-non-ca", Usage: "also accept --trust certificates that are neither CA certificates nor self-signed"},
 		&cli.StringSliceFlag{Name: "rehash", Usage: "keep OpenSSL hash links in `DIR` (a capath), as openssl rehash does (repeatable)"},
@@ -106,10 +105,7 @@ func (a *app) runAction(c *cli.Context) error {
 		return usageErrorf("--reload-signal: %v", err)
 	}
 	cfg.Watch, cfg.RestartOn = c.StringSlice("watch"), c.StringSlice("restart-on")
-	cfg.Debounce, cfg.Poll, cfg.StopTimeout = c.Duration("debounce"), c.Duration("poll"), c.Duration("stop-timeout")
-	if cfg.Debounce <= 0 || cfg.StopTimeout <= 0 || cfg.Poll < 0 {
-		return usageErrorf("--debounce and --stop-timeout must be positive, --poll not negative")
-	}
+	cfg.Debounce, cfg.Poll, cfg.StopTimeout = durationOf(c, "debounce"), durationOf(c, "poll"), durationOf(c, "stop-timeout")
 	if cfg.Exec = c.Bool("exec"); cfg.Exec {
 		if cfg.ACME != nil {
 			return usageErrorf("--exec leaves nothing running to renew certificates: --%s cannot be used with it (use init for a one-off)",
@@ -137,16 +133,13 @@ func (a *app) runAction(c *cli.Context) error {
 func prepareConfig(c *cli.Context) (runner.Config, error) {
 	cfg := runner.Config{
 		Cert: c.String("cert"), Key: c.String("key"), Chain: c.String("chain"),
-		Wait: c.Duration("wait"), CopyTo: c.String("copy-to"),
+		Wait: durationOf(c, "wait"), CopyTo: c.String("copy-to"),
 		Trust: c.StringSlice("trust"), TrustStore: c.String("trust-store"), Root: c.String("root"),
 		AllowNonCA: c.Bool("allow-non-ca"), Rehash: c.StringSlice("rehash"),
 	}
-	if s := c.String("owner"); s != "" {
-		o, err := owner.Parse(s)
-		if err != nil {
-			return cfg, usageErrorf("--owner: %v", err)
-		}
-		cfg.Owner = o
+	var err error
+	if cfg.Owner, err = parseOwnerFlag(c, "owner"); err != nil {
+		return cfg, err
 	}
 	if len(cfg.Trust) == 0 {
 		for _, f := range []string{"trust-store", "root", "allow-non-ca"} {

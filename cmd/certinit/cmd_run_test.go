@@ -31,17 +31,14 @@ func TestRunUsage(t *testing.T) {
 		{"exec with watch", []string{"run", "--exec", "--watch", dir, "--", "true"}, 2, "--exec"},
 		{"init with command", []string{"init", "--", "true"}, 2, "init takes no COMMAND"},
 		{"missing certificate", []string{"init", "--cert", missing, "--key", key}, 1, missing},
+		{"missing certificate, no --wait", []string{"init", "--cert", missing, "--key", key}, 1, "--wait"},
+		{"wait without unit", []string{"init", "--cert", cert, "--key", key, "--wait", "5"}, 2, "--wait"},
 		{"command not found", []string{"run", "--cert", missing, "--key", key, "--", "certinit-no-such-command"}, 127, "certinit-no-such-command"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runCLI(t, tc.args...)
-			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
-				t.Fatalf("exit %d, want %d; stderr %q should contain %q", code, tc.code, stderr, tc.stderr)
-			}
-			if len(strings.Split(strings.TrimSpace(stderr), "\n")) > 2 {
-				t.Fatalf("more than one line of error:\n%s", stderr)
-			}
+			requireErrorLine(t, tc.code, code, stderr, tc.stderr)
 		})
 	}
 }

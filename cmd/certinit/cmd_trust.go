@@ -13,8 +13,8 @@ import (
 // trustFlags are the flags every trust subcommand shares.
 func trustFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "root", Value: "/", Usage: "directory holding the OS tree (an image's root file system)"},
-		&cli.StringFlag{Name: "store", Value: "auto", Usage: "store layout: auto, debian, alpine, rhel, suse, arch or dir:PATH (PATH inside --root)"},
+		&cli.StringFlag{Name: "root", Value: "/", Usage: "`DIR` holding the OS tree (an image's root file system)"},
+		&cli.StringFlag{Name: "store", Value: "auto", Usage: "`STORE` layout: auto, debian, alpine, rhel, suse, arch or dir:PATH (PATH inside --root)"},
 	}
 }
 

@@ -12,6 +12,9 @@
 //
 // Exit codes: 0 success, 1 the operation failed or found a problem, 2 usage
 // error; `run` exits with its child's code (128+N when a signal N killed it).
+// Every error is one line on standard error, prefixed "certinit: ". The flag
+// conventions (placeholders, durations, owner ids, usage errors) are in
+// flags.go and docs/conventions.md.
 //
 // main only calls run and maps its error to an exit code; all work happens in
 // the packages hashlink, truststore, acme, runner (run and init), supervisor,

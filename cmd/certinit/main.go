@@ -56,8 +56,8 @@ func (a *app) newCLI() *cli.App {
 		Writer:      a.stdout,
 		ErrWriter:   a.stderr,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
-			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "log level: debug, info, warn or error"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "`FORMAT` of log lines: text or json"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "lowest `LEVEL` logged: debug, info, warn or error"},
 		},
 		Before: a.setupLogging,
 		Commands: []*cli.Command{
@@ -76,7 +76,7 @@ func (a *app) newCLI() *cli.App {
 		// errors go back to run, and main alone picks the exit code.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
-			return usageErrorf("%v", err)
+			return flagError("", err)
 		},
 		CommandNotFound: func(_ *cli.Context, name string) {
 			a.unknownCommand = name
@@ -84,20 +84,23 @@ func (a *app) newCLI() *cli.App {
 	}
 	addEnvVars(c.Flags)
 	for _, cmd := range c.Commands {
-		setUpCommand(cmd)
+		setUpCommand(cmd, "")
 	}
 	return c
 }
 
 // setUpCommand gives cmd and its subcommands the handler that makes flag
-// mistakes usage errors, and their flags' environment variables.
-func setUpCommand(cmd *cli.Command) {
+// mistakes usage errors naming the command ("trust install: --store
+// ..."), and their flags' environment variables. parent is the path of
+// the command above ("" for a top-level command).
+func setUpCommand(cmd *cli.Command, parent string) {
+	path := strings.TrimSpace(parent + " " + cmd.Name)
 	cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
-		return usageErrorf("%s: %v", cmd.Name, err)
+		return flagError(path, err)
 	}
 	addEnvVars(cmd.Flags)
 	for _, sub := range cmd.Subcommands {
-		setUpCommand(sub)
+		setUpCommand(sub, path)
 	}
 }
 
@@ -152,7 +155,7 @@ func addEnvVars(flags []cli.Flag) {
 			f.EnvVars = env
 		case *cli.BoolFlag:
 			f.EnvVars = env
-		case *cli.DurationFlag:
+		case *cli.GenericFlag:
 			f.EnvVars = env
 		case *cli.StringSliceFlag:
 			f.EnvVars = env
@@ -186,8 +189,9 @@ func (e *exitError) Error() string {
 
 func (e *exitError) Unwrap() error { return e.err }
 
-// exitCode maps run's error to the process exit code and prints it:
-// 0 success, 1 failure, 2 usage error, or the code an exitError carries.
+// exitCode maps run's error to the process exit code and prints it, one
+// line prefixed "certinit: ": 0 success, 1 failure, 2 usage error, or the
+// code an exitError carries.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
@@ -199,17 +203,10 @@ func exitCode(err error, stderr io.Writer) int {
 		}
 		return ee.code
 	}
+	fmt.Fprintf(stderr, "certinit: %v\n", err)
 	var ue *usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "certinit: %v\nRun 'certinit --help' for usage.\n", ue)
 		return 2
 	}
-	// Errors from flag parsing that urfave/cli does not route through
-	// OnUsageError (missing required flags, bad flag values).
-	if strings.HasPrefix(err.Error(), "Required flag") || strings.HasPrefix(err.Error(), "invalid value") {
-		fmt.Fprintf(stderr, "certinit: %v\nRun 'certinit --help' for usage.\n", err)
-		return 2
-	}
-	fmt.Fprintf(stderr, "certinit: %v\n", err)
 	return 1
 }

@@ -18,6 +18,33 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errOut.String()
 }
 
+// requireUsageError fails unless certinit exited 2 (usage) with one line
+// on standard error, prefixed "certinit: " once, that contains every one
+// of names (the flags or paths at fault).
+func requireUsageError(t *testing.T, code int, stderr string, names ...string) {
+	t.Helper()
+	requireErrorLine(t, 2, code, stderr, names...)
+}
+
+// requireErrorLine is requireUsageError for exit code want.
+func requireErrorLine(t *testing.T, want, code int, stderr string, names ...string) {
+	t.Helper()
+	line := strings.TrimSuffix(stderr, "\n")
+	switch {
+	case code != want:
+		t.Errorf("exit %d, want %d; stderr %q", code, want, stderr)
+	case strings.Contains(line, "\n") || !strings.HasSuffix(stderr, "\n"):
+		t.Errorf("stderr is not one line: %q", stderr)
+	case !strings.HasPrefix(line, "certinit: ") || strings.Count(line, "certinit:") != 1:
+		t.Errorf("stderr %q: want the prefix \"certinit: \" once", line)
+	}
+	for _, n := range names {
+		if !strings.Contains(line, n) {
+			t.Errorf("stderr %q does not name %s", line, n)
+		}
+	}
+}
+
 func TestExitCodes(t *testing.T) {
 	tests := []struct {
 		name string
@@ -26,46 +53,54 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"version", []string{"version"}, 0},
 		{"unknown command", []string{"no-such-command"}, 2},
+		{"help for an unknown command", []string{"help", "no-such-command"}, 2},
 		{"unknown flag", []string{"version", "--no-such-flag"}, 2},
+		{"unknown global flag", []string{"--no-such-flag", "version"}, 2},
 		{"bad log level", []string{"--log-level", "loud", "version"}, 2},
 		{"bad log format", []string{"--log-format", "xml", "version"}, 2},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runCLI(t, tc.args...)
-			if code != tc.want {
-				t.Fatalf("exit %d, want %d (stderr %q)", code, tc.want, stderr)
+			if tc.want == 0 {
+				if code != 0 {
+					t.Fatalf("exit %d, want 0 (stderr %q)", code, stderr)
+				}
+				return
 			}
+			requireErrorLine(t, tc.want, code, stderr)
 		})
 	}
+}
+
+// walkFlags calls fn for every flag of certinit and its commands, with the
+// command's path ("" for the global flags, "trust install").
+func walkFlags(fn func(path string, f cli.Flag)) {
+	c := (&app{}).newCLI()
+	for _, f := range c.Flags {
+		fn("", f)
+	}
+	var walk func(parent string, cmds []*cli.Command)
+	walk = func(parent string, cmds []*cli.Command) {
+		for _, cmd := range cmds {
+			p := strings.TrimSpace(parent + " " + cmd.Name)
+			for _, f := range cmd.Flags {
+				fn(p, f)
+			}
+			walk(p, cmd.Subcommands)
+		}
+	}
+	walk("", c.Commands)
 }
 
 // TestEveryFlagHasEnvVar checks the contract: every flag of every command
 // also reads CERTINIT_<FLAG>.
 func TestEveryFlagHasEnvVar(t *testing.T) {
-	a := &app{}
-	c := a.newCLI()
-	var check func(path string, flags []cli.Flag)
-	check = func(path string, flags []cli.Flag) {
-		for _, f := range flags {
-			name := f.Names()[0]
-			ev, ok := f.(interface{ GetEnvVars() []string })
-			if !ok || len(ev.GetEnvVars()) == 0 || ev.GetEnvVars()[0] != envName(name) {
-				t.Errorf("%s --%s: no %s environment variable", path, name, envName(name))
-			}
-			if !strings.HasPrefix(envName(name), "CERTINIT_") {
-				t.Errorf("bad env name %s", envName(name))
-			}
+	walkFlags(func(path string, f cli.Flag) {
+		name := f.Names()[0]
+		ev, ok := f.(interface{ GetEnvVars() []string })
+		if !ok || len(ev.GetEnvVars()) != 1 || ev.GetEnvVars()[0] != envName(name) {
+			t.Errorf("certinit %s --%s: no %s environment variable", path, name, envName(name))
 		}
-	}
-	var walk func(path string, cmds []*cli.Command)
-	walk = func(path string, cmds []*cli.Command) {
-		for _, cmd := range cmds {
-			p := path + " " + cmd.Name
-			check(p, cmd.Flags)
-			walk(p, cmd.Subcommands)
-		}
-	}
-	check("certinit", c.Flags)
-	walk("certinit", c.Commands)
+	})
 }
