@@ -26,22 +26,25 @@ type app struct {
 	stdout, stderr io.Writer
 	log            *slog.Logger
 	level          slog.LevelVar
-	unknownCommand string // set by CommandNotFound: urfave/cli returns nil then
+	unknownCommand string // set by CommandNotFound (`certinit help NAME`): urfave/cli returns nil then
 }
+
+// errVersionShown ends a run after --version printed the version.
+var errVersionShown = errors.New("version shown")
 
 // run parses args and runs one command. It never exits; main maps the
 // returned error to an exit code with exitCode.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	a := &app{stdout: stdout, stderr: stderr}
 	a.log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: &a.level}))
-	cliApp := a.newCLI()
-	if err := cliApp.RunContext(ctx, args); err != nil {
-		return err
+	err := a.newCLI().RunContext(ctx, args)
+	switch {
+	case errors.Is(err, errVersionShown):
+		return nil
+	case err == nil && a.unknownCommand != "":
+		return usageErrorf("no command %q (certinit --help lists the commands)", a.unknownCommand)
 	}
-	if a.unknownCommand != "" {
-		return usageErrorf("unknown command %q", a.unknownCommand)
-	}
-	return nil
+	return err
 }
 
 func (a *app) newCLI() *cli.App {
@@ -52,14 +55,16 @@ func (a *app) newCLI() *cli.App {
 			"obtains or watches certificates, and runs the broker as its supervisor, reloading\n" +
 			"it only with a certificate/key pair that loads. Every flag also reads CERTINIT_<FLAG>.",
 		Version:     version,
-		HideVersion: true,
+		HideVersion: true, // urfave/cli's own --version prints another text; see the version flag
 		Writer:      a.stdout,
 		ErrWriter:   a.stderr,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "`FORMAT` of log lines: text or json"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "lowest `LEVEL` logged: debug, info, warn or error"},
+			&cli.BoolFlag{Name: "version", Usage: "print what certinit version prints, and exit", DisableDefaultText: true},
 		},
-		Before: a.setupLogging,
+		Before: a.before,
+		Action: func(c *cli.Context) error { return a.noCommand(c, "") },
 		Commands: []*cli.Command{
 			a.hashCommand(),
 			a.rehashCommand(),
@@ -84,24 +89,57 @@ func (a *app) newCLI() *cli.App {
 	}
 	addEnvVars(c.Flags)
 	for _, cmd := range c.Commands {
-		setUpCommand(cmd, "")
+		a.setUpCommand(cmd, "")
 	}
 	return c
 }
 
+// noCommand is what certinit, or a command made of subcommands (path:
+// "trust"), does without one of its commands: a usage error, after the
+// help on standard error when no argument was given at all.
+func (a *app) noCommand(c *cli.Context, path string) error {
+	prefix, help := "", "certinit --help"
+	if path != "" {
+		prefix, help = path+": ", "certinit "+path+" --help"
+	}
+	if c.NArg() > 0 {
+		return usageErrorf("%sno command %q (%s lists the commands)", prefix, c.Args().First(), help)
+	}
+	if path == "" {
+		cli.HelpPrinter(a.stderr, cli.AppHelpTemplate, c.App)
+	} else {
+		cli.HelpPrinter(a.stderr, cli.SubcommandHelpTemplate, c.Command)
+	}
+	return usageErrorf("%sno command given", prefix)
+}
+
 // setUpCommand gives cmd and its subcommands the handler that makes flag
 // mistakes usage errors naming the command ("trust install: --store
-// ..."), and their flags' environment variables. parent is the path of
-// the command above ("" for a top-level command).
-func setUpCommand(cmd *cli.Command, parent string) {
+// ..."), their flags' environment variables and, to a command made of
+// subcommands, noCommand. parent is the path of the command above ("" for
+// a top-level command).
+func (a *app) setUpCommand(cmd *cli.Command, parent string) {
 	path := strings.TrimSpace(parent + " " + cmd.Name)
 	cmd.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
 		return flagError(path, err)
 	}
+	if len(cmd.Subcommands) > 0 && cmd.Action == nil {
+		cmd.Action = func(c *cli.Context) error { return a.noCommand(c, path) }
+	}
 	addEnvVars(cmd.Flags)
 	for _, sub := range cmd.Subcommands {
-		setUpCommand(sub, path)
+		a.setUpCommand(sub, path)
 	}
+}
+
+// before runs after the global flags are parsed: --version ends the run,
+// the log flags build the logger.
+func (a *app) before(c *cli.Context) error {
+	if c.Bool("version") {
+		a.printVersion()
+		return errVersionShown
+	}
+	return a.setupLogging(c)
 }
 
 func (a *app) setupLogging(c *cli.Context) error {
@@ -134,11 +172,13 @@ func (a *app) versionCommand() *cli.Command {
 		Name:  "version",
 		Usage: "print certinit's version",
 		Action: func(c *cli.Context) error {
-			fmt.Fprintf(a.stdout, "certinit %s\n", version)
+			a.printVersion()
 			return nil
 		},
 	}
 }
+
+func (a *app) printVersion() { fmt.Fprintf(a.stdout, "certinit %s\n", version) }
 
 // envName is the environment variable that backs a flag.
 func envName(flag string) string {
@@ -147,8 +187,13 @@ func envName(flag string) string {
 
 // addEnvVars gives every flag its CERTINIT_<FLAG> variable, so no command
 // can forget it. TestEveryFlagHasEnvVar fails for a flag type missing here.
+// --version has none: it is not configuration, and an image that sets
+// CERTINIT_VERSION to its own version string must not break every command.
 func addEnvVars(flags []cli.Flag) {
 	for _, f := range flags {
+		if hasNoEnvVar(f) {
+			continue
+		}
 		env := []string{envName(f.Names()[0])}
 		switch f := f.(type) {
 		case *cli.StringFlag:
@@ -162,6 +207,9 @@ func addEnvVars(flags []cli.Flag) {
 		}
 	}
 }
+
+// hasNoEnvVar reports whether f is one of the flags without a variable.
+func hasNoEnvVar(f cli.Flag) bool { return f.Names()[0] == "version" }
 
 // usageError is a mistake in how certinit was called: exit code 2.
 type usageError struct{ msg string }
