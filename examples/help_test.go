@@ -140,6 +140,7 @@ func parseInvocation(t testing.TB, argv []string, errorf func(format string, arg
 	t.Helper()
 	root := help(t)
 	i := 1
+	alone := false // --version or --help: no command needed
 	for ; i < len(argv) && strings.HasPrefix(argv[i], "-") && argv[i] != "--"; i++ {
 		name, _, hasValue := strings.Cut(strings.TrimLeft(argv[i], "-"), "=")
 		f, ok := root.flags[name]
@@ -147,6 +148,7 @@ func parseInvocation(t testing.TB, argv []string, errorf func(format string, arg
 			errorf("certinit has no global flag %s (certinit --help)", argv[i])
 			continue
 		}
+		alone = alone || name == "version" || name == "help" || name == "h"
 		if f.takesValue && !hasValue {
 			i++
 		}
@@ -159,7 +161,9 @@ func parseInvocation(t testing.TB, argv []string, errorf func(format string, arg
 	}
 	inv := &invocation{cmd: cur, flags: map[string][]string{}}
 	if cur == root {
-		errorf("%q names no certinit command (certinit --help lists them)", strings.Join(argv, " "))
+		if !alone || i < len(argv) {
+			errorf("%q names no certinit command (certinit --help lists them)", strings.Join(argv, " "))
+		}
 		return inv
 	}
 	for ; i < len(argv); i++ {
@@ -272,5 +276,12 @@ func TestHelpParser(t *testing.T) {
 	}
 	if len(problems) != 1 || !strings.Contains(problems[0], "--renamed") {
 		t.Errorf("problems = %q, want one about --renamed", problems)
+	}
+	for line, want := range map[string]int{"certinit --version": 0, "certinit --log-level debug": 1, "certinit --version frob": 1} {
+		problems = nil
+		parseInvocation(t, strings.Fields(line), func(f string, a ...any) { problems = append(problems, fmt.Sprintf(f, a...)) })
+		if len(problems) != want {
+			t.Errorf("%q: problems %q, want %d", line, problems, want)
+		}
 	}
 }

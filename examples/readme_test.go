@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -127,6 +128,28 @@ func TestREADMECommandLines(t *testing.T) {
 		t.Run(filepath.Dir(f), func(t *testing.T) {
 			checkREADME(t, f, string(readFile(t, f)), images)
 		})
+	}
+}
+
+// TestDocsCommandLines holds the top-level README and docs/ to the real
+// command as TestREADMECommandLines holds the examples (docs/reference.md
+// is --help itself), and requires the README to show every command that
+// `certinit --help` lists.
+func TestDocsCommandLines(t *testing.T) {
+	files, _ := filepath.Glob("../docs/*.md")
+	files = slices.DeleteFunc(files, func(f string) bool { return filepath.Base(f) == "reference.md" })
+	files = append(files, "../README.md")
+	images := loadImages(t)
+	for _, f := range files {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			checkREADME(t, f, string(readFile(t, f)), images)
+		})
+	}
+	readme := string(readFile(t, "../README.md"))
+	for _, cmd := range sortedKeys(help(t).subs) {
+		if cmd != "help" && cmd != "h" && !strings.Contains(readme, "certinit "+cmd) {
+			t.Errorf("README.md never shows certinit %s, which certinit --help lists", cmd)
+		}
 	}
 }
 
