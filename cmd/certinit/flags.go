@@ -24,8 +24,8 @@ import (
 
 // durationFlag declares a duration option: a Go duration (90s, 5m, 1h30m)
 // or whole days (30d). A negative duration is always refused; zero only
-// when zero says what it means, which the help then shows ("0 disables
-// polling"). Read it with durationOf.
+// when zero says what it means, which the help then shows ("; 0 turns
+// the rescan off"). Read it with durationOf.
 func durationFlag(name string, def time.Duration, usage, zero string) *cli.GenericFlag {
 	if zero != "" {
 		usage += "; 0 " + zero
