@@ -155,7 +155,7 @@ func TestBridge(t *testing.T) {
 		t.Fatal("the second issuance kept the serial")
 	}
 	start := time.Now()
-	mosquittotest.WaitFor(t, within, func() (bool, string) {
+	testutil.Eventually(t, within, func() (bool, string) {
 		got, err := mosquittotest.ServedSerial(t, hubPort, hub.caFile, "127.0.0.1")
 		if err != nil {
 			return false, err.Error()

@@ -181,7 +181,7 @@ func runBrokerContainer(t *testing.T, b brokerContainer) {
 	ports := r.tlsPorts(t)
 	waitServed := func() {
 		for _, port := range ports {
-			mosquittotest.WaitFor(t, within, func() (bool, string) {
+			testutil.Eventually(t, within, func() (bool, string) {
 				got, err := mosquittotest.ServedSerial(t, port, r.h.caFile, "localhost")
 				if err != nil {
 					return false, err.Error()

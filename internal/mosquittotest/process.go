@@ -91,7 +91,7 @@ func (p *Proc) Exited() bool {
 // the test when the process exits first or within passes.
 func (p *Proc) WaitOutput(t testing.TB, text string, n int, within time.Duration) {
 	t.Helper()
-	WaitFor(t, within, func() (bool, string) {
+	testutil.Eventually(t, within, func() (bool, string) {
 		if strings.Count(p.Output(), text) >= n {
 			return true, ""
 		}
@@ -100,21 +100,4 @@ func (p *Proc) WaitOutput(t testing.TB, text string, n int, within time.Duration
 		}
 		return false, "no " + text + " in the output of " + p.Name
 	})
-}
-
-// WaitFor polls cond every 20ms until it reports true, and fails the test
-// with cond's last explanation when within passes first.
-func WaitFor(t testing.TB, within time.Duration, cond func() (ok bool, why string)) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, why)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
 }
