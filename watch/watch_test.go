@@ -2,13 +2,16 @@ package watch
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/internal/testutil"
 )
 
@@ -165,6 +168,21 @@ func TestWatchIgnoresNonChanges(t *testing.T) {
 			},
 		},
 		{
+			// Every name openssl rehash takes for its own link, as
+			// hashlink.ParseLinkName says: upper-case hex and a CRL's
+			// rN included.
+			name: "links openssl rehash manages",
+			setup: func(t *testing.T, dir string) []string {
+				mustWrite(t, filepath.Join(dir, "capath", "a.pem"), "a")
+				return []string{filepath.Join(dir, "capath")}
+			},
+			change: func(t *testing.T, dir string) {
+				for _, n := range []string{"0123ABCD.0", "0123abcd.r1", "89abcdef.R0"} {
+					mustSymlink(t, "a.pem", filepath.Join(dir, "capath", n))
+				}
+			},
+		},
+		{
 			name: "unrelated file next to the watched one",
 			setup: func(t *testing.T, dir string) []string {
 				return []string{mustWrite(t, filepath.Join(dir, "cert.pem"), "c")}
@@ -180,6 +198,76 @@ func TestWatchIgnoresNonChanges(t *testing.T) {
 			h.touchMarker(t)
 			h.expect(t, "marker")
 		})
+	}
+}
+
+// TestWatchUnreadable: a FIFO, a device, a directory or an oversized file
+// appearing at a watched path is reported once, as the change it is; the
+// scans after it neither block on it nor report it again; and a regular
+// file replacing it is reported. Without inotify, a watched FIFO that
+// stays in place counts the polls: each opens it once.
+func TestWatchUnreadable(t *testing.T) {
+	tests := []struct {
+		name  string
+		place func(t *testing.T, path string) // replaces path with something not to read
+	}{
+		{"fifo", func(t *testing.T, path string) {
+			tmp := path + ".fifo"
+			if err := syscall.Mkfifo(tmp, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			mustRename(t, tmp, path)
+		}},
+		{"link to a character device", func(t *testing.T, path string) {
+			mustSymlink(t, "/dev/zero", path+".dev")
+			mustRename(t, path+".dev", path)
+		}},
+		{"directory", func(t *testing.T, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Mkdir(path, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"larger than any certificate file", func(t *testing.T, path string) {
+			big := mustWrite(t, path+".big", "")
+			if err := os.Truncate(big, pemfile.MaxFileSize+1); err != nil { // sparse
+				t.Fatal(err)
+			}
+			mustRename(t, big, path)
+		}},
+	}
+	for _, tc := range tests {
+		for _, poll := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, poll only %v", tc.name, poll), func(t *testing.T) {
+				dir := t.TempDir()
+				cert := mustWrite(t, filepath.Join(dir, "cert.pem"), "one")
+				scans := filepath.Join(dir, "scans.fifo")
+				if err := syscall.Mkfifo(scans, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				h := startWatch(t, dir, []string{cert, scans}, poll)
+				tc.place(t, cert)
+				h.expect(t, "cert.pem")
+				// Three more scans, none of which reports the path again:
+				// polls that the FIFO counts, or events on the marker.
+				if poll {
+					testutil.WaitOpened(t, scans, 3, 5*time.Second)
+				}
+				for range 3 {
+					h.touchMarker(t)
+					h.expect(t, "marker")
+				}
+				if tc.name == "directory" {
+					if err := os.Remove(cert); err != nil {
+						t.Fatal(err)
+					}
+				}
+				testutil.RenameOver(t, cert, []byte("two"))
+				h.expect(t, "cert.pem")
+			})
+		}
 	}
 }
 
@@ -278,6 +366,13 @@ func mustSymlink(t *testing.T, target, link string) {
 		t.Fatal(err)
 	}
 	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustRename(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.Rename(from, to); err != nil {
 		t.Fatal(err)
 	}
 }
