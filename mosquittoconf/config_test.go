@@ -5,8 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/certinit/certinit/internal/mosquittotest"
 	"github.com/certinit/certinit/internal/testutil"
@@ -92,5 +95,102 @@ func TestMosquittoOpensDefaultListenerFromInclude(t *testing.T) {
 	}
 	if err := os.Remove(filepath.Join(inc, "a.conf")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// unreadable are the files certinit does not read as configuration, each
+// made at path: what they are and whether mosquitto starts with one in an
+// include_dir ("hangs": it waits for a writer or reads forever).
+var unreadable = []struct {
+	name      string
+	make      func(t *testing.T, path string)
+	mosquitto string // "starts", "refuses" or "hangs"
+}{
+	{"fifo", func(t *testing.T, path string) {
+		if err := syscall.Mkfifo(path, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}, "hangs"},
+	{"link to a character device", func(t *testing.T, path string) {
+		if err := os.Symlink("/dev/zero", path); err != nil {
+			t.Fatal(err)
+		}
+	}, "hangs"},
+	{"directory", func(t *testing.T, path string) {
+		if err := os.Mkdir(path, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}, "refuses"},
+	{"larger than 4 MiB", func(t *testing.T, path string) {
+		line := "# " + strings.Repeat("x", 1021) + "\n"
+		testutil.WriteFile(t, filepath.Dir(path), filepath.Base(path), []byte(strings.Repeat(line, maxConfigSize/len(line)+1)))
+	}, "starts"},
+}
+
+// TestUnreadableFiles: a main file or an included file that is not a
+// regular configuration file of sane size is named once, in one error or
+// one problem at its include_dir line, without blocking; the problem is
+// fatal exactly when mosquitto does not start with it.
+func TestUnreadableFiles(t *testing.T) {
+	for _, tc := range unreadable {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			main := filepath.Join(dir, "main.conf")
+			tc.make(t, main)
+			_, _, err := loadWithin(t, main)
+			if err == nil || !strings.HasPrefix(err.Error(), main+": ") || strings.Count(err.Error(), main) != 1 {
+				t.Errorf("Load(%s): error %v, want one naming the file once", tc.name, err)
+			}
+
+			inc := filepath.Join(dir, "conf.d")
+			if err := os.Mkdir(inc, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			bad := filepath.Join(inc, "bad.conf")
+			tc.make(t, bad)
+			conf := testutil.WriteFile(t, dir, "with-include.conf", []byte(fmt.Sprintf("listener %d 127.0.0.1\ninclude_dir %s\n", testutil.FreePort(t), inc)))
+			cfg, probs, err := loadWithin(t, conf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(probs) != 1 || probs[0].File != conf || probs[0].Line != 2 || strings.Count(probs[0].String(), bad) != 1 {
+				t.Fatalf("problems %v: want one at %s:2 naming %s once", probs, conf, bad)
+			}
+			if probs[0].Fatal != (tc.mosquitto != "starts") || slices.Contains(cfg.Files, bad) {
+				t.Errorf("problem %+v, files %v: mosquitto %s", probs[0], cfg.Files, tc.mosquitto)
+			}
+			if tc.mosquitto == "hangs" {
+				return
+			}
+			data, err := os.ReadFile(conf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, started := mosquittotest.Run(t, t.TempDir(), string(data)); started != (tc.mosquitto == "starts") {
+				t.Errorf("mosquitto started=%v, want %s; log:\n%s", started, tc.mosquitto, b.Log())
+			}
+		})
+	}
+}
+
+// loadWithin is Load, failing the test if it does not return in time.
+func loadWithin(t *testing.T, path string) (*Config, []Problem, error) {
+	t.Helper()
+	type result struct {
+		cfg   *Config
+		probs []Problem
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		cfg, probs, err := Load(path)
+		done <- result{cfg, probs, err}
+	}()
+	select {
+	case r := <-done:
+		return r.cfg, r.probs, r.err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Load(%s) blocked", path)
+		return nil, nil, nil
 	}
 }
