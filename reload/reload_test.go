@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/certinit/certinit/internal/owner"
+	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/internal/testutil"
 )
 
@@ -353,4 +354,100 @@ func mustRead(t *testing.T, p string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestUnreadableRefused: a FIFO, a device, a directory or an oversized
+// file where the pair or a watched file was is refused with one error
+// naming it, without blocking; nothing is signalled or copied; a watched
+// path that is a directory or gone is not judged; and once the file is
+// a good one again, the change goes through.
+func TestUnreadableRefused(t *testing.T) {
+	kinds := []struct {
+		name string
+		make func(t *testing.T, path string)
+	}{
+		{"fifo", func(t *testing.T, path string) {
+			if err := syscall.Mkfifo(path, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"link to a character device", func(t *testing.T, path string) {
+			if err := os.Symlink("/dev/zero", path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"directory", func(t *testing.T, path string) {
+			if err := os.Mkdir(path, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"oversized", func(t *testing.T, path string) {
+			if err := os.WriteFile(path, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Truncate(path, pemfile.MaxFileSize+1); err != nil { // sparse
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, k := range kinds {
+		for _, where := range []string{"certificate", "watched file"} {
+			t.Run(k.name+" as "+where, func(t *testing.T) {
+				f := newFixture(t)
+				rec := &recorder{}
+				watched := filepath.Join(f.dir, "acl.conf")
+				copyDir := filepath.Join(f.dir, "copy")
+				r := New(Config{Files: Files{Cert: f.cert, Key: f.key}, CopyTo: copyDir, Log: testutil.Logger(t)}, rec)
+				bad := map[string]string{"certificate": f.cert, "watched file": watched}[where]
+				os.Remove(bad)
+				k.make(t, bad)
+
+				err := changedWithin(t, r, []string{bad})
+				refused := !(where == "watched file" && k.name == "directory")
+				switch {
+				case !refused:
+					if got := rec.take(); err != nil || len(got) != 1 {
+						t.Fatalf("a watched directory was judged: %v, did %q", err, got)
+					}
+				case refused && (err == nil || !strings.HasPrefix(err.Error(), bad+": ") || strings.Count(err.Error(), bad) != 1):
+					t.Fatalf("Changed: %v, want an error naming %s once, first", err, bad)
+				case refused:
+					if got := rec.take(); len(got) != 0 {
+						t.Fatalf("refused change did %q", got)
+					}
+					if _, err := os.Stat(copyDir); err == nil {
+						t.Fatal("refused change was copied")
+					}
+				}
+
+				if err := os.RemoveAll(bad); err != nil {
+					t.Fatal(err)
+				}
+				f.writePair(testutil.CertOpts{})
+				if where == "watched file" {
+					testutil.WriteFile(t, f.dir, "acl.conf", []byte("user a\n"))
+				}
+				if err := changedWithin(t, r, []string{f.cert, f.key}); err != nil {
+					t.Fatalf("good change after the refusal: %v", err)
+				}
+				if got := rec.take(); len(got) != 1 {
+					t.Fatalf("good change did %q, want one signal", got)
+				}
+			})
+		}
+	}
+}
+
+// changedWithin is r.Changed, failing the test if it blocks.
+func changedWithin(t *testing.T, r *Reloader, paths []string) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- r.Changed(context.Background(), paths) }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Changed(%v) blocked", paths)
+		return nil
+	}
 }
