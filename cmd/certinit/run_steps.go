@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -386,21 +385,10 @@ func (a *app) prepareTrustAside(ctx context.Context, rc *runConfig, steps []prep
 
 // interruptible returns a context that SIGTERM and SIGINT cancel until
 // stop is called: as PID 1 nothing else would stop certinit before the
-// supervisor forwards signals. The handler is registered on a goroutine
-// (os/signal starts a thread the first time, a millisecond here), which
-// is done long before the preparation that uses the context gets far.
+// supervisor forwards signals. The handler is in place when it returns,
+// so a signal at any moment of the preparation interrupts it.
 func interruptible(parent context.Context) (ctx context.Context, stop func()) {
-	ctx, cancel := context.WithCancel(parent)
-	registered := make(chan func())
-	go func() {
-		sctx, sstop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
-		context.AfterFunc(sctx, cancel)
-		registered <- sstop
-	}()
-	return ctx, sync.OnceFunc(func() {
-		(<-registered)()
-		cancel()
-	})
+	return signal.NotifyContext(parent, syscall.SIGTERM, syscall.SIGINT)
 }
 
 // trustAside reports whether the trust install may run beside the later
