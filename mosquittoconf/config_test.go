@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -98,33 +97,14 @@ func TestMosquittoOpensDefaultListenerFromInclude(t *testing.T) {
 	}
 }
 
-// unreadable are the files certinit does not read as configuration, each
-// made at path: what they are and whether mosquitto starts with one in an
-// include_dir ("hangs": it waits for a writer or reads forever).
-var unreadable = []struct {
-	name      string
-	make      func(t *testing.T, path string)
-	mosquitto string // "starts", "refuses" or "hangs"
-}{
-	{"fifo", func(t *testing.T, path string) {
-		if err := syscall.Mkfifo(path, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}, "hangs"},
-	{"link to a character device", func(t *testing.T, path string) {
-		if err := os.Symlink("/dev/zero", path); err != nil {
-			t.Fatal(err)
-		}
-	}, "hangs"},
-	{"directory", func(t *testing.T, path string) {
-		if err := os.Mkdir(path, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}, "refuses"},
-	{"larger than 4 MiB", func(t *testing.T, path string) {
-		line := "# " + strings.Repeat("x", 1021) + "\n"
-		testutil.WriteFile(t, filepath.Dir(path), filepath.Base(path), []byte(strings.Repeat(line, maxConfigSize/len(line)+1)))
-	}, "starts"},
+// brokerWith says whether mosquitto starts with each kind of
+// testutil.UnreadableFiles in an include_dir: "hangs" when it waits for a
+// writer or reads without end.
+var brokerWith = map[string]string{
+	"fifo":                       "hangs",
+	"link to a character device": "hangs",
+	"directory":                  "refuses",
+	"oversized":                  "starts",
 }
 
 // TestUnreadableFiles: a main file or an included file that is not a
@@ -132,14 +112,14 @@ var unreadable = []struct {
 // one problem at its include_dir line, without blocking; the problem is
 // fatal exactly when mosquitto does not start with it.
 func TestUnreadableFiles(t *testing.T) {
-	for _, tc := range unreadable {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, tc := range testutil.UnreadableFiles {
+		t.Run(tc.Name, func(t *testing.T) {
 			dir := t.TempDir()
 			main := filepath.Join(dir, "main.conf")
-			tc.make(t, main)
+			tc.Make(t, main)
 			_, _, err := loadWithin(t, main)
 			if err == nil || !strings.HasPrefix(err.Error(), main+": ") || strings.Count(err.Error(), main) != 1 {
-				t.Errorf("Load(%s): error %v, want one naming the file once", tc.name, err)
+				t.Errorf("Load(%s): error %v, want one naming the file once", tc.Name, err)
 			}
 
 			inc := filepath.Join(dir, "conf.d")
@@ -147,7 +127,7 @@ func TestUnreadableFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			bad := filepath.Join(inc, "bad.conf")
-			tc.make(t, bad)
+			tc.Make(t, bad)
 			conf := testutil.WriteFile(t, dir, "with-include.conf", []byte(fmt.Sprintf("listener %d 127.0.0.1\ninclude_dir %s\n", testutil.FreePort(t), inc)))
 			cfg, probs, err := loadWithin(t, conf)
 			if err != nil {
@@ -156,18 +136,19 @@ func TestUnreadableFiles(t *testing.T) {
 			if len(probs) != 1 || probs[0].File != conf || probs[0].Line != 2 || strings.Count(probs[0].String(), bad) != 1 {
 				t.Fatalf("problems %v: want one at %s:2 naming %s once", probs, conf, bad)
 			}
-			if probs[0].Fatal != (tc.mosquitto != "starts") || slices.Contains(cfg.Files, bad) {
-				t.Errorf("problem %+v, files %v: mosquitto %s", probs[0], cfg.Files, tc.mosquitto)
+			broker := brokerWith[tc.Name]
+			if probs[0].Fatal != (broker != "starts") || slices.Contains(cfg.Files, bad) {
+				t.Errorf("problem %+v, files %v: mosquitto %s", probs[0], cfg.Files, broker)
 			}
-			if tc.mosquitto == "hangs" {
+			if broker == "hangs" {
 				return
 			}
 			data, err := os.ReadFile(conf)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if b, started := mosquittotest.Run(t, t.TempDir(), string(data)); started != (tc.mosquitto == "starts") {
-				t.Errorf("mosquitto started=%v, want %s; log:\n%s", started, tc.mosquitto, b.Log())
+			if b, started := mosquittotest.Run(t, t.TempDir(), string(data)); started != (broker == "starts") {
+				t.Errorf("mosquitto started=%v, want %s; log:\n%s", started, broker, b.Log())
 			}
 		})
 	}

@@ -7,11 +7,9 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/internal/testutil"
 )
 
@@ -200,43 +198,15 @@ func TestCheckFlags(t *testing.T) {
 // path once; Check never blocks on it.
 func TestCheckUnreadable(t *testing.T) {
 	f := newCheckFiles(t)
-	kinds := []struct {
-		name string
-		make func(t *testing.T, path string)
-	}{
-		{"fifo", func(t *testing.T, path string) {
-			if err := syscall.Mkfifo(path, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"link to a character device", func(t *testing.T, path string) {
-			if err := os.Symlink("/dev/zero", path); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"directory", func(t *testing.T, path string) {
-			if err := os.Mkdir(path, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"oversized", func(t *testing.T, path string) {
-			if err := os.WriteFile(path, nil, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Truncate(path, pemfile.MaxFileSize+1); err != nil { // sparse
-				t.Fatal(err)
-			}
-		}},
-	}
-	for _, k := range kinds {
-		t.Run(k.name, func(t *testing.T) {
+	for _, k := range testutil.UnreadableFiles {
+		t.Run(k.Name, func(t *testing.T) {
 			dir := t.TempDir()
 			bad := filepath.Join(dir, "bad.pem")
-			k.make(t, bad)
+			k.Make(t, bad)
 			badConf := filepath.Join(dir, "bad.conf")
-			k.make(t, badConf)
+			k.Make(t, badConf)
 			inc := filepath.Join(dir, "conf.d")
-			k.make(t, filepath.Join(inc+".tmp"))
+			k.Make(t, filepath.Join(inc+".tmp"))
 			if err := os.Mkdir(inc, 0o755); err != nil {
 				t.Fatal(err)
 			}

@@ -19,22 +19,22 @@ func TestHashDirAgreesWithOpenSSL(t *testing.T) {
 	openssl := testutil.RequireTool(t, "openssl")
 	tests := []struct {
 		name   string
-		change func(t *testing.T, dir, hash string)
+		change func(dir, hash string) error
 		want   []string // one problem saying each; HASH stands for the hash
 		found  []bool   // which of a.pem and b.pem openssl verify -CApath finds
 	}{
-		{"as openssl rehash left it", func(*testing.T, string, string) {}, nil, []bool{true, true}},
-		{"first link removed", func(t *testing.T, dir, hash string) {
-			mustRemove(t, filepath.Join(dir, hash+".0"))
+		{"as openssl rehash left it", func(string, string) error { return nil }, nil, []bool{true, true}},
+		{"first link removed", func(dir, hash string) error {
+			return os.Remove(filepath.Join(dir, hash+".0"))
 		}, []string{"a.pem has no hash link HASH.0", "hash link HASH.1 follows a gap"}, []bool{false, false}},
-		{"second link removed", func(t *testing.T, dir, hash string) {
-			mustRemove(t, filepath.Join(dir, hash+".1"))
+		{"second link removed", func(dir, hash string) error {
+			return os.Remove(filepath.Join(dir, hash+".1"))
 		}, []string{"b.pem has no hash link HASH.0"}, []bool{true, false}},
-		{"second link renamed to a leading zero", func(t *testing.T, dir, hash string) {
-			mustRename(t, filepath.Join(dir, hash+".1"), filepath.Join(dir, hash+".01"))
+		{"second link renamed to a leading zero", func(dir, hash string) error {
+			return os.Rename(filepath.Join(dir, hash+".1"), filepath.Join(dir, hash+".01"))
 		}, []string{"b.pem has no hash link HASH.0"}, []bool{true, false}},
-		{"second link renamed to upper-case hex", func(t *testing.T, dir, hash string) {
-			mustRename(t, filepath.Join(dir, hash+".1"), filepath.Join(dir, strings.ToUpper(hash)+".1"))
+		{"second link renamed to upper-case hex", func(dir, hash string) error {
+			return os.Rename(filepath.Join(dir, hash+".1"), filepath.Join(dir, strings.ToUpper(hash)+".1"))
 		}, []string{"b.pem has no hash link HASH.0"}, []bool{true, false}},
 	}
 	for _, tc := range tests {
@@ -54,7 +54,9 @@ func TestHashDirAgreesWithOpenSSL(t *testing.T) {
 			}
 			opensslRehash(t, dir)
 			hash := hashOf(t, files[0])
-			tc.change(t, dir, hash)
+			if err := tc.change(dir, hash); err != nil {
+				t.Fatal(err)
+			}
 
 			probs := hashDirProblems(dir)
 			if len(probs) != len(tc.want) {
@@ -72,19 +74,5 @@ func TestHashDirAgreesWithOpenSSL(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func mustRemove(t *testing.T, p string) {
-	t.Helper()
-	if err := os.Remove(p); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func mustRename(t *testing.T, from, to string) {
-	t.Helper()
-	if err := os.Rename(from, to); err != nil {
-		t.Fatal(err)
 	}
 }

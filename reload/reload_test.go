@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/certinit/certinit/internal/owner"
-	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/internal/testutil"
 )
 
@@ -362,37 +361,9 @@ func mustRead(t *testing.T, p string) []byte {
 // path that is a directory or gone is not judged; and once the file is
 // a good one again, the change goes through.
 func TestUnreadableRefused(t *testing.T) {
-	kinds := []struct {
-		name string
-		make func(t *testing.T, path string)
-	}{
-		{"fifo", func(t *testing.T, path string) {
-			if err := syscall.Mkfifo(path, 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"link to a character device", func(t *testing.T, path string) {
-			if err := os.Symlink("/dev/zero", path); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"directory", func(t *testing.T, path string) {
-			if err := os.Mkdir(path, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"oversized", func(t *testing.T, path string) {
-			if err := os.WriteFile(path, nil, 0o600); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Truncate(path, pemfile.MaxFileSize+1); err != nil { // sparse
-				t.Fatal(err)
-			}
-		}},
-	}
-	for _, k := range kinds {
+	for _, k := range testutil.UnreadableFiles {
 		for _, where := range []string{"certificate", "watched file"} {
-			t.Run(k.name+" as "+where, func(t *testing.T) {
+			t.Run(k.Name+" as "+where, func(t *testing.T) {
 				f := newFixture(t)
 				rec := &recorder{}
 				watched := filepath.Join(f.dir, "acl.conf")
@@ -400,10 +371,10 @@ func TestUnreadableRefused(t *testing.T) {
 				r := New(Config{Files: Files{Cert: f.cert, Key: f.key}, CopyTo: copyDir, Log: testutil.Logger(t)}, rec)
 				bad := map[string]string{"certificate": f.cert, "watched file": watched}[where]
 				os.Remove(bad)
-				k.make(t, bad)
+				k.Make(t, bad)
 
 				err := changedWithin(t, r, []string{bad})
-				refused := !(where == "watched file" && k.name == "directory")
+				refused := !(where == "watched file" && k.Name == "directory")
 				switch {
 				case !refused:
 					if got := rec.take(); err != nil || len(got) != 1 {

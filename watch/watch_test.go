@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/internal/testutil"
 )
 
@@ -207,40 +206,9 @@ func TestWatchIgnoresNonChanges(t *testing.T) {
 // file replacing it is reported. Without inotify, a watched FIFO that
 // stays in place counts the polls: each opens it once.
 func TestWatchUnreadable(t *testing.T) {
-	tests := []struct {
-		name  string
-		place func(t *testing.T, path string) // replaces path with something not to read
-	}{
-		{"fifo", func(t *testing.T, path string) {
-			tmp := path + ".fifo"
-			if err := syscall.Mkfifo(tmp, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			mustRename(t, tmp, path)
-		}},
-		{"link to a character device", func(t *testing.T, path string) {
-			mustSymlink(t, "/dev/zero", path+".dev")
-			mustRename(t, path+".dev", path)
-		}},
-		{"directory", func(t *testing.T, path string) {
-			if err := os.Remove(path); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.Mkdir(path, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{"larger than any certificate file", func(t *testing.T, path string) {
-			big := mustWrite(t, path+".big", "")
-			if err := os.Truncate(big, pemfile.MaxFileSize+1); err != nil { // sparse
-				t.Fatal(err)
-			}
-			mustRename(t, big, path)
-		}},
-	}
-	for _, tc := range tests {
+	for _, k := range testutil.UnreadableFiles {
 		for _, poll := range []bool{false, true} {
-			t.Run(fmt.Sprintf("%s, poll only %v", tc.name, poll), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s, poll only %v", k.Name, poll), func(t *testing.T) {
 				dir := t.TempDir()
 				cert := mustWrite(t, filepath.Join(dir, "cert.pem"), "one")
 				scans := filepath.Join(dir, "scans.fifo")
@@ -248,7 +216,10 @@ func TestWatchUnreadable(t *testing.T) {
 					t.Fatal(err)
 				}
 				h := startWatch(t, dir, []string{cert, scans}, poll)
-				tc.place(t, cert)
+				// In one step: a link to it renamed over the file.
+				k.Make(t, cert+".new")
+				mustSymlink(t, "cert.pem.new", cert+".link")
+				mustRename(t, cert+".link", cert)
 				h.expect(t, "cert.pem")
 				// Three more scans, none of which reports the path again:
 				// polls that the FIFO counts, or events on the marker.
@@ -258,11 +229,6 @@ func TestWatchUnreadable(t *testing.T) {
 				for range 3 {
 					h.touchMarker(t)
 					h.expect(t, "marker")
-				}
-				if tc.name == "directory" {
-					if err := os.Remove(cert); err != nil {
-						t.Fatal(err)
-					}
 				}
 				testutil.RenameOver(t, cert, []byte("two"))
 				h.expect(t, "cert.pem")

@@ -7,7 +7,6 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -15,56 +14,23 @@ import (
 	"time"
 
 	"github.com/certinit/certinit/internal/mosquittotest"
-	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/internal/testutil"
 )
 
-// The built certinit against files it must not read: a FIFO (opening one
-// for reading waits for a writer), a link to a character device (reading
-// one never ends), a directory and a file larger than any certificate.
-// Each is one line naming it, never a hang, in every command that meets
-// one, and a later good file is used.
-
-// unreadable are the kinds of file, each made at a path.
-var unreadable = []struct {
-	name string
-	make func(t *testing.T, path string)
-}{
-	{"fifo", func(t *testing.T, path string) {
-		if err := syscall.Mkfifo(path, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}},
-	{"link to a character device", func(t *testing.T, path string) {
-		if err := os.Symlink("/dev/zero", path); err != nil {
-			t.Fatal(err)
-		}
-	}},
-	{"directory", func(t *testing.T, path string) {
-		if err := os.Mkdir(path, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}},
-	{"oversized", func(t *testing.T, path string) {
-		if err := os.WriteFile(path, nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Truncate(path, pemfile.MaxFileSize+1); err != nil { // sparse
-			t.Fatal(err)
-		}
-	}},
-}
+// The built certinit against files it must not read
+// (testutil.UnreadableFiles): each is one line naming it, never a hang, in
+// every command that meets one, and a later good file is used.
 
 // TestInitUnreadableCert: `certinit init --cert X --key K --wait D` with
 // X unreadable ends once the wait is over, with exit code 1 and one line
 // naming X.
 func TestInitUnreadableCert(t *testing.T) {
-	for _, k := range unreadable {
-		t.Run(k.name, func(t *testing.T) {
+	for _, k := range testutil.UnreadableFiles {
+		t.Run(k.Name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			cert := filepath.Join(dir, "cert.pem")
-			k.make(t, cert)
+			k.Make(t, cert)
 			key := testutil.WriteFile(t, dir, "key.pem", []byte("not read before the certificate\n"))
 			const wait = 3 * time.Second
 			start := time.Now()
@@ -86,17 +52,21 @@ func TestInitUnreadableCert(t *testing.T) {
 func TestInitFIFOInterrupted(t *testing.T) {
 	dir := t.TempDir()
 	cert := filepath.Join(dir, "cert.pem")
-	unreadable[0].make(t, cert)
-	key := testutil.WriteFile(t, dir, "key.pem", []byte("not read before the certificate\n"))
-	p := startCertinit(t, "init", "--cert", cert, "--key", key, "--wait", "10m")
-	p.logs.WaitFor(testutil.All(testutil.HasAttr("path", cert), testutil.AttrContains("reason", cert)), 10*time.Second)
-	start := time.Now()
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	code := p.wait(t, 5*time.Second)
-	if took := time.Since(start); code != 1 {
-		t.Errorf("exit %d after SIGTERM (%s), want 1", code, took.Round(time.Millisecond))
+	if err := syscall.Mkfifo(cert, 0o644); err != nil {
+		t.Fatal(err)
 	}
-	errorLineNaming(t, p.logs, cert)
+	key := testutil.WriteFile(t, dir, "key.pem", []byte("not read before the certificate\n"))
+	p, logs := startCertinit(t, "init", "--cert", cert, "--key", key, "--wait", "10m")
+	logs.WaitFor(testutil.All(testutil.HasAttr("path", cert), testutil.AttrContains("reason", cert)), 10*time.Second)
+	start := time.Now()
+	p.Stop(t)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("took %s to stop", took.Round(time.Millisecond))
+	}
+	if code := p.Wait(t, 0); code != 1 {
+		t.Errorf("exit %d after SIGTERM, want 1", code)
+	}
+	errorLineNaming(t, logs, cert)
 }
 
 // TestRunFIFOAtWatchedCert: during `certinit run` with a real Mosquitto, a
@@ -120,23 +90,25 @@ func TestRunFIFOAtWatchedCert(t *testing.T) {
 	port := testutil.FreePort(t)
 	conf := testutil.WriteFile(t, dir, "mosquitto.conf", []byte(fmt.Sprintf(
 		"listener %d 127.0.0.1\ncertfile %s\nkeyfile %s\nallow_anonymous true\npersistence false\nuser root\n", port, cert, key)))
-	p := startCertinit(t, "run", "--cert", cert, "--key", key, "--debounce", "50ms", "--poll", "100ms", "--", mosq, "-c", conf)
+	_, logs := startCertinit(t, "run", "--cert", cert, "--key", key, "--debounce", "50ms", "--poll", "100ms", "--", mosq, "-c", conf)
 	waitServed(t, port, caFile, first)
 
 	fifo := cert + ".fifo"
-	unreadable[0].make(t, fifo)
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Rename(fifo, cert); err != nil {
 		t.Fatal(err)
 	}
 	refusedFIFO := testutil.All(testutil.AtLevel(slog.LevelError), testutil.AttrContains("reason", cert))
-	p.logs.WaitFor(refusedFIFO, 10*time.Second)
+	logs.WaitFor(refusedFIFO, 10*time.Second)
 	testutil.WaitOpened(t, cert, 3, 10*time.Second) // three polls read it since
-	if n := len(p.logs.Matching(refusedFIFO)); n != 1 {
+	if n := len(logs.Matching(refusedFIFO)); n != 1 {
 		t.Errorf("the FIFO was refused %d times, want once", n)
 	}
 
 	waitServed(t, port, caFile, issue())
-	if n := len(p.logs.Matching(testutil.AtLevel(slog.LevelError))); n > 2 {
+	if n := len(logs.Matching(testutil.AtLevel(slog.LevelError))); n > 2 {
 		// The FIFO, and perhaps the new certificate seen beside the old key.
 		t.Errorf("%d errors logged", n)
 	}
@@ -146,8 +118,8 @@ func TestRunFIFOAtWatchedCert(t *testing.T) {
 // unreadable file in the include_dir ends with exit code 1 and one
 // problem line naming it.
 func TestCheckUnreadableInclude(t *testing.T) {
-	for _, k := range unreadable {
-		t.Run(k.name, func(t *testing.T) {
+	for _, k := range testutil.UnreadableFiles {
+		t.Run(k.Name, func(t *testing.T) {
 			t.Parallel()
 			dir := t.TempDir()
 			inc := filepath.Join(dir, "conf.d")
@@ -155,7 +127,7 @@ func TestCheckUnreadableInclude(t *testing.T) {
 				t.Fatal(err)
 			}
 			bad := filepath.Join(inc, "tls.conf")
-			k.make(t, bad)
+			k.Make(t, bad)
 			conf := testutil.WriteFile(t, dir, "mosquitto.conf", []byte("listener 8883\ninclude_dir "+inc+"\n"))
 			code, logs := runCertinit(t, 10*time.Second, "check", "--mosquitto-conf", conf)
 			if code != 1 {
@@ -186,11 +158,11 @@ func TestProbeUnreadableCAFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	for _, k := range unreadable {
-		t.Run(k.name, func(t *testing.T) {
+	for _, k := range testutil.UnreadableFiles {
+		t.Run(k.Name, func(t *testing.T) {
 			t.Parallel()
 			cafile := filepath.Join(t.TempDir(), "ca.pem")
-			k.make(t, cafile)
+			k.Make(t, cafile)
 			const timeout = 3 * time.Second
 			start := time.Now()
 			code, logs := runCertinit(t, 30*time.Second, "probe", ln.Addr().String(), "--cafile", cafile, "--timeout", timeout.String())
@@ -215,65 +187,23 @@ func errorLineNaming(t *testing.T, logs *testutil.Logs, path string) {
 	}
 }
 
-// proc is the built certinit running with --log-format json, its output
-// read by logs (records, and the other lines apart).
-type proc struct {
-	cmd  *exec.Cmd
-	logs *testutil.Logs
-	done chan struct{}
-}
-
-// startCertinit starts certinit ARGS. At the end of the test a certinit
-// still running gets SIGTERM, then SIGKILL (and the test fails) if it is
-// still there 10s later.
-func startCertinit(t *testing.T, args ...string) *proc {
+// startCertinit starts the built certinit with --log-format json and
+// ARGS, its output read by the returned Logs (records, and the other lines
+// apart). A certinit still running at the end of the test gets SIGTERM,
+// then SIGKILL, failing the test, if it does not stop.
+func startCertinit(t *testing.T, args ...string) (*mosquittotest.Proc, *testutil.Logs) {
 	t.Helper()
 	logs, _ := testutil.NewLogs(t)
-	p := &proc{cmd: exec.Command(testutil.BuildCertinit(t), append([]string{"--log-format", "json"}, args...)...), logs: logs, done: make(chan struct{})}
-	p.cmd.Stdout, p.cmd.Stderr = logs, logs
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		p.cmd.Wait()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-p.done:
-			return
-		default:
-		}
-		p.cmd.Process.Signal(syscall.SIGTERM)
-		p.wait(t, 10*time.Second)
-	})
-	return p
-}
-
-// wait waits for certinit to exit and returns its exit code (128+N for
-// signal N); after within it kills certinit and fails the test.
-func (p *proc) wait(t *testing.T, within time.Duration) int {
-	t.Helper()
-	select {
-	case <-p.done:
-	case <-time.After(within):
-		p.cmd.Process.Kill()
-		<-p.done
-		t.Errorf("certinit did not exit within %s", within)
-	}
-	ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ws.ExitStatus()
+	p := mosquittotest.StartProcTo(t, "certinit", logs, nil, testutil.BuildCertinit(t), append([]string{"--log-format", "json"}, args...)...)
+	return p, logs
 }
 
 // runCertinit runs certinit ARGS to its end, killing it (and failing the
 // test) when it takes longer than within, and returns its exit code.
 func runCertinit(t *testing.T, within time.Duration, args ...string) (int, *testutil.Logs) {
 	t.Helper()
-	p := startCertinit(t, args...)
-	return p.wait(t, within), p.logs
+	p, logs := startCertinit(t, args...)
+	return p.Wait(t, within), logs
 }
 
 // waitServed waits until Mosquitto on port serves the certificate with
