@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/certinit/certinit/internal/testutil"
 )
 
 // shellCommands splits one shell line into simple commands, each a list of
@@ -125,7 +127,7 @@ func TestREADMECommandLines(t *testing.T) {
 	images := loadImages(t)
 	for _, f := range files {
 		t.Run(filepath.Dir(f), func(t *testing.T) {
-			checkREADME(t, f, string(readFile(t, f)), images)
+			checkREADME(t, f, string(testutil.ReadFile(t, f)), images)
 		})
 	}
 }

@@ -206,7 +206,7 @@ func TestRefusedThenFixed(t *testing.T) {
 	if err := r.Changed(ctx, []string{f.cafile, f.key}); err == nil {
 		t.Fatal("mismatched pair accepted")
 	}
-	if got := mustRead(t, filepath.Join(copyDir, "fullchain.pem")); !bytes.Equal(got, good) {
+	if got := testutil.ReadFile(t, filepath.Join(copyDir, "fullchain.pem")); !bytes.Equal(got, good) {
 		t.Fatal("refused change touched the copy")
 	}
 	fixed, _ := f.writePair(testutil.CertOpts{})
@@ -216,7 +216,7 @@ func TestRefusedThenFixed(t *testing.T) {
 	if got := rec.take(); !slices.Equal(got, []string{"restart"}) {
 		t.Fatalf("after the fix did %q, want the pending restart", got)
 	}
-	if got := mustRead(t, filepath.Join(copyDir, "fullchain.pem")); !bytes.Equal(got, fixed) {
+	if got := testutil.ReadFile(t, filepath.Join(copyDir, "fullchain.pem")); !bytes.Equal(got, fixed) {
 		t.Fatal("copy not updated by the good change")
 	}
 }
@@ -344,15 +344,6 @@ func (f *fixture) otherCA() string {
 // rewriteCA appends a second CA to the CA file.
 func (f *fixture) rewriteCA() {
 	testutil.WriteFile(f.t, f.dir, "ca.pem", append(testutil.CertPEM(f.ca.Cert), testutil.CertPEM(testutil.NewCA(f.t, "second CA").Cert)...))
-}
-
-func mustRead(t *testing.T, p string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // TestUnreadableRefused: a FIFO, a device, a directory or an oversized
