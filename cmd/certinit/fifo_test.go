@@ -25,6 +25,7 @@ import (
 // X unreadable ends once the wait is over, with exit code 1 and one line
 // naming X.
 func TestInitUnreadableCert(t *testing.T) {
+	testutil.BuildCertinit(t) // before the clocks start
 	for _, k := range testutil.UnreadableFiles {
 		t.Run(k.Name, func(t *testing.T) {
 			t.Parallel()
@@ -153,6 +154,7 @@ func TestCheckUnreadableInclude(t *testing.T) {
 // the connection and never answers, so a probe that went on would take
 // all of T.
 func TestProbeUnreadableCAFile(t *testing.T) {
+	testutil.BuildCertinit(t) // before the clocks start
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
