@@ -61,16 +61,18 @@ func newACMEIssuer(cfg Config, log *slog.Logger) (*ACMEIssuer, error) {
 	return is, nil
 }
 
-var unsafeChars = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^A-Za-z0-9.-]+`) })
+// unsafeChars are the runs of characters a cache directory name does not
+// keep.
+var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9.-]+`)
 
 // directoryID names a directory URL's cache subdirectory
 // ("acme-staging-v02.api.letsencrypt.org_directory").
 func directoryID(dir string) string {
 	u, err := url.Parse(dir)
 	if err != nil {
-		return unsafeChars().ReplaceAllString(dir, "_")
+		return unsafeChars.ReplaceAllString(dir, "_")
 	}
-	return strings.Trim(unsafeChars().ReplaceAllString(u.Host+u.Path, "_"), "_.")
+	return strings.Trim(unsafeChars.ReplaceAllString(u.Host+u.Path, "_"), "_.")
 }
 
 // cacheKey is autocert's cache entry name for a certificate.

@@ -3,12 +3,12 @@ package acme
 import (
 	"context"
 	"errors"
-	"net"
+	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,28 +30,6 @@ func acmeConfig(t *testing.T, p *pebbletest.Server, domains ...string) Config {
 	}
 }
 
-// countConns listens on addr and counts connections, standing in for a
-// port where nothing should be contacted.
-func countConns(t *testing.T, addr string) *atomic.Int64 {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n atomic.Int64
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			n.Add(1)
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close() })
-	return &n
-}
-
 func TestObtainFromPebble(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -69,28 +47,28 @@ func TestObtainFromPebble(t *testing.T) {
 			p := pebbletest.Start(t, pebbletest.Options{})
 			cfg := acmeConfig(t, p, tc.domains...)
 			cfg.KeyType = tc.keyType
-			var idle *atomic.Int64 // the port of the challenge that must not be tried
+			var idle *testutil.Relay // on the port of the challenge that must not be tried: counts, relays nowhere
 			switch tc.challenge {
 			case "http-01":
 				cfg.TLSAddr = ""
-				idle = countConns(t, p.TLSAddr())
+				idle = testutil.StartRelay(t, p.TLSAddr(), "")
 			case "tls-alpn-01":
 				cfg.HTTPAddr = ""
-				idle = countConns(t, p.HTTPAddr())
+				idle = testutil.StartRelay(t, p.HTTPAddr(), "")
 			case "tls port busy": // another program holds it
-				idle = countConns(t, p.TLSAddr())
+				idle = testutil.StartRelay(t, p.TLSAddr(), "")
 			}
-			iss, log := mustNew(t, cfg)
+			iss, logs := mustNew(t, cfg)
 			res := obtain(t, iss)
 
 			if len(res.Certs) != len(tc.domains) || !res.Changed || len(res.Written) != 4*len(tc.domains) {
 				t.Fatalf("result %+v: want %d certificates, all files written", res, len(tc.domains))
 			}
-			if idle != nil && idle.Load() != 0 {
-				t.Errorf("the CA tried the challenge without a listener %d times", idle.Load())
+			if idle != nil && idle.Connections() != 0 {
+				t.Errorf("the CA tried the challenge without a listener %d times", idle.Connections())
 			}
-			if tc.challenge == "tls port busy" && !strings.Contains(log.String(), "challenge listener unavailable") {
-				t.Errorf("no warning about the busy port:\n%s", log)
+			if tc.challenge == "tls port busy" && len(logs.Matching(testutil.All(testutil.AtLevel(slog.LevelWarn), testutil.AttrContains("err", p.TLSAddr())))) != 1 {
+				t.Errorf("no warning naming the busy port %s", p.TLSAddr())
 			}
 			rootFile := writeRoot(t, p.RootPEM(t))
 			roots := p.Roots(t)
@@ -122,7 +100,7 @@ func TestObtainFromPebble(t *testing.T) {
 			if n := p.Connections() - conns; n != 0 {
 				t.Errorf("second run made %d connections to the CA", n)
 			}
-			if !sameSnapshot(before, snapshot(t, cfg.Out)) {
+			if !maps.Equal(before, snapshot(t, cfg.Out)) {
 				t.Errorf("second run touched output files")
 			}
 			if res2.Certs[0].Serial != res.Certs[0].Serial {
@@ -157,7 +135,7 @@ func TestObtainFailures(t *testing.T) {
 		}, ErrChallenge, []string{"tls-alpn-01", "TLS-ALPN-01 listener 127.0.0.1:"}},
 		{"the only listener's port taken", func(c *Config) {
 			c.TLSAddr = ""
-			countConns(t, c.HTTPAddr)
+			testutil.StartRelay(t, c.HTTPAddr, "") // another program holds the port
 		}, nil, []string{"HTTP-01 listener 127.0.0.1:", "address already in use"}},
 	}
 	for _, tc := range tests {

@@ -44,8 +44,8 @@
 // must reload). RenewLoop checks when the earliest certificate enters its
 // window, renews, retries failures with backoff and jitter, and calls back
 // only after complete new files are in place; until then the old ones stay.
-// Issuers are safe for concurrent use, and a lock file in the cache
-// directory serializes processes that share it.
+// Issuers are safe for concurrent use, and the cache directory's lock
+// (internal/dirlock) serializes processes that share it.
 //
 // # Not for
 //

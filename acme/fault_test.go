@@ -4,14 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509/pkix"
-	"io"
+	"log/slog"
+	"maps"
 	"net"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,68 +26,6 @@ import (
 // handshake succeeds and presents the old serial until the renewal. The
 // loop retries with backoff and each failure is one log line naming the
 // CA's directory URL and what failed.
-
-// gate stands where Pebble's VA connects for HTTP-01 and relays to the
-// issuer's own listener, so a test can act at the moment the CA validates
-// (the middle of an order) or slow the validation down.
-type gate struct {
-	ln     net.Listener
-	target string // the issuer's HTTP-01 listener
-	conns  atomic.Int64
-	mu     sync.Mutex
-	hook   func() // run before relaying each connection
-	wg     sync.WaitGroup
-}
-
-func startGate(t *testing.T, addr string) *gate {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &gate{ln: ln, target: "127.0.0.1:" + strconv.Itoa(testutil.FreePort(t))}
-	g.wg.Add(1)
-	go g.serve()
-	t.Cleanup(func() { ln.Close(); g.wg.Wait() })
-	return g
-}
-
-func (g *gate) setHook(f func()) {
-	g.mu.Lock()
-	g.hook = f
-	g.mu.Unlock()
-}
-
-func (g *gate) serve() {
-	defer g.wg.Done()
-	for {
-		c, err := g.ln.Accept()
-		if err != nil {
-			return
-		}
-		g.conns.Add(1)
-		g.mu.Lock()
-		hook := g.hook
-		g.mu.Unlock()
-		g.wg.Add(1)
-		go func() {
-			defer g.wg.Done()
-			defer c.Close()
-			if hook != nil {
-				hook()
-			}
-			u, err := net.Dial("tcp", g.target)
-			if err != nil {
-				return
-			}
-			defer u.Close()
-			done := make(chan struct{})
-			go func() { io.Copy(u, c); u.Close(); c.Close(); close(done) }()
-			io.Copy(c, u)
-			c.Close()
-			<-done
-		}()
-	}
-}
 
 // served does TLS handshakes with a server until the test ends and
 // records the serials presented and the failures.
@@ -192,10 +129,10 @@ func (s *served) count(serial string) int {
 type faultRun struct {
 	t       *testing.T
 	p       *pebbletest.Server
-	g       *gate
+	gate    *testutil.Relay // where Pebble's VA connects for HTTP-01, relaying to the issuer's listener
 	name    string
 	cfg     Config
-	log     *logBuffer
+	logs    *testutil.Logs
 	iss     Issuer
 	old     string // serial of the old certificate, hexadecimal
 	before  map[string]string
@@ -204,10 +141,11 @@ type faultRun struct {
 }
 
 func newFaultRun(t *testing.T, p *pebbletest.Server, name string) *faultRun {
-	f := &faultRun{t: t, p: p, name: name, g: startGate(t, p.HTTPAddr())}
+	f := &faultRun{t: t, p: p, name: name}
 	f.cfg = acmeConfig(t, p, name)
 	f.cfg.TLSAddr = "" // every validation goes through the gate
-	f.cfg.HTTPAddr = f.g.target
+	f.cfg.HTTPAddr = "127.0.0.1:" + strconv.Itoa(testutil.FreePort(t))
+	f.gate = testutil.StartRelay(t, p.HTTPAddr(), f.cfg.HTTPAddr)
 	ca := testutil.NewCA(t, "certinit old CA")
 	leaf, key := ca.Issue(t, testutil.CertOpts{Subject: pkix.Name{CommonName: name}, DNSNames: []string{name}})
 	testutil.WriteFile(t, f.cfg.Out, CertFile, testutil.CertPEM(leaf))
@@ -217,61 +155,56 @@ func newFaultRun(t *testing.T, p *pebbletest.Server, name string) *faultRun {
 	f.old = leaf.SerialNumber.Text(16)
 	f.before = snapshot(t, f.cfg.Out)
 	f.served = serveOutput(t, f.cfg.Out)
-	f.iss, f.log = mustNew(t, f.cfg)
+	f.iss, f.logs = mustNew(t, f.cfg)
 	return f
 }
 
 func (f *faultRun) start() { f.renewed = startLoop(f.t, f.iss) }
 
-// failures are the loop's failure lines so far.
-func (f *faultRun) failures() []string {
-	var out []string
-	for _, l := range strings.Split(f.log.String(), "\n") {
-		if strings.Contains(l, "certificate renewal failed") {
-			out = append(out, l)
-		}
-	}
-	return out
+// failures are the loop's failure records so far: errors that count
+// attempts.
+func (f *faultRun) failures() []testutil.Record {
+	return f.logs.Matching(testutil.All(testutil.AtLevel(slog.LevelError), testutil.HasKey("attempt")))
 }
 
 // checkOld: the output files are untouched and only the old certificate
 // was ever presented, with no failed handshake.
 func (f *faultRun) checkOld(when string) {
 	f.t.Helper()
-	if !sameSnapshot(f.before, snapshot(f.t, f.cfg.Out)) {
+	if !maps.Equal(f.before, snapshot(f.t, f.cfg.Out)) {
 		f.t.Errorf("%s: the output files changed", when)
 	}
 	f.served.check(f.t, when, f.old)
 }
 
-// checkLines: each failure line names the directory URL, says the old
-// files stay, and holds words.
-func (f *faultRun) checkLines(lines []string, words ...string) {
+// checkErrors: each failure names the CA's directory URL, and its error
+// holds words.
+func (f *faultRun) checkErrors(recs []testutil.Record, words ...string) {
 	f.t.Helper()
-	for _, l := range lines {
-		for _, w := range append([]string{"directory=" + f.p.DirectoryURL, "the current files stay in place"}, words...) {
-			if !strings.Contains(l, w) {
-				f.t.Errorf("failure line does not say %q:\n%s", w, l)
+	for _, r := range recs {
+		if r.Attrs["directory"] != f.p.DirectoryURL {
+			f.t.Errorf("failure does not name the directory %s: %v", f.p.DirectoryURL, r.Attrs)
+		}
+		for _, w := range words {
+			if !strings.Contains(r.Attrs["err"], w) {
+				f.t.Errorf("failure does not say %q: %s", w, r.Attrs["err"])
 			}
 		}
 	}
 }
 
-var retryIn = regexp.MustCompile(`attempt=(\d+) retry_in=(\S+)`)
-
 // checkBackoff: the attempts are numbered 1, 2, 3, ... and the first
 // three delays grow (backoff doubles; its jitter ranges do not overlap).
-func (f *faultRun) checkBackoff(lines []string) {
+func (f *faultRun) checkBackoff(recs []testutil.Record) {
 	f.t.Helper()
 	var waits []time.Duration
-	for i, l := range lines {
-		m := retryIn.FindStringSubmatch(l)
-		if m == nil || m[1] != strconv.Itoa(i+1) {
-			f.t.Fatalf("failure %d does not say attempt=%d retry_in=...:\n%s", i+1, i+1, l)
+	for i, r := range recs {
+		if r.Attrs["attempt"] != strconv.Itoa(i+1) {
+			f.t.Fatalf("failure %d is attempt %s", i+1, r.Attrs["attempt"])
 		}
-		d, err := time.ParseDuration(m[2])
+		d, err := time.ParseDuration(r.Attrs["retry_in"])
 		if err != nil {
-			f.t.Fatal(err)
+			f.t.Fatalf("failure %d: retry_in: %v", i+1, err)
 		}
 		waits = append(waits, d)
 	}
@@ -294,7 +227,7 @@ func (f *faultRun) waitRenewed(within time.Duration) *Result {
 	}
 	checkOutput(f.t, f.cfg.Out, f.p.Roots(f.t), writeRoot(f.t, f.p.RootPEM(f.t)), f.name, KeyECDSA, 0o600)
 	serial := r.Certs[0].Serial
-	waitUntil(f.t, 10*time.Second, "the new certificate served", func() bool { return f.served.count(serial) > 0 })
+	testutil.Eventually(f.t, 10*time.Second, func() (bool, string) { return f.served.count(serial) > 0, "the new certificate served" })
 	f.served.check(f.t, "after the renewal", f.old, serial)
 	return r
 }
@@ -311,24 +244,23 @@ func TestRenewLoopCAKilledMidOrder(t *testing.T) {
 	f := newFaultRun(t, p, "midorder.certinit.test")
 	killed := make(chan struct{})
 	var once sync.Once
-	f.g.setHook(func() { once.Do(func() { p.Stop(); close(killed) }) })
+	f.gate.Before(func() { once.Do(func() { p.Stop(); close(killed) }) })
 	f.start()
 	select {
 	case <-killed:
 	case <-time.After(60 * time.Second):
 		t.Fatal("Pebble never came to validate the challenge")
 	}
-	waitUntil(t, 30*time.Second, "three failed attempts", func() bool { return len(f.failures()) >= 3 })
+	testutil.Eventually(t, 30*time.Second, func() (bool, string) { return len(f.failures()) >= 3, "three failed attempts" })
 	f.checkOld("while the CA is down")
-	lines := f.failures()
-	f.checkLines(lines, "ACME CA unreachable")
-	f.checkLines(lines[:1], "then stopped")
-	f.checkLines(lines[1:], "check the directory URL")
-	f.checkBackoff(lines)
-	t.Logf("first failure:\n%s", lines[0])
+	recs := f.failures()
+	f.checkErrors(recs, "ACME CA unreachable")
+	f.checkErrors(recs[:1], "then stopped")
+	f.checkErrors(recs[1:], "check the directory URL")
+	f.checkBackoff(recs)
 
 	p.Restart(t)
-	f.g.setHook(nil)
+	f.gate.Before(nil)
 	f.waitRenewed(60 * time.Second)
 }
 
@@ -344,12 +276,11 @@ func TestRenewLoopCAErrors(t *testing.T) {
 		p := pebbletest.Start(t, pebbletest.Options{Env: []string{"PEBBLE_WFE_NONCEREJECT=100"}})
 		f := newFaultRun(t, p, "errors.certinit.test")
 		f.start()
-		waitUntil(t, 60*time.Second, "three failed attempts", func() bool { return len(f.failures()) >= 3 })
+		testutil.Eventually(t, 60*time.Second, func() (bool, string) { return len(f.failures()) >= 3, "three failed attempts" })
 		f.checkOld("while the CA fails")
-		lines := f.failures()
-		f.checkLines(lines, "the ACME CA failed the request", "badNonce", "not in this configuration")
-		f.checkBackoff(lines)
-		t.Logf("first failure:\n%s", lines[0])
+		recs := f.failures()
+		f.checkErrors(recs, "the ACME CA failed the request", "badNonce", "not in this configuration")
+		f.checkBackoff(recs)
 
 		p.SetEnv()
 		p.Restart(t)
@@ -364,9 +295,9 @@ func TestRenewLoopCAErrors(t *testing.T) {
 		// the nonce of a challenge's acceptance is rejected too often,
 		// autocert gives that challenge type up and reports "no viable
 		// challenge type found". Each failure must still name the CA.
-		lines := f.failures()
-		f.checkLines(lines, "directory=https://")
-		t.Logf("renewed after %d failed attempts", len(lines))
+		recs := f.failures()
+		f.checkErrors(recs)
+		t.Logf("renewed after %d failed attempts", len(recs))
 	})
 }
 
@@ -379,16 +310,16 @@ func TestRenewLoopSlowCA(t *testing.T) {
 	p := pebbletest.Start(t, pebbletest.Options{Env: []string{"PEBBLE_VA_NOSLEEP=0", "PEBBLE_VA_SLEEPTIME=3"}})
 	f := newFaultRun(t, p, "slow.certinit.test")
 	const delay = 2 * time.Second
-	f.g.setHook(func() { time.Sleep(delay) }) // the slowness under test
+	f.gate.Before(func() { time.Sleep(delay) }) // the slowness under test
 	start := time.Now()
 	f.start()
 	f.waitRenewed(90 * time.Second)
 	took := time.Since(start)
-	if took < delay || f.g.conns.Load() == 0 {
-		t.Errorf("renewed in %s with %d validation connections: the slow path was not taken", took, f.g.conns.Load())
+	if took < delay || f.gate.Connections() == 0 {
+		t.Errorf("renewed in %s with %d validation connections: the slow path was not taken", took, f.gate.Connections())
 	}
-	if lines := f.failures(); len(lines) > 0 {
-		t.Errorf("a slow CA was given up on %d times:\n%s", len(lines), strings.Join(lines, "\n"))
+	if recs := f.failures(); len(recs) > 0 {
+		t.Errorf("a slow CA was given up on %d times: %v", len(recs), recs)
 	}
-	t.Logf("renewed in %s through %d slow validations", took.Round(time.Millisecond), f.g.conns.Load())
+	t.Logf("renewed in %s through %d slow validations", took.Round(time.Millisecond), f.gate.Connections())
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,28 +15,15 @@ import (
 	"github.com/certinit/certinit/internal/testutil"
 )
 
-// logBuffer collects an issuer's log; it is shown when the test fails.
-// (t.Log cannot be the sink: autocert may finish work after the test.)
-type logBuffer = testutil.Buffer
-
-func testLogger(t *testing.T) (*slog.Logger, *logBuffer) {
-	buf := &logBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("issuer log:\n%s", buf.String())
-		}
-	})
-	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
-}
-
-func mustNew(t *testing.T, cfg Config) (Issuer, *logBuffer) {
+// mustNew makes an issuer whose log the test reads by level and attribute.
+func mustNew(t *testing.T, cfg Config) (Issuer, *testutil.Logs) {
 	t.Helper()
-	log, buf := testLogger(t)
+	logs, log := testutil.NewLogs(t)
 	iss, err := New(cfg, log)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	return iss, buf
+	return iss, logs
 }
 
 func obtain(t *testing.T, iss Issuer) *Result {
@@ -126,30 +112,7 @@ func snapshot(t *testing.T, dir string) map[string]string {
 	return out
 }
 
-func sameSnapshot(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-// waitUntil polls cond until it holds or the deadline passes.
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
-	}
-}
-
+// writeRoot writes a CA file for openssl verify.
 func writeRoot(t *testing.T, pemData []byte) string {
 	return testutil.WriteFile(t, t.TempDir(), "root.pem", pemData)
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -79,7 +80,7 @@ func TestLocalIssuer(t *testing.T) {
 	if res2 := obtain(t, iss2); res2.Changed || res2.Certs[0].Serial != res.Certs[0].Serial {
 		t.Errorf("second run: %+v", res2)
 	}
-	if !sameSnapshot(before, snapshot(t, cfg.Out)) {
+	if !maps.Equal(before, snapshot(t, cfg.Out)) {
 		t.Errorf("second run touched files")
 	}
 
@@ -205,7 +206,7 @@ func TestLocalRefusals(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), keyPath) {
 			t.Fatalf("err = %v, want one naming %s", err, keyPath)
 		}
-		if !sameSnapshot(before, snapshot(t, cfg.Out)) {
+		if !maps.Equal(before, snapshot(t, cfg.Out)) {
 			t.Errorf("output changed after a CA failure")
 		}
 	})

@@ -2,11 +2,14 @@ package acme
 
 import (
 	"context"
+	"log/slog"
+	"maps"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/certinit/certinit/internal/pebbletest"
+	"github.com/certinit/certinit/internal/testutil"
 )
 
 // shortRetries makes the loop retry within a second, and the ACME client
@@ -56,7 +59,7 @@ func TestRenewLoopPebble(t *testing.T) {
 	shortRetries(t)
 	p := pebbletest.Start(t, pebbletest.Options{Validity: 9 * time.Second})
 	cfg := acmeConfig(t, p, "renew.certinit.test")
-	iss, log := mustNew(t, cfg)
+	iss, logs := mustNew(t, cfg)
 	first := obtain(t, iss)
 	c := first.Certs[0]
 	if want := c.NotAfter.Add(-c.NotAfter.Sub(c.NotBefore) / 3); !c.RenewAt.Equal(want) {
@@ -66,13 +69,14 @@ func TestRenewLoopPebble(t *testing.T) {
 
 	p.Stop()
 	renewed := startLoop(t, iss)
-	waitUntil(t, 30*time.Second, "a failed renewal attempt", func() bool {
-		return strings.Count(log.String(), "certificate renewal failed") >= 2
-	})
-	if !strings.Contains(log.String(), "ACME CA unreachable") {
-		t.Errorf("failure log does not say the CA is unreachable:\n%s", log)
+	failure := testutil.All(testutil.AtLevel(slog.LevelError), testutil.HasKey("attempt"))
+	logs.WaitFor(testutil.All(failure, testutil.HasAttr("attempt", "2")), 30*time.Second)
+	for _, r := range logs.Matching(failure) {
+		if !strings.Contains(r.Attrs["err"], ErrCAUnreachable.Error()) {
+			t.Errorf("failure does not say the CA is unreachable: %s", r.Attrs["err"])
+		}
 	}
-	if !sameSnapshot(before, snapshot(t, cfg.Out)) {
+	if !maps.Equal(before, snapshot(t, cfg.Out)) {
 		t.Fatal("files changed while renewal failed")
 	}
 	select {
@@ -127,12 +131,19 @@ func TestRenewLoopClockAhead(t *testing.T) {
 	shortRetries(t)
 	p := pebbletest.Start(t, pebbletest.Options{})
 	setClock(t, time.Now().Add(80*24*time.Hour)) // Pebble's certificates last 90 days
-	iss, log := mustNew(t, acmeConfig(t, p, "clock.certinit.test"))
+	iss, logs := mustNew(t, acmeConfig(t, p, "clock.certinit.test"))
 	startLoop(t, iss)
-	waitUntil(t, 30*time.Second, "the clock warning", func() bool {
-		return strings.Count(log.String(), "is the clock right?") >= 2
-	})
-	if n := strings.Count(log.String(), "certificate issued"); n > 3 {
+	// Two warnings that the new certificate is due at once: a backoff
+	// between them.
+	dueAtOnce := testutil.All(testutil.AtLevel(slog.LevelWarn), testutil.HasKey("renew_at"))
+	warnings := 0
+	logs.WaitFor(func(r testutil.Record) bool {
+		if dueAtOnce(r) {
+			warnings++
+		}
+		return warnings == 2
+	}, 30*time.Second)
+	if n := len(logs.Matching(testutil.HasKey("serial"))); n > 3 {
 		t.Errorf("%d certificates ordered; want the loop to back off", n)
 	}
 }

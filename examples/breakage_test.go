@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/certinit/certinit/internal/testutil"
 )
 
 // recorder is a testing.TB whose Errorf collects messages instead of
@@ -73,7 +75,7 @@ func TestChecksCatchBreakage(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.file+": "+tc.new, func(t *testing.T) {
 			r := &recorder{TB: t}
-			data := string(readFile(t, tc.file))
+			data := string(testutil.ReadFile(t, tc.file))
 			if n := strings.Count(data, tc.old); n != 1 {
 				t.Fatalf("%s holds %q %d times, want once: update this case", tc.file, tc.old, n)
 			}
@@ -87,7 +89,7 @@ func TestChecksCatchBreakage(t *testing.T) {
 				files, _ := filepath.Glob("kubernetes/*.yaml")
 				var objs []*k8sObject
 				for _, f := range files {
-					d := readFile(t, f)
+					d := testutil.ReadFile(t, f)
 					if f == tc.file {
 						d = edited
 					}

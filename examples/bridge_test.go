@@ -63,7 +63,7 @@ func TestBridge(t *testing.T) {
 
 	// Hub: certinit obtains (here: the local issuer) into a live directory
 	// and `certinit run` copies the pair to where hub.conf reads it.
-	hub := rebase(t, "bridge/hub.conf", readFile(t, "bridge/hub.conf"), nil)
+	hub := rebase(t, "bridge/hub.conf", testutil.ReadFile(t, "bridge/hub.conf"), nil)
 	live := hub.issue(t)
 	hubCfg, _, err := mosquittoconf.Load(hub.conf)
 	if err != nil {
@@ -89,7 +89,7 @@ func TestBridge(t *testing.T) {
 	}
 
 	// Spoke: its bridge_capath holds the hub's CA, installed by certinit.
-	spoke := rebase(t, "bridge/spoke.conf", readFile(t, "bridge/spoke.conf"),
+	spoke := rebase(t, "bridge/spoke.conf", testutil.ReadFile(t, "bridge/spoke.conf"),
 		map[string]string{"hub.example.com:8883": "127.0.0.1:" + strconv.Itoa(hubPort)})
 	spokeCfg, _, err := mosquittoconf.Load(spoke.conf)
 	if err != nil {
@@ -155,7 +155,7 @@ func TestBridge(t *testing.T) {
 		t.Fatal("the second issuance kept the serial")
 	}
 	start := time.Now()
-	mosquittotest.WaitFor(t, within, func() (bool, string) {
+	testutil.Eventually(t, within, func() (bool, string) {
 		got, err := mosquittotest.ServedSerial(t, hubPort, hub.caFile, "127.0.0.1")
 		if err != nil {
 			return false, err.Error()

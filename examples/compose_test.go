@@ -202,7 +202,7 @@ func TestCompose(t *testing.T) {
 	images := loadImages(t)
 	for _, f := range files {
 		t.Run(filepath.Dir(f), func(t *testing.T) {
-			checkGroup(t, loadCompose(t, f, readFile(t, f), images))
+			checkGroup(t, loadCompose(t, f, testutil.ReadFile(t, f), images))
 		})
 	}
 }

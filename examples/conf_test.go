@@ -29,7 +29,7 @@ func exampleConfs(t *testing.T) []exampleConf {
 		}
 		switch filepath.Ext(path) {
 		case ".conf":
-			confs = append(confs, exampleConf{filepath.ToSlash(path), readFile(t, path)})
+			confs = append(confs, exampleConf{filepath.ToSlash(path), testutil.ReadFile(t, path)})
 		case ".yaml", ".yml":
 			for _, cm := range configMaps(t, path) {
 				for _, k := range sortedKeys(cm.Data) {
@@ -54,7 +54,7 @@ func exampleConfs(t *testing.T) []exampleConf {
 func configMaps(t *testing.T, path string) []*k8sObject {
 	t.Helper()
 	var out []*k8sObject
-	for _, o := range decodeObjects(t, path, readFile(t, path)) {
+	for _, o := range decodeObjects(t, path, testutil.ReadFile(t, path)) {
 		if o.Kind == "ConfigMap" {
 			out = append(out, o)
 		}

@@ -57,12 +57,12 @@ func brokerContainers(t *testing.T) []brokerContainer {
 	var groups []*group
 	files, _ := filepath.Glob("*/compose.yaml")
 	for _, f := range files {
-		groups = append(groups, loadCompose(t, f, readFile(t, f), images))
+		groups = append(groups, loadCompose(t, f, testutil.ReadFile(t, f), images))
 	}
 	var objs []*k8sObject
 	files, _ = filepath.Glob("kubernetes/*.yaml")
 	for _, f := range files {
-		objs = append(objs, decodeObjects(t, f, readFile(t, f))...)
+		objs = append(objs, decodeObjects(t, f, testutil.ReadFile(t, f))...)
 	}
 	groups = append(groups, loadPods(t, objs, images)...)
 	groups = append(groups, readmeGroups(t, images)...)
@@ -86,7 +86,7 @@ func readmeGroups(t *testing.T, images map[string]*image) []*group {
 	files, _ := filepath.Glob("*/README.md")
 	var groups []*group
 	for _, f := range files {
-		lines, nums, inline := readmeLines(string(readFile(t, f)))
+		lines, nums, inline := readmeLines(string(testutil.ReadFile(t, f)))
 		for i, line := range lines {
 			for _, words := range shellCommands(line) {
 				if inline[i] || len(words) < 3 || words[0] != "docker" || words[1] != "run" {
@@ -170,7 +170,7 @@ func runBrokerContainer(t *testing.T, b brokerContainer) {
 		out := r.h.issue(t, names...)
 		files := map[string][]byte{}
 		for _, k := range testutil.CertbotKinds {
-			files[k] = readFile(t, filepath.Join(out, k+".pem"))
+			files[k] = testutil.ReadFile(t, filepath.Join(out, k+".pem"))
 		}
 		write(t, n, files)
 		return files
@@ -181,7 +181,7 @@ func runBrokerContainer(t *testing.T, b brokerContainer) {
 	ports := r.tlsPorts(t)
 	waitServed := func() {
 		for _, port := range ports {
-			mosquittotest.WaitFor(t, within, func() (bool, string) {
+			testutil.Eventually(t, within, func() (bool, string) {
 				got, err := mosquittotest.ServedSerial(t, port, r.h.caFile, "localhost")
 				if err != nil {
 					return false, err.Error()

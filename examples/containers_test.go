@@ -91,7 +91,7 @@ func (c *container) content(t testing.TB, p string) ([]byte, bool) {
 		v, ok := m.volume.keys[rel]
 		return []byte(v), ok
 	case inImage:
-		return readFile(t, c.image.files[path.Clean(p)]), true
+		return testutil.ReadFile(t, c.image.files[path.Clean(p)]), true
 	}
 	return nil, false
 }

@@ -30,7 +30,7 @@ type image struct {
 func loadImages(t testing.TB) map[string]*image {
 	t.Helper()
 	root := testutil.ModuleRoot(t)
-	data := readFile(t, filepath.Join(root, "Dockerfile"))
+	data := testutil.ReadFile(t, filepath.Join(root, "Dockerfile"))
 	images := map[string]*image{}
 	var cur *image
 	var logical []string

@@ -150,15 +150,6 @@ func readableDir(t testing.TB) string {
 }
 
 // readExample reads a file of the examples (tests run in examples/).
-func readFile(t testing.TB, path string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
-}
-
 // sortedKeys returns a map's keys in order, for deterministic messages.
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

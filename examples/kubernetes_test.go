@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/certinit/certinit/internal/testutil"
 	"gopkg.in/yaml.v3"
 )
 
@@ -251,7 +252,7 @@ func TestKubernetes(t *testing.T) {
 	}
 	var objs []*k8sObject
 	for _, f := range files {
-		objs = append(objs, decodeObjects(t, f, readFile(t, f))...)
+		objs = append(objs, decodeObjects(t, f, testutil.ReadFile(t, f))...)
 	}
 	groups := loadPods(t, objs, loadImages(t))
 	if len(groups) == 0 {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/certinit/certinit/internal/testutil"
 )
 
 // shellCommands splits one shell line into simple commands, each a list of
@@ -126,7 +128,7 @@ func TestREADMECommandLines(t *testing.T) {
 	images := loadImages(t)
 	for _, f := range files {
 		t.Run(filepath.Dir(f), func(t *testing.T) {
-			checkREADME(t, f, string(readFile(t, f)), images)
+			checkREADME(t, f, string(testutil.ReadFile(t, f)), images)
 		})
 	}
 }
@@ -142,10 +144,10 @@ func TestDocsCommandLines(t *testing.T) {
 	images := loadImages(t)
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			checkREADME(t, f, string(readFile(t, f)), images)
+			checkREADME(t, f, string(testutil.ReadFile(t, f)), images)
 		})
 	}
-	readme := string(readFile(t, "../README.md"))
+	readme := string(testutil.ReadFile(t, "../README.md"))
 	for _, cmd := range sortedKeys(help(t).subs) {
 		if cmd != "help" && cmd != "h" && !strings.Contains(readme, "certinit "+cmd) {
 			t.Errorf("README.md never shows certinit %s, which certinit --help lists", cmd)

@@ -203,7 +203,7 @@ func (h *host) provision(t *testing.T) {
 		case "capath", "bridge_capath":
 			mustCertinit(t, "trust", "install", "--store", "dir:"+d.Value, h.caFile)
 		case "cafile", "bridge_cafile":
-			testutil.WriteFile(t, filepath.Dir(d.Value), filepath.Base(d.Value), readFile(t, h.caFile))
+			testutil.WriteFile(t, filepath.Dir(d.Value), filepath.Base(d.Value), testutil.ReadFile(t, h.caFile))
 		case "persistence_location":
 			h.dataDir(t, d.Value)
 		default:
@@ -231,10 +231,10 @@ func (h *host) pair(t *testing.T, issued, certfile, keyfile string, done map[str
 	}
 	cert := filepath.Join(stage, filepath.Base(certfile))
 	key := filepath.Join(stage, filepath.Base(keyfile))
-	if err := os.WriteFile(cert, readFile(t, filepath.Join(issued, "fullchain.pem")), 0o644); err != nil {
+	if err := os.WriteFile(cert, testutil.ReadFile(t, filepath.Join(issued, "fullchain.pem")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(key, readFile(t, filepath.Join(issued, "privkey.pem")), 0o600); err != nil {
+	if err := os.WriteFile(key, testutil.ReadFile(t, filepath.Join(issued, "privkey.pem")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	args := []string{"init", "--cert", cert, "--key", key, "--copy-to", filepath.Dir(certfile)}

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // DefaultUser is the account mosquitto drops to when started as root and the
@@ -78,8 +80,9 @@ func (b *Bridge) Get(name string) (Directive, bool) {
 
 // Load reads path and the files of its include_dir lines (only in the main
 // file, as mosquitto does: *.conf, sorted case-insensitively first) and
-// builds the model. A file that cannot be read is an error; lines mosquitto
-// would refuse are problems.
+// builds the model. A main file that cannot be read is an error naming it;
+// an included one that cannot be read, and lines mosquitto would refuse,
+// are problems.
 func Load(path string) (*Config, []Problem, error) {
 	data, err := readConfig(path)
 	if err != nil {
@@ -102,7 +105,10 @@ func Load(path string) (*Config, []Problem, error) {
 		for _, f := range files {
 			idata, err := readConfig(f)
 			if err != nil {
-				probs = append(probs, Problem{File: f, Msg: err.Error(), Fatal: true})
+				// Where the file comes in; err names it. mosquitto reads
+				// an oversized file, and stops on the others (or, on a
+				// FIFO, waits for a writer forever).
+				probs = append(probs, Problem{File: d.File, Line: d.Line, Msg: err.Error(), Fatal: !errors.Is(err, userfile.ErrTooLarge)})
 				continue
 			}
 			cfg.Files = append(cfg.Files, f)
@@ -125,18 +131,11 @@ func Load(path string) (*Config, []Problem, error) {
 	return cfg, probs, nil
 }
 
+// readConfig reads one configuration file through the reader of every
+// file a user names (internal/userfile): a FIFO, a device, a directory or
+// a file over maxConfigSize is an error that names it once.
 func readConfig(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if fi.IsDir() {
-		return nil, fmt.Errorf("%s: is a directory, not a configuration file", path)
-	}
-	if fi.Size() > maxConfigSize {
-		return nil, fmt.Errorf("%s: larger than %d MiB, not a configuration file", path, maxConfigSize>>20)
-	}
-	return os.ReadFile(path)
+	return userfile.Read(path, maxConfigSize)
 }
 
 // IncludeFiles lists the files mosquitto reads for `include_dir dir`: names

@@ -5,8 +5,10 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/certinit/certinit/internal/mosquittotest"
 	"github.com/certinit/certinit/internal/testutil"
@@ -92,5 +94,84 @@ func TestMosquittoOpensDefaultListenerFromInclude(t *testing.T) {
 	}
 	if err := os.Remove(filepath.Join(inc, "a.conf")); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// brokerWith says whether mosquitto starts with each kind of
+// testutil.UnreadableFiles in an include_dir: "hangs" when it waits for a
+// writer or reads without end.
+var brokerWith = map[string]string{
+	"fifo":                       "hangs",
+	"link to a character device": "hangs",
+	"directory":                  "refuses",
+	"oversized":                  "starts",
+}
+
+// TestUnreadableFiles: a main file or an included file that is not a
+// regular configuration file of sane size is named once, in one error or
+// one problem at its include_dir line, without blocking; the problem is
+// fatal exactly when mosquitto does not start with it.
+func TestUnreadableFiles(t *testing.T) {
+	for _, tc := range testutil.UnreadableFiles {
+		t.Run(tc.Name, func(t *testing.T) {
+			dir := t.TempDir()
+			main := filepath.Join(dir, "main.conf")
+			tc.Make(t, main)
+			_, _, err := loadWithin(t, main)
+			if err == nil || !strings.HasPrefix(err.Error(), main+": ") || strings.Count(err.Error(), main) != 1 {
+				t.Errorf("Load(%s): error %v, want one naming the file once", tc.Name, err)
+			}
+
+			inc := filepath.Join(dir, "conf.d")
+			if err := os.Mkdir(inc, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			bad := filepath.Join(inc, "bad.conf")
+			tc.Make(t, bad)
+			conf := testutil.WriteFile(t, dir, "with-include.conf", []byte(fmt.Sprintf("listener %d 127.0.0.1\ninclude_dir %s\n", testutil.FreePort(t), inc)))
+			cfg, probs, err := loadWithin(t, conf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(probs) != 1 || probs[0].File != conf || probs[0].Line != 2 || strings.Count(probs[0].String(), bad) != 1 {
+				t.Fatalf("problems %v: want one at %s:2 naming %s once", probs, conf, bad)
+			}
+			broker := brokerWith[tc.Name]
+			if probs[0].Fatal != (broker != "starts") || slices.Contains(cfg.Files, bad) {
+				t.Errorf("problem %+v, files %v: mosquitto %s", probs[0], cfg.Files, broker)
+			}
+			if broker == "hangs" {
+				return
+			}
+			data, err := os.ReadFile(conf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, started := mosquittotest.Run(t, t.TempDir(), string(data)); started != (broker == "starts") {
+				t.Errorf("mosquitto started=%v, want %s; log:\n%s", started, broker, b.Log())
+			}
+		})
+	}
+}
+
+// loadWithin is Load, failing the test if it does not return in time.
+func loadWithin(t *testing.T, path string) (*Config, []Problem, error) {
+	t.Helper()
+	type result struct {
+		cfg   *Config
+		probs []Problem
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		cfg, probs, err := Load(path)
+		done <- result{cfg, probs, err}
+	}()
+	select {
+	case r := <-done:
+		return r.cfg, r.probs, r.err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Load(%s) blocked", path)
+		return nil, nil, nil
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/certinit/certinit/internal/pemfile"
@@ -104,10 +105,16 @@ type origin struct {
 
 func flagOrigin(path string) origin { return origin{file: path} }
 
+// add records a problem. Messages about a file start with its path
+// ("PATH: reason", as every read error does): for a configuration line the
+// option comes first, for a flag the problem's File is that path already,
+// so the message does not say it again.
 func (ck *checkRun) add(o origin, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if o.option != "" {
 		msg = o.option + ": " + msg
+	} else {
+		msg = strings.TrimPrefix(msg, o.file+": ")
 	}
 	ck.problems = append(ck.problems, Problem{File: o.file, Line: o.line, Msg: msg})
 }
@@ -138,16 +145,20 @@ func (ck *checkRun) checkFlags(opts CheckOptions) {
 // on reading the file: a file the broker cannot read is still examined.
 func (ck *checkRun) readable(o origin, path string, acct *account) bool {
 	if _, err := os.Stat(path); err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			ck.add(o, "%s does not exist", path)
-		} else {
-			ck.add(o, "%v", err)
+		var pe *fs.PathError
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			ck.add(o, "%s: does not exist", path)
+		case errors.As(err, &pe):
+			ck.add(o, "%s: %v", path, pe.Err)
+		default:
+			ck.add(o, "%s: %v", path, err)
 		}
 		return false
 	}
 	if acct != nil {
 		if err := acct.canAccess(path); err != nil {
-			ck.add(o, "%s is %v; mosquitto reads it after dropping privileges to that user", path, err)
+			ck.add(o, "%s: %v; mosquitto reads it after dropping privileges to that user", path, err)
 		}
 	}
 	return true

@@ -20,7 +20,7 @@ func (ck *checkRun) caPath(o origin, dir string, acct *account) {
 		return
 	}
 	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
-		ck.add(o, "%s is not a directory", dir)
+		ck.add(o, "%s: not a directory", dir)
 		return
 	}
 	for _, p := range hashDirProblems(dir) {
@@ -32,7 +32,7 @@ func (ck *checkRun) caPath(o origin, dir string, acct *account) {
 func (ck *checkRun) checkMosquitto(path string) {
 	cfg, probs, err := mosquittoconf.Load(path)
 	if err != nil {
-		ck.problems = append(ck.problems, Problem{File: path, Msg: err.Error()})
+		ck.add(flagOrigin(path), "%v", err)
 		return
 	}
 	ck.fileOrder = map[string]int{}

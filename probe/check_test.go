@@ -82,7 +82,7 @@ func TestCheckMosquittoConf(t *testing.T) {
 		extra func(t *testing.T)
 	}{
 		{"good", good, 0, "", nil},
-		{"missing certfile", head + "certfile {{dir}}/nope.pem\nkeyfile {{key}}\n", 3, "nope.pem does not exist", nil},
+		{"missing certfile", head + "certfile {{dir}}/nope.pem\nkeyfile {{key}}\n", 3, "nope.pem: does not exist", nil},
 		{"key does not match", head + "certfile {{fullchain}}\nkeyfile {{otherkey}}\n", 4, "key does not match", nil},
 		{"expired", head + "certfile {{expired}}\nkeyfile {{key}}\n", 3, "expired at", nil},
 		{"certfile without keyfile", head + "certfile {{fullchain}}\n", 3, "WITHOUT TLS", nil},
@@ -189,5 +189,76 @@ func TestCheckFlags(t *testing.T) {
 	}
 	if _, err := Check(CheckOptions{}); err == nil {
 		t.Error("empty options accepted")
+	}
+}
+
+// TestCheckUnreadable: a FIFO, a device, a directory or an oversized file
+// given as --cert, --key or --cafile, named by a mosquitto.conf, or as the
+// mosquitto.conf itself or in its include_dir, is one problem naming the
+// path once; Check never blocks on it.
+func TestCheckUnreadable(t *testing.T) {
+	f := newCheckFiles(t)
+	for _, k := range testutil.UnreadableFiles {
+		t.Run(k.Name, func(t *testing.T) {
+			dir := t.TempDir()
+			bad := filepath.Join(dir, "bad.pem")
+			k.Make(t, bad)
+			badConf := filepath.Join(dir, "bad.conf")
+			k.Make(t, badConf)
+			inc := filepath.Join(dir, "conf.d")
+			k.Make(t, filepath.Join(inc+".tmp"))
+			if err := os.Mkdir(inc, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(inc+".tmp", filepath.Join(inc, "x.conf")); err != nil {
+				t.Fatal(err)
+			}
+			conf := f.conf(t, "user "+currentUser(t)+"\nlistener 8883\ncertfile "+bad+"\nkeyfile {{key}}\ninclude_dir "+inc+"\n")
+			for _, tc := range []struct {
+				name string
+				opts CheckOptions
+				path string // the path every problem names once
+			}{
+				{"--cert", CheckOptions{CertFile: bad}, bad},
+				{"--key", CheckOptions{CertFile: f.fullchain, KeyFile: bad}, bad},
+				{"--cafile", CheckOptions{CAFile: bad}, bad},
+				{"certfile in mosquitto.conf", CheckOptions{MosquittoConf: conf}, bad},
+				{"include_dir", CheckOptions{MosquittoConf: conf}, filepath.Join(inc, "x.conf")},
+				{"--mosquitto-conf", CheckOptions{MosquittoConf: badConf}, badConf},
+			} {
+				probs := checkWithin(t, tc.opts)
+				var naming []string
+				for _, p := range probs {
+					if n := strings.Count(p.String(), tc.path); n > 1 {
+						t.Errorf("%s: %q names %s %d times", tc.name, p, tc.path, n)
+					} else if n == 1 {
+						naming = append(naming, p.String())
+					}
+				}
+				if len(naming) != 1 {
+					t.Errorf("%s: %d problems name %s, want one:\n%s", tc.name, len(naming), tc.path, problemLines(probs))
+				}
+			}
+		})
+	}
+}
+
+// checkWithin is Check, failing the test if it does not return in time.
+func checkWithin(t *testing.T, opts CheckOptions) []Problem {
+	t.Helper()
+	done := make(chan []Problem, 1)
+	go func() {
+		probs, err := Check(opts)
+		if err != nil {
+			probs = append(probs, Problem{File: "Check", Msg: err.Error()})
+		}
+		done <- probs
+	}()
+	select {
+	case probs := <-done:
+		return probs
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Check(%+v) blocked", opts)
+		return nil
 	}
 }

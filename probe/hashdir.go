@@ -1,31 +1,23 @@
 package probe
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
-	"sort"
-	"strings"
-	"sync"
+	"slices"
 
 	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/atomicfile"
 )
 
-// hashLinkName matches the names `openssl rehash` gives links: HASH.N for
-// certificates, HASH.rN for CRLs.
-var hashLinkName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9a-f]{8})\.(r?)([0-9]+)$`) })
-
-// linkableExts are the extensions `openssl rehash` links (see hashlink).
-var linkableExts = map[string]bool{".pem": true, ".crt": true, ".cer": true, ".crl": true}
-
 // hashDirProblems compares a capath directory's hash links with the
 // certificates and CRLs in it: every file `openssl rehash` would link must
 // be reachable through a link of its hash, every link must resolve to an
 // object with the hash in its name, and numbering must have no gap (the
-// lookup stops at the first missing number). It returns one sentence per
-// problem.
+// lookup stops at the first missing number). Links are the names OpenSSL's
+// lookup opens (hashlink.IsLookupName), files the ones openssl rehash
+// links (hashlink.IsCandidate). It returns one sentence per problem.
 func hashDirProblems(dir string) []string {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -33,12 +25,12 @@ func hashDirProblems(dir string) []string {
 	}
 	var out []string
 	type linkInfo struct {
-		name string
-		fi   os.FileInfo
-		fp   [20]byte
+		fi os.FileInfo
+		fp [20]byte
 	}
-	byPrefix := map[string][]linkInfo{} // "HASH." or "HASH.r" -> links
-	numbers := map[string][]int{}
+	// Links by hash and kind (the name with number 0), and their numbers.
+	links := map[hashlink.LinkName][]linkInfo{}
+	numbers := map[hashlink.LinkName][]int{}
 	var files []string
 	for _, e := range ents {
 		name := e.Name()
@@ -46,32 +38,34 @@ func hashDirProblems(dir string) []string {
 			continue
 		}
 		path := filepath.Join(dir, name)
-		if m := hashLinkName().FindStringSubmatch(name); m != nil {
-			prefix := m[1] + "." + m[2]
-			var n int
-			fmt.Sscan(m[3], &n)
-			numbers[prefix] = append(numbers[prefix], n)
-			fi, err := os.Stat(path)
-			if err != nil {
-				target, _ := os.Readlink(path)
-				out = append(out, fmt.Sprintf("hash link %s points to %s, which does not exist", name, target))
-				continue
+		ln, ok := hashlink.ParseLinkName(name)
+		if !ok || !hashlink.IsLookupName(name) {
+			if hashlink.IsCandidate(name) {
+				files = append(files, name)
 			}
-			obj, err := hashlink.HashFile(path)
-			if err != nil {
-				out = append(out, fmt.Sprintf("hash link %s: %v", name, err))
-				continue
-			}
-			if want := hashlink.FormatHash(obj.Hash); want != m[1] || (m[2] == "r") != (obj.Kind == hashlink.CRL) {
-				out = append(out, fmt.Sprintf("hash link %s is stale: its %s has hash %s", name, obj.Kind, want))
-				continue
-			}
-			byPrefix[prefix] = append(byPrefix[prefix], linkInfo{name, fi, obj.Fingerprint})
 			continue
 		}
-		if linkableExts[strings.ToLower(filepath.Ext(name))] {
-			files = append(files, name)
+		if ln.String() != name {
+			continue // a number beyond 16 bits: no lookup counts that far
 		}
+		first := hashlink.LinkName{Hash: ln.Hash, CRL: ln.CRL}
+		numbers[first] = append(numbers[first], int(ln.ID))
+		fi, err := os.Stat(path)
+		if err != nil {
+			target, _ := os.Readlink(path)
+			out = append(out, fmt.Sprintf("hash link %s points to %s, which does not exist", name, target))
+			continue
+		}
+		obj, err := hashlink.HashFile(path)
+		if err != nil {
+			out = append(out, fmt.Sprintf("hash link %s: %v", name, err))
+			continue
+		}
+		if obj.Hash != ln.Hash || ln.CRL != (obj.Kind == hashlink.CRL) {
+			out = append(out, fmt.Sprintf("hash link %s is stale: its %s has hash %s", name, obj.Kind, hashlink.FormatHash(obj.Hash)))
+			continue
+		}
+		links[first] = append(links[first], linkInfo{fi, obj.Fingerprint})
 	}
 	for _, name := range files {
 		path := filepath.Join(dir, name)
@@ -83,32 +77,27 @@ func hashDirProblems(dir string) []string {
 		if err != nil {
 			continue
 		}
-		prefix := hashlink.FormatHash(obj.Hash) + "."
-		if obj.Kind == hashlink.CRL {
-			prefix += "r"
-		}
-		found := false
-		for _, l := range byPrefix[prefix] {
-			if os.SameFile(l.fi, fi) || l.fp == obj.Fingerprint {
-				found = true
-				break
-			}
-		}
+		first := hashlink.LinkName{Hash: obj.Hash, CRL: obj.Kind == hashlink.CRL}
+		found := slices.ContainsFunc(links[first], func(l linkInfo) bool {
+			return os.SameFile(l.fi, fi) || l.fp == obj.Fingerprint
+		})
 		if !found {
-			out = append(out, fmt.Sprintf("%s has no hash link %s0 (or later number) to it, so OpenSSL never finds it", name, prefix))
+			out = append(out, fmt.Sprintf("%s has no hash link %s (or later number) to it, so OpenSSL never finds it", name, first))
 		}
 	}
-	var prefixes []string
-	for p := range numbers {
-		prefixes = append(prefixes, p)
+	firsts := make([]hashlink.LinkName, 0, len(numbers))
+	for first := range numbers {
+		firsts = append(firsts, first)
 	}
-	sort.Strings(prefixes)
-	for _, p := range prefixes {
-		ns := numbers[p]
-		sort.Ints(ns)
+	slices.SortFunc(firsts, func(a, b hashlink.LinkName) int { return cmp.Compare(a.String(), b.String()) })
+	for _, first := range firsts {
+		ns := numbers[first]
+		slices.Sort(ns)
 		for i, n := range ns {
 			if n != i {
-				out = append(out, fmt.Sprintf("hash link %s%d follows a gap (no %s%d): OpenSSL stops looking at the first missing number", p, n, p, i))
+				at, missing := first, first
+				at.ID, missing.ID = uint16(n), uint16(i)
+				out = append(out, fmt.Sprintf("hash link %s follows a gap (no %s): OpenSSL stops looking at the first missing number", at, missing))
 				break
 			}
 		}

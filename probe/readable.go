@@ -120,10 +120,11 @@ func owner(fi fs.FileInfo) string {
 	return name + ":" + group
 }
 
-// worldReadable reports whether everyone may read a file (for keys).
+// worldReadable reports whether everyone may read a regular file (for
+// keys; anything else is not read as a key at all).
 func worldReadable(path string) (bool, fs.FileMode) {
 	fi, err := os.Stat(path)
-	if err != nil {
+	if err != nil || !fi.Mode().IsRegular() {
 		return false, 0
 	}
 	return fi.Mode().Perm()&0o004 != 0, fi.Mode().Perm()

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -152,14 +153,15 @@ func (t *trust) lookup(name []byte) []*x509.Certificate {
 		return nil
 	}
 	var out []*x509.Certificate
-	for k := 0; ; k++ {
-		p := filepath.Join(t.capath, fmt.Sprintf("%s.%d", hashlink.FormatHash(h), k))
+	for id := 0; id <= math.MaxUint16; id++ {
+		p := filepath.Join(t.capath, hashlink.LinkName{Hash: h, ID: uint16(id)}.String())
 		certs, err := readPEMCerts(p)
 		if err != nil || len(certs) == 0 {
-			return out
+			break
 		}
 		out = append(out, certs...)
 	}
+	return out
 }
 
 // readPEMCerts reads the PEM certificates of a file; capath lookups read
@@ -215,10 +217,10 @@ func (t *trust) scanCapath(name []byte) []capathFile {
 			}
 			f := capathFile{path: p, cert: c, pem: bytes.Contains(data, []byte("-----BEGIN "))}
 			if h, err := hashlink.NameHash(name); err == nil {
-				f.linked = linkTo(t.capath, hashlink.FormatHash(h), e.Name())
+				f.linked = linkTo(t.capath, h, e.Name())
 			}
 			if h, err := hashlink.NameHashOld(name); err == nil {
-				f.oldLnk = linkTo(t.capath, hashlink.FormatHash(h), e.Name())
+				f.oldLnk = linkTo(t.capath, h, e.Name())
 			}
 			out = append(out, f)
 		}
@@ -228,13 +230,13 @@ func (t *trust) scanCapath(name []byte) []capathFile {
 
 // linkTo reports whether one of dir/HASH.0, HASH.1, ... (up to the first
 // missing one, as the lookup stops there) is target or resolves to it.
-func linkTo(dir, hash, target string) bool {
+func linkTo(dir string, hash uint32, target string) bool {
 	want, err := os.Stat(filepath.Join(dir, target))
 	if err != nil {
 		return false
 	}
-	for k := 0; ; k++ {
-		fi, err := os.Stat(filepath.Join(dir, fmt.Sprintf("%s.%d", hash, k)))
+	for id := 0; id <= math.MaxUint16; id++ {
+		fi, err := os.Stat(filepath.Join(dir, hashlink.LinkName{Hash: hash, ID: uint16(id)}.String()))
 		if err != nil {
 			return false
 		}
@@ -242,4 +244,5 @@ func linkTo(dir, hash, target string) bool {
 			return true
 		}
 	}
+	return false
 }

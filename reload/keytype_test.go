@@ -1,7 +1,6 @@
 package reload
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -32,30 +31,32 @@ import (
 func TestKeyTypeChangeRestarts(t *testing.T) {
 	f := newFixture(t) // starts with ECDSA P-256
 	rec := &recorder{}
-	var logs bytes.Buffer
-	r := New(Config{Files: Files{Cert: f.cert, Key: f.key}, Log: slog.New(slog.NewTextHandler(&logs, nil))}, rec)
+	logs, log := testutil.NewLogs(t)
+	r := New(Config{Files: Files{Cert: f.cert, Key: f.key}, Log: log}, rec)
 	rsa1, rsa2 := genKey(t, "rsa"), genKey(t, "rsa")
+	restart := func(from, to string) func(testutil.Record) bool {
+		return testutil.All(testutil.HasAttr("old_key_type", from), testutil.HasAttr("new_key_type", to), testutil.HasKey("reason"))
+	}
+	reload := testutil.HasAttr("signal", "HUP")
+	refused := testutil.All(testutil.AtLevel(slog.LevelError), testutil.HasKey("reason"))
 	steps := []struct {
 		name    string
 		write   func()
 		want    []string // nil: refused
-		wantLog string
+		wantLog func(testutil.Record) bool
 	}{
-		{"ECDSA P-256 to RSA 2048", func() { f.writePairWith(rsa1, rsa1) }, []string{"restart"},
-			`msg=restarting reason="key type changed from ECDSA P-256 to RSA 2048: on a reload signal the server would keep serving the old certificate beside the new one`},
-		{"RSA to RSA", func() { f.writePairWith(rsa2, rsa2) }, []string{"signal hangup"}, "msg=reloading"},
-		{"RSA to ECDSA P-384", func() { k := genKey(t, "p384"); f.writePairWith(k, k) }, []string{"restart"},
-			"key type changed from RSA 2048 to ECDSA P-384"},
-		{"curve alone (P-384 to P-256)", func() { k := genKey(t, "p256"); f.writePairWith(k, k) }, []string{"signal hangup"}, "msg=reloading"},
-		{"ECDSA to Ed25519", func() { k := genKey(t, "ed25519"); f.writePairWith(k, k) }, []string{"restart"},
-			"key type changed from ECDSA P-256 to Ed25519"},
+		{"ECDSA P-256 to RSA 2048", func() { f.writePairWith(rsa1, rsa1) }, []string{"restart"}, restart("ECDSA P-256", "RSA 2048")},
+		{"RSA to RSA", func() { f.writePairWith(rsa2, rsa2) }, []string{"signal hangup"}, reload},
+		{"RSA to ECDSA P-384", func() { k := genKey(t, "p384"); f.writePairWith(k, k) }, []string{"restart"}, restart("RSA 2048", "ECDSA P-384")},
+		{"curve alone (P-384 to P-256)", func() { k := genKey(t, "p256"); f.writePairWith(k, k) }, []string{"signal hangup"}, reload},
+		{"ECDSA to Ed25519", func() { k := genKey(t, "ed25519"); f.writePairWith(k, k) }, []string{"restart"}, restart("ECDSA P-256", "Ed25519")},
 		// An RSA certificate with an Ed25519 key: refused, so the server
 		// still has Ed25519 and the next Ed25519 pair is a plain reload.
-		{"refused RSA", func() { f.writePairWith(rsa1, genKey(t, "ed25519")) }, nil, "msg=\"reload refused\""},
-		{"Ed25519 after the refusal", func() { k := genKey(t, "ed25519"); f.writePairWith(k, k) }, []string{"signal hangup"}, "msg=reloading"},
+		{"refused RSA", func() { f.writePairWith(rsa1, genKey(t, "ed25519")) }, nil, refused},
+		{"Ed25519 after the refusal", func() { k := genKey(t, "ed25519"); f.writePairWith(k, k) }, []string{"signal hangup"}, reload},
 	}
 	for _, st := range steps {
-		logs.Reset()
+		before := len(logs.Records())
 		st.write()
 		err := r.Changed(context.Background(), []string{f.cert, f.key})
 		if (err == nil) != (st.want != nil) {
@@ -64,8 +65,8 @@ func TestKeyTypeChangeRestarts(t *testing.T) {
 		if got := rec.take(); !slices.Equal(got, st.want) {
 			t.Fatalf("%s: did %q, want %q", st.name, got, st.want)
 		}
-		if !strings.Contains(logs.String(), st.wantLog) || strings.Count(logs.String(), "\n") != 1 {
-			t.Fatalf("%s: logged\n%s\nwant one line with %s", st.name, logs.String(), st.wantLog)
+		if recs := logs.Records()[before:]; len(recs) != 1 || !st.wantLog(recs[0]) {
+			t.Fatalf("%s: logged %v, want one record saying what was done and why", st.name, recs)
 		}
 	}
 }

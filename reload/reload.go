@@ -19,8 +19,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -160,15 +160,17 @@ func (r *Reloader) Changed(ctx context.Context, changed []string) error {
 // any) has key type next, and records next as served once that is done.
 func (r *Reloader) act(changed []string, next keyType) error {
 	var why string
+	var keyTypes []any
 	switch {
 	case next.changedFrom(r.served):
 		why = fmt.Sprintf("key type changed from %s to %s: on a reload signal the server would keep serving the old certificate beside the new one; the restart disconnects clients, which reconnect",
 			r.served.desc, next.desc)
+		keyTypes = []any{"old_key_type", r.served.desc, "new_key_type", next.desc}
 	case slices.ContainsFunc(changed, func(p string) bool { return slices.Contains(r.cfg.RestartOn, p) }):
 		why = "a --restart-on file changed; the server reads it only at start"
 	}
 	if why != "" {
-		r.log.Info("restarting", "reason", why, "changed", changed)
+		r.log.Info("restarting", append([]any{"reason", why, "changed", changed}, keyTypes...)...)
 		if err := r.target.Restart(); err != nil {
 			return err
 		}
@@ -217,14 +219,15 @@ func (r *Reloader) apply(ctx context.Context, changed []string) (*Snapshot, erro
 
 // checkPEM refuses a changed file that holds PEM but does not parse to the
 // end (a CA file still being written), so a restart or reload never reads
-// half a file. Directories and files without PEM are not judged here.
+// half a file, and a file the server could not read either: a FIFO, a
+// device, one too large (pemfile.ReadFile names it). A path that is gone
+// or a directory is not judged here: the hooks and the server decide.
 func checkPEM(path string) error {
-	fi, err := os.Stat(path)
-	if err != nil || !fi.Mode().IsRegular() {
-		return nil // gone or a directory: the hooks and the server decide
-	}
 	data, err := pemfile.ReadFile(path)
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.EISDIR):
+		return nil
+	case err != nil:
 		return err
 	}
 	if !bytes.Contains(data, []byte("-----BEGIN ")) {

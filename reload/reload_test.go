@@ -206,7 +206,7 @@ func TestRefusedThenFixed(t *testing.T) {
 	if err := r.Changed(ctx, []string{f.cafile, f.key}); err == nil {
 		t.Fatal("mismatched pair accepted")
 	}
-	if got := mustRead(t, filepath.Join(copyDir, "fullchain.pem")); !bytes.Equal(got, good) {
+	if got := testutil.ReadFile(t, filepath.Join(copyDir, "fullchain.pem")); !bytes.Equal(got, good) {
 		t.Fatal("refused change touched the copy")
 	}
 	fixed, _ := f.writePair(testutil.CertOpts{})
@@ -216,7 +216,7 @@ func TestRefusedThenFixed(t *testing.T) {
 	if got := rec.take(); !slices.Equal(got, []string{"restart"}) {
 		t.Fatalf("after the fix did %q, want the pending restart", got)
 	}
-	if got := mustRead(t, filepath.Join(copyDir, "fullchain.pem")); !bytes.Equal(got, fixed) {
+	if got := testutil.ReadFile(t, filepath.Join(copyDir, "fullchain.pem")); !bytes.Equal(got, fixed) {
 		t.Fatal("copy not updated by the good change")
 	}
 }
@@ -346,11 +346,70 @@ func (f *fixture) rewriteCA() {
 	testutil.WriteFile(f.t, f.dir, "ca.pem", append(testutil.CertPEM(f.ca.Cert), testutil.CertPEM(testutil.NewCA(f.t, "second CA").Cert)...))
 }
 
-func mustRead(t *testing.T, p string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
+// TestUnreadableRefused: a FIFO, a device, a directory or an oversized
+// file where the pair or a watched file was is refused with one error
+// naming it, without blocking; nothing is signalled or copied; a watched
+// path that is a directory or gone is not judged; and once the file is
+// a good one again, the change goes through.
+func TestUnreadableRefused(t *testing.T) {
+	for _, k := range testutil.UnreadableFiles {
+		for _, where := range []string{"certificate", "watched file"} {
+			t.Run(k.Name+" as "+where, func(t *testing.T) {
+				f := newFixture(t)
+				rec := &recorder{}
+				watched := filepath.Join(f.dir, "acl.conf")
+				copyDir := filepath.Join(f.dir, "copy")
+				r := New(Config{Files: Files{Cert: f.cert, Key: f.key}, CopyTo: copyDir, Log: testutil.Logger(t)}, rec)
+				bad := map[string]string{"certificate": f.cert, "watched file": watched}[where]
+				os.Remove(bad)
+				k.Make(t, bad)
+
+				err := changedWithin(t, r, []string{bad})
+				refused := !(where == "watched file" && k.Name == "directory")
+				switch {
+				case !refused:
+					if got := rec.take(); err != nil || len(got) != 1 {
+						t.Fatalf("a watched directory was judged: %v, did %q", err, got)
+					}
+				case refused && (err == nil || !strings.HasPrefix(err.Error(), bad+": ") || strings.Count(err.Error(), bad) != 1):
+					t.Fatalf("Changed: %v, want an error naming %s once, first", err, bad)
+				case refused:
+					if got := rec.take(); len(got) != 0 {
+						t.Fatalf("refused change did %q", got)
+					}
+					if _, err := os.Stat(copyDir); err == nil {
+						t.Fatal("refused change was copied")
+					}
+				}
+
+				if err := os.RemoveAll(bad); err != nil {
+					t.Fatal(err)
+				}
+				f.writePair(testutil.CertOpts{})
+				if where == "watched file" {
+					testutil.WriteFile(t, f.dir, "acl.conf", []byte("user a\n"))
+				}
+				if err := changedWithin(t, r, []string{f.cert, f.key}); err != nil {
+					t.Fatalf("good change after the refusal: %v", err)
+				}
+				if got := rec.take(); len(got) != 1 {
+					t.Fatalf("good change did %q, want one signal", got)
+				}
+			})
+		}
 	}
-	return b
+}
+
+// changedWithin is r.Changed, failing the test if it blocks.
+func changedWithin(t *testing.T, r *Reloader, paths []string) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- r.Changed(context.Background(), paths) }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Changed(%v) blocked", paths)
+		return nil
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/certinit/certinit/internal/dirlock"
 	"github.com/certinit/certinit/internal/owner"
 	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // Files names the certificate material a server loads. Chain is optional
@@ -243,7 +244,7 @@ func inPlace(dst string, data []byte, mode os.FileMode, wo atomicfile.Options) b
 		wo.UID >= 0 && int(st.Uid) != wo.UID || wo.GID >= 0 && int(st.Gid) != wo.GID) {
 		return false
 	}
-	b, err := os.ReadFile(dst)
+	b, err := userfile.Read(dst, int64(len(data)))
 	return err == nil && bytes.Equal(b, data)
 }
 

@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certinit/certinit/internal/mosquittotest"
 	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/internal/testutil"
 )
@@ -53,7 +52,7 @@ func TestSharedCopyTo(t *testing.T) {
 	settled := func() (bool, string) {
 		return sameBytes(certPath, copyCert) && sameBytes(keyPath, copyKey), "the copies differ from the source"
 	}
-	mosquittotest.WaitFor(t, 10*time.Second, settled)
+	testutil.Eventually(t, 10*time.Second, settled)
 
 	r := startCopyReader(t, copyCert, copyKey, pairs)
 	start := time.Now()
@@ -64,7 +63,7 @@ func TestSharedCopyTo(t *testing.T) {
 		testutil.RenameOver(t, keyPath, key)
 		testutil.RenameOver(t, certPath, cert)
 		if i%3 == 0 || i == n {
-			mosquittotest.WaitFor(t, 10*time.Second, settled)
+			testutil.Eventually(t, 10*time.Second, settled)
 			waits++
 			continue
 		}

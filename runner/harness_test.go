@@ -44,7 +44,7 @@ func startCertinit(t *testing.T, args ...string) *testutil.Certinit {
 // what COMMAND (Mosquitto) prints.
 func waitOutput(t *testing.T, c *testutil.Certinit, text string, n int) {
 	t.Helper()
-	mosquittotest.WaitFor(t, 10*time.Second, func() (bool, string) {
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
 		return strings.Count(c.Out.String(), text) >= n, fmt.Sprintf("no %d× %q in the output", n, text)
 	})
 }
@@ -150,7 +150,7 @@ func (b *broker) waitServedBy(probe func() (*big.Int, error), serial *big.Int, w
 func (b *broker) waitServing(within time.Duration) *big.Int {
 	b.t.Helper()
 	var serial *big.Int
-	mosquittotest.WaitFor(b.t, within, func() (bool, string) {
+	testutil.Eventually(b.t, within, func() (bool, string) {
 		s, err := b.served()
 		if err != nil {
 			return false, err.Error()
@@ -182,7 +182,7 @@ func (b *broker) subscribe() *mosquittotest.Subscriber {
 // waitGot waits until sub has received msg.
 func waitGot(t *testing.T, sub *mosquittotest.Subscriber, msg string) {
 	t.Helper()
-	mosquittotest.WaitFor(t, 10*time.Second, func() (bool, string) {
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
 		return sub.Got("certinit/test", msg), "no message " + msg
 	})
 }

@@ -33,7 +33,7 @@ func TestRunTrustCapath(t *testing.T) {
 	if err := mosquittotest.Publish(t, viaCapath, "certinit/capath", "via capath"); err != nil {
 		t.Fatal(err)
 	}
-	mosquittotest.WaitFor(t, 10*time.Second, func() (bool, string) {
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
 		return sub.Got("certinit/capath", "via capath"), "the message sent through the capath did not arrive"
 	})
 }
@@ -116,7 +116,7 @@ func TestRunLocalIssuerRenewal(t *testing.T) {
 	waitGot(t, sub, "before")
 	now := b.waitServing(time.Second)
 	var renewed *big.Int
-	mosquittotest.WaitFor(t, 10*time.Second, func() (bool, string) {
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
 		got, err := b.served()
 		if err == nil && got.Cmp(now) != 0 && got.Cmp(first) != 0 {
 			renewed = got

@@ -53,8 +53,7 @@ type Supervisor struct {
 	log     *slog.Logger
 	reqs    chan request
 	done    chan struct{}
-	started func()        // see AfterStart
-	probed  chan struct{} // closed when the pidfd probe New started is done
+	started func() // see AfterStart
 }
 
 // AfterStart makes Run call f, on its own goroutine, once the command has
@@ -89,19 +88,7 @@ func New(opts Options) (*Supervisor, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Supervisor{opts: opts, path: path, log: log, reqs: make(chan request), done: make(chan struct{}), probed: make(chan struct{})}
-	// The os package checks once, at the first process it starts or
-	// finds, that pidfds work (send relies on them); the check forks and
-	// waits for a throwaway child, about half a millisecond here. Done
-	// now, it overlaps whatever the caller prepares before Run, which
-	// waits for it before its reaper could collect that child.
-	go func() {
-		defer close(s.probed)
-		if p, err := os.FindProcess(os.Getpid()); err == nil {
-			p.Release()
-		}
-	}()
-	return s, nil
+	return &Supervisor{opts: opts, path: path, log: log, reqs: make(chan request), done: make(chan struct{})}, nil
 }
 
 // Signal sends sig to the running child (the reload signal). During a
@@ -140,7 +127,6 @@ const (
 // A command that cannot start gives a *StartError and its code (126/127).
 func (s *Supervisor) Run(ctx context.Context) (int, error) {
 	defer close(s.done)
-	<-s.probed
 	sigs := newSignalIntake(forwarded)
 	defer sigs.close()
 	if err := becomeSubreaper(); err != nil {

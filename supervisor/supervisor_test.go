@@ -92,7 +92,7 @@ func TestSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := goRun(t, s, context.Background())
-	waitFor(t, "child ready", func() bool { return exists(ready) })
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) { return exists(ready), "child ready" })
 	if err := s.Signal(syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
@@ -120,11 +120,11 @@ func TestRestartAndStop(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	res := goRun(t, s, ctx)
-	waitFor(t, "first start", func() bool { return lines(starts) == 1 })
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) { return lines(starts) == 1, "first start" })
 	if err := s.Restart(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "second start", func() bool { return lines(starts) == 2 })
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) { return lines(starts) == 2, "second start" })
 	cancel()
 	if r := res.wait(t); r.err != nil || r.code != 3 {
 		t.Fatalf("after stop: code %d, err %v; want 3 from the TERM trap", r.code, r.err)
@@ -148,7 +148,7 @@ func TestStopTimeout(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	res := goRun(t, s, ctx)
-	waitFor(t, "child ready", func() bool { return exists(ready) })
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) { return exists(ready), "child ready" })
 	cancel()
 	if r := res.wait(t); r.code != 137 {
 		t.Fatalf("exit code %d, want 137 (SIGKILL after the stop timeout)", r.code)
@@ -215,17 +215,6 @@ func runSup(t *testing.T, ctx context.Context, o Options) (int, error) {
 	}
 	r := goRun(t, s, ctx).wait(t)
 	return r.code, r.err
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
-	}
 }
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }

@@ -5,49 +5,44 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
-	"sync"
 
+	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/atomicfile"
+	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // fingerprint stands for a path's content: "missing", "unreadable: ..." or
 // a SHA-256 in hex. Two scans that give the same fingerprint saw the same
 // bytes, whatever happened to links, inodes and timestamps in between; that
-// is what "act only when the content changed" compares.
+// is what "act only when the content changed" compares. A file that cannot
+// be read (a FIFO, a device, one too large) keeps one fingerprint while it
+// stays so: it is reported when it appears, not at every scan.
 type fingerprint string
 
 const fpMissing fingerprint = "missing"
 
-// hashLinkName matches the links `openssl rehash` (and certinit's rehash)
-// keep in a capath directory: HASH.N for certificates, HASH.rN for CRLs.
-// They are derived from the directory's certificates, so a directory's
-// fingerprint leaves them out: rehashing a watched directory must not look
-// like a new change and trigger itself again. Compiled on first use, not
-// at start-up: every regexp compiled in a package init delays every
-// container start (see docs/run.md, "Measured").
-var hashLinkName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{8}\.r?[0-9]+$`) })
-
 // fingerprintOf reads what path names now, following links. A directory's
 // fingerprint covers the names and contents of the files in it (not of its
-// subdirectories), skipping hash links and certinit's temporary files.
+// subdirectories), skipping the hash links `openssl rehash` manages (they
+// are derived from the directory's certificates: rehashing a watched
+// directory must not look like a change and trigger itself again) and
+// certinit's temporary files.
 func fingerprintOf(path string) fingerprint {
 	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return fpMissing
-	}
-	if err != nil {
+	case err != nil:
 		return unreadable(err)
-	}
-	if fi.IsDir() {
+	case fi.IsDir():
 		return dirFingerprint(path)
 	}
-	sum, err := fileSum(path, fi)
+	sum, err := fileSum(path)
 	if err != nil {
 		return unreadable(err)
 	}
@@ -58,22 +53,17 @@ func unreadable(err error) fingerprint {
 	return fingerprint("unreadable: " + err.Error())
 }
 
-// fileSum hashes a regular file. Anything else (a FIFO, a device) is not
-// opened, since reading it could block or never end.
-func fileSum(path string, fi fs.FileInfo) ([]byte, error) {
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file (%s)", path, fi.Mode().Type())
-	}
-	f, err := os.Open(path)
+// fileSum hashes a file through the reader of every file a user names
+// (internal/userfile), with the bound of certificate files: a FIFO, a
+// device or an oversized file is an error that names it, never a read
+// that blocks or does not end.
+func fileSum(path string) ([]byte, error) {
+	data, err := userfile.Read(path, pemfile.MaxFileSize)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return nil, err
-	}
-	return h.Sum(nil), nil
+	sum := sha256.Sum256(data)
+	return sum[:], nil
 }
 
 func dirFingerprint(dir string) fingerprint {
@@ -84,7 +74,7 @@ func dirFingerprint(dir string) fingerprint {
 	names := make([]string, 0, len(ents))
 	for _, e := range ents {
 		n := e.Name()
-		if atomicfile.IsTemp(n) || (e.Type()&fs.ModeSymlink != 0 && hashLinkName().MatchString(n)) {
+		if atomicfile.IsTemp(n) || isRehashLink(e) {
 			continue
 		}
 		names = append(names, n)
@@ -102,7 +92,7 @@ func dirFingerprint(dir string) fingerprint {
 			// targets) are reached through the files that link into them.
 			continue
 		default:
-			sum, err := fileSum(p, fi)
+			sum, err := fileSum(p)
 			if err != nil {
 				fmt.Fprintf(h, "%s\x00%v\x00", n, err)
 				continue
@@ -111,4 +101,11 @@ func dirFingerprint(dir string) fingerprint {
 		}
 	}
 	return fingerprint("dir:" + hex.EncodeToString(h.Sum(nil)))
+}
+
+// isRehashLink reports whether e is a symbolic link that `openssl rehash`
+// (and certinit's) takes for one of its hash links.
+func isRehashLink(e fs.DirEntry) bool {
+	_, ok := hashlink.ParseLinkName(e.Name())
+	return ok && e.Type()&fs.ModeSymlink != 0
 }

@@ -10,7 +10,9 @@
 // are debounced (certbot updates four links in a row: one change), a slow
 // poll backstops anything inotify cannot see (a parent directory renamed, a
 // network file system, an exhausted inotify limit), and a change is reported
-// only when a SHA-256 of the content differs.
+// only when a SHA-256 of the content differs. Files are read through
+// internal/userfile: a FIFO or a device at a watched path is a change to
+// "unreadable", reported once, never a read that blocks the next scan.
 //
 // It does not validate what it reads, and it does not act: the caller decides
 // (reload validates the pair and signals the server).
@@ -98,9 +100,8 @@ func New(paths []string, opts Options) (*Watcher, error) {
 	return w, nil
 }
 
-// Close releases the inotify watches. It can take the kernel tens of
-// milliseconds (each watch removal waits for an RCU grace period), so a
-// process that is about to exit may skip it.
+// Close releases the inotify watches, waiting for the kernel to remove
+// each one. A process about to exit need not call it: exit releases them.
 func (w *Watcher) Close() error {
 	if w.fsw == nil {
 		return nil

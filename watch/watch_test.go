@@ -2,10 +2,12 @@ package watch
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -165,6 +167,21 @@ func TestWatchIgnoresNonChanges(t *testing.T) {
 			},
 		},
 		{
+			// Every name openssl rehash takes for its own link, as
+			// hashlink.ParseLinkName says: upper-case hex and a CRL's
+			// rN included.
+			name: "links openssl rehash manages",
+			setup: func(t *testing.T, dir string) []string {
+				mustWrite(t, filepath.Join(dir, "capath", "a.pem"), "a")
+				return []string{filepath.Join(dir, "capath")}
+			},
+			change: func(t *testing.T, dir string) {
+				for _, n := range []string{"0123ABCD.0", "0123abcd.r1", "89abcdef.R0"} {
+					mustSymlink(t, "a.pem", filepath.Join(dir, "capath", n))
+				}
+			},
+		},
+		{
 			name: "unrelated file next to the watched one",
 			setup: func(t *testing.T, dir string) []string {
 				return []string{mustWrite(t, filepath.Join(dir, "cert.pem"), "c")}
@@ -180,6 +197,43 @@ func TestWatchIgnoresNonChanges(t *testing.T) {
 			h.touchMarker(t)
 			h.expect(t, "marker")
 		})
+	}
+}
+
+// TestWatchUnreadable: a FIFO, a device, a directory or an oversized file
+// appearing at a watched path is reported once, as the change it is; the
+// scans after it neither block on it nor report it again; and a regular
+// file replacing it is reported. Without inotify, a watched FIFO that
+// stays in place counts the polls: each opens it once.
+func TestWatchUnreadable(t *testing.T) {
+	for _, k := range testutil.UnreadableFiles {
+		for _, poll := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, poll only %v", k.Name, poll), func(t *testing.T) {
+				dir := t.TempDir()
+				cert := mustWrite(t, filepath.Join(dir, "cert.pem"), "one")
+				scans := filepath.Join(dir, "scans.fifo")
+				if err := syscall.Mkfifo(scans, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				h := startWatch(t, dir, []string{cert, scans}, poll)
+				// In one step: a link to it renamed over the file.
+				k.Make(t, cert+".new")
+				mustSymlink(t, "cert.pem.new", cert+".link")
+				mustRename(t, cert+".link", cert)
+				h.expect(t, "cert.pem")
+				// Three more scans, none of which reports the path again:
+				// polls that the FIFO counts, or events on the marker.
+				if poll {
+					testutil.WaitOpened(t, scans, 3, 5*time.Second)
+				}
+				for range 3 {
+					h.touchMarker(t)
+					h.expect(t, "marker")
+				}
+				testutil.RenameOver(t, cert, []byte("two"))
+				h.expect(t, "cert.pem")
+			})
+		}
 	}
 }
 
@@ -278,6 +332,13 @@ func mustSymlink(t *testing.T, target, link string) {
 		t.Fatal(err)
 	}
 	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustRename(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.Rename(from, to); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -19,6 +19,10 @@ import (
 // clientTimeout bounds one mosquitto_pub or openssl s_client run.
 const clientTimeout = 10 * time.Second
 
+// crossTime is how long Deliver lets a message cross a route before it
+// sends the next one.
+const crossTime = 500 * time.Millisecond
+
 // Endpoint is a broker listener on 127.0.0.1 as the real clients reach it:
 // plain MQTT, or TLS verified against CAFile or CAPath.
 type Endpoint struct {
@@ -86,23 +90,23 @@ func (s *Subscriber) Connects() int { return strings.Count(s.Output(), "sending 
 func Deliver(t testing.TB, pub Endpoint, sub *Subscriber, topic, prefix string, within time.Duration) string {
 	t.Helper()
 	var sent []string
-	WaitFor(t, within, func() (bool, string) {
+	var lastSent time.Time
+	testutil.Eventually(t, within, func() (bool, string) {
 		for _, m := range sent {
 			if sub.Got(topic, m) {
 				return true, ""
 			}
 		}
+		why := fmt.Sprintf("none of %d messages on %s arrived", len(sent), topic)
+		if time.Since(lastSent) < crossTime {
+			return false, why // give the last message a moment to cross
+		}
 		m := fmt.Sprintf("%s-%d", prefix, len(sent))
 		if err := Publish(t, pub, topic, m); err != nil {
 			return false, err.Error()
 		}
-		sent = append(sent, m)
-		// Give this message a moment to cross before sending the next.
-		deadline := time.Now().Add(500 * time.Millisecond)
-		for time.Now().Before(deadline) && !sub.Got(topic, m) {
-			time.Sleep(10 * time.Millisecond) // polling interval
-		}
-		return sub.Got(topic, m), fmt.Sprintf("none of %d messages on %s arrived", len(sent), topic)
+		sent, lastSent = append(sent, m), time.Now()
+		return false, why
 	})
 	for _, m := range sent {
 		if sub.Got(topic, m) {

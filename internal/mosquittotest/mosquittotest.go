@@ -1,19 +1,16 @@
 // Package mosquittotest starts the real Mosquitto broker for tests: in the
 // foreground, with a configuration written to a temporary directory, on
 // 127.0.0.1 only. It waits for the broker's own "running" log line (or its
-// exit) instead of sleeping, and stops the broker when the test ends.
+// exit), and stops the broker when the test ends.
 //
 // It is imported only from _test.go files.
 package mosquittotest
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,7 +24,7 @@ const startTimeout = 15 * time.Second
 type Broker struct {
 	ConfPath string
 	cmd      *exec.Cmd
-	log      syncBuffer
+	log      testutil.Buffer
 	done     chan struct{}
 	exitErr  error
 }
@@ -72,22 +69,11 @@ func Run(t testing.TB, dir, conf string) (b *Broker, started bool) {
 		}
 		<-b.done
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if strings.Contains(b.Log(), " running") {
-			return b, true
-		}
-		select {
-		case <-b.done:
-			return b, strings.Contains(b.Log(), " running")
-		case <-ctx.Done():
-			t.Fatalf("mosquitto neither started nor exited within %v; log:\n%s", startTimeout, b.Log())
-		case <-tick.C:
-		}
-	}
+	running := func() bool { return strings.Contains(b.Log(), " running") }
+	testutil.Eventually(t, startTimeout, func() (bool, string) {
+		return running() || b.Exited(), "mosquitto neither started nor exited; log:\n" + b.Log()
+	})
+	return b, running()
 }
 
 // Start is Run for a configuration that must work: it fails the test with
@@ -99,21 +85,4 @@ func Start(t testing.TB, dir, conf string) *Broker {
 		t.Fatalf("mosquitto did not start; config:\n%s\nlog:\n%s", conf, b.Log())
 	}
 	return b
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }

@@ -1,6 +1,7 @@
 package mosquittotest
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -35,11 +36,22 @@ func StartProc(t testing.TB, name, bin string, args ...string) *Proc {
 // environment.
 func StartProcEnv(t testing.TB, name string, env []string, bin string, args ...string) *Proc {
 	t.Helper()
+	return StartProcTo(t, name, nil, env, bin, args...)
+}
+
+// StartProcTo is StartProcEnv that also writes the output to w (when not
+// nil): a *testutil.Logs for a program run with --log-format json.
+func StartProcTo(t testing.TB, name string, w io.Writer, env []string, bin string, args ...string) *Proc {
+	t.Helper()
 	p := &Proc{Name: name, cmd: exec.Command(bin, args...), done: make(chan struct{})}
 	if env != nil {
 		p.cmd.Env = append(os.Environ(), env...)
 	}
-	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	var out io.Writer = &p.out
+	if w != nil {
+		out = io.MultiWriter(&p.out, w)
+	}
+	p.cmd.Stdout, p.cmd.Stderr = out, out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
@@ -65,13 +77,28 @@ func (p *Proc) Stop(t testing.TB) {
 		return
 	}
 	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.Wait(t, stopTimeout)
+}
+
+// Wait waits for the process to exit and returns its exit code, 128+N
+// when signal N killed it; after within it kills the process and fails
+// the test.
+func (p *Proc) Wait(t testing.TB, within time.Duration) int {
+	t.Helper()
 	select {
 	case <-p.done:
-	case <-time.After(stopTimeout):
-		p.cmd.Process.Kill()
-		<-p.done
-		t.Errorf("%s did not stop within %v of SIGTERM", p.Name, stopTimeout)
+	case <-time.After(within):
+		if !p.Exited() {
+			p.cmd.Process.Kill()
+			<-p.done
+			t.Errorf("%s did not exit within %v", p.Name, within)
+		}
 	}
+	ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
 }
 
 // Output returns everything the process wrote so far.
@@ -91,7 +118,7 @@ func (p *Proc) Exited() bool {
 // the test when the process exits first or within passes.
 func (p *Proc) WaitOutput(t testing.TB, text string, n int, within time.Duration) {
 	t.Helper()
-	WaitFor(t, within, func() (bool, string) {
+	testutil.Eventually(t, within, func() (bool, string) {
 		if strings.Count(p.Output(), text) >= n {
 			return true, ""
 		}
@@ -100,21 +127,4 @@ func (p *Proc) WaitOutput(t testing.TB, text string, n int, within time.Duration
 		}
 		return false, "no " + text + " in the output of " + p.Name
 	})
-}
-
-// WaitFor polls cond every 20ms until it reports true, and fails the test
-// with cond's last explanation when within passes first.
-func WaitFor(t testing.TB, within time.Duration, cond func() (ok bool, why string)) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, why)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
 }

@@ -31,6 +31,9 @@ import (
 	"github.com/certinit/certinit/internal/testutil"
 )
 
+// readyTimeout bounds how long Pebble and its DNS server take to answer.
+const readyTimeout = 30 * time.Second
+
 // Options shape one Pebble.
 type Options struct {
 	// Validity is the lifetime of the certificates Pebble issues. Pebble
@@ -61,7 +64,7 @@ type Server struct {
 	dir     string
 	tlsConf *tls.Config
 	dnsAddr string
-	relay   *relay
+	relay   *testutil.Relay
 	pebble  *process
 	mgmt    string
 }
@@ -75,8 +78,8 @@ func Start(t testing.TB, o Options) *Server {
 	s := &Server{opts: o, dir: t.TempDir(), HTTPPort: testutil.FreePort(t), TLSPort: testutil.FreePort(t)}
 	s.writeTLS(t)
 	s.startDNS(t)
-	s.relay = startRelay(t)
-	s.DirectoryURL = "https://" + s.relay.addr() + "/dir"
+	s.relay = testutil.StartRelay(t, "127.0.0.1:0", "")
+	s.DirectoryURL = "https://" + s.relay.Addr() + "/dir"
 	s.Restart(t)
 	return s
 }
@@ -86,7 +89,7 @@ func (s *Server) HTTPAddr() string { return "127.0.0.1:" + strconv.Itoa(s.HTTPPo
 func (s *Server) TLSAddr() string  { return "127.0.0.1:" + strconv.Itoa(s.TLSPort) }
 
 // Connections counts the connections made to the directory URL so far.
-func (s *Server) Connections() int64 { return s.relay.count.Load() }
+func (s *Server) Connections() int64 { return s.relay.Connections() }
 
 // writeTLS makes Pebble's HTTPS certificate (127.0.0.1 and localhost) and
 // the CA file a client passes as --acme-ca.
@@ -116,11 +119,11 @@ func (s *Server) startDNS(t testing.TB) {
 		var d net.Dialer
 		return d.DialContext(ctx, "udp", s.dnsAddr)
 	}}
-	waitFor(t, "pebble-challtestsrv DNS", func() error {
+	testutil.Eventually(t, readyTimeout, func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_, err := r.LookupHost(ctx, "ready.certinit.test")
-		return err
+		return err == nil, fmt.Sprintf("pebble-challtestsrv DNS: %v", err)
 	})
 }
 
@@ -154,18 +157,15 @@ func (s *Server) Restart(t testing.TB) {
 	env := append([]string{"PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0", "PEBBLE_AUTHZREUSE=0"}, s.opts.Env...)
 	s.pebble = startProcess(t, "pebble", env, bin, "-config", cfgPath, "-dnsserver", s.dnsAddr)
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: s.tlsConf}, Timeout: 2 * time.Second}
-	waitFor(t, "pebble directory", func() error {
+	testutil.Eventually(t, readyTimeout, func() (bool, string) {
 		resp, err := client.Get("https://" + listen + "/dir")
 		if err != nil {
-			return err
+			return false, fmt.Sprintf("pebble directory: %v", err)
 		}
 		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("status %s", resp.Status)
-		}
-		return nil
+		return resp.StatusCode == http.StatusOK, "pebble directory: " + resp.Status
 	})
-	s.relay.setUpstream(listen)
+	s.relay.SetUpstream(listen)
 }
 
 // SetEnv replaces Options.Env for the next Restart (the running Pebble
@@ -174,7 +174,7 @@ func (s *Server) SetEnv(env ...string) { s.opts.Env = env }
 
 // Stop stops Pebble; the directory URL then refuses every connection.
 func (s *Server) Stop() {
-	s.relay.setUpstream("")
+	s.relay.SetUpstream("")
 	if s.pebble != nil {
 		s.pebble.stop()
 		s.pebble = nil
@@ -210,22 +210,6 @@ func (s *Server) Roots(t testing.TB) *x509.CertPool {
 		pool.AddCert(c)
 	}
 	return pool
-}
-
-// waitFor polls check until it succeeds, failing the test after 30s.
-func waitFor(t testing.TB, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after 30s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling interval, not synchronisation
-	}
 }
 
 // freeUDPAndTCPPort returns a port free for both UDP and TCP on 127.0.0.1

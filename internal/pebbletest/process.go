@@ -1,11 +1,8 @@
 package pebbletest
 
 import (
-	"io"
-	"net"
 	"os/exec"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -44,64 +41,4 @@ func (p *process) stop() {
 		p.cmd.Process.Kill()
 		p.cmd.Wait()
 	})
-}
-
-// relay forwards TCP connections to the current upstream and counts them.
-// With no upstream it closes each connection at once, as a stopped CA's
-// port would refuse it.
-type relay struct {
-	ln       net.Listener
-	count    atomic.Int64
-	upstream atomic.Value // string
-	wg       sync.WaitGroup
-}
-
-func startRelay(t testing.TB) *relay {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &relay{ln: ln}
-	r.upstream.Store("")
-	r.wg.Add(1)
-	go r.serve()
-	t.Cleanup(func() { ln.Close(); r.wg.Wait() })
-	return r
-}
-
-func (r *relay) addr() string { return r.ln.Addr().String() }
-
-func (r *relay) setUpstream(a string) { r.upstream.Store(a) }
-
-func (r *relay) serve() {
-	defer r.wg.Done()
-	for {
-		c, err := r.ln.Accept()
-		if err != nil {
-			return
-		}
-		r.count.Add(1)
-		up := r.upstream.Load().(string)
-		if up == "" {
-			c.Close()
-			continue
-		}
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			defer c.Close()
-			u, err := net.Dial("tcp", up)
-			if err != nil {
-				return
-			}
-			defer u.Close()
-			// When either side ends, end both (HTTP needs no half-close).
-			done := make(chan struct{})
-			go func() { io.Copy(u, c); u.Close(); c.Close(); close(done) }()
-			io.Copy(c, u)
-			c.Close()
-			u.Close()
-			<-done
-		}()
-	}
 }

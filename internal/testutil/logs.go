@@ -2,8 +2,10 @@ package testutil
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,7 +15,8 @@ import (
 // above), so that tests assert on what was logged by level, message key
 // and structured attributes rather than on the wording of a text line.
 // It also writes each record to the test's log (t.Log), for reading a
-// failed test.
+// failed test, until the test's cleanup: what is logged later (a goroutine
+// the code under test left behind) is still recorded.
 type Logs struct {
 	t     testing.TB
 	attrs []slog.Attr
@@ -25,6 +28,20 @@ type logStore struct {
 	mu      sync.Mutex
 	records []Record
 	changed chan struct{} // closed and replaced at every new record
+	ended   bool          // the test is over: t.Log may no longer be called
+	partial []byte        // Write: the start of a line not yet ended
+	lines   []string      // Write: lines that were not JSON records
+}
+
+// add shows text in the test's log, appends rec and wakes WaitFor; the
+// caller holds mu.
+func (s *logStore) add(t testing.TB, text string, rec Record) {
+	if !s.ended {
+		t.Log(text)
+	}
+	s.records = append(s.records, rec)
+	close(s.changed)
+	s.changed = make(chan struct{})
 }
 
 // Record is one logged record, with its attributes flattened into a map
@@ -38,6 +55,11 @@ type Record struct {
 // NewLogs returns a recording handler and a logger writing to it.
 func NewLogs(t testing.TB) (*Logs, *slog.Logger) {
 	l := &Logs{t: t, s: &logStore{changed: make(chan struct{})}}
+	t.Cleanup(func() {
+		l.s.mu.Lock()
+		l.s.ended = true
+		l.s.mu.Unlock()
+	})
 	return l, slog.New(l)
 }
 
@@ -61,13 +83,9 @@ func (l *Logs) Handle(_ context.Context, r slog.Record) error {
 		addAttr(rec.Attrs, l.group, a)
 		return true
 	})
-	l.t.Log(r.Level.String(), r.Message, rec.Attrs)
-	s := l.s
-	s.mu.Lock()
-	s.records = append(s.records, rec)
-	close(s.changed)
-	s.changed = make(chan struct{})
-	s.mu.Unlock()
+	l.s.mu.Lock()
+	l.s.add(l.t, fmt.Sprint(r.Level, " ", r.Message, " ", rec.Attrs), rec)
+	l.s.mu.Unlock()
 	return nil
 }
 
@@ -162,6 +180,18 @@ func HasAttr(key, value string) func(Record) bool {
 // AtLevel returns a matcher for records at level lvl.
 func AtLevel(lvl slog.Level) func(Record) bool {
 	return func(r Record) bool { return r.Level == lvl }
+}
+
+// HasKey returns a matcher for records with attribute key, whatever its
+// value.
+func HasKey(key string) func(Record) bool {
+	return func(r Record) bool { _, ok := r.Attrs[key]; return ok }
+}
+
+// AttrContains returns a matcher for records whose attribute key contains
+// s: for an attribute that carries an error, to find the one naming a file.
+func AttrContains(key, s string) func(Record) bool {
+	return func(r Record) bool { v, ok := r.Attrs[key]; return ok && strings.Contains(v, s) }
 }
 
 // All combines matchers: every one must match.

@@ -1,9 +1,14 @@
-// Package testutil holds what certinit's tests share: finding the real
-// programs they run (openssl, mosquitto, update-ca-certificates, pebble) with
-// the rule that in CI a missing program is a failure, never a skip, and a
-// small certificate factory that writes real PEM files under t.TempDir().
+// Package testutil holds what certinit's tests share, once: finding the
+// real programs they run (openssl, mosquitto, update-ca-certificates,
+// pebble) with the rule that in CI a missing program is a failure, never a
+// skip; a small certificate factory that writes real PEM files under
+// t.TempDir(); a recording logger (Logs, also for a program's JSON log);
+// a goroutine-safe Buffer; Eventually for state without an event; a TCP
+// Relay; the random-SIGKILL loop of crash tests (KillAtRandom); and the
+// file-system moves of certbot and the kubelet (renew.go).
 //
-// It is imported only from _test.go files.
+// It is imported only from _test.go files and the other test packages
+// (internal/mosquittotest, internal/pebbletest).
 package testutil
 
 import (
@@ -75,9 +80,7 @@ func ModuleRoot(t testing.TB) string {
 // BuildCertinit builds the certinit binary once per test binary into a
 // temporary directory and returns its path; tests that run the real command
 // (signals, PID 1, crash tests) use it. It builds with the build tags of the
-// shipped binary (Makefile, Dockerfile), so the tests run what ships:
-// urfave_cli_no_docs leaves out urfave/cli's man page and Markdown
-// generators, whose package initialisation costs every start.
+// shipped binary (Makefile, Dockerfile), so the tests run what ships.
 func BuildCertinit(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -264,4 +267,14 @@ func FreePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// ReadFile returns the content of a file the test expects to be there.
+func ReadFile(t testing.TB, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

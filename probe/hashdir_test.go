@@ -1,0 +1,78 @@
+package probe
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/certinit/certinit/internal/testutil"
+)
+
+// TestHashDirAgreesWithOpenSSL: for capath directories that openssl rehash
+// linked and that were then changed, the diagnosis finds a problem for a
+// CA exactly when `openssl verify -CApath` cannot find it. Names OpenSSL's
+// lookup never opens (upper-case hex, a number with a leading zero) are
+// not links, however `openssl rehash` would treat them.
+func TestHashDirAgreesWithOpenSSL(t *testing.T) {
+	openssl := testutil.RequireTool(t, "openssl")
+	tests := []struct {
+		name   string
+		change func(dir, hash string) error
+		want   []string // one problem saying each; HASH stands for the hash
+		found  []bool   // which of a.pem and b.pem openssl verify -CApath finds
+	}{
+		{"as openssl rehash left it", func(string, string) error { return nil }, nil, []bool{true, true}},
+		{"first link removed", func(dir, hash string) error {
+			return os.Remove(filepath.Join(dir, hash+".0"))
+		}, []string{"a.pem has no hash link HASH.0", "hash link HASH.1 follows a gap"}, []bool{false, false}},
+		{"second link removed", func(dir, hash string) error {
+			return os.Remove(filepath.Join(dir, hash+".1"))
+		}, []string{"b.pem has no hash link HASH.0"}, []bool{true, false}},
+		{"second link renamed to a leading zero", func(dir, hash string) error {
+			return os.Rename(filepath.Join(dir, hash+".1"), filepath.Join(dir, hash+".01"))
+		}, []string{"b.pem has no hash link HASH.0"}, []bool{true, false}},
+		{"second link renamed to upper-case hex", func(dir, hash string) error {
+			return os.Rename(filepath.Join(dir, hash+".1"), filepath.Join(dir, strings.ToUpper(hash)+".1"))
+		}, []string{"b.pem has no hash link HASH.0"}, []bool{true, false}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			// Two roots with one subject share a hash: links HASH.0 and
+			// HASH.1. openssl makes them, with the key identifiers that
+			// let its lookup tell the two apart.
+			dir := t.TempDir()
+			var files []string
+			for _, name := range []string{"a.pem", "b.pem"} {
+				f := filepath.Join(dir, name)
+				if out, err := exec.Command(openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+					"-keyout", os.DevNull, "-subj", "/CN=Twin Root", "-days", "1", "-out", f).CombinedOutput(); err != nil {
+					t.Fatalf("openssl req: %v\n%s", err, out)
+				}
+				files = append(files, f)
+			}
+			opensslRehash(t, dir)
+			hash := hashOf(t, files[0])
+			if err := tc.change(dir, hash); err != nil {
+				t.Fatal(err)
+			}
+
+			probs := hashDirProblems(dir)
+			if len(probs) != len(tc.want) {
+				t.Errorf("problems %q, want %d", probs, len(tc.want))
+			}
+			for i := range min(len(probs), len(tc.want)) {
+				if w := strings.ReplaceAll(tc.want[i], "HASH", hash); !strings.Contains(probs[i], w) {
+					t.Errorf("problem %q does not say %q", probs[i], w)
+				}
+			}
+			for i, f := range files {
+				err := exec.Command(openssl, "verify", "-CApath", dir, f).Run()
+				if found := err == nil; found != tc.found[i] {
+					t.Errorf("openssl verify -CApath finds %s: %v, want %v", filepath.Base(f), found, tc.found[i])
+				}
+			}
+		})
+	}
+}
