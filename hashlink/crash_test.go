@@ -251,7 +251,7 @@ func TestRehashRemovesLeftoverTemps(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := testutil.WriteFile(t, dir, atomicfile.TempPrefix+"bundle.pem-123", []byte("partial"))
-	if _, err := Rehash(dir, Options{Log: testLog(t)}); err != nil {
+	if _, err := Rehash(t.Context(), dir, Options{Log: testutil.Logger(t)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Lstat(link); !os.IsNotExist(err) {

@@ -290,7 +290,7 @@ func (a *app) installTrust(ctx context.Context, in *integration) error {
 // rehashDirs makes each directory's OpenSSL hash links.
 func (a *app) rehashDirs(dirs []string) error {
 	for _, d := range dirs {
-		res, err := hashlink.Rehash(d, hashlink.Options{Log: a.log})
+		res, err := hashlink.Rehash(context.TODO(), d, hashlink.Options{Log: a.log})
 		if err != nil {
 			return err
 		}
