@@ -3,6 +3,7 @@ package truststore
 import (
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/testutil"
 )
 
@@ -135,7 +137,7 @@ func invisibleTemps(t *testing.T, root string) {
 		if err != nil || !strings.HasPrefix(d.Name(), ".certinit-tmp-") {
 			return nil
 		}
-		if isHashName(d.Name()) || hasRehashExt(d.Name()) {
+		if isHashName(d.Name()) || hashlink.IsCandidate(d.Name()) {
 			t.Errorf("temporary file %s looks like a certificate or hash link to readers", p)
 		}
 		return nil
@@ -187,7 +189,7 @@ func TestConcurrentInstalls(t *testing.T) {
 			for i := range n {
 				f, ca := writeCA(t, in, fmt.Sprintf("%s-%d.pem", strings.ReplaceAll(spec, "/", "_"), i), fmt.Sprintf("Concurrent CA %d", i%5))
 				want[fingerprint(ca.Cert.Raw)] = true
-				cmds[i] = exec.Command(bin, "trust", "install", "--root", root, "--store", spec, f)
+				cmds[i] = exec.Command(bin, "--log-format", "json", "trust", "install", "--root", root, "--store", spec, f)
 			}
 			for i, cmd := range cmds {
 				wg.Add(1)
@@ -202,7 +204,10 @@ func TestConcurrentInstalls(t *testing.T) {
 				if errs[i] != nil {
 					t.Errorf("install %d: %v\n%s", i, errs[i], outs[i])
 				}
-				if strings.Contains(string(outs[i]), "waiting for another certinit") {
+				// The one record at info level naming the root: the wait
+				// for its lock.
+				logs := testutil.JSONLogs(t, string(outs[i]))
+				if len(logs.Matching(testutil.All(testutil.AtLevel(slog.LevelInfo), testutil.HasAttr("path", root)))) > 0 {
 					waited++
 				}
 			}
