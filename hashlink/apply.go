@@ -8,20 +8,18 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/certinit/certinit/internal/atomicfile"
 )
 
 // This file carries out a plan so that no still-valid link is ever missing:
-// a link whose name is free is created directly (nothing to lose), a link
-// that replaces something is created under a temporary name and renamed over
-// it (rename is atomic), and stale links are removed only after every new
-// link exists. OpenSSL instead unlinks first and then creates, leaving a
-// moment in which a TLS handshake can fail to find the CA.
+// each link is made by atomicfile.Symlink (directly where the name is free,
+// else under a temporary name renamed over what is there), and stale links
+// are removed only after every new link exists. OpenSSL unlinks first and
+// then creates, leaving a moment in which a TLS handshake can fail to find
+// the CA.
 
 func apply(dir string, ents []fs.DirEntry, scans []scanned, pl Plan, log *slog.Logger, res *Result) []error {
 	have := make(map[string]fs.FileMode, len(ents))
@@ -48,7 +46,7 @@ func apply(dir string, ents []fs.DirEntry, scans []scanned, pl Plan, log *slog.L
 		if ok && typ.IsRegular() {
 			log.Warn("rehash: replacing a regular file that has a hash link's name", "path", filepath.Join(dir, l.Name))
 		}
-		if err := placeLink(dir, l, ok); err != nil {
+		if err := atomicfile.Symlink(l.Target, filepath.Join(dir, l.Name), true); err != nil {
 			log.Error("rehash: cannot link", "path", filepath.Join(dir, l.Name), "err", err.Error())
 			if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
 				// Every further link would fail the same way: one error
@@ -94,45 +92,6 @@ func apply(dir string, ents []fs.DirEntry, scans []scanned, pl Plan, log *slog.L
 	}
 	res.Links = sortedLinks(links)
 	return errs
-}
-
-var tempSeq atomic.Uint64
-
-// placeLink makes dir/l.Name a symlink to l.Target. When the name was free
-// in the listing it is created directly; if something appeared there since,
-// or the name was taken, the link is made under a temporary name and renamed
-// over it.
-func placeLink(dir string, l Link, taken bool) error {
-	path := filepath.Join(dir, l.Name)
-	if !taken {
-		err := os.Symlink(l.Target, path)
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("link %s: %w", path, err)
-		}
-	}
-	for range 100 {
-		tmp := filepath.Join(dir, atomicfile.TempPrefix+l.Name+"-"+
-			strconv.Itoa(os.Getpid())+"-"+strconv.FormatUint(tempSeq.Add(1), 10))
-		err := os.Symlink(l.Target, tmp)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("link %s: %w", path, err)
-		}
-		if err := os.Rename(tmp, path); err != nil {
-			os.Remove(tmp)
-			if errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.ENOTEMPTY) {
-				return fmt.Errorf("link %s: a directory is in the way", path)
-			}
-			return fmt.Errorf("link %s: rename: %w", path, err)
-		}
-		return nil
-	}
-	return fmt.Errorf("link %s: no free temporary name", path)
 }
 
 // sortedLinks returns the links of m sorted by name.

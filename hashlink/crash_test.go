@@ -240,9 +240,9 @@ func tempEntries(t *testing.T, dir string) []string {
 	return out
 }
 
-// TestRehashRemovesLeftoverTemps: a temporary link a killed run left (the
-// name placeLink uses) is removed by the next run; a temporary regular file
-// (another writer's) is left alone.
+// TestRehashRemovesLeftoverTemps: a temporary link a killed run left is
+// removed by the next run; a temporary regular file (another writer's) is
+// left alone.
 func TestRehashRemovesLeftoverTemps(t *testing.T) {
 	dir := t.TempDir()
 	h := writeCerts(t, dir, "ca", "Leftover CA")

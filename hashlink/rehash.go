@@ -126,7 +126,7 @@ func scan(path string, e fs.DirEntry) scanned {
 	return scanned{obj: obj}
 }
 
-// dropTemps removes the temporary links (named by placeLink) that a killed
+// dropTemps removes the temporary links (atomicfile.Symlink's) that a killed
 // run left in dir, and returns ents without them. Under dir's lock such a
 // link is certainly dead; removing it makes a re-run end in exactly the
 // state of an uninterrupted one. Regular temporary files are not Rehash's
