@@ -66,11 +66,11 @@ func (e *debianEngine) systemSources() ([]source, error) {
 	out := make([]source, 1, len(selected)+16)
 	for _, name := range selected {
 		p := l.SystemDir + "/" + name
-		if !s.root.isFile(p) {
+		src, err := e.readSource(p, false)
+		if err != nil && !s.root.isFile(p) {
 			s.log.Warn("listed in ca-certificates.conf but not found", "path", p)
 			continue
 		}
-		src, err := e.readSource(p, false)
 		if err != nil {
 			return nil, err
 		}
@@ -266,6 +266,12 @@ func (e *debianEngine) sync(o syncOptions) (changes, error) {
 	v, err := loadVdir(s.root, l.CertsDir)
 	if err != nil {
 		return changes{}, err
+	}
+	v.sources = map[string][]byte{}
+	for _, src := range srcs {
+		if src.link != "" { // a file, not a kept bundle's certificates
+			v.sources[src.path] = src.data
+		}
 	}
 	if o.fresh && l.family == familyDebian {
 		for _, n := range v.names() {

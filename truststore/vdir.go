@@ -29,6 +29,10 @@ type vdir struct {
 	// cur is what is on disk, next what should be; both map names to
 	// entries. Subdirectories are kept as they are.
 	cur, next map[string]ventry
+	// sources are the files outside the directory that this operation
+	// read as the store's sources, by in-root path: a link to one leads to
+	// a regular file holding these bytes (see readEntry, resolves).
+	sources map[string][]byte
 }
 
 // ventry is one name in a directory: a symlink (link != "") or a regular
@@ -133,7 +137,8 @@ func (v *vdir) resolves(name string) bool {
 	case !ok:
 		return false
 	case outside != "":
-		return v.r.isFile(outside)
+		_, read := v.sources[outside]
+		return read || v.r.isFile(outside)
 	default:
 		return !e.isDir
 	}
@@ -147,6 +152,9 @@ func (v *vdir) readEntry(name string) ([]byte, error) {
 	case !ok:
 		return nil, fs.ErrNotExist
 	case outside != "":
+		if data, ok := v.sources[outside]; ok {
+			return data, nil
+		}
 		return v.r.readFile(outside)
 	case e.data != nil:
 		return e.data, nil
