@@ -3,13 +3,11 @@ package truststore
 import (
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -181,9 +179,6 @@ func TestConcurrentInstalls(t *testing.T) {
 	for _, spec := range []string{"debian", "dir:/srv/capath", "rhel"} {
 		t.Run(strings.ReplaceAll(spec, "/", "_"), func(t *testing.T) {
 			root := t.TempDir()
-			var wg sync.WaitGroup
-			errs := make([]error, n)
-			outs := make([][]byte, n)
 			want := map[string]bool{}
 			cmds := make([]*exec.Cmd, n)
 			for i := range n {
@@ -191,23 +186,13 @@ func TestConcurrentInstalls(t *testing.T) {
 				want[fingerprint(ca.Cert.Raw)] = true
 				cmds[i] = exec.Command(bin, "--log-format", "json", "trust", "install", "--root", root, "--store", spec, f)
 			}
-			for i, cmd := range cmds {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					outs[i], errs[i] = cmd.CombinedOutput()
-				}()
-			}
-			wg.Wait()
+			outs, errs := runTogether(cmds)
 			waited := 0
 			for i := range errs {
 				if errs[i] != nil {
 					t.Errorf("install %d: %v\n%s", i, errs[i], outs[i])
 				}
-				// The one record at info level naming the root: the wait
-				// for its lock.
-				logs := testutil.JSONLogs(t, string(outs[i]))
-				if len(logs.Matching(testutil.All(testutil.AtLevel(slog.LevelInfo), testutil.HasAttr("path", root)))) > 0 {
+				if waitedForLock(t, outs[i], root) {
 					waited++
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -236,4 +237,26 @@ func checkConsistent(t testing.TB, s *Store) {
 	if _, err := os.Stat(s.BundlePath()); err == nil {
 		bundleCerts(t, s.BundlePath())
 	}
+}
+
+// runTogether starts the commands at once and returns their combined
+// outputs and errors when every one has ended.
+func runTogether(cmds []*exec.Cmd) ([][]byte, []error) {
+	outs := make([][]byte, len(cmds))
+	errs := make([]error, len(cmds))
+	var wg sync.WaitGroup
+	for i, cmd := range cmds {
+		wg.Go(func() { outs[i], errs[i] = cmd.CombinedOutput() })
+	}
+	wg.Wait()
+	return outs, errs
+}
+
+// waitedForLock reports whether a certinit run that logged as JSON (its
+// output) waited for the lock of dir: the one record at info level naming
+// the directory.
+func waitedForLock(t testing.TB, output []byte, dir string) bool {
+	t.Helper()
+	logs := testutil.JSONLogs(t, string(output))
+	return len(logs.Matching(testutil.All(testutil.AtLevel(slog.LevelInfo), testutil.HasAttr("path", dir)))) > 0
 }

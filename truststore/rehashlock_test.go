@@ -2,11 +2,9 @@ package truststore
 
 import (
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/certinit/certinit/internal/testutil"
@@ -57,21 +55,12 @@ func TestRehashBesideInstall(t *testing.T) {
 			exec.Command(bin, "--log-format", "json", "trust", "install", "--root", root, "--store", "dir:/capath", f),
 			exec.Command(bin, "--log-format", "json", "rehash", dir),
 		}
-		outs := make([][]byte, len(cmds))
-		errs := make([]error, len(cmds))
-		var wg sync.WaitGroup
-		for j, cmd := range cmds {
-			wg.Go(func() { outs[j], errs[j] = cmd.CombinedOutput() })
-		}
-		wg.Wait()
+		outs, errs := runTogether(cmds)
 		for j := range cmds {
 			if errs[j] != nil {
 				t.Fatalf("round %d: %v: %v\n%s", i, cmds[j].Args[3:], errs[j], outs[j])
 			}
-			// The one record at info level naming the directory: the
-			// wait for its lock.
-			logs := testutil.JSONLogs(t, string(outs[j]))
-			if len(logs.Matching(testutil.All(testutil.AtLevel(slog.LevelInfo), testutil.HasAttr("path", dir)))) > 0 {
+			if waitedForLock(t, outs[j], dir) {
 				waited++
 			}
 		}
