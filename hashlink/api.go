@@ -10,18 +10,25 @@
 // linked too; and strictly where OpenSSL is strict, so that nothing OpenSSL
 // cannot load gets a link.
 //
+// OpenSSL's rules for a hash directory live here and nowhere else:
+// which files `openssl rehash` reads (IsCandidate), which names it manages
+// as hash links (ParseLinkName), which names the capath lookup opens
+// (IsLookupName), what it makes of a file's bytes (Classify) and which
+// links it makes, keeps and removes (Planner, with OpenSSL's numbering,
+// duplicates, stale links and its limit of 256 objects per hash).
+// truststore plans the links of its stores with the same Planner.
+//
 // Rehash makes the link set `openssl rehash DIR` makes, with two
 // deliberate differences: it logs a warning for every candidate file it
 // skips (OpenSSL is silent for most), and it never removes a link before
 // its replacement exists (links are created under a temporary name and
-// renamed into place). It also replaces a stale link that OpenSSL would
-// keep in a slot a valid certificate needs (see docs/hash.md).
+// renamed into place). See docs/hash.md.
 //
 // Rehash reads only regular files of at most 64 MiB: a FIFO planted as
 // x.pem (on which openssl rehash blocks forever) or a huge file is skipped
-// with a warning, unread. Runs on one directory are serialised by a flock
-// on it; a run that finds the disk full stops at the first link it cannot
-// make and reports it once.
+// with a warning, unread. Runs on one directory, and trust-store operations
+// on it, are serialised by its lock (internal/dirlock); a run that finds
+// the disk full stops at the first link it cannot make and reports it once.
 //
 // It is not for verifying certificates or chains, and it does not read DER
 // files in Rehash: OpenSSL's capath lookup reads PEM only, so a link to a

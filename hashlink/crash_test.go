@@ -240,9 +240,9 @@ func tempEntries(t *testing.T, dir string) []string {
 	return out
 }
 
-// TestRehashRemovesLeftoverTemps: a temporary link a killed run left (the
-// name placeLink uses) is removed by the next run; a temporary regular file
-// (another writer's) is left alone.
+// TestRehashRemovesLeftoverTemps: a temporary link a killed run left is
+// removed by the next run; a temporary regular file (another writer's) is
+// left alone.
 func TestRehashRemovesLeftoverTemps(t *testing.T) {
 	dir := t.TempDir()
 	h := writeCerts(t, dir, "ca", "Leftover CA")
@@ -251,7 +251,7 @@ func TestRehashRemovesLeftoverTemps(t *testing.T) {
 		t.Fatal(err)
 	}
 	file := testutil.WriteFile(t, dir, atomicfile.TempPrefix+"bundle.pem-123", []byte("partial"))
-	if _, err := Rehash(dir, Options{Log: testLog(t)}); err != nil {
+	if _, err := Rehash(t.Context(), dir, Options{Log: testutil.Logger(t)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Lstat(link); !os.IsNotExist(err) {

@@ -32,7 +32,6 @@ func ParseObjects(data []byte) ([]*Object, error) {
 		return nil, fmt.Errorf("not PEM, and not a DER certificate or CRL: %w", err)
 	}
 	var objs []*Object
-	var scratch [512]byte
 	rest := data
 	for {
 		typ, headers, der, r, ok, err := nextPEM(rest)
@@ -52,9 +51,9 @@ func ParseObjects(data []byte) ([]*Object, error) {
 		}
 		var obj *Object
 		if kind == Certificate {
-			obj, err = parseCertificate(der, scratch[:0])
+			obj, err = ParseCertificate(der)
 		} else {
-			obj, err = parseCRL(der, scratch[:0])
+			obj, err = ParseCRL(der)
 		}
 		if err != nil {
 			return nil, err

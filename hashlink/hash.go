@@ -19,7 +19,7 @@ func NameHash(nameDER []byte) (uint32, error) {
 	if err != nil {
 		return 0, err
 	}
-	return nameHash(name, nil)
+	return nameHash(name)
 }
 
 // NameHashOld returns OpenSSL's X509_NAME_hash_old: the first four bytes,
@@ -97,9 +97,9 @@ func readName(der []byte) (element, error) {
 	return e, nil
 }
 
-// nameHash canonicalises name into scratch and returns the SHA-1-based hash.
-func nameHash(name element, scratch []byte) (uint32, error) {
-	canon, err := canonicalName(scratch[:0], name)
+// nameHash canonicalises name and returns the SHA-1-based hash.
+func nameHash(name element) (uint32, error) {
+	canon, err := canonicalName(nil, name)
 	if err != nil {
 		return 0, err
 	}

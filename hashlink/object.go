@@ -20,17 +20,6 @@ import (
 // ParseCertificate reads a DER certificate (trailing data after it is
 // ignored, as d2i_X509 does) and returns its subject hashes and fingerprint.
 func ParseCertificate(der []byte) (*Object, error) {
-	var scratch [512]byte
-	return parseCertificate(der, scratch[:0])
-}
-
-// ParseCRL reads a DER CRL and returns its issuer hashes and fingerprint.
-func ParseCRL(der []byte) (*Object, error) {
-	var scratch [512]byte
-	return parseCRL(der, scratch[:0])
-}
-
-func parseCertificate(der, scratch []byte) (*Object, error) {
 	outer, tbs, err := readSigned(der)
 	if err != nil {
 		return nil, fmt.Errorf("certificate: %w", err)
@@ -68,12 +57,12 @@ func parseCertificate(der, scratch []byte) (*Object, error) {
 		return nil, fmt.Errorf("certificate: extensions: %w", err)
 	}
 	obj := &Object{Kind: Certificate, Name: subject.raw}
-	if obj.Hash, err = nameHash(subject, scratch); err != nil {
+	if obj.Hash, err = nameHash(subject); err != nil {
 		return nil, fmt.Errorf("certificate: subject %w", err)
 	}
 	// Self-signed certificates (every root) have identical names: decode once.
 	if !bytes.Equal(issuer.raw, subject.raw) {
-		if _, err := canonicalName(scratch[:0], issuer); err != nil {
+		if _, err := canonicalName(nil, issuer); err != nil {
 			return nil, fmt.Errorf("certificate: issuer %w", err)
 		}
 	}
@@ -82,7 +71,8 @@ func parseCertificate(der, scratch []byte) (*Object, error) {
 	return obj, nil
 }
 
-func parseCRL(der, scratch []byte) (*Object, error) {
+// ParseCRL reads a DER CRL and returns its issuer hashes and fingerprint.
+func ParseCRL(der []byte) (*Object, error) {
 	outer, tbs, err := readSigned(der)
 	if err != nil {
 		return nil, fmt.Errorf("CRL: %w", err)
@@ -104,7 +94,7 @@ func parseCRL(der, scratch []byte) (*Object, error) {
 		return nil, fmt.Errorf("CRL: %w", err)
 	}
 	obj := &Object{Kind: CRL, Name: issuer.raw}
-	if obj.Hash, err = nameHash(issuer, scratch); err != nil {
+	if obj.Hash, err = nameHash(issuer); err != nil {
 		return nil, fmt.Errorf("CRL: issuer %w", err)
 	}
 	obj.HashOld = nameHashOld(issuer)

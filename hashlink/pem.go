@@ -8,11 +8,8 @@ import (
 	"strings"
 )
 
-// This file reads files the way `openssl rehash` does (PEM_X509_INFO_read_bio):
-// PEM only, every block in order, grouped into "infos" of at most one
-// certificate, one CRL and one private key each. A certificate or CRL block
-// that does not decode makes OpenSSL drop the whole file, and so does a
-// corrupt PEM block anywhere in it.
+// This file reads files the way `openssl rehash` does: PEM only, every
+// block in order, as OpenSSL's PEM reader splits them.
 
 // pemTypes maps the PEM labels OpenSSL's info reader acts on to what they
 // hold. Labels ending in "PRIVATE KEY" are keys (matched separately); every
@@ -24,6 +21,32 @@ var pemTypes = map[string]Kind{
 	"X509 CRL":            CRL,
 }
 
+// Classify says what `openssl rehash` makes of a candidate file holding
+// data (do_file): the certificate or CRL to link to when the file holds
+// exactly one, in PEM; otherwise an error saying why the file gets no link.
+// OpenSSL reads such files with PEM_X509_INFO_read_bio, which groups the
+// blocks into "infos" of at most one certificate, one CRL and one private
+// key each, and links a file only when it makes exactly one info. Other
+// PEM blocks are ignored. A certificate or CRL block that does not decode,
+// or a corrupt PEM block anywhere, makes OpenSSL drop the whole file. DER
+// is never linked: OpenSSL's capath lookup reads PEM only.
+func Classify(data []byte) (*Object, error) {
+	first, n, err := readInfos(data)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("OpenSSL cannot load it: %w", err)
+	case n == 0 && !bytes.Contains(data, beginMarker):
+		return nil, errors.New("not PEM (DER files get no link: capath lookups read PEM only)")
+	case n == 0:
+		return nil, errors.New("no certificate or CRL in it")
+	case n > 1:
+		return nil, errors.New("holds more than one certificate, CRL or key; split bundles into one file each")
+	case first.obj == nil:
+		return nil, errors.New("holds a private key but no certificate or CRL")
+	}
+	return first.obj, nil
+}
+
 // info is one X509_INFO: what rehash counts as one object.
 type info struct {
 	obj *Object // the certificate, else the CRL, else nil
@@ -33,10 +56,10 @@ type info struct {
 
 func (i *info) empty() bool { return i.obj == nil && i.crl == nil && !i.key }
 
-// readInfos groups the PEM blocks of data into infos. It stops early, with
-// n = 2, once a second info starts and stopAtTwo is set: rehash skips such a
-// file whatever the rest holds. The returned count includes key-only infos.
-func readInfos(data []byte, scratch []byte, stopAtTwo bool) (first info, n int, err error) {
+// readInfos groups the PEM blocks of data into infos. It stops once a
+// second info starts (n = 2): Classify refuses such a file whatever the
+// rest holds. The count includes key-only infos.
+func readInfos(data []byte) (first info, n int, err error) {
 	var cur info
 	push := func() bool {
 		if n == 0 {
@@ -44,7 +67,7 @@ func readInfos(data []byte, scratch []byte, stopAtTwo bool) (first info, n int, 
 		}
 		n++
 		cur = info{}
-		return stopAtTwo && n >= 2
+		return n >= 2
 	}
 	rest := data
 	for {
@@ -71,9 +94,9 @@ func readInfos(data []byte, scratch []byte, stopAtTwo bool) (first info, n int, 
 			}
 			var obj *Object
 			if kind == Certificate {
-				obj, err = parseCertificate(der, scratch)
+				obj, err = ParseCertificate(der)
 			} else {
-				obj, err = parseCRL(der, scratch)
+				obj, err = ParseCRL(der)
 			}
 			if err != nil {
 				return first, n, err

@@ -1,61 +1,38 @@
 package hashlink
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
-	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 
+	"github.com/certinit/certinit/internal/atomicfile"
+	"github.com/certinit/certinit/internal/dirlock"
 	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/internal/userfile"
 )
 
-// scanned is what the parallel phase learns about one directory entry.
-type scanned struct {
-	job    jobKind
-	key    bucketKey // hash links: the parsed name
-	id     uint16
-	target string // hash links: readlink
-	obj    *Object
-	skip   string // candidate files: why the file gets no link
-	err    error  // candidate files: why it could not be read
-}
-
-type jobKind uint8
-
-const (
-	jobNone jobKind = iota
-	jobLink
-	jobFile
-)
-
 // Rehash brings dir's hash links in line with its certificates and CRLs,
 // making the links `openssl rehash` (OpenSSL 3) makes: see the package doc
-// for the differences. Files are read in parallel; links are decided in
-// OpenSSL's order. Runs on one directory are serialised by a flock on it,
-// under which temporary links left by a killed run are removed. It returns
-// what it did; the error, if any, joins every problem that made OpenSSL's
-// rehash fail too (unwritable directory, unreadable file, more than 256
-// objects with one hash, a failed link).
-func Rehash(dir string, opts Options) (*Result, error) {
+// for the differences. It holds dir's lock (internal/dirlock) for the whole
+// run, waiting for it until ctx is done, and first removes the temporary
+// links a killed run left. It returns what it did; the error, if any, joins
+// every problem that makes `openssl rehash` fail too (unwritable directory,
+// unreadable file, more than 256 objects with one hash, a failed link).
+func Rehash(ctx context.Context, dir string, opts Options) (*Result, error) {
 	log := opts.Log
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
 	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
 		return nil, fmt.Errorf("%s: cannot write: %w", dir, err)
 	}
-	unlock, err := lockDir(dir)
+	unlock, err := dirlock.Lock(ctx, dir, log)
 	if err != nil {
 		return nil, err
 	}
@@ -65,161 +42,106 @@ func Rehash(dir string, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	ents = dropTemps(dir, ents, log)
-	scans := scanDir(dir, ents)
 
 	var errs []error
 	res := &Result{}
-	p := newPlanner()
+	p := &Planner{Old: opts.Old, Compat: opts.Compat}
+	scans := make([]scanned, len(ents))
 	for i, e := range ents {
-		s := &scans[i]
-		switch s.job {
-		case jobLink:
-			if err := p.addLink(s.key, s.target, s.id); err != nil {
-				log.Warn("rehash: ignoring link", "path", filepath.Join(dir, e.Name()), "reason", err.Error())
+		path := filepath.Join(dir, e.Name())
+		scans[i] = scan(path, e)
+		s := scans[i]
+		switch {
+		case s.link != nil:
+			if err := p.AddLink(*s.link, s.target); err != nil {
+				log.Warn("rehash: hash link left as it is", "path", path, "err", err.Error())
 			}
-		case jobFile:
-			if err := addFile(p, dir, e.Name(), s, opts, log, res); err != nil {
-				errs = append(errs, err)
+		case s.readErr != nil:
+			log.Error("rehash: cannot read file", "path", path, "err", s.readErr.Error())
+			res.Skipped = append(res.Skipped, e.Name())
+			errs = append(errs, s.readErr)
+		case s.skip != nil:
+			log.Warn("rehash: skipping file", "path", path, "reason", s.skip.Error())
+			res.Skipped = append(res.Skipped, e.Name())
+		case s.obj != nil:
+			dup, err := p.AddFile(e.Name(), s.obj)
+			if dup {
+				log.Warn("rehash: skipping file", "path", path, "reason", "duplicate "+s.obj.Kind.String()+" (same SHA-1 fingerprint as a file earlier in name order)")
+				res.Skipped = append(res.Skipped, e.Name())
+			}
+			if err != nil {
+				log.Error("rehash: cannot link file", "path", path, "err", err.Error())
+				errs = append(errs, fmt.Errorf("%s: %w", path, err))
 			}
 		}
 	}
-	pl := p.plan(opts.NoRemove)
-	errs = append(errs, apply(dir, ents, scans, pl, log, res)...)
+	errs = append(errs, apply(dir, ents, scans, p.Plan(opts.NoRemove), log, res)...)
 	return res, errors.Join(errs...)
 }
 
-// addFile feeds one candidate file to the planner, or records why not.
-func addFile(p *planner, dir, name string, s *scanned, opts Options, log *slog.Logger, res *Result) error {
-	path := filepath.Join(dir, name)
-	if s.err != nil {
-		log.Error("rehash: cannot read file", "path", path, "err", s.err.Error())
-		res.Skipped = append(res.Skipped, name)
-		return s.err
-	}
-	if s.skip != "" {
-		log.Warn("rehash: skipping file", "path", path, "reason", s.skip)
-		res.Skipped = append(res.Skipped, name)
-		return nil
-	}
-	typ := typeCert
-	if s.obj.Kind == CRL {
-		typ = typeCRL
-	}
-	var hashes []uint32
-	if !opts.Old || opts.Compat {
-		hashes = append(hashes, s.obj.Hash)
-	}
-	if opts.Old || opts.Compat {
-		hashes = append(hashes, s.obj.HashOld)
-	}
-	for _, h := range hashes {
-		dup, err := p.addFile(bucketKey{typ: typ, hash: h}, name, s.obj.Fingerprint)
-		if err != nil {
-			log.Error("rehash: cannot link file", "path", path, "err", err.Error())
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if dup {
-			log.Warn("rehash: skipping file", "path", path, "reason", "duplicate "+s.obj.Kind.String()+" (same SHA-1 fingerprint as a file earlier in name order)")
-			res.Skipped = append(res.Skipped, name)
-			return nil
-		}
-	}
-	return nil
+// scanned is what Rehash learns about one directory entry: an existing
+// hash link (link and target), or a candidate file's object, or why the
+// file gets no link (skip) or could not be read (readErr). Everything else
+// is left at its zero value.
+type scanned struct {
+	link    *LinkName
+	target  string
+	obj     *Object
+	skip    error
+	readErr error
 }
 
-// scanDir reads every hash link's target and parses every candidate file,
-// in parallel over the available CPUs.
-func scanDir(dir string, ents []fs.DirEntry) []scanned {
-	scans := make([]scanned, len(ents))
-	var jobs []int
-	for i, e := range ents {
-		name := e.Name()
-		if e.Type()&fs.ModeSymlink != 0 {
-			if ln, ok := ParseLinkName(name); ok {
-				scans[i] = scanned{job: jobLink, key: keyOf(ln), id: ln.ID}
-				jobs = append(jobs, i)
+// scan looks at one entry as OpenSSL's do_dir does: a symbolic link whose
+// name is a hash link name is an existing link (if it cannot be read,
+// OpenSSL falls back to reading it as a file, which its name rules out);
+// any other entry with a candidate name is read and classified.
+func scan(path string, e fs.DirEntry) scanned {
+	if e.Type()&fs.ModeSymlink != 0 {
+		if n, ok := ParseLinkName(e.Name()); ok {
+			target, err := os.Readlink(path)
+			if err != nil {
+				return scanned{}
+			}
+			return scanned{link: &n, target: target}
+		}
+	}
+	if !IsCandidate(e.Name()) {
+		return scanned{}
+	}
+	data, err := pemfile.ReadFile(path)
+	switch {
+	case errors.Is(err, syscall.EISDIR):
+		return scanned{skip: errors.New("is a directory")}
+	case errors.Is(err, userfile.ErrTooLarge), errors.Is(err, userfile.ErrNotRegular):
+		// Not unreadable, just not a certificate file: openssl would
+		// read the first and block on a FIFO.
+		return scanned{skip: errors.New(strings.TrimPrefix(err.Error(), path+": "))}
+	case err != nil:
+		return scanned{readErr: err}
+	}
+	obj, err := Classify(data)
+	if err != nil {
+		return scanned{skip: err}
+	}
+	return scanned{obj: obj}
+}
+
+// dropTemps removes the temporary links (atomicfile.Symlink's) that a killed
+// run left in dir, and returns ents without them. Under dir's lock such a
+// link is certainly dead; removing it makes a re-run end in exactly the
+// state of an uninterrupted one. Regular temporary files are not Rehash's
+// and are left to their writer.
+func dropTemps(dir string, ents []fs.DirEntry, log *slog.Logger) []fs.DirEntry {
+	out := ents[:0]
+	for _, e := range ents {
+		if atomicfile.IsTemp(e.Name()) && e.Type()&fs.ModeSymlink != 0 {
+			p := filepath.Join(dir, e.Name())
+			if err := os.Remove(p); err == nil || errors.Is(err, fs.ErrNotExist) {
+				log.Debug("rehash: removed a temporary link left by an interrupted run", "path", p)
 				continue
 			}
 		}
-		if IsCandidate(name) {
-			scans[i].job = jobFile
-			jobs = append(jobs, i)
-		}
+		out = append(out, e)
 	}
-	workers := min(runtime.GOMAXPROCS(0), (len(jobs)+31)/32)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range max(workers, 1) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var scratch [512]byte
-			for {
-				j := int(next.Add(1)) - 1
-				if j >= len(jobs) {
-					return
-				}
-				i := jobs[j]
-				path := filepath.Join(dir, ents[i].Name())
-				if scans[i].job == jobLink {
-					t, err := os.Readlink(path)
-					if err != nil {
-						// OpenSSL falls back to reading it as a file, which
-						// its extension rules out: the entry is ignored.
-						scans[i].job = jobNone
-						continue
-					}
-					scans[i].target = t
-					continue
-				}
-				scanFile(path, scratch[:0], &scans[i])
-			}
-		}()
-	}
-	wg.Wait()
-	return scans
-}
-
-// scanFile reads and classifies one candidate file as OpenSSL's do_file
-// does.
-func scanFile(path string, scratch []byte, s *scanned) {
-	data, err := pemfile.ReadFile(path)
-	if err != nil {
-		switch {
-		case errors.Is(err, syscall.EISDIR):
-			s.skip = "is a directory"
-		case errors.Is(err, userfile.ErrTooLarge), errors.Is(err, userfile.ErrNotRegular):
-			// Not unreadable, just not a certificate file: openssl
-			// would read the first and hang on the second.
-			s.skip = strings.TrimPrefix(err.Error(), path+": ")
-		default:
-			s.err = err
-		}
-		return
-	}
-	first, n, err := readInfos(data, scratch, true)
-	switch {
-	case err != nil:
-		s.skip = "OpenSSL cannot load it: " + err.Error()
-	case n == 0 && !bytes.Contains(data, beginMarker):
-		s.skip = "not PEM (DER files get no link: capath lookups read PEM only)"
-	case n == 0:
-		s.skip = "no certificate or CRL in it"
-	case n > 1:
-		s.skip = "holds more than one certificate, CRL or key; split bundles into one file each"
-	case first.obj == nil:
-		s.skip = "holds a private key but no certificate or CRL"
-	default:
-		s.obj = first.obj
-	}
-}
-
-// sortedLinks returns the links of m sorted by name.
-func sortedLinks(m map[string]string) []Link {
-	out := make([]Link, 0, len(m))
-	for n, t := range m {
-		out = append(out, Link{Name: n, Target: t})
-	}
-	slices.SortFunc(out, func(a, b Link) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }

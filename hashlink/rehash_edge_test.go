@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,20 +42,26 @@ func writeCerts(t *testing.T, dir, prefix string, cns ...string) string {
 }
 
 // TestRehashCollisionLimit: 257 certificates with one subject get links
-// .0 to .255 and an error, in both tools.
+// .0 to .255; the 257th gets none and is an error naming it, in both tools
+// (exit status 1), and the other links are still made.
 func TestRehashCollisionLimit(t *testing.T) {
 	dir := t.TempDir()
-	cns := make([]string, maxCollisions+1)
+	cns := make([]string, MaxCollisions+1)
 	for i := range cns {
 		cns[i] = "Same Subject"
 	}
 	writeCerts(t, dir, "c", cns...)
-	res, err := compareRehash(t, dir, Options{})
-	if err == nil || !strings.Contains(err.Error(), "more than 256 certificates or CRLs with hash") || !strings.Contains(err.Error(), "c256.pem") {
-		t.Errorf("error %v: want one naming the 257th file and the limit", err)
+	ref := t.TempDir()
+	copyDir(t, dir, ref)
+	if code := opensslRehash(t, ref); code != 1 {
+		t.Errorf("openssl rehash exit status %d, want 1", code)
 	}
-	if len(res.Links) != maxCollisions {
-		t.Errorf("%d links, want %d", len(res.Links), maxCollisions)
+	res, err := compareRehash(t, dir, Options{})
+	if !errors.Is(err, ErrTooManyCollisions) || !strings.Contains(err.Error(), "c256.pem") {
+		t.Errorf("error %v: want ErrTooManyCollisions naming the 257th file", err)
+	}
+	if len(res.Links) != MaxCollisions {
+		t.Errorf("%d links, want %d", len(res.Links), MaxCollisions)
 	}
 }
 
@@ -95,47 +100,54 @@ func TestRehashOddLinkNames(t *testing.T) {
 	}
 }
 
-// TestRehashStaleLinkInUsedSlot is the one place certinit deliberately
-// differs: OpenSSL keeps a dangling HASH.0 when one certificate with that
-// hash exists, and links the certificate as HASH.1, where OpenSSL's own
-// capath lookup never gets to it (it stops at the first HASH.N that does not
-// load). certinit re-points HASH.0 at the certificate. With -n both keep
-// the old link.
-func TestRehashStaleLinkInUsedSlot(t *testing.T) {
-	dir := t.TempDir()
-	h := writeCerts(t, dir, "ca", "Stale Slot")
-	if err := os.Symlink("removed.pem", filepath.Join(dir, h+".0")); err != nil {
-		t.Fatal(err)
-	}
-	ref := t.TempDir()
-	copyDir(t, dir, ref)
-	opensslRehash(t, ref)
-	want := []string{h + ".0 -> removed.pem", h + ".1 -> ca000.pem"}
-	if got := symlinks(t, ref); !slices.Equal(got, want) {
-		t.Fatalf("openssl no longer keeps the stale link (docs/hash.md needs updating): %q", got)
-	}
-	ours := t.TempDir()
-	copyDir(t, dir, ours)
-	if _, err := Rehash(ours, Options{Log: testLog(t)}); err != nil {
-		t.Fatal(err)
-	}
-	if got := symlinks(t, ours); !slices.Equal(got, []string{h + ".0 -> ca000.pem"}) {
-		t.Errorf("links %q, want only %s.0 -> ca000.pem", got, h)
-	}
-	if _, err := compareRehash(t, dir, Options{NoRemove: true}); err != nil {
-		t.Fatal(err)
+// TestRehashStaleLinks: links whose number is below the count of files
+// that need one are kept whatever they point at (dangling, a file no
+// longer a certificate), and the certificates get the numbers after them,
+// exactly as openssl rehash does. Stale links above that count are removed
+// in OpenSSL's order: before a certificate takes the name when the links
+// sort first, after it (so the certificate ends up without that link) when
+// the certificate files sort first. With -n every old link stays.
+func TestRehashStaleLinks(t *testing.T) {
+	for _, prefix := range []string{"ca", "0ca"} {
+		dir := t.TempDir()
+		h := writeCerts(t, dir, prefix, "Stale Slot", "Stale Slot", "Stale Slot")
+		if h[0] >= 'c' {
+			t.Fatalf("hash %s: the certificate files no longer sort after the links", h)
+		}
+		testutil.WriteFile(t, dir, "zz-not-a-cert.pem", []byte("not PEM"))
+		for name, target := range map[string]string{
+			h + ".0": "removed.pem",       // dangling, kept
+			h + ".1": "zz-not-a-cert.pem", // no longer a certificate, kept
+			h + ".3": "gone.pem",          // above the count of 3: removed
+			h + ".4": "gone-too.pem",
+		} {
+			if err := os.Symlink(target, filepath.Join(dir, name)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, opts := range []Options{{}, {NoRemove: true}} {
+			t.Run(fmt.Sprint(prefix, opensslArgs(opts)), func(t *testing.T) {
+				if _, err := compareRehash(t, dir, opts); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
 	}
 }
 
 // TestRehashNoMissingLink re-points a link many times while another
 // goroutine watches its name: it must never be missing. (OpenSSL unlinks
-// the old link and then creates the new one.)
+// the old link and then creates the new one.) The link re-pointed is a
+// second link to the first certificate, at the name the second one needs.
 func TestRehashNoMissingLink(t *testing.T) {
 	dir := t.TempDir()
-	h := writeCerts(t, dir, "ca", "Always There")
-	link := filepath.Join(dir, h+".0")
-	if err := os.Symlink("ca000.pem", link); err != nil {
+	h := writeCerts(t, dir, "ca", "Always There", "Always There")
+	if _, err := Rehash(t.Context(), dir, Options{}); err != nil {
 		t.Fatal(err)
+	}
+	link := filepath.Join(dir, h+".1")
+	if target, _ := os.Readlink(link); target != "ca001.pem" {
+		t.Fatalf("%s points to %q", link, target)
 	}
 	var missing, checks atomic.Int64
 	stop := make(chan struct{})
@@ -156,15 +168,15 @@ func TestRehashNoMissingLink(t *testing.T) {
 		}
 	}()
 	for i := range 300 {
-		// Point the link elsewhere (a stale link), then let Rehash repair it.
+		// Point the link at the other certificate, then let Rehash repair it.
 		tmp := filepath.Join(dir, fmt.Sprintf("tmp%d", i))
-		if err := os.Symlink("elsewhere.pem", tmp); err != nil {
+		if err := os.Symlink("ca000.pem", tmp); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.Rename(tmp, link); err != nil {
 			t.Fatal(err)
 		}
-		res, err := Rehash(dir, Options{})
+		res, err := Rehash(t.Context(), dir, Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -174,23 +186,23 @@ func TestRehashNoMissingLink(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	if target, _ := os.Readlink(link); target != "ca000.pem" {
+	if target, _ := os.Readlink(link); target != "ca001.pem" {
 		t.Errorf("link points to %q", target)
 	}
 	if missing.Load() > 0 {
 		t.Errorf("the link was missing %d times in %d checks", missing.Load(), checks.Load())
 	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
+	if ents, _ := os.ReadDir(dir); len(ents) != 4 {
 		t.Errorf("leftover entries: %v", ents)
 	}
 }
 
 func TestRehashErrors(t *testing.T) {
-	if _, err := Rehash(filepath.Join(t.TempDir(), "missing"), Options{}); err == nil {
+	if _, err := Rehash(t.Context(), filepath.Join(t.TempDir(), "missing"), Options{}); err == nil {
 		t.Error("no error for a missing directory")
 	}
 	file := testutil.WriteFile(t, t.TempDir(), "f.pem", []byte("x"))
-	if _, err := Rehash(file, Options{}); err == nil {
+	if _, err := Rehash(t.Context(), file, Options{}); err == nil {
 		t.Error("no error for a file given as directory")
 	}
 }
@@ -198,34 +210,31 @@ func TestRehashErrors(t *testing.T) {
 func TestParseLinkName(t *testing.T) {
 	tests := []struct {
 		name string
-		typ  linkType
-		hash uint32
-		id   uint16
+		want LinkName
 		ok   bool
 	}{
-		{"e6dddb6d.0", typeCert, 0xe6dddb6d, 0, true},
-		{"E6DDDB6D.12", typeCert, 0xe6dddb6d, 12, true},
-		{"e6dddb6d.r3", typeCRL, 0xe6dddb6d, 3, true},
-		{"e6dddb6d.R3", typeCRL, 0xe6dddb6d, 3, true},
-		{"e6dddb6d.", typeCert, 0xe6dddb6d, 0, true},
-		{"e6dddb6d.r", typeCRL, 0xe6dddb6d, 0, true},
-		{"e6dddb6d. 7", typeCert, 0xe6dddb6d, 7, true},
-		{"e6dddb6d.-1", typeCert, 0xe6dddb6d, 0xffff, true},
-		{"e6dddb6d.65536", typeCert, 0xe6dddb6d, 0, true},
-		{"e6dddb6d.99999999999999999999999", typeCert, 0xe6dddb6d, 0xffff, true},
-		{"e6dddb6d.0.pem", 0, 0, 0, false},
-		{"e6dddb6d. ", 0, 0, 0, false},
-		{"e6dddb6d.x", 0, 0, 0, false},
-		{"e6dddb6g.0", 0, 0, 0, false},
-		{"e6dddb6d0", 0, 0, 0, false},
-		{"e6dddb.0", 0, 0, 0, false},
+		{"e6dddb6d.0", LinkName{Hash: 0xe6dddb6d}, true},
+		{"E6DDDB6D.12", LinkName{Hash: 0xe6dddb6d, ID: 12}, true},
+		{"e6dddb6d.r3", LinkName{Hash: 0xe6dddb6d, CRL: true, ID: 3}, true},
+		{"e6dddb6d.R3", LinkName{Hash: 0xe6dddb6d, CRL: true, ID: 3}, true},
+		{"e6dddb6d.", LinkName{Hash: 0xe6dddb6d}, true},
+		{"e6dddb6d.r", LinkName{Hash: 0xe6dddb6d, CRL: true}, true},
+		{"e6dddb6d. 7", LinkName{Hash: 0xe6dddb6d, ID: 7}, true},
+		{"e6dddb6d.-1", LinkName{Hash: 0xe6dddb6d, ID: 0xffff}, true},
+		{"e6dddb6d.65536", LinkName{Hash: 0xe6dddb6d}, true},
+		{"e6dddb6d.99999999999999999999999", LinkName{Hash: 0xe6dddb6d, ID: 0xffff}, true},
+		{"e6dddb6d.0.pem", LinkName{}, false},
+		{"e6dddb6d. ", LinkName{}, false},
+		{"e6dddb6d.x", LinkName{}, false},
+		{"e6dddb6g.0", LinkName{}, false},
+		{"e6dddb6d0", LinkName{}, false},
+		{"e6dddb.0", LinkName{}, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			ln, ok := ParseLinkName(tc.name)
-			k, id := keyOf(ln), ln.ID
-			if ok != tc.ok || (ok && (k.typ != tc.typ || k.hash != tc.hash || id != tc.id)) {
-				t.Errorf("ParseLinkName = %v %d %v, want %v %08x %d %v", k, id, ok, tc.typ, tc.hash, tc.id, tc.ok)
+			got, ok := ParseLinkName(tc.name)
+			if ok != tc.ok || (ok && got != tc.want) {
+				t.Errorf("ParseLinkName = %+v %v, want %+v %v", got, ok, tc.want, tc.ok)
 			}
 		})
 	}

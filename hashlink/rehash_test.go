@@ -3,7 +3,6 @@ package hashlink
 import (
 	"bytes"
 	"io/fs"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,17 +16,6 @@ import (
 
 // The tests in this file run the real `openssl rehash` and Rehash on two
 // copies of the same directory and compare the resulting symlinks.
-
-func testLog(t *testing.T) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
 
 // symlinks lists every symlink in dir as "name -> target", sorted.
 func symlinks(t *testing.T, dir string) []string {
@@ -122,8 +110,8 @@ func compareRehash(t *testing.T, template string, opts Options) (*Result, error)
 	copyDir(t, template, ref)
 	copyDir(t, template, ours)
 	opensslRehash(t, ref, opensslArgs(opts)...)
-	opts.Log = testLog(t)
-	res, err := Rehash(ours, opts)
+	opts.Log = testutil.Logger(t)
+	res, err := Rehash(t.Context(), ours, opts)
 	want, got := symlinks(t, ref), symlinks(t, ours)
 	if !slices.Equal(want, got) {
 		t.Errorf("links differ from openssl rehash %v\nopenssl:  %q\ncertinit: %q", opensslArgs(opts), want, got)

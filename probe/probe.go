@@ -122,7 +122,7 @@ func Probe(ctx context.Context, opts Options) (*Report, error) {
 		mqttStage(ctx, rep, s, chk, client, opts)
 	}
 	if opts.SaveDir != "" {
-		if err := saveChain(rep, cr, opts.SaveDir, log); err != nil {
+		if err := saveChain(ctx, rep, cr, opts.SaveDir, log); err != nil {
 			return rep, err
 		}
 	}

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"context"
 	"crypto/x509"
 	"fmt"
 	"log/slog"
@@ -17,7 +18,7 @@ import (
 // anchors them; the certificate itself when it is self-signed) into dir,
 // one PEM file each, and rehashes dir so that it works as a capath: the
 // `openssl s_client -showcerts`, copy and `c_rehash` procedure in one step.
-func saveChain(rep *Report, cr chainResult, dir string, log *slog.Logger) error {
+func saveChain(ctx context.Context, rep *Report, cr chainResult, dir string, log *slog.Logger) error {
 	certs := cr.issuers
 	if len(certs) == 0 && len(cr.chain) > 0 {
 		certs = cr.chain[len(cr.chain)-1:]
@@ -45,7 +46,7 @@ func saveChain(rep *Report, cr chainResult, dir string, log *slog.Logger) error 
 		rep.Saved = append(rep.Saved, path)
 		log.Info("probe: saved certificate", "path", path, "subject", shortName(c))
 	}
-	if _, err := hashlink.Rehash(dir, hashlink.Options{Log: log}); err != nil {
+	if _, err := hashlink.Rehash(ctx, dir, hashlink.Options{Log: log}); err != nil {
 		return fmt.Errorf("--save: rehash %s: %w", dir, err)
 	}
 	if cr.unverified {

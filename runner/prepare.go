@@ -45,7 +45,7 @@ func (s *state) prepare(ctx context.Context) error {
 		}
 	}
 	for _, dir := range s.cfg.Rehash {
-		if err := s.rehash(dir); err != nil {
+		if err := s.rehash(ctx, dir); err != nil {
 			return err
 		}
 	}
@@ -130,8 +130,8 @@ func (s *state) installTrust(ctx context.Context) error {
 }
 
 // rehash makes dir's OpenSSL hash links.
-func (s *state) rehash(dir string) error {
-	res, err := hashlink.Rehash(dir, hashlink.Options{Log: s.log})
+func (s *state) rehash(ctx context.Context, dir string) error {
+	res, err := hashlink.Rehash(ctx, dir, hashlink.Options{Log: s.log})
 	if err != nil {
 		return err
 	}

@@ -130,7 +130,7 @@ func (s *state) syncTrust(ctx context.Context, changed []string) error {
 	}
 	for _, dir := range s.cfg.Rehash {
 		if trustChanged || slices.Contains(changed, dir) {
-			if err := s.rehash(dir); err != nil {
+			if err := s.rehash(ctx, dir); err != nil {
 				return err
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509/pkix"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -96,16 +97,18 @@ func TestExpiredWarns(t *testing.T) {
 	old, _ := ca.Issue(t, testutil.CertOpts{Subject: pkix.Name{CommonName: "Old Sub CA"}, IsCA: true,
 		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
 	f := testutil.WriteFile(t, in, "old.pem", testutil.CertPEM(old))
-	var logs strings.Builder
-	s, err := Open(root, "debian", newBufLogger(&logs))
+	logs, log := testutil.NewLogs(t)
+	s, err := Open(root, "debian", log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Install(context.Background(), []string{f}, InstallOptions{}); err != nil {
-		t.Fatal(err)
+	rep, err := s.Install(context.Background(), []string{f}, InstallOptions{})
+	if err != nil || len(rep.Added) != 1 {
+		t.Fatalf("install: %v, %v", rep, err)
 	}
-	if !strings.Contains(logs.String(), "expired") || !strings.Contains(logs.String(), "level=WARN") {
-		t.Errorf("no expiry warning in %q", logs.String())
+	warned := logs.Matching(testutil.All(testutil.AtLevel(slog.LevelWarn), testutil.HasAttr("path", f), testutil.HasAttr("not_after", old.NotAfter.UTC().Format(time.RFC3339))))
+	if len(warned) != 1 {
+		t.Errorf("%d warnings naming the file and its expiry, want 1", len(warned))
 	}
 }
 

@@ -8,11 +8,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/testutil"
 )
 
@@ -135,7 +135,7 @@ func invisibleTemps(t *testing.T, root string) {
 		if err != nil || !strings.HasPrefix(d.Name(), ".certinit-tmp-") {
 			return nil
 		}
-		if isHashName(d.Name()) || hasRehashExt(d.Name()) {
+		if isHashName(d.Name()) || hashlink.IsCandidate(d.Name()) {
 			t.Errorf("temporary file %s looks like a certificate or hash link to readers", p)
 		}
 		return nil
@@ -179,30 +179,20 @@ func TestConcurrentInstalls(t *testing.T) {
 	for _, spec := range []string{"debian", "dir:/srv/capath", "rhel"} {
 		t.Run(strings.ReplaceAll(spec, "/", "_"), func(t *testing.T) {
 			root := t.TempDir()
-			var wg sync.WaitGroup
-			errs := make([]error, n)
-			outs := make([][]byte, n)
 			want := map[string]bool{}
 			cmds := make([]*exec.Cmd, n)
 			for i := range n {
 				f, ca := writeCA(t, in, fmt.Sprintf("%s-%d.pem", strings.ReplaceAll(spec, "/", "_"), i), fmt.Sprintf("Concurrent CA %d", i%5))
 				want[fingerprint(ca.Cert.Raw)] = true
-				cmds[i] = exec.Command(bin, "trust", "install", "--root", root, "--store", spec, f)
+				cmds[i] = exec.Command(bin, "--log-format", "json", "trust", "install", "--root", root, "--store", spec, f)
 			}
-			for i, cmd := range cmds {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					outs[i], errs[i] = cmd.CombinedOutput()
-				}()
-			}
-			wg.Wait()
+			outs, errs := runTogether(cmds)
 			waited := 0
 			for i := range errs {
 				if errs[i] != nil {
 					t.Errorf("install %d: %v\n%s", i, errs[i], outs[i])
 				}
-				if strings.Contains(string(outs[i]), "waiting for another certinit") {
+				if waitedForLock(t, outs[i], root) {
 					waited++
 				}
 			}

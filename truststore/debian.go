@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"os"
 	"path"
-	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -30,7 +29,7 @@ type debianEngine struct{ s *Store }
 // image's public roots.
 func (e *debianEngine) sources(o syncOptions) ([]source, error) {
 	l := e.s.layout
-	out, err := e.systemSources(o)
+	out, err := e.systemSources()
 	if err != nil {
 		return nil, err
 	}
@@ -60,27 +59,11 @@ func (e *debianEngine) sources(o syncOptions) ([]source, error) {
 }
 
 // systemSources returns room for a kept bundle (out[0]) followed by the
-// sources ca-certificates.conf selects, in its order: those of o.prior
-// when it has them and none of their files was written since (it holds
-// no kept bundle, which depends on the local certificates, and no file
-// certinit wrote, say through a conf line leading into LocalDir), else
-// read.
-func (e *debianEngine) systemSources(o syncOptions) ([]source, error) {
+// sources ca-certificates.conf selects, in its order.
+func (e *debianEngine) systemSources() ([]source, error) {
 	s, l := e.s, e.s.layout
-	if o.prior != nil && !slices.ContainsFunc(o.prior, func(src source) bool { return src.path == l.Bundle }) {
-		out := make([]source, 1, len(o.prior)+16)
-		for _, src := range o.prior {
-			if !src.local {
-				out = append(out, src)
-			}
-		}
-		if s.root.stillCached(out[1:]) {
-			return out, nil
-		}
-	}
 	selected := e.confSelected()
 	out := make([]source, 1, len(selected)+16)
-	s.root.prefetch(l.SystemDir, selected)
 	for _, name := range selected {
 		p := l.SystemDir + "/" + name
 		src, err := e.readSource(p, false)
@@ -96,11 +79,15 @@ func (e *debianEngine) systemSources(o syncOptions) ([]source, error) {
 	return out, nil
 }
 
+// readSource reads one source file. A file that does not parse as
+// certificates still goes into the bundle, as the distribution's tool
+// copies it.
 func (e *debianEngine) readSource(p string, local bool) (source, error) {
-	data, certs, err, readErr := e.s.root.readCerts(p)
-	if readErr != nil {
-		return source{}, readErr
+	data, err := e.s.root.readFile(p)
+	if err != nil {
+		return source{}, err
 	}
+	certs, err := parseCerts(data)
 	if err != nil {
 		e.s.log.Warn("source file does not parse; it goes into the bundle as it is", "path", p, "err", err)
 	}
@@ -134,7 +121,7 @@ func (e *debianEngine) keptBundle(locals []source, o syncOptions) (source, bool)
 			kept = append(kept, c)
 		}
 	}
-	base := source{path: l.Bundle, data: pemfile.EncodeCerts(kept...), certs: srcCerts(kept)}
+	base := source{path: l.Bundle, data: pemfile.EncodeCerts(kept...), certs: kept}
 	return base, len(kept) > 0
 }
 
@@ -273,25 +260,18 @@ func (e *debianEngine) sync(o syncOptions) (changes, error) {
 	if err != nil {
 		return changes{}, err
 	}
-	var bundle bundleParts
-	var staged *stagedFiles
-	if a := o.ahead; a != nil && sameSources(srcs, a.srcs) {
-		bundle, staged = a.bundle, a.staged
-	} else {
-		// Alpine copies files as they are; Debian adds a missing final newline.
-		bundle = concatSources(srcs, l.family == familyDebian)
-		staged = s.stageBundle(bundle) // written while the links are planned and made
-		defer staged.discard()
-	}
 	if !s.root.exists(l.ConfFile) || e.confEmpty() {
 		o.fresh = true // as the script does when the conf file is empty
 	}
-	v := o.certsDir
-	if v == nil {
-		v, err = loadVdir(s.root, l.CertsDir)
-	}
+	v, err := loadVdir(s.root, l.CertsDir)
 	if err != nil {
 		return changes{}, err
+	}
+	v.sources = map[string][]byte{}
+	for _, src := range srcs {
+		if src.link != "" { // a file, not a kept bundle's certificates
+			v.sources[src.path] = src.data
+		}
 	}
 	if o.fresh && l.family == familyDebian {
 		for _, n := range v.names() {
@@ -333,38 +313,29 @@ func (e *debianEngine) sync(o syncOptions) (changes, error) {
 		}
 	}
 	v.removeDangling()
-	if err := planHashLinks(v, nil, s.log); err != nil {
-		return changes{}, err
-	}
-	// The bundle lives in CertsDir: its write fsyncs the directory, which
-	// makes the links durable too (see applyThenBundle).
-	ch, err := s.applyThenBundle(v, bundle, staged)
-	if err != nil {
-		return ch, err
-	}
-	return ch, s.compatLinks()
+	// Alpine copies files as they are; Debian adds a missing final newline.
+	return s.applyThenBundle(v, planHashLinks(v, "", s.log), concatSources(srcs, l.family == familyDebian))
 }
 
-// applyThenBundle applies the plan v, then writes the bundle, and fsyncs
-// v's directory once: a bundle written into the same directory fsyncs it
-// after its rename, which covers the links apply made before it (they are
-// made first, so a crash in between leaves every link resolving and the
-// old bundle; after a power loss either may be missing, and the next run
-// redoes both from the sources, which are durable already).
-func (s *Store) applyThenBundle(v *vdir, bundle bundleParts, staged *stagedFiles) (changes, error) {
-	v.deferSync = true
+// applyThenBundle applies the plan v, whose hash links planHashLinks made
+// with the error hashErr, then writes the bundle and the compatibility
+// links. The links come first, so a crash in between leaves every link
+// resolving and the old bundle, which the next run replaces. A hashErr
+// (more than 256 certificates with one hash) stops the operation after
+// the links, with the bundle as it was: update-ca-certificates, which runs
+// under sh -e, stops there too when openssl rehash fails.
+func (s *Store) applyThenBundle(v *vdir, hashErr error, bundle []byte) (changes, error) {
 	ch, err := v.apply()
 	if err != nil {
 		return ch, err
 	}
-	synced, err := s.writeBundle(bundle, staged)
-	if err != nil {
+	if hashErr != nil {
+		return ch, hashErr
+	}
+	if err := s.writeBundle(bundle); err != nil {
 		return ch, err
 	}
-	if synced != v.hp {
-		return ch, v.syncDir()
-	}
-	return ch, nil
+	return ch, s.compatLinks()
 }
 
 func (e *debianEngine) confEmpty() bool {
@@ -372,102 +343,34 @@ func (e *debianEngine) confEmpty() bool {
 	return err != nil || fi.Size() == 0
 }
 
-// bundleAhead returns the sources and the bundle sync will make once the
-// local files added (in-root path -> bytes) are written into a store whose
-// sources were prior (read in this operation), with the bundle being
-// staged (stageBundle); nil for a store with a kept bundle, which depends
-// on the local certificates. The local files are listed as sources lists
-// them: sorted by path.
-func (e *debianEngine) bundleAhead(prior []source, added map[string][]byte) *bundleAhead {
-	l := e.s.layout
-	var srcs, locals []source
-	for _, src := range prior {
-		switch {
-		case src.path == l.Bundle:
-			return nil
-		case src.local:
-			if _, ok := added[src.path]; !ok {
-				locals = append(locals, src)
-			}
-		default:
-			srcs = append(srcs, src)
-		}
-	}
-	for p, data := range added {
-		locals = append(locals, source{path: p, data: data, local: true})
-	}
-	slices.SortFunc(locals, func(a, b source) int { return strings.Compare(a.path, b.path) })
-	srcs = append(srcs, locals...)
-	b := concatSources(srcs, l.family == familyDebian)
-	return &bundleAhead{srcs: srcs, bundle: b, staged: e.s.stageBundle(b)}
-}
-
-// sameSources reports whether a and b are the same files with the same
-// bytes in the same order, which makes the same bundle.
-func sameSources(a, b []source) bool {
-	return slices.EqualFunc(a, b, func(x, y source) bool { return x.path == y.path && bytes.Equal(x.data, y.data) })
-}
-
-// bundleParts is a bundle's bytes as the pieces it is made of, in order:
-// the sources' bytes and the newlines Debian adds. It is written with
-// writev (atomicfile.StageParts), not copied into one buffer first: a
-// distribution's bundle is 200 KiB, and on a virtual machine touching that
-// much fresh memory costs a millisecond of a container's start-up.
-type bundleParts struct {
-	parts [][]byte
-	size  int
-}
-
-func (b *bundleParts) add(p []byte) {
-	b.parts = append(b.parts, p)
-	b.size += len(p)
-}
-
-// equal reports whether data is the bundle's bytes.
-func (b bundleParts) equal(data []byte) bool {
-	return len(data) == b.size && partsEqual(b.parts, [][]byte{data})
-}
-
-var newline = []byte{'\n'}
-
 // concatSources is the bundle: every source file's bytes in order, with a
 // final newline added where one is missing when fixNewline is set (Debian's
 // sed -e '$a\', bug #635570).
-func concatSources(srcs []source, fixNewline bool) bundleParts {
-	b := bundleParts{parts: make([][]byte, 0, len(srcs)+4)}
+func concatSources(srcs []source, fixNewline bool) []byte {
+	var b bytes.Buffer
 	for _, src := range srcs {
-		b.add(src.data)
+		b.Write(src.data)
 		if fixNewline && len(src.data) > 0 && src.data[len(src.data)-1] != '\n' {
-			b.add(newline)
+			b.WriteByte('\n')
 		}
 	}
-	return b
+	return b.Bytes()
 }
 
-// writeBundle replaces the bundle when its bytes change, from staged when
-// it holds them (see stageBundle). It returns the host directory it
-// fsynced ("" when the bundle was left as it was).
-func (s *Store) writeBundle(b bundleParts, staged *stagedFiles) (string, error) {
+// writeBundle replaces the bundle when its bytes change.
+func (s *Store) writeBundle(bundle []byte) error {
 	l := s.layout
-	// A bundle of another size differs: not read just to compare.
-	if fi, err := s.root.stat(l.Bundle); err == nil && fi.Size() == int64(b.size) {
-		if old, err := s.root.readFile(l.Bundle); err == nil && b.equal(old) {
-			return "", nil
-		}
+	if old, err := s.root.readFile(l.Bundle); err == nil && bytes.Equal(old, bundle) {
+		return nil
 	}
 	if err := s.root.mkdirAll(path.Dir(l.Bundle)); err != nil {
-		return "", err
+		return err
 	}
 	hp, err := s.root.resolve(l.Bundle, false)
 	if err != nil {
-		return "", err
+		return err
 	}
-	defer s.root.wrote(hp)
-	if err := staged.write(hp, b.parts, atomicfile.Options{}); err != nil {
-		return "", err
-	}
-	s.bundleSynced = path.Dir(hp)
-	return s.bundleSynced, nil
+	return atomicfile.WriteFile(hp, bundle, 0o644)
 }
 
 // compatLinks creates the layout's compatibility links where nothing is.
@@ -483,9 +386,7 @@ func (s *Store) compatLinks() error {
 		if err != nil {
 			return err
 		}
-		err = atomicfile.Symlink(c.Target, hp, false)
-		s.root.changed(hp)
-		if err != nil {
+		if err := atomicfile.Symlink(c.Target, hp, false); err != nil {
 			return err
 		}
 	}

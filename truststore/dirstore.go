@@ -3,6 +3,7 @@ package truststore
 import (
 	"path"
 
+	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/pemfile"
 )
 
@@ -25,7 +26,7 @@ func (e *dirEngine) sources(o syncOptions) ([]source, error) {
 	for _, n := range v.names() {
 		p := path.Join(l.LocalDir, n)
 		ent := v.next[n]
-		if n == dirBundleName || ent.isDir || isHashName(n) || o.exclude[p] || !hasRehashExt(n) || path.Ext(n) == ".crl" {
+		if n == dirBundleName || ent.isDir || isHashName(n) || o.exclude[p] || !hashlink.IsCandidate(n) || path.Ext(n) == ".crl" {
 			continue
 		}
 		data, err := v.readEntry(n)
@@ -42,7 +43,7 @@ func (e *dirEngine) sources(o syncOptions) ([]source, error) {
 		if err != nil || len(certs) == 0 {
 			continue
 		}
-		out = append(out, source{path: p, data: data, certs: srcCerts(certs), local: true})
+		out = append(out, source{path: p, data: data, certs: certs, local: true})
 	}
 	return out, nil
 }
@@ -62,9 +63,6 @@ func (e *dirEngine) sync(o syncOptions) (changes, error) {
 	if err != nil {
 		return changes{}, err
 	}
-	bundle := concatSources(srcs, true)
-	staged := s.stageBundle(bundle) // written while the links are planned and made
-	defer staged.discard()
 	v, err := loadVdir(s.root, l.LocalDir)
 	if err != nil {
 		return changes{}, err
@@ -85,10 +83,5 @@ func (e *dirEngine) sync(o syncOptions) (changes, error) {
 			v.remove(n)
 		}
 	}
-	if err := planHashLinks(v, map[string]bool{dirBundleName: true}, s.log); err != nil {
-		return changes{}, err
-	}
-	// The bundle is in the same directory: one fsync after it covers the
-	// hash links too.
-	return s.applyThenBundle(v, bundle, staged)
+	return s.applyThenBundle(v, planHashLinks(v, dirBundleName, s.log), concatSources(srcs, true))
 }

@@ -27,27 +27,29 @@
 // internal/atomicfile (never through a planted symlink); links are changed
 // in an order that keeps every link resolving, and the bundle is replaced
 // by rename, so a crash at any moment leaves a consistent store that the
-// next run completes. An flock on the root directory serialises concurrent
-// runs without leaving a lock file. Before its first write Install also
-// checks that the managed directories are writable, that no link or
-// directory sits where it writes a file, and that the file system has
-// room: a read-only mount, a planted bundle link or a full disk is one
-// error and no change. Files found in managed directories are read only
-// if they are regular and at most 64 MiB (a FIFO named x.pem cannot hang a
-// run); a directory loop among Debian's local certificates is entered
-// once; more than 256 certificates with one subject hash get HASH.0 to
-// HASH.255, as openssl rehash makes, and a warning.
+// next run completes. Before its first write Install also checks that the
+// managed directories are writable, that no link or directory sits where
+// it writes a file, and that the file system has room: a read-only mount,
+// a planted bundle link or a full disk is one error and no change. Files
+// found in managed directories are read only if they are regular and at
+// most 64 MiB (a FIFO named x.pem cannot hang a run); a directory loop
+// among Debian's local certificates is entered once.
 //
-// Start-up speed shapes the reading and writing (see ahead.go and
-// docs/run.md, "Measured"): the sources are kept as DER and parsed by
-// crypto/x509 only when a report asks, read relative to their directory
-// with raw system calls, and Install stages its new files and the bundle
-// (written and fsynced under temporary names) while it reads the store and
-// makes the links, renaming them in the same order as it always did.
+// Every operation works in two steps: it plans each managed directory
+// in memory (vdir.go: the links and files it should hold, with Debian's
+// absolute link targets resolved inside the root, never on the host), then
+// applies the plan. The hash links in the plan are what `openssl rehash`
+// makes, decided by package hashlink's Planner, the same rules `certinit
+// rehash` uses. More than 256 certificates with one subject hash: the
+// links are made as openssl rehash makes them (the certificates beyond 256
+// get none), the bundle stays as it was and the operation fails naming
+// each such certificate, as update-ca-certificates fails when its openssl
+// rehash does.
 //
-// Hash links follow `openssl rehash` exactly (computed with package
-// hashlink); they are planned here rather than by hashlink.Rehash because
-// Debian's links are absolute paths that resolve only inside the root.
+// Operations that write hold the root's lock and the lock of each
+// directory with hash links (internal/dirlock; the order is in lock.go),
+// so that concurrent runs, and `certinit rehash` on such a directory, take
+// turns without leaving a lock file.
 //
 // Not for: private keys, CRL management, Java keystores or NSS databases,
 // and not for deciding whether a chain verifies (see probe).

@@ -17,22 +17,9 @@ import (
 	"github.com/certinit/certinit/internal/testutil"
 )
 
-// testLog sends the package's log lines to the test log.
-func testLog(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
-type testWriter struct{ t testing.TB }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Helper()
-	w.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 func openStore(t testing.TB, root, spec string) *Store {
 	t.Helper()
-	s, err := Open(root, spec, testLog(t))
+	s, err := Open(root, spec, testutil.Logger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +103,16 @@ func linkTree(t testing.TB, src, dst string) {
 // stand-ins outside root. It returns the tool's output.
 func debianTool(t testing.TB, root string, args ...string) string {
 	t.Helper()
+	out, err := debianToolRun(t, root, args...)
+	if err != nil {
+		t.Fatalf("update-ca-certificates: %v\n%s", err, out)
+	}
+	return out
+}
+
+// debianToolRun is debianTool returning the tool's failure.
+func debianToolRun(t testing.TB, root string, args ...string) (string, error) {
+	t.Helper()
 	testutil.RequireRoot(t)
 	unshare := testutil.RequireTool(t, "unshare")
 	tool := testutil.RequireTool(t, "update-ca-certificates")
@@ -143,10 +140,7 @@ func debianTool(t testing.TB, root string, args ...string) string {
 	cmd := exec.Command(unshare, append([]string{"-m", "sh", "-c", script, "sh"}, args...)...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "TMPDIR=" + empty}
 	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("update-ca-certificates: %v\n%s", err, out)
-	}
-	return string(out)
+	return string(out), err
 }
 
 var (
@@ -245,7 +239,24 @@ func checkConsistent(t testing.TB, s *Store) {
 	}
 }
 
-// newBufLogger logs as text into b.
-func newBufLogger(b *strings.Builder) *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, nil))
+// runTogether starts the commands at once and returns their combined
+// outputs and errors when every one has ended.
+func runTogether(cmds []*exec.Cmd) ([][]byte, []error) {
+	outs := make([][]byte, len(cmds))
+	errs := make([]error, len(cmds))
+	var wg sync.WaitGroup
+	for i, cmd := range cmds {
+		wg.Go(func() { outs[i], errs[i] = cmd.CombinedOutput() })
+	}
+	wg.Wait()
+	return outs, errs
+}
+
+// waitedForLock reports whether a certinit run that logged as JSON (its
+// output) waited for the lock of dir: the one record at info level naming
+// the directory.
+func waitedForLock(t testing.TB, output []byte, dir string) bool {
+	t.Helper()
+	logs := testutil.JSONLogs(t, string(output))
+	return len(logs.Matching(testutil.All(testutil.AtLevel(slog.LevelInfo), testutil.HasAttr("path", dir)))) > 0
 }

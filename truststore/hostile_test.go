@@ -259,12 +259,12 @@ func TestHostileFileNames(t *testing.T) {
 	}
 }
 
-// runTrust runs certinit trust with args and returns exit code, stderr,
-// wall time and peak RSS (KiB, -1 when it cannot be measured; see
-// peakRSS).
+// runTrust runs certinit trust with args, logging as JSON, and returns
+// exit code, stderr, wall time and peak RSS (KiB, -1 when it cannot be
+// measured; see testutil.PeakRSS).
 func runTrust(t *testing.T, args ...string) (int, string, time.Duration, int64) {
 	t.Helper()
-	cmd := exec.Command(testutil.BuildCertinit(t), append([]string{"trust"}, args...)...)
+	cmd := exec.Command(testutil.BuildCertinit(t), append([]string{"--log-format", "json", "trust"}, args...)...)
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}
 	var errb bytes.Buffer
 	cmd.Stderr = &errb
@@ -278,11 +278,12 @@ func runTrust(t *testing.T, args ...string) (int, string, time.Duration, int64) 
 	return cmd.ProcessState.ExitCode(), errb.String(), took, rss()
 }
 
-// errorLines returns the lines of stderr that are not log lines.
+// errorLines returns the lines of stderr that are not log lines (text or
+// JSON).
 func errorLines(stderr string) []string {
 	var out []string
 	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
-		if l != "" && !strings.HasPrefix(l, "time=") {
+		if l != "" && !strings.HasPrefix(l, "time=") && !strings.HasPrefix(l, "{") {
 			out = append(out, l)
 		}
 	}

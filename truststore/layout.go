@@ -4,8 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
-	"os"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -252,14 +252,16 @@ func (l *Layout) managedDirs() []string {
 	return out
 }
 
-func (l *Layout) String() string { return l.Name }
-
-// exists reports whether an in-root path exists (following links).
-func (r *fsRoot) exists(p string) bool {
-	hp, err := r.resolve(p, true)
-	if err != nil {
-		return false
+// hashDirs are the directories the store keeps OpenSSL hash links in, in
+// the order an operation locks them (see lock.go).
+func (l *Layout) hashDirs() []string {
+	var out []string
+	for _, d := range []string{l.CertsDir, l.HashDir, l.MirrorDir} {
+		if d != "" && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
 	}
-	_, err = os.Stat(hp)
-	return err == nil
+	return out
 }
+
+func (l *Layout) String() string { return l.Name }

@@ -58,7 +58,7 @@ func (e *p11Engine) gather(o syncOptions) *p11Sources {
 			}
 			certs := e.parseAny(f, data, ps)
 			if len(certs) > 0 {
-				ps.anchors = append(ps.anchors, source{path: f, data: data, certs: srcCerts(certs), local: i == 0})
+				ps.anchors = append(ps.anchors, source{path: f, data: data, certs: certs, local: i == 0})
 			}
 		}
 		for _, sub := range []string{"/blocklist", "/blacklist"} {
@@ -73,7 +73,7 @@ func (e *p11Engine) gather(o syncOptions) *p11Sources {
 		for _, f := range e.files(tp) {
 			if data, err := s.root.readFile(f); err == nil && bytes.Contains(data, []byte("[p11-kit-object-v1]")) {
 				if certs := e.parseP11Kit(data, ps); len(certs) > 0 {
-					ps.anchors = append(ps.anchors, source{path: f, data: data, certs: srcCerts(certs), local: i == 0})
+					ps.anchors = append(ps.anchors, source{path: f, data: data, certs: certs, local: i == 0})
 				}
 			}
 		}
@@ -187,10 +187,10 @@ func (e *p11Engine) sources(o syncOptions) ([]source, error) {
 	seen := map[string]bool{}
 	var out []source
 	for _, src := range ps.anchors {
-		var keep []*srcCert
+		var keep []*x509.Certificate
 		for _, c := range src.certs {
 			fp := fingerprint(c.Raw)
-			if seen[fp] || ps.distrusted[fp] || !ps.serverAuth(c.pre) {
+			if seen[fp] || ps.distrusted[fp] || !ps.serverAuth(c) {
 				continue
 			}
 			seen[fp] = true
@@ -207,7 +207,7 @@ func (e *p11Engine) sources(o syncOptions) ([]source, error) {
 		if err == nil {
 			certs, _ := parseCerts(data)
 			base := source{path: l.Bundle}
-			for _, c := range srcCerts(certs) {
+			for _, c := range certs {
 				fp := fingerprint(c.Raw)
 				if !seen[fp] && !o.dropFPs[fp] {
 					base.certs = append(base.certs, c)
@@ -230,7 +230,7 @@ func (e *p11Engine) sync(o syncOptions) (changes, error) {
 	var all []*x509.Certificate
 	for _, src := range srcs {
 		for _, c := range src.certs {
-			all = append(all, c.pre)
+			all = append(all, c)
 		}
 	}
 	// The hash directory is wholly the extractor's: one file per anchor.
@@ -246,9 +246,7 @@ func (e *p11Engine) sync(o syncOptions) (changes, error) {
 	for _, c := range all {
 		v.setFile(stableName(c)+".pem", pemfile.EncodeCerts(c))
 	}
-	if err := planHashLinks(v, nil, s.log); err != nil {
-		return changes{}, err
-	}
+	hashErr := planHashLinks(v, "", s.log)
 	ch, err := v.apply()
 	if err != nil {
 		return ch, err
@@ -261,8 +259,10 @@ func (e *p11Engine) sync(o syncOptions) (changes, error) {
 			return ch, err
 		}
 	}
-	data := pemfile.EncodeCerts(all...)
-	if _, err := s.writeBundle(bundleParts{parts: [][]byte{data}, size: len(data)}, nil); err != nil {
+	if hashErr != nil {
+		return ch, hashErr // the bundle stays as it was, as in applyThenBundle
+	}
+	if err := s.writeBundle(pemfile.EncodeCerts(all...)); err != nil {
 		return ch, err
 	}
 	return ch, s.compatLinks()

@@ -90,20 +90,19 @@ func inodes(t *testing.T, root string, dirs []string) map[string]string {
 	return out
 }
 
-// TestInstallStagedAhead: the new certificate files Install stages while
-// it reads the store (ahead.go) end up in place for the new certificates
-// only; the one already present leaves no temporary file behind, and the
-// store is what update-ca-certificates would make of it.
-func TestInstallStagedAhead(t *testing.T) {
+// TestInstallPartlyPresent: a file holding a certificate already in the
+// store and a new one adds the new one only, reports the other present,
+// leaves no temporary file behind and a consistent store.
+func TestInstallPartlyPresent(t *testing.T) {
 	in := t.TempDir()
-	a, caA := writeCA(t, in, "a.pem", "Ahead Root A")
-	_, caB := writeCA(t, in, "b.pem", "Ahead Root B")
+	a, caA := writeCA(t, in, "a.pem", "Partly Root A")
+	_, caB := writeCA(t, in, "b.pem", "Partly Root B")
 	both := testutil.WriteFile(t, in, "both.pem", testutil.CertPEM(caA.Cert, caB.Cert))
 	root := stockDebianRoot(t)
 	install(t, openStore(t, root, "debian"), a)
 	s := openStore(t, root, "debian")
 	rep := install(t, s, both)
-	if len(rep.Added) != 1 || len(rep.Present) != 1 || !strings.HasPrefix(rep.Added[0].Subject, "CN=Ahead Root B") {
+	if len(rep.Added) != 1 || len(rep.Present) != 1 || !strings.HasPrefix(rep.Added[0].Subject, "CN=Partly Root B") {
 		t.Fatalf("added %v, present %v; want B added and A present", rep.Added, rep.Present)
 	}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
@@ -116,42 +115,6 @@ func TestInstallStagedAhead(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkConsistent(t, s)
-}
-
-// TestPartsEqual: content split into pieces compares by its bytes, not by
-// where the pieces end.
-func TestPartsEqual(t *testing.T) {
-	b := func(ss ...string) [][]byte {
-		var out [][]byte
-		for _, s := range ss {
-			out = append(out, []byte(s))
-		}
-		return out
-	}
-	tests := []struct {
-		name string
-		a, b [][]byte
-		want bool
-	}{
-		{"same split", b("ab", "cd"), b("ab", "cd"), true},
-		{"other split", b("a", "bcd"), b("abc", "", "d"), true},
-		{"one piece", b("abcd"), b("ab", "cd"), true},
-		{"both empty", nil, b("", ""), true},
-		{"prefix", b("abc"), b("ab", "cd"), false},
-		{"longer", b("abcde"), b("ab", "cd"), false},
-		{"differ in the last piece", b("ab", "cx"), b("abcd"), false},
-		{"empty against bytes", nil, b("a"), false},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := partsEqual(tc.a, tc.b); got != tc.want {
-				t.Fatalf("partsEqual = %v, want %v", got, tc.want)
-			}
-			if got := partsEqual(tc.b, tc.a); got != tc.want {
-				t.Fatalf("partsEqual reversed = %v, want %v", got, tc.want)
-			}
-		})
-	}
 }
 
 // TestInstallRemovesCrashTemps: an install removes the temporary files a

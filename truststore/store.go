@@ -5,13 +5,13 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path"
 	"slices"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/certinit/certinit/internal/atomicfile"
@@ -25,52 +25,15 @@ type Store struct {
 	eng    engine
 	log    *slog.Logger
 	now    func() time.Time // test seam
-
-	// bundleSynced is the host directory the last bundle write fsynced
-	// ("" when the bundle was left as it was).
-	bundleSynced string
 }
 
 // source is one file that contributes certificates to the store.
 type source struct {
 	path  string // in-root path
 	data  []byte
-	certs []*srcCert
+	certs []*x509.Certificate
 	local bool
 	link  string // Debian/Alpine: name of its link in CertsDir
-}
-
-// srcCert is one certificate of a source file. A distribution's store
-// holds about 150 and an install needs only their DER (fingerprints, the
-// bundle, hash links), so the Debian and Alpine sources are not handed to
-// crypto/x509 until a report or a listing asks for one (parsed): that
-// parse was a third of a container's start-up with --trust. Sources the
-// other engines read are parsed at once (they filter on the contents).
-type srcCert struct {
-	Raw []byte // the certificate's DER, as x509.Certificate.Raw
-
-	pre  *x509.Certificate // set when made from a parsed certificate
-	once sync.Once
-	c    *x509.Certificate
-	err  error
-}
-
-// parsed returns the certificate parsed by crypto/x509 (once).
-func (sc *srcCert) parsed() (*x509.Certificate, error) {
-	if sc.pre != nil {
-		return sc.pre, nil
-	}
-	sc.once.Do(func() { sc.c, sc.err = x509.ParseCertificate(sc.Raw) })
-	return sc.c, sc.err
-}
-
-// srcCerts wraps certificates parsed already.
-func srcCerts(cs []*x509.Certificate) []*srcCert {
-	out := make([]*srcCert, len(cs))
-	for i, c := range cs {
-		out[i] = &srcCert{Raw: c.Raw, pre: c}
-	}
-	return out
 }
 
 // syncOptions say what a sync should leave out or redo.
@@ -78,32 +41,6 @@ type syncOptions struct {
 	fresh   bool
 	exclude map[string]bool // in-root paths of local files being removed
 	dropFPs map[string]bool // fingerprints leaving the store (kept bundles)
-	// certsDir, when not nil, is the Debian/Alpine CertsDir as read
-	// earlier in this operation, with nothing written there since
-	// (Install reads it beside the sources; see stageNewCerts).
-	certsDir *vdir
-	// prior, when not nil, are the Debian/Alpine sources as read earlier
-	// in this operation, which since wrote only local files: the
-	// distribution's sources among them are taken as they are, without
-	// parsing the conf file and looking up ~150 files again.
-	prior []source
-	// ahead, when not nil, is the bundle Install expected sync to make,
-	// being staged since before the local files were written.
-	ahead *bundleAhead
-}
-
-// bundleAheadEngine is an engine that can make the bundle before sync
-// (Debian and Alpine).
-type bundleAheadEngine interface {
-	bundleAhead(prior []source, added map[string][]byte) *bundleAhead
-}
-
-// bundleAhead is a bundle made and staged before sync (see
-// debianEngine.bundleAhead): srcs are the sources it concatenates.
-type bundleAhead struct {
-	srcs   []source
-	bundle bundleParts
-	staged *stagedFiles
 }
 
 // engine is one family's way to turn sources into links and a bundle.
@@ -168,68 +105,13 @@ func (s *Store) report() *Report {
 	return &Report{Store: s.layout.Name, Bundle: s.layout.Bundle}
 }
 
-// begin takes the store's lock and removes what a crashed run left.
-func (s *Store) begin(ctx context.Context) (func(), error) {
-	unlock, err := s.lock(ctx)
-	if err != nil {
-		return nil, err
-	}
-	s.cleanTemps()()
-	return unlock, nil
-}
-
-// lock takes the store's lock and forgets what an earlier operation read.
-func (s *Store) lock(ctx context.Context) (func(), error) {
-	unlock, err := lockRoot(ctx, s.root.dir, s.log)
-	if err != nil {
-		return nil, err
-	}
-	s.root.forget()
-	return unlock, nil
-}
-
-// cleanTemps returns what removes the temporary files a crashed run left
-// in the managed directories but those in except (in-root, cleaned some
-// other way). The directories are resolved now; the removal, a listing of
-// each, may run beside reading the store (readers skip temporary names)
-// but before anything is staged there.
-func (s *Store) cleanTemps(except ...string) func() {
-	var dirs, hps []string
-	for _, d := range s.layout.managedDirs() {
-		if slices.Contains(except, d) {
-			continue
-		}
-		if hp, err := s.root.resolve(d, true); err == nil {
-			dirs, hps = append(dirs, d), append(hps, hp)
-		}
-	}
-	return func() {
-		for i, hp := range hps {
-			if err := atomicfile.CleanTemps(hp); err != nil && !errors.Is(err, os.ErrNotExist) {
-				s.log.Warn("cannot clean temporary files", "path", dirs[i], "err", err)
-			}
-		}
-	}
-}
-
-// beginSources is begin followed by reading the store's sources.
-func (s *Store) beginSources(ctx context.Context) ([]source, func(), error) {
-	unlock, err := s.begin(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	srcs, err := s.eng.sources(syncOptions{})
-	if err != nil {
-		unlock()
-		return nil, nil, err
-	}
-	return srcs, unlock, nil
-}
-
 // Install adds the certificates in files (PEM bundles or DER) to the store
 // as one file each, then regenerates links and the bundle. Every input is
-// read and checked before anything is written: on error the store is left
-// as it was. Certificates already in the store are reported as Present.
+// read and checked before anything is written: on bad input the store is
+// left as it was. Certificates already in the store are reported as
+// Present. More than 256 certificates with one subject hash is an error
+// after the links are made and before the bundle is written (see
+// planHashLinks); the report says what was done.
 func (s *Store) Install(ctx context.Context, files []string, opts InstallOptions) (*Report, error) {
 	in, err := ReadInputs(files, opts)
 	if err != nil {
@@ -260,127 +142,88 @@ func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptio
 	if len(certs) == 0 {
 		return nil, errors.New("nothing to install: give certificate files or --mozilla-roots")
 	}
-	unlock, err := s.lock(ctx)
+	held, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
-	// What a crashed run left is removed, and then new certificate files
-	// are written, while the sources are read (see ahead.go); deferred
-	// after unlock, so run before it.
-	ahead := s.stageNewCerts(certs)
-	defer ahead.discard()
+	defer held.release()
 	srcs, err := s.eng.sources(syncOptions{})
 	if err != nil {
 		return nil, err
 	}
-	// Described (newCert) only when reported: the store holds hundreds.
-	type held struct {
-		src *source
-		nc  *Cert
-	}
-	have := map[string]held{}
+	inStore := map[string]*source{} // fingerprint -> the source holding it
 	for i := range srcs {
 		for _, c := range srcs[i].certs {
-			have[fingerprint(c.Raw)] = held{src: &srcs[i]}
+			inStore[fingerprint(c.Raw)] = &srcs[i]
 		}
 	}
 	rep := s.report()
-	type write struct {
-		path string
-		data []byte
-	}
-	var writes []write
+	described := map[string]Cert{} // fingerprint -> as reported already
+	files := map[string][]byte{}   // in-root path -> new local file
 	for _, c := range certs {
 		fp := fingerprint(c.Raw)
-		if old, ok := have[fp]; ok {
-			if old.nc == nil {
-				// Same fingerprint, same DER: the input describes it.
-				nc := newCert(c, old.src.path, old.src.local, s.now())
-				old.nc = &nc
-				have[fp] = old
-			}
-			rep.Present = append(rep.Present, *old.nc)
+		if d, ok := described[fp]; ok {
+			rep.Present = append(rep.Present, d)
+			continue
+		}
+		if src, ok := inStore[fp]; ok {
+			// Same fingerprint, same DER: the input describes it.
+			d := newCert(c, src.path, src.local, s.now())
+			described[fp] = d
+			rep.Present = append(rep.Present, d)
 			continue
 		}
 		p := path.Join(s.layout.LocalDir, stableName(c)+s.layout.LocalExt)
-		nc := newCert(c, p, true, s.now())
-		have[fp] = held{nc: &nc}
-		rep.Added = append(rep.Added, nc)
-		writes = append(writes, write{p, pemfile.EncodeCerts(c)})
+		d := newCert(c, p, true, s.now())
+		described[fp] = d
+		rep.Added = append(rep.Added, d)
+		files[p] = pemfile.EncodeCerts(c)
 	}
-	ahead.wait() // the clean-up is done: preflight sees the space it freed
-	var bundle *bundleAhead
-	if len(writes) > 0 {
-		files := make(map[string][]byte, len(writes))
-		for _, w := range writes {
-			files[w.path] = w.data
-		}
+	if len(files) > 0 {
 		if err := s.preflight(files); err != nil {
 			return nil, err
 		}
-		if err := s.root.mkdirAll(s.layout.LocalDir); err != nil {
+	}
+	if err := s.lockHashDirs(held, true); err != nil {
+		return nil, err
+	}
+	if len(files) > 0 {
+		if err := s.writeLocal(files); err != nil {
 			return nil, err
 		}
-		// The bundle sync will most likely make is staged now, while the
-		// new files are written and the links planned (its fsync takes
-		// milliseconds); sync uses it when its sources are the ones
-		// expected.
-		if be, ok := s.eng.(bundleAheadEngine); ok {
-			if bundle = be.bundleAhead(srcs, files); bundle != nil {
-				defer bundle.staged.discard()
-			}
-		}
 	}
-	// A dir: store keeps the certificate files beside the bundle, whose
-	// write fsyncs that directory after the links: one fsync for all.
-	var bundleDir string
-	if len(writes) > 0 {
-		if hp, err := s.root.resolve(s.layout.Bundle, false); err == nil {
-			bundleDir = path.Dir(hp)
-		}
+	ch, err := s.eng.sync(syncOptions{})
+	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
+	return rep, err
+}
+
+// writeLocal writes the new local certificate files (in-root path ->
+// content). If one cannot be written, those written before it are removed
+// again: nothing links to them yet, so the store is as it was.
+func (s *Store) writeLocal(files map[string][]byte) error {
+	if err := s.root.mkdirAll(s.layout.LocalDir); err != nil {
+		return err
 	}
-	var written []string // host paths of new files, removed again on failure
-	var touched []string // host paths written
-	pending := ""        // directory whose fsync waits for the bundle's
-	for _, w := range writes {
-		hp, err := s.root.resolve(w.path, false)
+	var written []string // host paths of files that did not exist before
+	for _, p := range slices.Sorted(maps.Keys(files)) {
+		hp, err := s.root.resolve(p, false)
 		if err == nil {
 			_, statErr := os.Lstat(hp)
-			touched = append(touched, hp)
-			var o atomicfile.Options
-			if path.Dir(hp) == bundleDir {
-				o.NoDirSync, pending = true, bundleDir
-			}
-			if err = ahead.write(hp, [][]byte{w.data}, o); err == nil && errors.Is(statErr, os.ErrNotExist) {
+			if err = atomicfile.WriteFile(hp, files[p], 0o644); err == nil && errors.Is(statErr, fs.ErrNotExist) {
 				written = append(written, hp)
 			}
 		}
 		if err != nil {
-			// Nothing links to the new files yet: taking them out
-			// leaves the store as it was.
-			for _, p := range written {
-				os.Remove(p)
+			for _, w := range written {
+				os.Remove(w)
 			}
 			if len(written) > 0 {
 				atomicfile.SyncDir(path.Dir(written[0]))
 			}
-			return nil, err
+			return err
 		}
 	}
-	ahead.discard()
-	// The sources read above stay as they were, except the files written:
-	// sync reads and parses only those again.
-	s.root.wrote(touched...)
-	s.bundleSynced = ""
-	ch, err := s.eng.sync(syncOptions{certsDir: ahead.certsDir(), prior: srcs, ahead: bundle})
-	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
-	if pending != "" && (err != nil || s.bundleSynced != pending) {
-		if serr := atomicfile.SyncDir(pending); err == nil {
-			err = serr
-		}
-	}
-	return rep, err
+	return nil
 }
 
 // Remove takes certificates out of the store. Each argument is a NAME (a
@@ -390,11 +233,15 @@ func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptio
 // are deselected in its own configuration. Nothing changes unless every
 // argument matches.
 func (s *Store) Remove(ctx context.Context, args []string) (*Report, error) {
-	srcs, unlock, err := s.beginSources(ctx)
+	held, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer held.release()
+	srcs, err := s.eng.sources(syncOptions{})
+	if err != nil {
+		return nil, err
+	}
 	victims := map[string]bool{}
 	for _, arg := range args {
 		matched, err := s.match(arg, srcs)
@@ -413,12 +260,11 @@ func (s *Store) Remove(ctx context.Context, args []string) (*Report, error) {
 		}
 		for _, c := range src.certs {
 			drop[fingerprint(c.Raw)] = true
-			if xc, err := c.parsed(); err == nil {
-				rep.Removed = append(rep.Removed, newCert(xc, src.path, true, s.now()))
-			} else {
-				s.log.Warn("removing a certificate that does not parse; it is not in the report", "path", src.path, "err", err)
-			}
+			rep.Removed = append(rep.Removed, newCert(c, src.path, true, s.now()))
 		}
+	}
+	if err := s.lockHashDirs(held, true); err != nil {
+		return nil, err
 	}
 	// Links and bundle first, so no link ever points to a deleted file.
 	ch, err := s.eng.sync(syncOptions{exclude: victims, dropFPs: drop})
@@ -427,7 +273,7 @@ func (s *Store) Remove(ctx context.Context, args []string) (*Report, error) {
 		return rep, err
 	}
 	dirs := map[string]bool{}
-	for _, p := range sortedKeys(victims) {
+	for _, p := range slices.Sorted(maps.Keys(victims)) {
 		hp, err := s.root.resolve(p, false)
 		if err != nil {
 			return rep, err
@@ -495,7 +341,6 @@ func (s *Store) match(arg string, srcs []source) ([]string, error) {
 
 // List returns every certificate of the store in bundle order.
 func (s *Store) List(ctx context.Context) ([]Cert, error) {
-	s.root.forget()
 	srcs, err := s.eng.sources(syncOptions{})
 	if err != nil {
 		return nil, err
@@ -503,12 +348,7 @@ func (s *Store) List(ctx context.Context) ([]Cert, error) {
 	var out []Cert
 	for _, src := range srcs {
 		for _, c := range src.certs {
-			xc, err := c.parsed()
-			if err != nil {
-				s.log.Warn("certificate does not parse; not listed (it stays in the bundle)", "path", src.path, "err", err)
-				continue
-			}
-			cert := newCert(xc, src.path, src.local, s.now())
+			cert := newCert(c, src.path, src.local, s.now())
 			if src.local || len(src.certs) == 1 {
 				base := path.Base(src.path)
 				cert.Name = strings.TrimSuffix(base, path.Ext(base))
@@ -523,62 +363,18 @@ func (s *Store) List(ctx context.Context) ([]Cert, error) {
 // update-ca-certificates (with --fresh: drop every link to a source first,
 // then recreate them).
 func (s *Store) Rebuild(ctx context.Context, fresh bool) (*Report, error) {
-	unlock, err := s.begin(ctx)
+	held, err := s.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	defer held.release()
+	if err := s.lockHashDirs(held, true); err != nil {
+		return nil, err
+	}
 	rep := s.report()
 	ch, err := s.eng.sync(syncOptions{fresh: fresh})
 	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
 	return rep, err
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-// Inputs are certificate files read and checked (ReadInputs), to be
-// installed as they were read: a caller that must stop on bad input
-// before other work, and remember what it installed, reads each file once.
-type Inputs struct {
-	files []inputFile
-}
-
-type inputFile struct {
-	path  string
-	data  []byte
-	certs []*x509.Certificate
-}
-
-// ReadInputs reads and checks the certificate files as Install does before
-// it writes anything, and returns the error Install would.
-func ReadInputs(files []string, opts InstallOptions) (*Inputs, error) {
-	in := &Inputs{files: make([]inputFile, 0, len(files))}
-	for _, f := range files {
-		data, certs, err := readInput(f, opts)
-		if err != nil {
-			return nil, err
-		}
-		in.files = append(in.files, inputFile{path: f, data: data, certs: certs})
-	}
-	return in, nil
-}
-
-// Data returns the bytes read from path, or nil when it is not one of the
-// files.
-func (in *Inputs) Data(path string) []byte {
-	for _, f := range in.files {
-		if f.path == path {
-			return f.data
-		}
-	}
-	return nil
 }
 
 // WriteDirs returns the host directories an operation on the store may

@@ -1,17 +1,19 @@
 package truststore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
-	"log/slog"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/atomicfile"
-	"golang.org/x/sys/unix"
+	"github.com/certinit/certinit/internal/pemfile"
 )
 
 // vdir is a planned state of one managed directory (Debian's /etc/ssl/certs,
@@ -27,11 +29,10 @@ type vdir struct {
 	// cur is what is on disk, next what should be; both map names to
 	// entries. Subdirectories are kept as they are.
 	cur, next map[string]ventry
-	// deferSync: apply leaves the directory's fsync to syncDir (the caller
-	// writes a file there next, whose own directory fsync covers both).
-	deferSync bool
-	unsynced  bool
-	hp        string // host path of dir, set by apply
+	// sources are the files outside the directory that this operation
+	// read as the store's sources, by in-root path: a link to one leads to
+	// a regular file holding these bytes (see readEntry, resolves).
+	sources map[string][]byte
 }
 
 // ventry is one name in a directory: a symlink (link != "") or a regular
@@ -46,56 +47,30 @@ type ventry struct {
 func (e ventry) isLink() bool { return e.link != "" }
 
 // loadVdir reads dir's entries; a missing directory is an empty plan.
+// Temporary files (atomicfile.TempPrefix) are not part of the plan: they
+// are a crashed run's, removed when the operation began (Store.begin).
 func loadVdir(r *fsRoot, dir string) (*vdir, error) {
-	return loadVdirOpts(r, dir, false, nil)
-}
-
-// loadVdirCleaning is loadVdir that also removes the temporary files a
-// crashed run left in dir (atomicfile.CleanTemps, in the same listing);
-// one it cannot remove is logged.
-func loadVdirCleaning(r *fsRoot, dir string, log *slog.Logger) (*vdir, error) {
-	return loadVdirOpts(r, dir, true, log)
-}
-
-func loadVdirOpts(r *fsRoot, dir string, clean bool, log *slog.Logger) (*vdir, error) {
-	v := &vdir{r: r, dir: dir}
+	v := &vdir{r: r, dir: dir, cur: map[string]ventry{}, next: map[string]ventry{}}
 	hp, err := r.resolve(dir, true)
 	if err != nil {
 		return nil, err
 	}
-	// The directory is opened once and its links read relative to it:
-	// Debian's has ~290 entries, and on a virtual machine a readlink that
-	// walks the whole path costs twice one that does not.
-	fd, err := unix.Open(hp, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if errors.Is(err, unix.ENOENT) {
-		v.cur, v.next = map[string]ventry{}, map[string]ventry{}
+	ents, err := os.ReadDir(hp)
+	if errors.Is(err, fs.ErrNotExist) {
 		return v, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", dir, err)
 	}
-	d := os.NewFile(uintptr(fd), hp)
-	defer d.Close()
-	ents, err := d.ReadDir(-1)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", dir, err)
-	}
-	v.cur, v.next = make(map[string]ventry, len(ents)), make(map[string]ventry, len(ents))
-	buf := make([]byte, 512)
 	for _, de := range ents {
 		name := de.Name()
 		if atomicfile.IsTemp(name) {
-			if clean && !de.IsDir() {
-				if err := unix.Unlinkat(fd, name, 0); err != nil && err != unix.ENOENT {
-					log.Warn("cannot clean temporary files", "path", dir, "err", fmt.Errorf("clean %s: %w", hp, err))
-				}
-			}
 			continue
 		}
 		var e ventry
 		switch {
 		case de.Type()&fs.ModeSymlink != 0:
-			t, err := readlinkat(fd, name, &buf)
+			t, err := os.Readlink(filepath.Join(hp, name))
 			if err != nil {
 				return nil, fmt.Errorf("read %s: %w", path.Join(dir, name), err)
 			}
@@ -109,24 +84,6 @@ func loadVdirOpts(r *fsRoot, dir string, clean bool, log *slog.Logger) (*vdir, e
 		v.next[name] = e
 	}
 	return v, nil
-}
-
-// readlinkat is readlink of name in the directory fd, into *buf (grown as
-// needed).
-func readlinkat(fd int, name string, buf *[]byte) (string, error) {
-	for {
-		n, err := unix.Readlinkat(fd, name, *buf)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return "", err
-		}
-		if n < len(*buf) {
-			return string((*buf)[:n]), nil
-		}
-		*buf = make([]byte, 2*len(*buf))
-	}
 }
 
 // names returns the planned names in strcmp order, as openssl rehash
@@ -180,7 +137,8 @@ func (v *vdir) resolves(name string) bool {
 	case !ok:
 		return false
 	case outside != "":
-		return v.r.isFile(outside)
+		_, read := v.sources[outside]
+		return read || v.r.isFile(outside)
 	default:
 		return !e.isDir
 	}
@@ -194,27 +152,14 @@ func (v *vdir) readEntry(name string) ([]byte, error) {
 	case !ok:
 		return nil, fs.ErrNotExist
 	case outside != "":
+		if data, ok := v.sources[outside]; ok {
+			return data, nil
+		}
 		return v.r.readFile(outside)
 	case e.data != nil:
 		return e.data, nil
 	default:
 		return v.r.readFile(path.Join(v.dir, final))
-	}
-}
-
-// hashEntry is hashData of readEntry's content; a file read and parsed
-// as a source in this operation is not decoded again.
-func (v *vdir) hashEntry(name string) (hashInfo, error) {
-	e, final, outside, ok := v.follow(name)
-	switch {
-	case !ok:
-		return hashInfo{}, fs.ErrNotExist
-	case outside != "":
-		return v.r.hashOf(outside)
-	case e.data != nil:
-		return hashData(e.data), nil
-	default:
-		return v.r.hashOf(path.Join(v.dir, final))
 	}
 }
 
@@ -234,15 +179,6 @@ func (v *vdir) removeDangling() []string {
 // changes summarises a plan against the disk.
 type changes struct {
 	created, removed []string
-}
-
-// syncDir fsyncs the directory if apply changed it and left the fsync.
-func (v *vdir) syncDir() error {
-	if !v.unsynced {
-		return nil
-	}
-	v.unsynced = false
-	return atomicfile.SyncDir(v.hp)
 }
 
 // apply writes the plan (see vdir). It creates the directory if needed.
@@ -284,17 +220,8 @@ func (v *vdir) apply() (changes, error) {
 	if err != nil {
 		return ch, err
 	}
-	if len(files) > 0 {
-		defer v.r.forget()
-	}
-	var touched []string // host paths made or removed: cached resolutions go
-	defer func() {
-		if len(touched) > 0 {
-			v.r.changed(touched...)
-		}
-	}()
 	for _, n := range files {
-		if old, err := os.ReadFile(hp + "/" + n); err == nil && string(old) == string(v.next[n].data) {
+		if old, err := pemfile.ReadFile(hp + "/" + n); err == nil && bytes.Equal(old, v.next[n].data) {
 			continue
 		}
 		if err := atomicfile.WriteFile(hp+"/"+n, v.next[n].data, 0o644); err != nil {
@@ -307,7 +234,6 @@ func (v *vdir) apply() (changes, error) {
 			// A hash name may replace a regular file, as openssl rehash
 			// does; a certificate link never replaces a file someone put
 			// there.
-			touched = append(touched, hp+"/"+n)
 			if err := atomicfile.Symlink(v.next[n].link, hp+"/"+n, isHashName(n)); err != nil {
 				return ch, err
 			}
@@ -316,18 +242,14 @@ func (v *vdir) apply() (changes, error) {
 	}
 	for _, group := range [][]string{dropHash, dropOther} {
 		for _, n := range group {
-			touched = append(touched, hp+"/"+n)
 			if err := os.Remove(hp + "/" + n); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return ch, fmt.Errorf("remove %s: %w", path.Join(v.dir, n), err)
 			}
 			ch.removed = append(ch.removed, n)
 		}
 	}
-	v.hp = hp
 	if len(ch.created)+len(ch.removed) > 0 {
-		if v.deferSync {
-			v.unsynced = true
-		} else if err := atomicfile.SyncDir(hp); err != nil {
+		if err := atomicfile.SyncDir(hp); err != nil {
 			return ch, err
 		}
 	}
@@ -339,4 +261,10 @@ func (v *vdir) apply() (changes, error) {
 		v.cur[n] = e
 	}
 	return ch, nil
+}
+
+// isHashName reports whether openssl rehash takes name for a hash link.
+func isHashName(name string) bool {
+	_, ok := hashlink.ParseLinkName(name)
+	return ok
 }

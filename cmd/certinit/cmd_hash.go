@@ -90,7 +90,7 @@ func (a *app) rehashCommand() *cli.Command {
 				if c.Bool("verbose") {
 					fmt.Fprintf(a.stdout, "Doing %s\n", dir)
 				}
-				res, err := hashlink.Rehash(dir, opts)
+				res, err := hashlink.Rehash(c.Context, dir, opts)
 				if err != nil {
 					errs = append(errs, err)
 				}

@@ -1,7 +1,6 @@
 package atomicfile
 
 import (
-	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -84,61 +83,5 @@ func TestSymlink(t *testing.T) {
 	os.WriteFile(reg, nil, 0o644)
 	if err := Symlink("b.pem", reg, false); !errors.Is(err, ErrNotRegular) {
 		t.Fatalf("replacing a regular file: err = %v", err)
-	}
-}
-
-// TestStageParts: the parts land one after the other, across more than
-// one writev (over 1024 parts, some empty), and the file is only in place
-// after Commit; Abort leaves nothing.
-func TestStageParts(t *testing.T) {
-	tests := []struct {
-		name  string
-		parts [][]byte
-	}{
-		{"one part", [][]byte{[]byte("single\n")}},
-		{"empty parts only", [][]byte{{}, {}}},
-		{"no parts", nil},
-		{"many parts, some empty", func() [][]byte {
-			var ps [][]byte
-			for i := range 3000 {
-				if i%7 == 0 {
-					ps = append(ps, nil)
-					continue
-				}
-				ps = append(ps, bytes.Repeat([]byte{byte('a' + i%26)}, i%300))
-			}
-			return ps
-		}()},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			dst := filepath.Join(dir, "bundle.crt")
-			st, err := StageParts(dst, tc.parts, 0o644, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := os.Stat(dst); !os.IsNotExist(err) {
-				t.Fatalf("destination exists before Commit: %v", err)
-			}
-			if err := st.Commit(Options{}); err != nil {
-				t.Fatal(err)
-			}
-			got, err := os.ReadFile(dst)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want := bytes.Join(tc.parts, nil); !bytes.Equal(got, want) {
-				t.Fatalf("file holds %d bytes, want %d (the parts joined)", len(got), len(want))
-			}
-			ab, err := StageParts(filepath.Join(dir, "other.crt"), tc.parts, 0o644, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ab.Abort()
-			if ents, _ := os.ReadDir(dir); len(ents) != 1 {
-				t.Fatalf("after Abort the directory holds %d entries, want 1", len(ents))
-			}
-		})
 	}
 }

@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"io"
 	"os/exec"
 	"strconv"
 	"syscall"
@@ -44,7 +45,7 @@ func StartCertinit(t testing.TB, asPID1 bool, args ...string) *Certinit {
 	} else {
 		c.cmd = exec.Command(bin, args...)
 	}
-	w := c.Logs.JSONLines(&c.Out)
+	w := io.MultiWriter(&c.Out, c.Logs)
 	c.cmd.Stdout, c.cmd.Stderr = w, w
 	if err := c.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"testing"
 )
 
 // Write makes l the standard error of a program that logs with
@@ -84,4 +85,14 @@ func addJSONAttr(attrs map[string]string, key string, v any) {
 	default:
 		attrs[key] = fmt.Sprint(v)
 	}
+}
+
+// JSONLogs reads the whole output of a finished certinit process that
+// logged with --log-format json into a Logs (Write does the same for a
+// process still running).
+func JSONLogs(t testing.TB, output string) *Logs {
+	t.Helper()
+	l, _ := NewLogs(t)
+	l.Write([]byte(output + "\n"))
+	return l
 }

@@ -1,0 +1,59 @@
+package atomicfile
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+)
+
+// Symlink atomically makes path a symbolic link to target: where nothing
+// is, it creates the link there; else it creates it under a temporary name
+// and renames that over path, so that the name never goes missing. Unlike
+// WriteFile it may replace an existing symlink (that is its job) but not a
+// directory, nor a regular file unless replaceFile is set.
+func Symlink(target, path string, replaceFile bool) error {
+	for free := true; ; free = false {
+		fi, err := os.Lstat(path)
+		switch {
+		case err == nil && fi.IsDir():
+			return fmt.Errorf("link %s: is a directory", path)
+		case err == nil && fi.Mode().IsRegular() && !replaceFile:
+			return fmt.Errorf("link %s: %w", path, ErrNotRegular)
+		case err != nil && !errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("link %s: %w", path, err)
+		}
+		if err == nil || !free {
+			break
+		}
+		// A free name is taken atomically by symlink(2) itself; if
+		// something got there first, look at it again.
+		err = os.Symlink(target, path)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("link %s: %w", path, err)
+		}
+	}
+	// Making a link is exclusive: a temporary name somebody else took
+	// fails with EEXIST, and the next random name is tried.
+	for try := 0; ; try++ {
+		tmp := filepath.Join(parent(path), TempPrefix+filepath.Base(path)+"-"+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		err := os.Symlink(target, tmp)
+		if errors.Is(err, fs.ErrExist) && try < 10000 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("link %s: %w", path, err)
+		}
+		if err := os.Rename(tmp, path); err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("link %s: rename: %w", path, err)
+		}
+		return nil
+	}
+}

@@ -1,0 +1,110 @@
+package truststore
+
+import (
+	"bytes"
+	"crypto/x509"
+	"errors"
+	"fmt"
+
+	"github.com/certinit/certinit/internal/pemfile"
+)
+
+// This file reads and checks the certificate files given to Install.
+
+// InstallOptions control Install.
+type InstallOptions struct {
+	// AllowNonCA accepts certificates that are neither CA certificates nor
+	// self-signed (a server certificate pinned as a trust anchor).
+	AllowNonCA bool
+	// MozillaRoots adds the Mozilla root set embedded in the binary.
+	MozillaRoots bool
+}
+
+// errNotCA is wrapped by the error for a leaf certificate given to install.
+var errNotCA = errors.New("not a CA certificate")
+
+// readInput reads one input file and checks every certificate in it. The
+// error names the file and says what to do instead.
+func readInput(path string, opts InstallOptions) ([]byte, []*x509.Certificate, error) {
+	data, err := pemfile.ReadFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	blocks, err := pemfile.Parse(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var certs []*x509.Certificate
+	for i, b := range blocks {
+		switch b.Kind {
+		case pemfile.KindKey:
+			return nil, nil, fmt.Errorf("%s: contains a private key; give certinit only CA certificates, and keep the key out of the trust store", path)
+		case pemfile.KindCRL:
+			return nil, nil, fmt.Errorf("%s: contains a CRL, not a certificate; a trust store holds CA certificates only", path)
+		case pemfile.KindOther:
+			return nil, nil, fmt.Errorf("%s: block %d is a %q PEM block, not a certificate", path, i+1, b.Type)
+		}
+		c, err := x509.ParseCertificate(certDER(b.DER))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s: certificate %d: %w", path, i+1, err)
+		}
+		if !opts.AllowNonCA && !isCA(c) {
+			return nil, nil, fmt.Errorf("%s: certificate %d (%s) is %w and not self-signed: it looks like a server or client certificate. Install the CA chain that issued it instead (chain.pem, not cert.pem), or pass --allow-non-ca to trust this certificate itself", path, i+1, c.Subject, errNotCA)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, nil, fmt.Errorf("%s: no certificate in file", path)
+	}
+	return data, certs, nil
+}
+
+// isCA: basicConstraints CA:TRUE, or self-signed (a v1 root has no
+// extensions at all).
+func isCA(c *x509.Certificate) bool {
+	if c.BasicConstraintsValid && c.IsCA {
+		return true
+	}
+	if !bytes.Equal(c.RawSubject, c.RawIssuer) {
+		return false
+	}
+	return c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
+}
+
+// Inputs are certificate files read and checked (ReadInputs), to be
+// installed as they were read: a caller that must stop on bad input
+// before other work, and remember what it installed, reads each file once.
+type Inputs struct {
+	files []inputFile
+}
+
+type inputFile struct {
+	path  string
+	data  []byte
+	certs []*x509.Certificate
+}
+
+// ReadInputs reads and checks the certificate files as Install does before
+// it writes anything, and returns the error Install would.
+func ReadInputs(files []string, opts InstallOptions) (*Inputs, error) {
+	in := &Inputs{files: make([]inputFile, 0, len(files))}
+	for _, f := range files {
+		data, certs, err := readInput(f, opts)
+		if err != nil {
+			return nil, err
+		}
+		in.files = append(in.files, inputFile{path: f, data: data, certs: certs})
+	}
+	return in, nil
+}
+
+// Data returns the bytes read from path, or nil when it is not one of the
+// files.
+func (in *Inputs) Data(path string) []byte {
+	for _, f := range in.files {
+		if f.path == path {
+			return f.data
+		}
+	}
+	return nil
+}
