@@ -50,6 +50,18 @@ var (
 	buildErr  error
 )
 
+// CopyCertinit copies the built certinit into dir (ReadableDir) and
+// returns its path, for a test that runs it as another user: the build
+// directory is private to root.
+func CopyCertinit(t testing.TB, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "certinit")
+	if err := os.WriteFile(bin, ReadFile(t, BuildCertinit(t)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
 // CertinitCommand returns the command that runs the built certinit with
 // --log-format json and args, with PATH=/usr/bin:/bin only. The caller may
 // adjust it (directory, credentials, PeakRSS) before Run.
