@@ -52,8 +52,8 @@ func TestRehashCollisionLimit(t *testing.T) {
 	}
 	writeCerts(t, dir, "c", cns...)
 	ref := t.TempDir()
-	copyDir(t, dir, ref)
-	if code := opensslRehash(t, ref); code != 1 {
+	testutil.CopyTree(t, dir, ref)
+	if code := testutil.OpenSSLRehashCode(t, ref); code != 1 {
 		t.Errorf("openssl rehash exit status %d, want 1", code)
 	}
 	res, err := compareRehash(t, dir, Options{})
