@@ -53,7 +53,7 @@ func compareRehash(t *testing.T, template string, opts Options) (*Result, error)
 	testutil.OpenSSLRehashCode(t, ref, opensslArgs(opts)...) // it fails where Rehash does; the links are compared
 	opts.Log = testutil.Logger(t)
 	res, err := Rehash(t.Context(), ours, opts)
-	if d := testutil.DiffLinks(testutil.Links(t, ref), testutil.Links(t, ours)); d != "" {
+	if d := testutil.DiffMaps(testutil.Links(t, ref), testutil.Links(t, ours)); d != "" {
 		t.Errorf("links differ from openssl rehash %v (- openssl only, + certinit only):\n%s", opensslArgs(opts), d)
 	}
 	if res != nil {
@@ -61,7 +61,7 @@ func compareRehash(t *testing.T, template string, opts Options) (*Result, error)
 		for _, l := range res.Links {
 			reported[l.Name] = l.Target
 		}
-		if d := testutil.DiffLinks(reported, hashLinks(t, ours)); d != "" {
+		if d := testutil.DiffMaps(reported, hashLinks(t, ours)); d != "" {
 			t.Errorf("Result.Links differ from the hash links on disk (- reported only, + on disk only):\n%s", d)
 		}
 	}

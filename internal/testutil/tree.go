@@ -131,16 +131,16 @@ func Links(t testing.TB, dir string) map[string]string {
 	return out
 }
 
-// DiffLinks shows the links (name -> target) only in a (-) and only in b
-// (+); "" when a and b are the same links.
-func DiffLinks(a, b map[string]string) string {
+// DiffMaps shows the entries (key -> value) only in a (-) and only in b
+// (+), "" when a and b are equal: for two link maps (Links), most often.
+func DiffMaps(a, b map[string]string) string {
 	if maps.Equal(a, b) {
 		return ""
 	}
-	return DiffLines(linkLines(a), linkLines(b))
+	return DiffLines(mapLines(a), mapLines(b))
 }
 
-func linkLines(m map[string]string) string {
+func mapLines(m map[string]string) string {
 	var lines []string
 	for _, name := range slices.Sorted(maps.Keys(m)) {
 		lines = append(lines, fmt.Sprintf("%q -> %q", name, m[name]))
