@@ -115,7 +115,7 @@ func ChildrenOf(ppid int) map[int]ProcStatus {
 // Go reports for a child is no good here: the child is cloned from the
 // test process, and Linux carries the test's high-water mark through exec.
 // Without /usr/bin/time (Debian package time) the test skips (fails in CI).
-func PeakRSS(t *testing.T, cmd *exec.Cmd) func() int64 {
+func PeakRSS(t testing.TB, cmd *exec.Cmd) func() int64 {
 	t.Helper()
 	gnuTime := RequireTool(t, "/usr/bin/time")
 	out := filepath.Join(t.TempDir(), "rss")
