@@ -14,7 +14,7 @@ import (
 // not exist exits 127, all before anything is prepared.
 func TestRunUsage(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := writeTestPair(t, dir, "cert.pem", "key.pem")
+	cert, key := testutil.WritePair(t, dir, "cert.pem", "key.pem")
 	missing := filepath.Join(dir, "missing.pem")
 	copyDir := filepath.Join(dir, "copy")
 	tests := []struct {
@@ -47,7 +47,7 @@ func TestRunUsage(t *testing.T) {
 // anything is written; a --rehash directory that is not there exits 1.
 func TestRunIntegrateUsage(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := writeTestPair(t, dir, "cert.pem", "key.pem")
+	cert, key := testutil.WritePair(t, dir, "cert.pem", "key.pem")
 	out, missing := filepath.Join(dir, "out"), filepath.Join(dir, "missing")
 	local := []string{"--acme-issuer", "local", "--acme-domain", "localhost", "--acme-out", out}
 	tests := []struct {
@@ -76,11 +76,4 @@ func TestRunIntegrateUsage(t *testing.T) {
 			}
 		})
 	}
-}
-
-// writeTestPair writes a valid certificate and key under dir.
-func writeTestPair(t *testing.T, dir, certName, keyName string) (cert, key string) {
-	t.Helper()
-	c, k := testutil.NewCA(t, "cli test CA").Issue(t, testutil.CertOpts{})
-	return testutil.WriteFile(t, dir, certName, testutil.CertPEM(c)), testutil.WriteFile(t, dir, keyName, testutil.KeyPEM(t, k))
 }
