@@ -63,7 +63,7 @@ func TestBadInputLeavesStoreUnchanged(t *testing.T) {
 					t.Errorf("error %q: want one line naming %s and saying %q", err, tc.file, tc.want)
 				}
 				if after := testutil.TreeDigest(t, root, false); after != before {
-					t.Errorf("store changed:\nbefore:\n%s\nafter:\n%s", before, after)
+					t.Errorf("store changed (- before, + after):\n%s", testutil.DiffLines(before, after))
 				}
 			})
 		}
