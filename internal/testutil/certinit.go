@@ -83,6 +83,11 @@ type Result struct {
 	Took time.Duration
 }
 
+// String shows the result in a failure message.
+func (r Result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+}
+
 // Run runs cmd to its end and returns what it did; it fails the test when
 // cmd cannot start. Stdout and Stderr of cmd must not be set.
 func Run(t testing.TB, cmd *exec.Cmd) Result {
