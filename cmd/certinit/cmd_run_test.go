@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/certinit/certinit/internal/testutil"
@@ -68,9 +67,7 @@ func TestRunIntegrateUsage(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runCLI(t, tc.args...)
-			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
-				t.Fatalf("exit %d, want %d; stderr %q should contain %q", code, tc.code, stderr, tc.stderr)
-			}
+			requireErrorLine(t, tc.code, code, stderr, tc.stderr)
 			if _, err := os.Stat(out); !os.IsNotExist(err) {
 				t.Fatalf("%s was created", out)
 			}
