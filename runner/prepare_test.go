@@ -192,8 +192,8 @@ func TestInitCopyRechecksChangedPair(t *testing.T) {
 	if calls != 2 {
 		t.Errorf("copied %d times, want 2 (refused, then the renewed pair)", calls)
 	}
-	if n := len(logs.Matching(testutil.Message("pair changed after it was checked; checking it again"))); n != 1 {
-		t.Errorf("%d records of checking the pair again, want 1", n)
+	if rechecks := logs.Matching(testutil.HasKey("attempt")); len(rechecks) != 1 || rechecks[0].Attrs["attempt"] != "1" {
+		t.Errorf("records of checking the pair again: %v, want one, after attempt 1", rechecks)
 	}
 	for _, p := range []string{certPath, keyPath} {
 		if !sameBytes(p, filepath.Join(copyDir, filepath.Base(p))) {
