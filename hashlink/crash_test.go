@@ -97,14 +97,7 @@ func crashTemplate(t *testing.T, n int) (dir, probe string) {
 		t.Fatal(err)
 	}
 	serial := int64(0)
-	cert := func(cn string) []byte {
-		serial++
-		der, err := s.Certificate(cg.Cert{Subject: cg.Name(cg.Simple(cg.OIDCommonName, cg.TagUTF8String, cn)), Serial: serial, IsCA: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cg.PEM("CERTIFICATE", der)
-	}
+	cert := func(cn string) []byte { serial++; return certPEM(t, s, cnName(cn), serial) }
 	cnFor := func(i int) string {
 		if i%50 == 0 {
 			return "Shared Subject " + fmt.Sprint(i%7) // collisions

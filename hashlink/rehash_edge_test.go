@@ -25,11 +25,7 @@ func writeCerts(t *testing.T, dir, prefix string, cns ...string) string {
 	}
 	var first string
 	for i, cn := range cns {
-		der, err := s.Certificate(cg.Cert{Subject: cg.Name(cg.Simple(cg.OIDCommonName, cg.TagUTF8String, cn)), Serial: int64(i + 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := testutil.WriteFile(t, dir, fmt.Sprintf("%s%03d.pem", prefix, i), cg.PEM("CERTIFICATE", der))
+		p := testutil.WriteFile(t, dir, fmt.Sprintf("%s%03d.pem", prefix, i), certPEM(t, s, cnName(cn), int64(i+1)))
 		if i == 0 {
 			obj, err := HashFile(p)
 			if err != nil {

@@ -108,14 +108,7 @@ func messyDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	serial := int64(0)
-	cert := func(cn string) []byte {
-		serial++
-		der, err := s.Certificate(cg.Cert{Subject: cg.Name(cg.Simple(cg.OIDCommonName, cg.TagUTF8String, cn)), Serial: serial})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cg.PEM("CERTIFICATE", der)
-	}
+	cert := func(cn string) []byte { serial++; return certPEM(t, s, cnName(cn), serial) }
 	der := func(pemBytes []byte) []byte {
 		i := bytes.Index(pemBytes, []byte("\n"))
 		j := bytes.Index(pemBytes, []byte("-----END"))
