@@ -1,7 +1,6 @@
 package hashlink
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -47,12 +46,10 @@ func TestRehashReadOnly(t *testing.T) {
 			if tc.name == "unprivileged user" {
 				tc.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 			}
-			var stderr bytes.Buffer
-			tc.cmd.Stderr = &stderr
-			err := tc.cmd.Run()
-			msg := strings.TrimSpace(stderr.String())
-			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
-				t.Fatalf("exit %v, want 1:\n%s", err, msg)
+			r := testutil.Run(t, tc.cmd)
+			msg := strings.TrimSpace(r.Stderr)
+			if r.Code != 1 {
+				t.Fatalf("exit %d, want 1:\n%s", r.Code, msg)
 			}
 			if strings.Contains(msg, "\n") || !strings.Contains(msg, dir) || !strings.Contains(msg, tc.want) {
 				t.Errorf("error %q: want one line naming %s and saying %q", msg, dir, tc.want)

@@ -177,16 +177,18 @@ func StartCertinit(t testing.TB, asPID1 bool, args ...string) *Certinit {
 // execs certinit.
 func (c *Certinit) underUnshare() int {
 	c.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		for pid := range ChildrenOf(c.cmd.Process.Pid) {
-			return pid
+	pid := 0
+	Eventually(c.t, 10*time.Second, func() (bool, string) {
+		for p := range ChildrenOf(c.cmd.Process.Pid) {
+			pid = p
+			return true, ""
 		}
-		if c.Exited() || time.Now().After(deadline) {
-			c.t.Fatalf("no certinit under unshare; output:\n%s", c.Out.String())
+		if c.Exited() {
+			c.t.Fatalf("unshare exited without starting certinit; output:\n%s", c.Out.String())
 		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+		return false, "no certinit under unshare; output:\n" + c.Out.String()
+	})
+	return pid
 }
 
 func (c *Certinit) cleanup() {
