@@ -7,6 +7,9 @@
 // key per certificate would make generating them the slow part.
 //
 //	go run ./hashlink/internal/gencerts -n 10000 -out DIR
+//
+// It is a fixture generator for the benchmark, not part of certinit: the
+// certificates are for hashing and linking, not for trusting.
 package main
 
 import (
