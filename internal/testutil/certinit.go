@@ -100,7 +100,7 @@ func Run(t testing.TB, cmd *exec.Cmd) Result {
 	if _, ok := err.(*exec.ExitError); err != nil && !ok {
 		t.Fatalf("%s: %v", cmd.Args[0], err)
 	}
-	return Result{Code: exitCode(cmd.ProcessState), Stdout: stdout.String(), Stderr: stderr.String(),
+	return Result{Code: ExitCode(cmd.ProcessState), Stdout: stdout.String(), Stderr: stderr.String(),
 		Logs: JSONLogs(t, stderr.String()), Took: took}
 }
 
@@ -111,8 +111,9 @@ func RunCertinit(t testing.TB, args ...string) Result {
 	return Run(t, CertinitCommand(t, args...))
 }
 
-// exitCode is the exit code of a process, 128+N when signal N killed it.
-func exitCode(ps *os.ProcessState) int {
+// ExitCode is the exit code of a finished process, 128+N when signal N
+// killed it (as a shell reports it).
+func ExitCode(ps *os.ProcessState) int {
 	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 		return 128 + int(ws.Signal())
 	}
@@ -162,7 +163,7 @@ func StartCertinit(t testing.TB, asPID1 bool, args ...string) *Certinit {
 	}
 	go func() {
 		c.cmd.Wait() // the only Wait: the process is the test's alone
-		c.code = exitCode(c.cmd.ProcessState)
+		c.code = ExitCode(c.cmd.ProcessState)
 		close(c.done)
 	}()
 	t.Cleanup(c.cleanup)
