@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certinit/certinit/internal/mosquittotest"
 	"github.com/certinit/certinit/internal/pebbletest"
 	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/internal/testutil"
@@ -35,21 +36,7 @@ import (
 // (everything not on a volume is lost): certinit must start the broker on
 // the certificate its cache volume kept, without contacting the CA.
 func TestACMEContainers(t *testing.T) {
-	testutil.RequireTool(t, "mosquitto")
-	testutil.RequireTool(t, "openssl")
-	ran := 0
-	for _, b := range brokerContainers(t) {
-		if b.s["acme-domain"] == "" {
-			continue // TestBrokerContainers
-		}
-		ran++
-		t.Run(testName(b.c.where), func(t *testing.T) {
-			runACMEContainer(t, b)
-		})
-	}
-	if ran == 0 {
-		t.Fatal("no example container runs mosquitto under certinit run with --acme-domain")
-	}
+	eachBrokerContainer(t, "with --acme-domain", func(b brokerContainer) bool { return b.s["acme-domain"] != "" }, runACMEContainer)
 }
 
 func runACMEContainer(t *testing.T, b brokerContainer) {
@@ -127,25 +114,15 @@ func (r *containerRun) recreate(t *testing.T) {
 }
 
 // servedLeaf returns the certificate the TLS listener on 127.0.0.1:port
-// presents for name, as openssl s_client sees it while verifying the chain
-// against caFile and the name (failing the test if that fails).
+// presents for name, verified against caFile and the name
+// (mosquittotest.ServedLeaf), failing the test if that fails.
 func servedLeaf(t *testing.T, port int, caFile, name string) *x509.Certificate {
 	t.Helper()
-	openssl := testutil.RequireTool(t, "openssl")
-	ctx, cancel := context.WithTimeout(context.Background(), within)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, openssl, "s_client", "-connect", "127.0.0.1:"+strconv.Itoa(port),
-		"-servername", name, "-verify_hostname", name, "-CAfile", caFile, "-verify_return_error")
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("openssl s_client to port %d for %s: %v\n%s", port, name, err, errOut.String())
-	}
-	certs, err := pemfile.Certificates(out.Bytes())
+	leaf, err := mosquittotest.ServedLeaf(t, port, caFile, name)
 	if err != nil {
-		t.Fatalf("openssl s_client output: %v", err)
+		t.Fatal(err)
 	}
-	return certs[0]
+	return leaf
 }
 
 // mqttRoundTrip publishes a retained message with mosquitto_pub and reads

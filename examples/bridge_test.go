@@ -1,6 +1,7 @@
 package examples
 
 import (
+	"math/big"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -115,7 +116,7 @@ func TestBridge(t *testing.T) {
 	bare.Stop(t)
 
 	mustCertinit(t, "trust", "install", "--store", "dir:"+capath.Value, hub.caFile)
-	if r := certinit(t, "check", "--mosquitto-conf", spoke.conf); r.code != 0 {
+	if r := certinit(t, "check", "--mosquitto-conf", spoke.conf); r.Code != 0 {
 		t.Fatalf("certinit check on the spoke:\n%s", r)
 	}
 	spokeProc := mosquittotest.StartProc(t, "spoke: certinit run", bin, "run", "--", mosq, "-c", spoke.conf)
@@ -154,15 +155,10 @@ func TestBridge(t *testing.T) {
 	if hub.serial.Cmp(before) == 0 {
 		t.Fatal("the second issuance kept the serial")
 	}
-	start := time.Now()
-	testutil.Eventually(t, within, func() (bool, string) {
-		got, err := mosquittotest.ServedSerial(t, hubPort, hub.caFile, "127.0.0.1")
-		if err != nil {
-			return false, err.Error()
-		}
-		return got.Cmp(hub.serial) == 0, "the hub still serves serial " + got.Text(16)
+	took := mosquittotest.WaitServed(t, within, hub.serial, func() (*big.Int, error) {
+		return mosquittotest.ServedSerial(t, hubPort, hub.caFile, "127.0.0.1")
 	})
-	t.Logf("hub serves the renewed serial %x %v after the files changed", hub.serial, time.Since(start).Round(time.Millisecond))
+	t.Logf("hub serves the renewed serial %x %v after the files changed", hub.serial, took.Round(time.Millisecond))
 
 	for _, f := range flows {
 		m := mosquittotest.Deliver(t, f.pub, f.sub, f.topic, "after", within)
@@ -180,7 +176,7 @@ func TestBridge(t *testing.T) {
 	// A new connection made the spoke's way (its capath) trusts the renewed
 	// certificate, so the bridge will reconnect after any restart.
 	r := certinit(t, "probe", "127.0.0.1:"+strconv.Itoa(hubPort), "--capath", capath.Value, "--mqtt")
-	if r.code != 0 || !strings.Contains(r.stdout, "verdict: ok") {
+	if r.Code != 0 || !strings.Contains(r.Stdout, "verdict: ok") {
 		t.Fatalf("certinit probe of the renewed hub through the spoke's capath:\n%s", r)
 	}
 }

@@ -77,7 +77,7 @@ func TestMosquittoConfs(t *testing.T) {
 			h.provision(t)
 
 			r := certinit(t, "check", "--mosquitto-conf", h.conf)
-			if r.code != 0 || r.stdout != "ok\n" {
+			if r.Code != 0 || r.Stdout != "ok\n" {
 				t.Fatalf("certinit check --mosquitto-conf on %s (rewritten as %s):\n%s\nconfig:\n%s", ec.name, h.conf, r, h.text)
 			}
 

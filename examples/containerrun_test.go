@@ -209,7 +209,7 @@ func (r *containerRun) probes(t *testing.T) {
 				args[i] = filepath.Join(r.root, a)
 			}
 		}
-		if res := certinit(t, args...); res.code != 0 {
+		if res := certinit(t, args...); res.Code != 0 {
 			t.Errorf("health check %q: %s", pr, res)
 		} else {
 			t.Logf("health check passes: %s", strings.Join(pr, " "))

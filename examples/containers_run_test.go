@@ -23,20 +23,25 @@ import (
 // that the broker must serve, and its health check or readiness probe,
 // which must pass.
 func TestBrokerContainers(t *testing.T) {
+	eachBrokerContainer(t, "with certificate files", func(b brokerContainer) bool { return b.s["cert"] != "" }, runBrokerContainer)
+}
+
+// eachBrokerContainer runs run, as a subtest, for each example container
+// that runs mosquitto under `certinit run` and that which picks; the test
+// fails when there is none (what says which those are).
+func eachBrokerContainer(t *testing.T, what string, which func(brokerContainer) bool, run func(*testing.T, brokerContainer)) {
 	testutil.RequireTool(t, "mosquitto")
 	testutil.RequireTool(t, "openssl")
 	ran := 0
 	for _, b := range brokerContainers(t) {
-		if b.s["cert"] == "" {
-			continue // TestACMEContainers
+		if !which(b) {
+			continue
 		}
 		ran++
-		t.Run(testName(b.c.where), func(t *testing.T) {
-			runBrokerContainer(t, b)
-		})
+		t.Run(testName(b.c.where), func(t *testing.T) { run(t, b) })
 	}
 	if ran == 0 {
-		t.Fatal("no example container runs mosquitto under certinit run with certificate files")
+		t.Fatal("no example container runs mosquitto under certinit run " + what)
 	}
 }
 

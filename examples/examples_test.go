@@ -1,9 +1,7 @@
 package examples
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -12,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,57 +96,29 @@ func testFuncs(t *testing.T) map[string]bool {
 	return names
 }
 
-// result is what one certinit run produced.
-type result struct {
-	stdout, stderr string
-	code           int
-}
-
-func (r result) String() string {
-	return "exit " + strconv.Itoa(r.code) + "\nstdout:\n" + r.stdout + "stderr:\n" + r.stderr
-}
-
-// certinit runs the real binary (built once) and returns what it did.
-func certinit(t testing.TB, args ...string) result {
+// certinit runs the real binary (built once) with args, and fails the
+// test when that takes more than a minute.
+func certinit(t testing.TB, args ...string) testutil.Result {
 	t.Helper()
-	bin := testutil.BuildCertinit(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, args...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var ee *exec.ExitError
-	if err != nil && !errors.As(err, &ee) {
-		t.Fatalf("certinit %s: %v", strings.Join(args, " "), err)
+	r := testutil.Run(t, exec.CommandContext(ctx, testutil.BuildCertinit(t), args...))
+	if ctx.Err() != nil {
+		t.Fatalf("certinit %s did not finish within a minute:\n%s", strings.Join(args, " "), r)
 	}
-	return result{stdout: out.String(), stderr: errOut.String(), code: cmd.ProcessState.ExitCode()}
+	return r
 }
 
 // mustCertinit is certinit for a step that must succeed; it returns stdout.
 func mustCertinit(t testing.TB, args ...string) string {
 	t.Helper()
 	r := certinit(t, args...)
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("certinit %s: %s", strings.Join(args, " "), r)
 	}
-	return r.stdout
+	return r.Stdout
 }
 
-// readableDir is a temporary directory the broker's user can reach once
-// Mosquitto, started as root, drops privileges.
-func readableDir(t testing.TB) string {
-	t.Helper()
-	dir := t.TempDir()
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
-// readExample reads a file of the examples (tests run in examples/).
 // sortedKeys returns a map's keys in order, for deterministic messages.
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

@@ -44,7 +44,7 @@ func (r *containerRun) runInitContainers(t *testing.T, g *group, files map[strin
 		if inv == nil || inv.cmd.path != "init" {
 			continue
 		}
-		ir := &containerRun{c: c, inv: inv, s: s, root: readableDir(t)}
+		ir := &containerRun{c: c, inv: inv, s: s, root: testutil.ReadableDir(t)}
 		for _, m := range c.mounts {
 			target := filepath.Join(ir.root, m.target)
 			switch {
@@ -184,7 +184,7 @@ func (r *containerRun) useCapaths(t *testing.T, capaths []capath, port int) {
 	t.Helper()
 	for _, cp := range capaths {
 		cert := filepath.Join(r.root, certinitWrites(r.s).cert)
-		if res := certinit(t, "check", "--cert", cert, "--capath", cp.dir); res.code != 0 {
+		if res := certinit(t, "check", "--cert", cert, "--capath", cp.dir); res.Code != 0 {
 			t.Errorf("certinit check --capath %s: %s", cp.dir, res)
 		}
 		ep := mosquittotest.Endpoint{Port: port, CAPath: cp.dir}

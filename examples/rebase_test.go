@@ -47,7 +47,7 @@ type host struct {
 // an address not in it gets a port nothing listens on.
 func rebase(t *testing.T, name string, data []byte, remotes map[string]string) *host {
 	t.Helper()
-	h := &host{name: name, root: readableDir(t), ports: map[string]int{}}
+	h := &host{name: name, root: testutil.ReadableDir(t), ports: map[string]int{}}
 	dirs, probs := mosquittoconf.Parse(data, name)
 	for _, p := range probs {
 		if p.Fatal {

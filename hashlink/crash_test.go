@@ -3,12 +3,10 @@ package hashlink
 import (
 	"fmt"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -34,17 +32,17 @@ import (
 func TestRehashCrashSafety(t *testing.T) {
 	openssl := testutil.RequireTool(t, "openssl")
 	bin := testutil.BuildCertinit(t)
-	template, probe := crashTemplate(t, openssl, testutil.Scale(600, 3000))
-	before := linkMap(t, template)
+	template, probe := crashTemplate(t, testutil.Scale(600, 3000))
+	before := hashLinks(t, template)
 
 	clean := t.TempDir()
-	copyDir(t, template, clean)
+	testutil.CopyTree(t, template, clean)
 	start := time.Now()
 	if out, err := exec.Command(bin, "rehash", clean).CombinedOutput(); err != nil {
 		t.Fatalf("clean run: %v\n%s", err, out)
 	}
 	took := time.Since(start)
-	want := linkMap(t, clean)
+	want := hashLinks(t, clean)
 	// Links right before and after the run: these must never go missing.
 	var stable []string
 	for n, target := range before {
@@ -57,51 +55,32 @@ func TestRehashCrashSafety(t *testing.T) {
 	}
 	t.Logf("clean run took %v; %d links before, %d after, %d unchanged", took, len(before), len(want), len(stable))
 
-	iterations := testutil.Scale(20, 100)
-	seed := uint64(time.Now().UnixNano())
-	rng := rand.New(rand.NewPCG(seed, 11))
-	t.Logf("seed %d", seed)
-	killed := 0
-	for i := range iterations {
-		dir := t.TempDir()
-		copyDir(t, template, dir)
-		cmd := exec.Command(bin, "rehash", dir)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// The kill lands at a random point of the run; it is the
-		// experiment, not a synchronisation.
-		delay := time.Duration(rng.Int64N(int64(took + took/4)))
-		timer := time.AfterFunc(delay, func() { cmd.Process.Signal(syscall.SIGKILL) })
-		err := cmd.Wait()
-		timer.Stop()
-		if err != nil {
-			killed++
-		}
+	var dir string // the copy of the template the current run works on
+	testutil.KillAtRandom(t, testutil.Scale(20, 100), took, func(int) *exec.Cmd {
+		dir = t.TempDir()
+		testutil.CopyTree(t, template, dir)
+		return exec.Command(bin, "rehash", dir)
+	}, func(i int, at time.Duration) {
 		checkRehashDir(t, dir, before)
-		got := linkMap(t, dir)
+		got := hashLinks(t, dir)
 		for _, n := range stable {
 			if got[n] != want[n] {
-				t.Fatalf("iteration %d (kill at %v): link %s -> %s, which was right before the run, is %q", i, delay, n, want[n], got[n])
+				t.Fatalf("iteration %d (kill at %v): link %s -> %s, which was right before the run, is %q", i, at, n, want[n], got[n])
 			}
 		}
 		if out, err := exec.Command(openssl, "verify", "-CApath", dir, probe).CombinedOutput(); err != nil {
-			t.Fatalf("iteration %d (kill at %v): openssl verify -CApath: %v\n%s", i, delay, err, out)
+			t.Fatalf("iteration %d (kill at %v): openssl verify -CApath: %v\n%s", i, at, err, out)
 		}
 		if out, err := exec.Command(bin, "rehash", dir).CombinedOutput(); err != nil {
 			t.Fatalf("iteration %d: re-run: %v\n%s", i, err, out)
 		}
-		if d := diffLinkMaps(want, linkMap(t, dir)); d != "" {
-			t.Fatalf("iteration %d (kill at %v): re-run differs from a clean run (- clean only, + re-run only):\n%s", i, delay, d)
+		if d := testutil.DiffMaps(want, hashLinks(t, dir)); d != "" {
+			t.Fatalf("iteration %d (kill at %v): re-run differs from a clean run (- clean only, + re-run only):\n%s", i, at, d)
 		}
-		if temps := tempEntries(t, dir); len(temps) > 0 {
+		if temps := testutil.Find(t, dir, atomicfile.IsTemp); len(temps) > 0 {
 			t.Fatalf("iteration %d: re-run left temporary entries %v", i, temps)
 		}
-	}
-	t.Logf("%d of %d runs were killed before they finished", killed, iterations)
-	if killed == 0 {
-		t.Error("no run was killed midway: the test proved nothing")
-	}
+	})
 }
 
 // crashTemplate builds the directory the crash test starts from: n
@@ -110,7 +89,7 @@ func TestRehashCrashSafety(t *testing.T) {
 // and a tenth more files arrive. It also returns a copy, outside the
 // directory, of a CA whose link in it is right throughout, for openssl
 // verify.
-func crashTemplate(t *testing.T, openssl string, n int) (dir, probe string) {
+func crashTemplate(t *testing.T, n int) (dir, probe string) {
 	t.Helper()
 	dir = t.TempDir()
 	s, err := cg.NewSigner()
@@ -118,14 +97,7 @@ func crashTemplate(t *testing.T, openssl string, n int) (dir, probe string) {
 		t.Fatal(err)
 	}
 	serial := int64(0)
-	cert := func(cn string) []byte {
-		serial++
-		der, err := s.Certificate(cg.Cert{Subject: cg.Name(cg.Simple(cg.OIDCommonName, cg.TagUTF8String, cn)), Serial: serial, IsCA: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cg.PEM("CERTIFICATE", der)
-	}
+	cert := func(cn string) []byte { serial++; return certPEM(t, s, cnName(cn), serial) }
 	cnFor := func(i int) string {
 		if i%50 == 0 {
 			return "Shared Subject " + fmt.Sprint(i%7) // collisions
@@ -144,9 +116,7 @@ func crashTemplate(t *testing.T, openssl string, n int) (dir, probe string) {
 	testutil.WriteFile(t, dir, "zz-duplicate.pem", dup)
 	ca := testutil.NewCA(t, "Crash Probe CA")
 	testutil.WriteFile(t, dir, "probe.pem", testutil.CertPEM(ca.Cert))
-	if out, err := exec.Command(openssl, "rehash", dir).CombinedOutput(); err != nil {
-		t.Fatalf("openssl rehash: %v\n%s", err, out)
-	}
+	testutil.OpenSSLRehash(t, dir)
 	for i := 1; i < old; i += 10 { // changed since the last rehash
 		testutil.WriteFile(t, dir, fmt.Sprintf("c%05d.pem", i), cert(fmt.Sprintf("Replaced CA %d", i)))
 	}
@@ -193,53 +163,6 @@ func checkRehashDir(t *testing.T, dir string, before map[string]string) {
 	}
 }
 
-// linkMap returns name -> target of the hash links in dir.
-func linkMap(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	m := map[string]string{}
-	for _, l := range symlinks(t, dir) {
-		name, target, _ := strings.Cut(l, " -> ")
-		if _, ok := ParseLinkName(name); ok {
-			m[name] = target
-		}
-	}
-	return m
-}
-
-func diffLinkMaps(a, b map[string]string) string {
-	var out []string
-	for k, v := range a {
-		if b[k] != v {
-			out = append(out, fmt.Sprintf("- %s -> %s", k, v))
-		}
-	}
-	for k, v := range b {
-		if a[k] != v {
-			out = append(out, fmt.Sprintf("+ %s -> %s", k, v))
-		}
-	}
-	if len(out) > 20 {
-		out = append(out[:20], fmt.Sprintf("... %d more", len(out)-20))
-	}
-	return strings.Join(out, "\n")
-}
-
-// tempEntries lists the names in dir that start with the temporary prefix.
-func tempEntries(t *testing.T, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		if atomicfile.IsTemp(e.Name()) {
-			out = append(out, e.Name())
-		}
-	}
-	return out
-}
-
 // TestRehashRemovesLeftoverTemps: a temporary link a killed run left is
 // removed by the next run; a temporary regular file (another writer's) is
 // left alone.
@@ -260,7 +183,7 @@ func TestRehashRemovesLeftoverTemps(t *testing.T) {
 	if _, err := os.Lstat(file); err != nil {
 		t.Errorf("another writer's temporary file was removed: %v", err)
 	}
-	if got := linkMap(t, dir); got[h+".0"] != "ca000.pem" || len(got) != 1 {
+	if got := hashLinks(t, dir); got[h+".0"] != "ca000.pem" || len(got) != 1 {
 		t.Errorf("links %v", got)
 	}
 }

@@ -1,7 +1,6 @@
 package hashlink
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +10,7 @@ import (
 	"testing"
 
 	cg "github.com/certinit/certinit/hashlink/internal/certgen"
+	"github.com/certinit/certinit/internal/atomicfile"
 	"github.com/certinit/certinit/internal/testutil"
 )
 
@@ -24,22 +24,10 @@ func TestRehashReadOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// World-traversable places, so that the unprivileged user reaches them.
-	base, err := os.MkdirTemp("", "certinit-ro-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	os.Chmod(base, 0o755)
-	bin := filepath.Join(base, "certinit")
-	data, err := os.ReadFile(testutil.BuildCertinit(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	dir := mustMkdir(t, filepath.Join(base, "capath"))
+	// Where the unprivileged user reaches the directory and the binary.
+	base := testutil.ReadableDir(t)
+	bin := testutil.CopyCertinit(t, base)
+	dir := testutil.Mkdir(t, filepath.Join(base, "capath"))
 	testutil.WriteFile(t, dir, "ca.pem", certPEM(t, s, cnName("Read-only CA"), 1))
 	testutil.WriteFile(t, dir, "new.pem", certPEM(t, s, cnName("Needs a link"), 2))
 	if err := os.Symlink("ca.pem", filepath.Join(dir, "00000000.0")); err != nil { // stale
@@ -58,18 +46,16 @@ func TestRehashReadOnly(t *testing.T) {
 			if tc.name == "unprivileged user" {
 				tc.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 			}
-			var stderr bytes.Buffer
-			tc.cmd.Stderr = &stderr
-			err := tc.cmd.Run()
-			msg := strings.TrimSpace(stderr.String())
-			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
-				t.Fatalf("exit %v, want 1:\n%s", err, msg)
+			r := testutil.Run(t, tc.cmd)
+			msg := strings.TrimSpace(r.Stderr)
+			if r.Code != 1 {
+				t.Fatalf("exit %d, want 1:\n%s", r.Code, msg)
 			}
 			if strings.Contains(msg, "\n") || !strings.Contains(msg, dir) || !strings.Contains(msg, tc.want) {
 				t.Errorf("error %q: want one line naming %s and saying %q", msg, dir, tc.want)
 			}
 			if after := testutil.TreeDigest(t, base, true); after != before {
-				t.Errorf("the directory changed:\n%s\n---\n%s", before, after)
+				t.Errorf("the directory changed (- before, + after):\n%s", testutil.DiffLines(before, after))
 			}
 		})
 	}
@@ -106,7 +92,7 @@ for f in "$mnt"/capath/c0*.pem "$mnt"/capath/c1*.pem; do
 done
 dd if=/dev/zero of="$mnt/filler" bs=4k 2>/dev/null || true
 i=0; while touch "$mnt/i$i" 2>/dev/null; do i=$((i+1)); done
-code=0; "$2" rehash "$mnt/capath" 2>"$3/stderr" || code=$?
+code=0; "$2" --log-format json rehash "$mnt/capath" 2>"$3/stderr" || code=$?
 echo $code > "$3/code"
 cp -a "$mnt/capath" "$3/after"
 `
@@ -117,23 +103,17 @@ cp -a "$mnt/capath" "$3/after"
 	}
 	code, _ := os.ReadFile(filepath.Join(out, "code"))
 	stderr, _ := os.ReadFile(filepath.Join(out, "stderr"))
-	msg := strings.TrimSpace(string(stderr))
-	var errLines []string // what is not a log line
-	for _, l := range strings.Split(msg, "\n") {
-		if !strings.HasPrefix(l, "time=") {
-			errLines = append(errLines, l)
-		}
-	}
+	errLines := testutil.JSONLogs(t, string(stderr)).Lines() // what is not a log record
 	if strings.TrimSpace(string(code)) != "1" || len(errLines) != 1 || !strings.Contains(errLines[0], "no space left on device") {
-		t.Fatalf("exit %s, want 1 and one error line saying no space left:\n%s", code, msg)
+		t.Fatalf("exit %s, want 1 and one error line saying no space left:\n%s", code, stderr)
 	}
 	after := filepath.Join(out, "after")
-	links := linkMap(t, after)
+	links := hashLinks(t, after)
 	if len(links) < 20 {
 		t.Errorf("only %d links left; the 20 that were right must stay", len(links))
 	}
 	checkRehashDir(t, after, nil)
-	if temps := tempEntries(t, after); len(temps) > 0 {
+	if temps := testutil.Find(t, after, atomicfile.IsTemp); len(temps) > 0 {
 		t.Errorf("temporary entries left: %v", temps)
 	}
 }

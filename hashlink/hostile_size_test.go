@@ -38,20 +38,22 @@ func TestRehashHugeFile(t *testing.T) {
 		}
 	}
 	f.Close()
-	code, stderr, took, rss := runCertinit(t, nil, "--log-format", "json", "rehash", dir)
-	t.Logf("rehash: exit %d in %v, peak RSS %d KiB", code, took, rss)
-	if code != 0 || !warned(t, stderr, huge) {
-		t.Errorf("exit %d, want 0 and a skip warning naming huge.pem:\n%s", code, stderr)
+	cmd := testutil.CertinitCommand(t, "rehash", dir)
+	rss := testutil.PeakRSS(t, cmd)
+	r := testutil.Run(t, cmd)
+	t.Logf("rehash: exit %d in %v, peak RSS %d KiB", r.Code, r.Took, rss())
+	if r.Code != 0 || !warned(r, huge) {
+		t.Errorf("exit %d, want 0 and a skip warning naming huge.pem:\n%s", r.Code, r.Stderr)
 	}
-	if took > 10*time.Second || rss > 48<<10 {
-		t.Errorf("took %v and %d KiB: the huge file was read", took, rss)
+	if r.Took > 10*time.Second || rss() > 48<<10 {
+		t.Errorf("took %v and %d KiB: the huge file was read", r.Took, rss())
 	}
-	if links := linkMap(t, dir); len(links) != 1 {
+	if links := hashLinks(t, dir); len(links) != 1 {
 		t.Errorf("links %v, want the one for ca.pem", links)
 	}
-	code, stderr, _, _ = runCertinit(t, nil, "hash", huge)
-	if code != 1 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 || !strings.Contains(stderr, huge) || !strings.Contains(stderr, "larger than") {
-		t.Errorf("certinit hash on a 100 MB file: exit %d, want 1 and one line naming it:\n%s", code, stderr)
+	r = testutil.RunCertinit(t, "hash", huge)
+	if lines := r.Logs.Lines(); r.Code != 1 || len(lines) != 1 || strings.Count(lines[0], huge) != 1 || !strings.Contains(lines[0], "larger than") {
+		t.Errorf("certinit hash on a 100 MB file: exit %d, want 1 and one line naming it:\n%s", r.Code, r.Stderr)
 	}
 }
 
@@ -85,17 +87,17 @@ func TestHugeBundle(t *testing.T) {
 	if testutil.Scale(1, 0) == 1 {
 		compareRehash(t, dir, Options{}) // openssl reads the whole bundle: default run only
 	}
-	code, stderr, took, rss := runCertinit(t, nil, "--log-format", "json", "rehash", dir)
-	t.Logf("certinit rehash beside the bundle: exit %d in %v, peak RSS %d KiB", code, took, rss)
-	if code != 0 || !warned(t, stderr, filepath.Join(dir, "bundle.pem")) {
-		t.Errorf("exit %d, want 0 and a warning naming bundle.pem:\n%s", code, stderr)
+	r := testutil.RunCertinit(t, "rehash", dir)
+	t.Logf("certinit rehash beside the bundle: exit %d in %v", r.Code, r.Took)
+	if r.Code != 0 || !warned(r, filepath.Join(dir, "bundle.pem")) {
+		t.Errorf("exit %d, want 0 and a warning naming bundle.pem:\n%s", r.Code, r.Stderr)
 	}
-	if links := linkMap(t, dir); len(links) != 1 {
+	if links := hashLinks(t, dir); len(links) != 1 {
 		t.Errorf("links %v, want the one for single.pem", links)
 	}
-	code, stderr, took, _ = runCertinit(t, nil, "hash", filepath.Join(dir, "bundle.pem"))
-	if code != 1 || !strings.Contains(stderr, fmt.Sprintf("holds %d certificates", n)) || took > 30*time.Second {
-		t.Errorf("certinit hash on the bundle: exit %d after %v:\n%s", code, took, stderr)
+	r = testutil.RunCertinit(t, "hash", filepath.Join(dir, "bundle.pem"))
+	if r.Code != 1 || !strings.Contains(r.Stderr, fmt.Sprintf("holds %d certificates", n)) || r.Took > 30*time.Second {
+		t.Errorf("certinit hash on the bundle: exit %d after %v:\n%s", r.Code, r.Took, r.Stderr)
 	}
 }
 

@@ -1,14 +1,12 @@
 package hashlink
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,34 +19,9 @@ import (
 // where openssl survives the input), and nothing outside the directory is
 // touched.
 
-// runCertinit runs the certinit binary with args and returns its exit code,
-// stderr, wall time and peak RSS in KiB (-1 when not measured, see
-// peakRSS). mod, when set, adjusts the command first.
-func runCertinit(t *testing.T, mod func(*exec.Cmd), args ...string) (code int, stderr string, took time.Duration, rssKiB int64) {
-	t.Helper()
-	cmd := exec.Command(testutil.BuildCertinit(t), args...)
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	if mod != nil {
-		mod(cmd)
-	}
-	rss := testutil.PeakRSS(t, cmd)
-	start := time.Now()
-	err := cmd.Run()
-	took = time.Since(start)
-	if _, ok := err.(*exec.ExitError); err != nil && !ok {
-		t.Fatal(err)
-	}
-	return cmd.ProcessState.ExitCode(), errb.String(), took, rss()
-}
-
-// warned reports whether certinit's JSON log output holds a warning
-// about path.
-func warned(t *testing.T, output, path string) bool {
-	t.Helper()
-	logs := testutil.JSONLogs(t, output)
-	return len(logs.Matching(testutil.All(testutil.AtLevel(slog.LevelWarn), testutil.HasAttr("path", path)))) > 0
+// warned reports whether a run of certinit logged a warning about path.
+func warned(r testutil.Result, path string) bool {
+	return len(r.Logs.Matching(testutil.All(testutil.AtLevel(slog.LevelWarn), testutil.HasAttr("path", path)))) > 0
 }
 
 // certPEM makes one self-signed CA certificate with the given subject.
@@ -78,7 +51,7 @@ func TestRehashPlantedLinks(t *testing.T) {
 	}
 	testutil.WriteFile(t, outside, "outside.pem", certPEM(t, s, cnName("Outside CA"), 1))
 	testutil.WriteFile(t, outside, "victim.txt", []byte("must stay as it is\n"))
-	mustMkdir(t, filepath.Join(outside, "subdir"))
+	testutil.Mkdir(t, filepath.Join(outside, "subdir"))
 	dir := t.TempDir()
 	testutil.WriteFile(t, dir, "inside.pem", certPEM(t, s, cnName("Inside CA"), 2))
 	for name, target := range map[string]string{
@@ -106,50 +79,43 @@ func TestRehashPlantedLinks(t *testing.T) {
 		t.Errorf("error %v: want the loop named", err)
 	}
 	if after := testutil.TreeDigest(t, outside, true); after != before {
-		t.Errorf("rehash changed files outside the directory:\n%s\n---\n%s", before, after)
+		t.Errorf("rehash changed files outside the directory (- before, + after):\n%s", testutil.DiffLines(before, after))
 	}
 }
 
-// TestRehashNonRegularFiles: a FIFO named x.pem (openssl rehash blocks on
-// it forever) and a directory named x.crt are skipped with a warning, in
-// bounded time; the rest of the directory is linked as openssl links it
-// without them.
+// TestRehashNonRegularFiles: files named x.pem that must not be read
+// (testutil.UnreadableFiles: a FIFO, on which openssl rehash blocks
+// forever, a link to a device, a directory, an oversized file) are skipped
+// with a warning naming each, in bounded time; the rest of the directory
+// is linked as openssl links it without them.
 func TestRehashNonRegularFiles(t *testing.T) {
 	s, err := cg.NewSigner()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	testutil.WriteFile(t, dir, "ca.pem", certPEM(t, s, cnName("Beside a FIFO"), 1))
-	mustMkdir(t, filepath.Join(dir, "dir.crt"))
+	testutil.WriteFile(t, dir, "ca.pem", certPEM(t, s, cnName("Beside files not to read"), 1))
 	ref := t.TempDir()
-	copyDir(t, dir, ref)
-	opensslRehash(t, ref)
-	if err := syscall.Mkfifo(filepath.Join(dir, "fifo.pem"), 0o644); err != nil {
-		t.Fatal(err)
+	testutil.CopyTree(t, dir, ref)
+	testutil.OpenSSLRehash(t, ref)
+	var bad []string
+	for _, k := range testutil.UnreadableFiles {
+		p := filepath.Join(dir, strings.ReplaceAll(k.Name, " ", "-")+".pem")
+		k.Make(t, p)
+		bad = append(bad, p)
 	}
-	code, stderr, took, _ := runCertinit(t, nil, "--log-format", "json", "rehash", dir)
-	if code != 0 || took > 10*time.Second {
-		t.Fatalf("exit %d after %v:\n%s", code, took, stderr)
+	r := testutil.RunCertinit(t, "rehash", dir)
+	if r.Code != 0 || r.Took > 10*time.Second {
+		t.Fatalf("exit %d after %v:\n%s", r.Code, r.Took, r.Stderr)
 	}
-	if !warned(t, stderr, filepath.Join(dir, "fifo.pem")) || !warned(t, stderr, filepath.Join(dir, "dir.crt")) {
-		t.Errorf("no warning for the FIFO and the directory:\n%s", stderr)
+	for _, p := range bad {
+		if !warned(r, p) {
+			t.Errorf("no warning naming %s", p)
+		}
 	}
-	if want, got := symlinks(t, ref), symlinks(t, dir); !equalStrings(want, got) {
-		t.Errorf("links %q, openssl without the FIFO %q", got, want)
+	if d := testutil.DiffMaps(hashLinks(t, ref), hashLinks(t, dir)); d != "" {
+		t.Errorf("links differ from openssl's without the files not to read (- openssl only, + certinit only):\n%s", d)
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	return strings.Join(a, "\n") == strings.Join(b, "\n")
-}
-
-func mustMkdir(t *testing.T, p string) string {
-	t.Helper()
-	if err := os.MkdirAll(p, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 // hostileNames are file names a shell script would trip over.
@@ -180,21 +146,29 @@ func TestRehashHostileNames(t *testing.T) {
 	// The command line, run from an empty working directory.
 	work := t.TempDir()
 	cli, lib := t.TempDir(), t.TempDir()
-	copyDir(t, dir, cli)
-	copyDir(t, dir, lib)
+	testutil.CopyTree(t, dir, cli)
+	testutil.CopyTree(t, dir, lib)
 	if _, err := Rehash(t.Context(), lib, Options{}); err != nil {
 		t.Fatal(err)
 	}
-	code, stderr, _, _ := runCertinit(t, func(c *exec.Cmd) { c.Dir = work }, "rehash", cli)
-	if code != 0 {
-		t.Fatalf("exit %d:\n%s", code, stderr)
+	// In the default (text) log format, where a name is written as is
+	// unless quoted: each record must stay one line.
+	cmd := exec.Command(testutil.BuildCertinit(t), "rehash", cli)
+	cmd.Dir = work
+	r := testutil.Run(t, cmd)
+	if r.Code != 0 {
+		t.Fatalf("exit %d:\n%s", r.Code, r.Stderr)
 	}
-	if want, got := symlinks(t, lib), symlinks(t, cli); len(want) < len(hostileNames)-3 || !equalStrings(want, got) {
-		t.Errorf("command line made other links than Rehash:\n%q\n%q", got, want)
+	if want, got := testutil.Links(t, lib), testutil.Links(t, cli); len(want) < len(hostileNames)-3 || testutil.DiffMaps(want, got) != "" {
+		t.Errorf("command line made other links than Rehash (- Rehash only, + command only):\n%s", testutil.DiffMaps(want, got))
 	}
-	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+	if r.Stderr == "" {
+		t.Error("nothing logged: bad\nname.pem should have been skipped with a warning")
+	}
+	for _, line := range strings.Split(strings.TrimSpace(r.Stderr), "\n") {
+		// slog's text handler starts every record with its time.
 		if !strings.HasPrefix(line, "time=") {
-			t.Errorf("log line broken by a file name: %q", line)
+			t.Errorf("log record broken across lines by a file name: %q", line)
 		}
 	}
 	for _, d := range []string{work, cli, filepath.Dir(cli)} {

@@ -25,11 +25,7 @@ func writeCerts(t *testing.T, dir, prefix string, cns ...string) string {
 	}
 	var first string
 	for i, cn := range cns {
-		der, err := s.Certificate(cg.Cert{Subject: cg.Name(cg.Simple(cg.OIDCommonName, cg.TagUTF8String, cn)), Serial: int64(i + 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := testutil.WriteFile(t, dir, fmt.Sprintf("%s%03d.pem", prefix, i), cg.PEM("CERTIFICATE", der))
+		p := testutil.WriteFile(t, dir, fmt.Sprintf("%s%03d.pem", prefix, i), certPEM(t, s, cnName(cn), int64(i+1)))
 		if i == 0 {
 			obj, err := HashFile(p)
 			if err != nil {
@@ -52,8 +48,8 @@ func TestRehashCollisionLimit(t *testing.T) {
 	}
 	writeCerts(t, dir, "c", cns...)
 	ref := t.TempDir()
-	copyDir(t, dir, ref)
-	if code := opensslRehash(t, ref); code != 1 {
+	testutil.CopyTree(t, dir, ref)
+	if code := testutil.OpenSSLRehashCode(t, ref); code != 1 {
 		t.Errorf("openssl rehash exit status %d, want 1", code)
 	}
 	res, err := compareRehash(t, dir, Options{})

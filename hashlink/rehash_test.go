@@ -2,9 +2,7 @@ package hashlink
 
 import (
 	"bytes"
-	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -17,76 +15,19 @@ import (
 // The tests in this file run the real `openssl rehash` and Rehash on two
 // copies of the same directory and compare the resulting symlinks.
 
-// symlinks lists every symlink in dir as "name -> target", sorted.
-func symlinks(t *testing.T, dir string) []string {
+// hashLinks returns name -> target of the hash links in dir.
+func hashLinks(t *testing.T, dir string) map[string]string {
 	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, e := range ents {
-		if e.Type()&fs.ModeSymlink == 0 {
-			continue
+	m := testutil.Links(t, dir)
+	for name := range m {
+		if _, ok := ParseLinkName(name); !ok {
+			delete(m, name)
 		}
-		target, err := os.Readlink(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, e.Name()+" -> "+target)
 	}
-	return out
+	return m
 }
 
-// copyDir copies regular files, directories and symlinks (as links).
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		to := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(to, 0o755)
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(target, to)
-		default:
-			data, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(to, data, 0o644)
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// opensslRehash runs `openssl rehash args... dir` and returns its exit code.
-func opensslRehash(t *testing.T, dir string, args ...string) int {
-	t.Helper()
-	openssl := testutil.RequireTool(t, "openssl")
-	cmd := exec.Command(openssl, append(append([]string{"rehash"}, args...), dir)...)
-	out, err := cmd.CombinedOutput()
-	if len(out) > 0 {
-		t.Logf("openssl rehash: %s", bytes.TrimSpace(out))
-	}
-	if ee, ok := err.(*exec.ExitError); ok {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return 0
-}
-
+// opensslArgs are the flags of openssl rehash that match o.
 func opensslArgs(o Options) []string {
 	var a []string
 	if o.Old {
@@ -107,28 +48,21 @@ func opensslArgs(o Options) []string {
 func compareRehash(t *testing.T, template string, opts Options) (*Result, error) {
 	t.Helper()
 	ref, ours := t.TempDir(), t.TempDir()
-	copyDir(t, template, ref)
-	copyDir(t, template, ours)
-	opensslRehash(t, ref, opensslArgs(opts)...)
+	testutil.CopyTree(t, template, ref)
+	testutil.CopyTree(t, template, ours)
+	testutil.OpenSSLRehashCode(t, ref, opensslArgs(opts)...) // it fails where Rehash does; the links are compared
 	opts.Log = testutil.Logger(t)
 	res, err := Rehash(t.Context(), ours, opts)
-	want, got := symlinks(t, ref), symlinks(t, ours)
-	if !slices.Equal(want, got) {
-		t.Errorf("links differ from openssl rehash %v\nopenssl:  %q\ncertinit: %q", opensslArgs(opts), want, got)
+	if d := testutil.DiffMaps(testutil.Links(t, ref), testutil.Links(t, ours)); d != "" {
+		t.Errorf("links differ from openssl rehash %v (- openssl only, + certinit only):\n%s", opensslArgs(opts), d)
 	}
 	if res != nil {
-		var hashLinks []string
+		reported := map[string]string{}
 		for _, l := range res.Links {
-			hashLinks = append(hashLinks, l.Name+" -> "+l.Target)
+			reported[l.Name] = l.Target
 		}
-		var onDisk []string
-		for _, l := range got {
-			if _, ok := ParseLinkName(strings.SplitN(l, " -> ", 2)[0]); ok {
-				onDisk = append(onDisk, l)
-			}
-		}
-		if !slices.Equal(hashLinks, onDisk) {
-			t.Errorf("Result.Links %q, on disk %q", hashLinks, onDisk)
+		if d := testutil.DiffMaps(reported, hashLinks(t, ours)); d != "" {
+			t.Errorf("Result.Links differ from the hash links on disk (- reported only, + on disk only):\n%s", d)
 		}
 	}
 	return res, err
@@ -174,14 +108,7 @@ func messyDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	serial := int64(0)
-	cert := func(cn string) []byte {
-		serial++
-		der, err := s.Certificate(cg.Cert{Subject: cg.Name(cg.Simple(cg.OIDCommonName, cg.TagUTF8String, cn)), Serial: serial})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cg.PEM("CERTIFICATE", der)
-	}
+	cert := func(cn string) []byte { serial++; return certPEM(t, s, cnName(cn), serial) }
 	der := func(pemBytes []byte) []byte {
 		i := bytes.Index(pemBytes, []byte("\n"))
 		j := bytes.Index(pemBytes, []byte("-----END"))
@@ -250,7 +177,7 @@ func messyDir(t *testing.T) string {
 		testutil.WriteFile(t, dir, name, data)
 	}
 	outside := testutil.WriteFile(t, t.TempDir(), "outside.pem", cert("Outside"))
-	bHash := mustHash(t, b)
+	bHash := testutil.SubjectHash(t, filepath.Join(dir, "b.PEM"))
 	for _, l := range [][2]string{
 		{"link.pem", "b.PEM"},             // a symlinked duplicate of b.PEM
 		{"ext-link.pem", outside},         // a symlinked certificate elsewhere
@@ -269,15 +196,6 @@ func messyDir(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return dir
-}
-
-func mustHash(t *testing.T, pemBytes []byte) string {
-	t.Helper()
-	objs, err := ParseObjects(pemBytes)
-	if err != nil || len(objs) != 1 {
-		t.Fatalf("ParseObjects: %v, %d objects", err, len(objs))
-	}
-	return FormatHash(objs[0].Hash)
 }
 
 func TestRehashMessy(t *testing.T) {
@@ -311,7 +229,7 @@ func TestRehashTwice(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			template := messyDir(t)
-			opensslRehash(t, template, opensslArgs(tc.first)...)
+			testutil.OpenSSLRehashCode(t, template, opensslArgs(tc.first)...)
 			res, _ := compareRehash(t, template, tc.again)
 			if tc.first == tc.again && (len(res.Added) != 0 || len(res.Removed) != 0) {
 				t.Errorf("second run changed links: added %v, removed %v", res.Added, res.Removed)

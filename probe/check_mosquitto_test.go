@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"os/user"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -49,11 +48,6 @@ func TestCheckReadableByBrokerUser(t *testing.T) {
 	}
 	gid, _ := strconv.Atoi(grp.Gid)
 	f := newCheckFiles(t)
-	for _, d := range []string{filepath.Dir(f.dir), f.dir} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
 	tests := []struct {
 		name    string
 		mode    os.FileMode
@@ -123,7 +117,7 @@ func TestCheckRequireCertificateWithoutCA(t *testing.T) {
 func TestCheckBridgeWithoutCAIsPlain(t *testing.T) {
 	f := newCheckFiles(t)
 	first := make(chan byte, 1)
-	remote := startRaw(t, func(c net.Conn) {
+	remote := testutil.ServeTCP(t, func(c net.Conn) {
 		var b [1]byte
 		if _, err := io.ReadFull(c, b[:]); err == nil {
 			select {

@@ -24,19 +24,19 @@ type checkFiles struct {
 func newCheckFiles(t *testing.T) *checkFiles {
 	t.Helper()
 	p := newPKI(t, "Check")
-	dir := t.TempDir()
-	leaf, key := p.inter.Issue(t, localhostOpts())
-	_, otherKey := p.inter.Issue(t, localhostOpts())
-	exp := localhostOpts()
+	dir := testutil.ReadableDir(t) // a broker that drops to its own user reads them
+	leaf, key := p.inter.Issue(t, testutil.Localhost())
+	_, otherKey := p.inter.Issue(t, testutil.Localhost())
+	exp := testutil.Localhost()
 	exp.NotBefore, exp.NotAfter = time.Now().Add(-72*time.Hour), time.Now().Add(-24*time.Hour)
 	expLeaf, _ := p.inter.Issue(t, exp)
-	soonOpts := localhostOpts()
+	soonOpts := testutil.Localhost()
 	soonOpts.NotAfter = time.Now().Add(10 * 24 * time.Hour)
 	soonLeaf, _ := p.inter.Issue(t, soonOpts)
 	cLeaf, cKey := p.inter.Issue(t, testutil.CertOpts{Subject: pkix.Name{CommonName: "bridge-client"}})
 	capath := filepath.Join(dir, "capath")
 	testutil.WriteFile(t, capath, "root.pem", testutil.CertPEM(p.root.Cert))
-	opensslRehash(t, capath)
+	testutil.OpenSSLRehash(t, capath)
 	return &checkFiles{
 		p: p, dir: dir,
 		fullchain:  testutil.WriteFile(t, dir, "fullchain.pem", testutil.CertPEM(leaf, p.inter.Cert)),
@@ -94,7 +94,7 @@ func TestCheckMosquittoConf(t *testing.T) {
 			func(t *testing.T) {
 				d := filepath.Join(f.dir, "stale")
 				testutil.WriteFile(t, d, "root.pem", testutil.CertPEM(f.p.root.Cert))
-				opensslRehash(t, d)
+				testutil.OpenSSLRehash(t, d)
 				testutil.WriteFile(t, d, "root.pem", testutil.CertPEM(f.p.inter.Cert)) // replaced behind the link's back
 			}},
 		{"bad tls_version", head + "certfile {{fullchain}}\nkeyfile {{key}}\ntls_version tlsv1\n", 5, "mosquitto refuses to start", nil},

@@ -52,8 +52,8 @@ func TestHashDirAgreesWithOpenSSL(t *testing.T) {
 				}
 				files = append(files, f)
 			}
-			opensslRehash(t, dir)
-			hash := hashOf(t, files[0])
+			testutil.OpenSSLRehash(t, dir)
+			hash := testutil.SubjectHash(t, files[0])
 			if err := tc.change(dir, hash); err != nil {
 				t.Fatal(err)
 			}

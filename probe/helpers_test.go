@@ -4,19 +4,13 @@ import (
 	"bufio"
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"io"
 	"math/big"
 	"net"
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -38,11 +32,6 @@ func newPKI(t *testing.T, name string) *testPKI {
 	return p
 }
 
-// localhostOpts are the names every test server certificate carries.
-func localhostOpts() testutil.CertOpts {
-	return testutil.CertOpts{Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"}, IPs: []net.IP{net.IPv4(127, 0, 0, 1)}}
-}
-
 // serverPair issues a server certificate from the intermediate and returns
 // it with the chain the server sends (leaf and intermediate).
 func (p *testPKI) serverPair(t *testing.T, o testutil.CertOpts) tls.Certificate {
@@ -51,41 +40,12 @@ func (p *testPKI) serverPair(t *testing.T, o testutil.CertOpts) tls.Certificate 
 	return tls.Certificate{Certificate: [][]byte{leaf.Raw, p.inter.Cert.Raw}, PrivateKey: key, Leaf: leaf}
 }
 
-// issueWithAIA issues a leaf whose AIA caIssuers URL is url.
+// issueWithAIA issues a leaf for localhost whose AIA caIssuers URL is url.
 func issueWithAIA(t *testing.T, ca *testutil.CA, url string) (*x509.Certificate, crypto.Signer) {
 	t.Helper()
-	key := newTestKey(t)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "localhost"},
-		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IssuingCertificateURL: []string{url},
-	}
-	return createCert(t, tmpl, ca.Cert, key.Public(), ca.Key), key
-}
-
-// createCert signs tmpl with signer under parent and parses the result.
-func createCert(t *testing.T, tmpl, parent *x509.Certificate, pub crypto.PublicKey, signer crypto.Signer) *x509.Certificate {
-	t.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func newTestKey(t *testing.T) crypto.Signer {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
+	o := testutil.Localhost()
+	o.CAIssuers = []string{url}
+	return ca.Issue(t, o)
 }
 
 // reissue signs a copy of ca's certificate with ca's own key and new dates:
@@ -95,47 +55,7 @@ func reissue(t *testing.T, ca *testutil.CA, notBefore, notAfter time.Time) *x509
 	tmpl := *ca.Cert
 	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
 	tmpl.NotBefore, tmpl.NotAfter = notBefore, notAfter
-	return createCert(t, &tmpl, &tmpl, ca.Key.Public(), ca.Key)
-}
-
-// startTLS runs a crypto/tls server on 127.0.0.1 that completes handshakes
-// and then reads until the client leaves. It returns the address.
-func startTLS(t *testing.T, cfg *tls.Config) string {
-	t.Helper()
-	return startRaw(t, func(c net.Conn) {
-		tc := tls.Server(c, cfg)
-		if tc.Handshake() == nil {
-			io.Copy(io.Discard, tc)
-		}
-		tc.Close()
-	})
-}
-
-// startRaw runs handle for every connection to a fresh 127.0.0.1 port.
-func startRaw(t *testing.T, handle func(net.Conn)) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var closed atomic.Bool
-	t.Cleanup(func() { closed.Store(true); l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			c.SetDeadline(time.Now().Add(20 * time.Second))
-			go func() {
-				defer c.Close()
-				if !closed.Load() {
-					handle(c)
-				}
-			}()
-		}
-	}()
-	return l.Addr().String()
+	return testutil.CreateCertificate(t, &tmpl, &tmpl, ca.Key.Public(), ca.Key)
 }
 
 // startOpenSSL runs `openssl s_server -www` with extra arguments on a free

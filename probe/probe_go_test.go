@@ -23,12 +23,12 @@ import (
 func TestVerdictsGoServer(t *testing.T) {
 	p := newPKI(t, "Probe")
 	other := newPKI(t, "Other")
-	good := p.serverPair(t, localhostOpts())
-	expiredOpts := localhostOpts()
+	good := p.serverPair(t, testutil.Localhost())
+	expiredOpts := testutil.Localhost()
 	expiredOpts.NotBefore, expiredOpts.NotAfter = time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour)
-	futureOpts := localhostOpts()
+	futureOpts := testutil.Localhost()
 	futureOpts.NotBefore, futureOpts.NotAfter = time.Now().Add(72*time.Hour), time.Now().Add(96*time.Hour)
-	wrongName := localhostOpts()
+	wrongName := testutil.Localhost()
 	wrongName.DNSNames, wrongName.IPs = []string{"broker.example"}, nil
 
 	selfCA := testutil.NewCA(t, "localhost")
@@ -36,7 +36,7 @@ func TestVerdictsGoServer(t *testing.T) {
 	leafOnly := good
 	leafOnly.Certificate = leafOnly.Certificate[:1]
 	oldInter := p.root.Intermediate(t, "Probe Old Intermediate")
-	expInterLeaf, expInterKey := oldInter.Issue(t, localhostOpts())
+	expInterLeaf, expInterKey := oldInter.Issue(t, testutil.Localhost())
 	expInter := tls.Certificate{Certificate: [][]byte{expInterLeaf.Raw, expiredIntermediate(t, p.root, oldInter).Raw}, PrivateKey: expInterKey}
 
 	tests := []struct {
@@ -49,7 +49,7 @@ func TestVerdictsGoServer(t *testing.T) {
 	}{
 		{"good chain", good, p.rootFile, "localhost", VerdictOK, nil},
 		{"good chain by IP", good, p.rootFile, "", VerdictOK, nil},
-		{"unknown CA", other.serverPair(t, localhostOpts()), p.rootFile, "localhost", VerdictUnknownAuthority,
+		{"unknown CA", other.serverPair(t, testutil.Localhost()), p.rootFile, "localhost", VerdictUnknownAuthority,
 			[]string{`issuer "CN=Other Root,O=certinit test"`, `"Probe Root"`}},
 		{"self-signed", selfSigned, p.rootFile, "localhost", VerdictSelfSigned,
 			[]string{"self-signed", "exactly this certificate"}},
@@ -68,7 +68,7 @@ func TestVerdictsGoServer(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := startTLS(t, &tls.Config{Certificates: []tls.Certificate{tc.cert}})
+			addr := testutil.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{tc.cert}})
 			rep := run(t, Options{Address: addr, ServerName: tc.server, CAFile: tc.cafile, Offline: true})
 			expect(t, rep, tc.verdict, tc.want...)
 			if len(rep.Certificates) != len(tc.cert.Certificate) {
@@ -87,7 +87,7 @@ func expiredIntermediate(t *testing.T, root, ca *testutil.CA) *x509.Certificate 
 	t.Helper()
 	tmpl := *ca.Cert
 	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-72*time.Hour), time.Now().Add(-time.Hour)
-	return createCert(t, &tmpl, root.Cert, ca.Key.Public(), root.Key)
+	return testutil.CreateCertificate(t, &tmpl, root.Cert, ca.Key.Public(), root.Key)
 }
 
 func TestIncompleteChainWithAIA(t *testing.T) {
@@ -99,7 +99,7 @@ func TestIncompleteChainWithAIA(t *testing.T) {
 	t.Cleanup(srv.Close)
 	url := srv.URL + "/inter.der"
 	leaf, key := issueWithAIA(t, p.inter, url)
-	addr := startTLS(t, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leaf.Raw}, PrivateKey: key}}})
+	addr := testutil.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leaf.Raw}, PrivateKey: key}}})
 
 	t.Run("fetched", func(t *testing.T) {
 		rep := run(t, Options{Address: addr, ServerName: "localhost", CAFile: p.rootFile})
@@ -112,7 +112,7 @@ func TestIncompleteChainWithAIA(t *testing.T) {
 	t.Run("URL down", func(t *testing.T) {
 		down := "http://127.0.0.1:" + strconv.Itoa(testutil.FreePort(t)) + "/x.der"
 		leaf, key := issueWithAIA(t, p.inter, down)
-		addr := startTLS(t, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leaf.Raw}, PrivateKey: key}}})
+		addr := testutil.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leaf.Raw}, PrivateKey: key}}})
 		rep := run(t, Options{Address: addr, ServerName: "localhost", CAFile: p.rootFile})
 		expect(t, rep, VerdictIncompleteChain, down, "fetching it failed")
 	})
@@ -132,9 +132,9 @@ func TestClientCertificates(t *testing.T) {
 	clientCAs := x509.NewCertPool()
 	clientCAs.AddCert(p.root.Cert)
 	for _, version := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
-		cfg := &tls.Config{Certificates: []tls.Certificate{p.serverPair(t, localhostOpts())}, ClientAuth: tls.RequireAndVerifyClientCert,
+		cfg := &tls.Config{Certificates: []tls.Certificate{p.serverPair(t, testutil.Localhost())}, ClientAuth: tls.RequireAndVerifyClientCert,
 			ClientCAs: clientCAs, MaxVersion: version}
-		addr := startTLS(t, cfg)
+		addr := testutil.ServeTLS(t, cfg)
 		name := tls.VersionName(version)
 		t.Run(name+" without certificate", func(t *testing.T) {
 			rep := run(t, Options{Address: addr, CAFile: p.rootFile})
@@ -170,13 +170,13 @@ func TestClientCertificates(t *testing.T) {
 func TestHandshakeFailures(t *testing.T) {
 	p := newPKI(t, "HS")
 	t.Run("TLS 1.1 only", func(t *testing.T) {
-		addr := startTLS(t, &tls.Config{Certificates: []tls.Certificate{p.serverPair(t, localhostOpts())},
+		addr := testutil.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{p.serverPair(t, testutil.Localhost())},
 			MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
 		rep := run(t, Options{Address: addr, CAFile: p.rootFile})
 		expect(t, rep, VerdictHandshakeFailure, "negotiated TLS 1.1", "tls_version tlsv1.2")
 	})
 	t.Run("server alert", func(t *testing.T) {
-		addr := startTLS(t, &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		addr := testutil.ServeTLS(t, &tls.Config{GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			return nil, errors.New("no certificate loaded")
 		}})
 		rep := run(t, Options{Address: addr, CAFile: p.rootFile})
@@ -186,14 +186,14 @@ func TestHandshakeFailures(t *testing.T) {
 		}
 	})
 	t.Run("plain text port", func(t *testing.T) {
-		addr := startRaw(t, func(c net.Conn) {
+		addr := testutil.ServeTCP(t, func(c net.Conn) {
 			c.Write([]byte("HTTP/1.0 400 Bad Request\r\n\r\n"))
 		})
 		rep := run(t, Options{Address: addr, CAFile: p.rootFile})
 		expect(t, rep, VerdictHandshakeFailure, "does not speak TLS", "HTTP")
 	})
 	t.Run("closed without alert", func(t *testing.T) {
-		addr := startRaw(t, func(c net.Conn) {
+		addr := testutil.ServeTCP(t, func(c net.Conn) {
 			c.Read(make([]byte, 512))
 		})
 		rep := run(t, Options{Address: addr, CAFile: p.rootFile})
@@ -206,7 +206,7 @@ func TestHandshakeFailures(t *testing.T) {
 	})
 	t.Run("silent server", func(t *testing.T) {
 		// Reads the ClientHello and never answers, until the client leaves.
-		addr := startRaw(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+		addr := testutil.ServeTCP(t, func(c net.Conn) { io.Copy(io.Discard, c) })
 		rep := run(t, Options{Address: addr, CAFile: p.rootFile, Timeout: 300 * time.Millisecond})
 		expect(t, rep, VerdictHandshakeFailure, "did not complete the handshake")
 	})
@@ -237,11 +237,11 @@ func TestSplitAddress(t *testing.T) {
 // TestSaveSelfSigned: --save writes the self-signed certificate itself, and
 // the directory then works as --capath.
 func TestSaveSelfSigned(t *testing.T) {
-	key := newTestKey(t)
+	key := testutil.NewKey(t, "p256")
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "broker"}, DNSNames: []string{"localhost"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
-	self := createCert(t, tmpl, tmpl, key.Public(), key)
-	addr := startTLS(t, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{self.Raw}, PrivateKey: key}}})
+	self := testutil.CreateCertificate(t, tmpl, tmpl, key.Public(), key)
+	addr := testutil.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{self.Raw}, PrivateKey: key}}})
 	dir := filepath.Join(t.TempDir(), "saved")
 	rep := run(t, Options{Address: addr, ServerName: "localhost", SaveDir: dir})
 	expect(t, rep, VerdictSelfSigned, "nothing here verified")

@@ -24,7 +24,7 @@ func newBrokerFiles(t *testing.T) *brokerFiles {
 	t.Helper()
 	p := newPKI(t, "Mosquitto")
 	dir := t.TempDir()
-	leaf, key := p.inter.Issue(t, localhostOpts())
+	leaf, key := p.inter.Issue(t, testutil.Localhost())
 	cLeaf, cKey := p.inter.Issue(t, testutil.CertOpts{Subject: pkix.Name{CommonName: "sensor-1"}})
 	return &brokerFiles{
 		p:          p,

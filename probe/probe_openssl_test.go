@@ -13,7 +13,7 @@ import (
 func TestVerdictsOpenSSLServer(t *testing.T) {
 	p := newPKI(t, "OpenSSL")
 	dir := t.TempDir()
-	leaf, key := p.inter.Issue(t, localhostOpts())
+	leaf, key := p.inter.Issue(t, testutil.Localhost())
 	certFile := testutil.WriteFile(t, dir, "server.pem", testutil.CertPEM(leaf))
 	keyFile := testutil.WriteFile(t, dir, "server-key.pem", testutil.KeyPEM(t, key))
 	chainFile := testutil.WriteFile(t, dir, "chain.pem", testutil.CertPEM(p.inter.Cert))

@@ -13,37 +13,27 @@ import (
 	"github.com/certinit/certinit/internal/testutil"
 )
 
-// opensslRehash links dir with the reference tool.
-func opensslRehash(t *testing.T, dir string, args ...string) {
-	t.Helper()
-	openssl := testutil.RequireTool(t, "openssl")
-	out, err := exec.Command(openssl, append([]string{"rehash"}, append(args, dir)...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("openssl rehash: %v\n%s", err, out)
-	}
-}
-
 // TestCapath checks OpenSSL's hash-directory lookup and the diagnosis of
 // the ways it fails, on directories linked by `openssl rehash`.
 func TestCapath(t *testing.T) {
 	p := newPKI(t, "Capath")
-	addr := startTLS(t, &tls.Config{Certificates: []tls.Certificate{p.serverPair(t, localhostOpts())}})
+	addr := testutil.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{p.serverPair(t, testutil.Localhost())}})
 	rootPEM := testutil.CertPEM(p.root.Cert)
 
 	t.Run("linked by openssl rehash", func(t *testing.T) {
 		dir := t.TempDir()
 		testutil.WriteFile(t, dir, "root.pem", rootPEM)
-		opensslRehash(t, dir)
+		testutil.OpenSSLRehash(t, dir)
 		expect(t, run(t, Options{Address: addr, CAPath: dir}), VerdictOK)
 	})
 	t.Run("root and intermediate, leaf-only server", func(t *testing.T) {
 		dir := t.TempDir()
 		testutil.WriteFile(t, dir, "root.pem", rootPEM)
 		testutil.WriteFile(t, dir, "inter.pem", testutil.CertPEM(p.inter.Cert))
-		opensslRehash(t, dir)
-		leafOnly := p.serverPair(t, localhostOpts())
+		testutil.OpenSSLRehash(t, dir)
+		leafOnly := p.serverPair(t, testutil.Localhost())
 		leafOnly.Certificate = leafOnly.Certificate[:1]
-		addr := startTLS(t, &tls.Config{Certificates: []tls.Certificate{leafOnly}})
+		addr := testutil.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{leafOnly}})
 		rep := run(t, Options{Address: addr, CAPath: dir})
 		expect(t, rep, VerdictOK)
 		if len(rep.VerifiedChain) != 3 {
@@ -53,14 +43,14 @@ func TestCapath(t *testing.T) {
 	t.Run("no hash link", func(t *testing.T) {
 		dir := t.TempDir()
 		testutil.WriteFile(t, dir, "root.pem", rootPEM)
-		hash := hashOf(t, filepath.Join(dir, "root.pem"))
+		hash := testutil.SubjectHash(t, filepath.Join(dir, "root.pem"))
 		expect(t, run(t, Options{Address: addr, CAPath: dir}), VerdictUnknownAuthority,
 			"root.pem holds \"Capath Root\", but there is no hash link "+hash+".0", "certinit rehash "+dir)
 	})
 	t.Run("old-style links only", func(t *testing.T) {
 		dir := t.TempDir()
 		testutil.WriteFile(t, dir, "root.pem", rootPEM)
-		opensslRehash(t, dir, "-old")
+		testutil.OpenSSLRehash(t, dir, "-old")
 		expect(t, run(t, Options{Address: addr, CAPath: dir}), VerdictUnknownAuthority, "only an old-style (MD5) hash link")
 	})
 	t.Run("DER file", func(t *testing.T) {
@@ -76,19 +66,9 @@ func TestCapath(t *testing.T) {
 	})
 }
 
-// hashOf asks openssl for a certificate's subject hash.
-func hashOf(t *testing.T, path string) string {
-	t.Helper()
-	out, err := exec.Command(testutil.RequireTool(t, "openssl"), "x509", "-in", path, "-noout", "-subject_hash").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 func TestTrustHints(t *testing.T) {
 	p := newPKI(t, "Hint")
-	addr := startTLS(t, &tls.Config{Certificates: []tls.Certificate{p.serverPair(t, localhostOpts())}})
+	addr := testutil.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{p.serverPair(t, testutil.Localhost())}})
 	dir := t.TempDir()
 
 	t.Run("issuer in the system store", func(t *testing.T) {
@@ -143,11 +123,11 @@ func TestTrustAgreesWithOpenSSL(t *testing.T) {
 	openssl := testutil.RequireTool(t, "openssl")
 	p := newPKI(t, "Agree")
 	other := newPKI(t, "Disagree")
-	full := p.serverPair(t, localhostOpts())
+	full := p.serverPair(t, testutil.Localhost())
 	leafOnly := full
 	leafOnly.Certificate = full.Certificate[:1]
-	fullAddr := startTLS(t, &tls.Config{Certificates: []tls.Certificate{full}})
-	leafAddr := startTLS(t, &tls.Config{Certificates: []tls.Certificate{leafOnly}})
+	fullAddr := testutil.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{full}})
+	leafAddr := testutil.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{leafOnly}})
 	rootPEM, interPEM := testutil.CertPEM(p.root.Cert), testutil.CertPEM(p.inter.Cert)
 
 	file := func(data []byte) func(t *testing.T) (string, string) {
@@ -162,7 +142,7 @@ func TestTrustAgreesWithOpenSSL(t *testing.T) {
 				testutil.WriteFile(t, d, n, data)
 			}
 			if rehashArgs != nil {
-				opensslRehash(t, d, rehashArgs...)
+				testutil.OpenSSLRehash(t, d, rehashArgs...)
 			}
 			return "", d
 		}

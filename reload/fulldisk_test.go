@@ -28,6 +28,6 @@ func TestCopyToFullDisk(t *testing.T) {
 		t.Errorf("exit status %d, want 1:\n%s", code, stderr)
 	}
 	if before != after {
-		t.Errorf("the copies changed:\n%s\n---\n%s", before, after)
+		t.Errorf("the copies changed (- before, + after):\n%s", testutil.DiffLines(before, after))
 	}
 }

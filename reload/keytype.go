@@ -10,26 +10,16 @@ import (
 // A server built on OpenSSL (Mosquitto, and most brokers) keeps one
 // certificate per key type in its SSL_CTX: one RSA, one ECDSA, one Ed25519
 // slot. A reload signal loads the new pair into its own type's slot and
-// leaves the others as they are, so a renewal that changes the key type
-// leaves the old certificate in place beside the new one, and OpenSSL
-// picks a slot per handshake from the signature algorithms the client
-// offers. Measured with Mosquitto 2.0.11 and OpenSSL 3.0 (HUP, then
-// openssl s_client with its default offer and with -sigalgs restricted to
-// one type, TLS 1.3 and 1.2 alike; cmd/certinit/run_keytype_test.go keeps
-// the first row as a test):
-//
-//	ECDSA P-256 -> RSA 2048    default clients get the OLD ECDSA certificate;
-//	                           RSA-only clients get the new one
-//	RSA 2048 -> ECDSA P-256    default clients get the new one;
-//	                           RSA-only clients get the OLD RSA certificate
-//	ECDSA P-256 -> Ed25519     default and ECDSA-only clients get the OLD one
-//	ECDSA P-256 -> ECDSA P-384 everyone gets the new one (one slot for all curves)
-//	RSA 2048 -> RSA 2048       everyone gets the new one
-//
-// The old certificate stays served until it expires (then those clients
-// fail) and its key stays in use, which is often why the key was changed.
-// So the slot is what matters: the public key algorithm, not the curve or
-// the size. Only a restart empties the other slots.
+// leaves the others as they are, and OpenSSL picks a slot per handshake
+// from the signature algorithms the client offers. So after a renewal that
+// changes the key type, the old certificate is still served to some
+// clients until it expires (then those clients fail), and its key stays in
+// use, which is often why the key was changed. The slot is what matters:
+// the public key algorithm, not the curve or the size. Only a restart
+// empties the other slots, so a change of key type restarts the server.
+// docs/run.md shows what Mosquitto serves after each kind of change;
+// runner/keytype_test.go (TestMosquittoKeepsOldKeyTypeOnHUP) fails when
+// the broker stops keeping the old certificate.
 
 // keyType is the public key algorithm of a served certificate (its
 // OpenSSL slot) with a description for the log ("ECDSA P-256").

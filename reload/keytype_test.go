@@ -3,17 +3,8 @@ package reload
 import (
 	"context"
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"log/slog"
-	"math/big"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,7 +24,7 @@ func TestKeyTypeChangeRestarts(t *testing.T) {
 	rec := &recorder{}
 	logs, log := testutil.NewLogs(t)
 	r := New(Config{Files: Files{Cert: f.cert, Key: f.key}, Log: log}, rec)
-	rsa1, rsa2 := genKey(t, "rsa"), genKey(t, "rsa")
+	rsa1, rsa2 := testutil.NewKey(t, "rsa"), testutil.NewKey(t, "rsa")
 	restart := func(from, to string) func(testutil.Record) bool {
 		return testutil.All(testutil.HasAttr("old_key_type", from), testutil.HasAttr("new_key_type", to), testutil.HasKey("reason"))
 	}
@@ -47,13 +38,13 @@ func TestKeyTypeChangeRestarts(t *testing.T) {
 	}{
 		{"ECDSA P-256 to RSA 2048", func() { f.writePairWith(rsa1, rsa1) }, []string{"restart"}, restart("ECDSA P-256", "RSA 2048")},
 		{"RSA to RSA", func() { f.writePairWith(rsa2, rsa2) }, []string{"signal hangup"}, reload},
-		{"RSA to ECDSA P-384", func() { k := genKey(t, "p384"); f.writePairWith(k, k) }, []string{"restart"}, restart("RSA 2048", "ECDSA P-384")},
-		{"curve alone (P-384 to P-256)", func() { k := genKey(t, "p256"); f.writePairWith(k, k) }, []string{"signal hangup"}, reload},
-		{"ECDSA to Ed25519", func() { k := genKey(t, "ed25519"); f.writePairWith(k, k) }, []string{"restart"}, restart("ECDSA P-256", "Ed25519")},
+		{"RSA to ECDSA P-384", func() { k := testutil.NewKey(t, "p384"); f.writePairWith(k, k) }, []string{"restart"}, restart("RSA 2048", "ECDSA P-384")},
+		{"curve alone (P-384 to P-256)", func() { k := testutil.NewKey(t, "p256"); f.writePairWith(k, k) }, []string{"signal hangup"}, reload},
+		{"ECDSA to Ed25519", func() { k := testutil.NewKey(t, "ed25519"); f.writePairWith(k, k) }, []string{"restart"}, restart("ECDSA P-256", "Ed25519")},
 		// An RSA certificate with an Ed25519 key: refused, so the server
 		// still has Ed25519 and the next Ed25519 pair is a plain reload.
-		{"refused RSA", func() { f.writePairWith(rsa1, genKey(t, "ed25519")) }, nil, refused},
-		{"Ed25519 after the refusal", func() { k := genKey(t, "ed25519"); f.writePairWith(k, k) }, []string{"signal hangup"}, reload},
+		{"refused RSA", func() { f.writePairWith(rsa1, testutil.NewKey(t, "ed25519")) }, nil, refused},
+		{"Ed25519 after the refusal", func() { k := testutil.NewKey(t, "ed25519"); f.writePairWith(k, k) }, []string{"signal hangup"}, reload},
 	}
 	for _, st := range steps {
 		before := len(logs.Records())
@@ -76,7 +67,7 @@ func TestKeyTypeChangeRestarts(t *testing.T) {
 // pair when the reloader is created.
 func TestKeyTypeStartsFromCopy(t *testing.T) {
 	f := newFixture(t)
-	k := genKey(t, "rsa")
+	k := testutil.NewKey(t, "rsa")
 	f.writePairWith(k, k)
 	snap, err := Load(Files{Cert: f.cert, Key: f.key}, nil, time.Now())
 	if err != nil {
@@ -113,7 +104,7 @@ func TestKeyTypeStartsFromInitial(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			k := genKey(t, "rsa")
+			k := testutil.NewKey(t, "rsa")
 			f.writePairWith(k, k)
 			cfg := Config{Files: files, Initial: initial}
 			if withCopy {
@@ -172,52 +163,14 @@ func TestSnapshotCurrent(t *testing.T) {
 	}
 }
 
-// genKey makes a key: "rsa" (2048 bits, what OpenSSL's default security
-// level accepts), "p256", "p384" or "ed25519".
-func genKey(t testing.TB, kind string) crypto.Signer {
-	t.Helper()
-	var k crypto.Signer
-	var err error
-	switch kind {
-	case "rsa":
-		k, err = rsa.GenerateKey(rand.Reader, 2048)
-	case "p256":
-		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	case "p384":
-		k, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
-	case "ed25519":
-		_, k, err = ed25519.GenerateKey(rand.Reader)
-	default:
-		t.Fatalf("genKey: unknown kind %q", kind)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
 // writePairWith writes a certificate for certKey's public key, signed by
 // the fixture's CA, and key as the private key (certKey itself for a
 // matching pair).
 func (f *fixture) writePairWith(certKey, key crypto.Signer) {
 	f.t.Helper()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: "localhost"},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, f.ca.Cert, certKey.Public(), f.ca.Key)
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		f.t.Fatal(err)
-	}
+	o := testutil.Localhost()
+	o.Key = certKey
+	c, _ := f.ca.Issue(f.t, o)
 	testutil.WriteFile(f.t, filepath.Dir(f.cert), filepath.Base(f.cert), testutil.CertPEM(c))
 	testutil.WriteFile(f.t, filepath.Dir(f.key), filepath.Base(f.key), testutil.KeyPEM(f.t, key))
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/x509/pkix"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -68,8 +67,8 @@ func newFixture(t *testing.T) *fixture {
 
 // writePair issues a fresh pair (opts shape the certificate) and writes it.
 func (f *fixture) writePair(opts testutil.CertOpts) (certPEM, keyPEM []byte) {
-	opts.Subject = pkix.Name{CommonName: "localhost"}
-	opts.IPs = []net.IP{net.IPv4(127, 0, 0, 1)}
+	l := testutil.Localhost()
+	opts.Subject, opts.DNSNames, opts.IPs = l.Subject, l.DNSNames, l.IPs
 	c, k := f.ca.Issue(f.t, opts)
 	certPEM, keyPEM = testutil.CertPEM(c), testutil.KeyPEM(f.t, k)
 	testutil.WriteFile(f.t, filepath.Dir(f.cert), filepath.Base(f.cert), certPEM)

@@ -161,9 +161,9 @@ func (s *Snapshot) Current() error {
 //     first, then renamed into place one right after the other, the
 //     certificate first: a reader that opens the certificate and then the
 //     key just between those renames gets the new certificate with the old
-//     key. That gap lasts microseconds; no scheme can close it for a
-//     reader that opens two files at two moments. certinit signals its own
-//     server only after the whole copy.
+//     key. That gap holds no write and no fsync, only the next rename; no
+//     scheme can close it for a reader that opens two files at two
+//     moments. certinit signals its own server only after the whole copy.
 func (s *Snapshot) CopyTo(ctx context.Context, dir string, o *owner.Owner) ([]string, error) {
 	return s.copyTo(ctx, dir, o, false)
 }
@@ -219,8 +219,9 @@ type copyFile struct {
 
 // commit writes the files as one group through atomicfile.WriteFiles: each
 // complete and durable under a temporary name first, then all renamed into
-// place back to back, so a reader meets the new certificate beside the old
-// key only within microseconds, not for as long as the key's fsyncs take.
+// place back to back, so a reader can meet the new certificate beside the
+// old key only between two renames, never while a file is written or
+// synced.
 func commit(dir string, files []copyFile, wo atomicfile.Options) (written []string, err error) {
 	group := make([]atomicfile.File, len(files))
 	for i, f := range files {

@@ -1,12 +1,8 @@
 package runner
 
 import (
-	"crypto/x509/pkix"
 	"fmt"
 	"math/big"
-	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -64,23 +60,17 @@ type broker struct {
 func newBroker(t *testing.T) *broker {
 	testutil.RequireTool(t, "mosquitto")
 	testutil.RequireTool(t, "openssl")
-	dir := t.TempDir()
-	// Mosquitto may drop to its own user: let it reach the files.
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := testutil.ReadableDir(t) // Mosquitto may drop to its own user
 	b := &broker{t: t, dir: dir, port: testutil.FreePort(t), ca: testutil.NewCA(t, "certinit run test CA")}
 	b.caFile = testutil.WriteFile(t, dir, "ca.pem", testutil.CertPEM(b.ca.Cert))
 	return b
 }
 
-// issue makes a server pair for 127.0.0.1 and returns it with its serial.
+// issue makes a server pair for localhost (o shapes the certificate
+// further) and returns it with its serial.
 func (b *broker) issue(o testutil.CertOpts) (certPEM, keyPEM []byte, serial *big.Int) {
-	o.Subject = pkix.Name{CommonName: "localhost"}
-	o.IPs = []net.IP{net.IPv4(127, 0, 0, 1)}
-	o.DNSNames = []string{"localhost"}
+	l := testutil.Localhost()
+	o.Subject, o.DNSNames, o.IPs = l.Subject, l.DNSNames, l.IPs
 	c, k := b.ca.Issue(b.t, o)
 	return testutil.CertPEM(c), testutil.KeyPEM(b.t, k), c.SerialNumber
 }
@@ -116,33 +106,11 @@ func (b *broker) served() (*big.Int, error) {
 	return mosquittotest.ServedSerial(b.t, b.port, b.caFile, "localhost")
 }
 
-// waitServed polls (openssl s_client) until the broker serves serial and
+// waitServed waits until the broker serves serial (openssl s_client) and
 // returns how long that took; it fails the test after within.
 func (b *broker) waitServed(serial *big.Int, within time.Duration) time.Duration {
 	b.t.Helper()
-	return b.waitServedBy(b.served, serial, within, 50*time.Millisecond)
-}
-
-// waitServedBy polls probe every interval until it reports serial and
-// returns how long that took; it fails the test after within.
-func (b *broker) waitServedBy(probe func() (*big.Int, error), serial *big.Int, within, interval time.Duration) time.Duration {
-	b.t.Helper()
-	start := time.Now()
-	var last error
-	for time.Since(start) < within {
-		got, err := probe()
-		if err == nil && got.Cmp(serial) == 0 {
-			return time.Since(start)
-		}
-		if err != nil {
-			last = err
-		} else {
-			last = fmt.Errorf("serving serial %x", got)
-		}
-		time.Sleep(interval) // polling interval
-	}
-	b.t.Fatalf("serial %x not served within %s: %v", serial, within, last)
-	return 0
+	return mosquittotest.WaitServed(b.t, within, serial, b.served)
 }
 
 // waitServing polls until the broker serves a certificate that verifies
@@ -173,10 +141,14 @@ func (b *broker) publish(msg string) {
 	}
 }
 
-// subscribe connects a mosquitto_sub that stays connected for the test.
+// subscribe connects a mosquitto_sub that stays connected for the test
+// and waits until a first message reaches it.
 func (b *broker) subscribe() *mosquittotest.Subscriber {
 	b.t.Helper()
-	return mosquittotest.Subscribe(b.t, b.endpoint(), "certinit/test")
+	sub := mosquittotest.Subscribe(b.t, b.endpoint(), "certinit/test")
+	b.publish("before")
+	waitGot(b.t, sub, "before")
+	return sub
 }
 
 // waitGot waits until sub has received msg.

@@ -233,7 +233,7 @@ func (s *state) copyPair(ctx context.Context) error {
 			return fmt.Errorf("%s: the pair changed again after each of %d checks; nothing copied to %s",
 				s.files.Cert, n, s.cfg.CopyTo)
 		}
-		s.log.Info("pair changed after it was checked; checking it again", "reason", err.Error())
+		s.log.Info("pair changed after it was checked; checking it again", "reason", err.Error(), "attempt", n)
 		if s.snap, err = s.waitForPair(ctx, max(s.cfg.Wait, recheckWait)); err != nil {
 			return err
 		}

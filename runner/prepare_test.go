@@ -34,18 +34,11 @@ func requireRecord(t *testing.T, logs *testutil.Logs, match func(testutil.Record
 	}
 }
 
-// writeTestPair writes a valid certificate and key under dir.
-func writeTestPair(t *testing.T, dir, certName, keyName string) (cert, key string) {
-	t.Helper()
-	c, k := testutil.NewCA(t, "runner test CA").Issue(t, testutil.CertOpts{})
-	return testutil.WriteFile(t, dir, certName, testutil.CertPEM(c)), testutil.WriteFile(t, dir, keyName, testutil.KeyPEM(t, k))
-}
-
 // TestInitCopies: init validates the pair, copies it keeping the file
 // names (key 0600, certificate 0644) and logs what it copied.
 func TestInitCopies(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := writeTestPair(t, dir, "fullchain.pem", "privkey.pem")
+	cert, key := testutil.WritePair(t, dir, "fullchain.pem", "privkey.pem")
 	copyDir := filepath.Join(dir, "copy")
 	logs, err := initLogged(t, Config{Cert: cert, Key: key, CopyTo: copyDir})
 	if err != nil {
@@ -199,8 +192,8 @@ func TestInitCopyRechecksChangedPair(t *testing.T) {
 	if calls != 2 {
 		t.Errorf("copied %d times, want 2 (refused, then the renewed pair)", calls)
 	}
-	if n := len(logs.Matching(testutil.Message("pair changed after it was checked; checking it again"))); n != 1 {
-		t.Errorf("%d records of checking the pair again, want 1", n)
+	if rechecks := logs.Matching(testutil.HasKey("attempt")); len(rechecks) != 1 || rechecks[0].Attrs["attempt"] != "1" {
+		t.Errorf("records of checking the pair again: %v, want one, after attempt 1", rechecks)
 	}
 	for _, p := range []string{certPath, keyPath} {
 		if !sameBytes(p, filepath.Join(copyDir, filepath.Base(p))) {

@@ -5,13 +5,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"math/big"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/certinit/certinit/internal/mosquittotest"
 	"github.com/certinit/certinit/internal/testutil"
 )
 
@@ -28,17 +28,8 @@ func TestStressRenewals(t *testing.T) {
 	n := testutil.Scale(20, 200)
 	const warm = 3 // renewals before the fd baseline: lazily opened files and threads
 	b := newBroker(t)
-	cert, key, serial := b.issue(testutil.CertOpts{})
-	src := filepath.Join(b.dir, "src")
-	certPath := testutil.WriteFile(t, src, "server.pem", cert)
-	keyPath := testutil.WriteFile(t, src, "server-key.pem", key)
-	copyDir := filepath.Join(b.dir, "broker-certs")
-	b.writeConf(filepath.Join(copyDir, "server.pem"), filepath.Join(copyDir, "server-key.pem"), true)
-	b.start("--cert", certPath, "--key", keyPath, "--copy-to", copyDir, "--debounce", "100ms")
-	b.waitServed(serial, 10*time.Second)
+	certPath, keyPath := startCopying(t, b)
 	sub := b.subscribe()
-	b.publish("before")
-	waitGot(t, sub, "before")
 
 	hs := b.handshakes(t)
 	pid := b.PID
@@ -49,7 +40,7 @@ func TestStressRenewals(t *testing.T) {
 		cert, key, serial := b.issue(testutil.CertOpts{})
 		testutil.RenameOver(t, keyPath, key)
 		testutil.RenameOver(t, certPath, cert)
-		lat = append(lat, b.waitServedTLS(serial, 10*time.Second))
+		lat = append(lat, mosquittotest.WaitServed(t, 10*time.Second, serial, b.servedTLS))
 		u := testutil.Usage(t, pid)
 		switch i {
 		case warm:
@@ -104,7 +95,8 @@ func (b *broker) tlsConfig() *tls.Config {
 }
 
 // servedTLS returns the serial the broker presents now, through a
-// verified Go TLS handshake.
+// verified Go TLS handshake: cheaper than openssl s_client, for a test
+// that asks often.
 func (b *broker) servedTLS() (*big.Int, error) {
 	d := &tls.Dialer{Config: b.tlsConfig()}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -115,13 +107,6 @@ func (b *broker) servedTLS() (*big.Int, error) {
 	}
 	defer c.Close()
 	return c.(*tls.Conn).ConnectionState().PeerCertificates[0].SerialNumber, nil
-}
-
-// waitServedTLS polls (Go's crypto/tls, cheaper than s_client) until the
-// broker serves serial and returns how long that took.
-func (b *broker) waitServedTLS(serial *big.Int, within time.Duration) time.Duration {
-	b.t.Helper()
-	return b.waitServedBy(b.servedTLS, serial, within, 10*time.Millisecond)
 }
 
 // handshaker does verified TLS handshakes with the broker until stopped.

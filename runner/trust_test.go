@@ -3,9 +3,7 @@ package runner
 import (
 	"math/big"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -79,7 +77,7 @@ func TestRunTrustChangesAndRehashDir(t *testing.T) {
 	// made after that is scanned together with, or after, the rehashed
 	// directory: had the links changed its fingerprint, the directory
 	// would be in this reload or in one more.
-	link := filepath.Join(peers, subjectHash(t, peer2)+".0")
+	link := filepath.Join(peers, testutil.SubjectHash(t, peer2)+".0")
 	b.WaitRecords(testutil.All(testutil.Message("file event"), testutil.HasAttr("path", link)), 1)
 	testutil.RenameOver(t, marker, []byte("1"))
 	b.waitReload(4, marker)
@@ -112,8 +110,6 @@ func TestRunLocalIssuerRenewal(t *testing.T) {
 	first := b.waitServing(10 * time.Second)
 
 	sub := b.subscribe()
-	b.publish("before")
-	waitGot(t, sub, "before")
 	now := b.waitServing(time.Second)
 	var renewed *big.Int
 	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
@@ -137,21 +133,11 @@ func TestRunLocalIssuerRenewal(t *testing.T) {
 	t.Logf("serving renewed serial %x", renewed)
 }
 
-// subjectHash is openssl's subject hash of the first certificate in file.
-func subjectHash(t *testing.T, file string) string {
-	t.Helper()
-	out, err := exec.Command(testutil.RequireTool(t, "openssl"), "x509", "-noout", "-subject_hash", "-in", file).Output()
-	if err != nil {
-		t.Fatalf("openssl x509 -subject_hash %s: %v", file, err)
-	}
-	return strings.TrimSpace(string(out))
-}
-
 // requireLink checks that dir has (or has not) a hash link for the
 // certificate in file.
 func requireLink(t *testing.T, dir, file string, want bool) {
 	t.Helper()
-	link := filepath.Join(dir, subjectHash(t, file)+".0")
+	link := filepath.Join(dir, testutil.SubjectHash(t, file)+".0")
 	_, err := os.Lstat(link)
 	if (err == nil) != want {
 		t.Fatalf("%s: exists %v, want %v", link, err == nil, want)

@@ -92,7 +92,7 @@ func TestSignal(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := goRun(t, s, context.Background())
-	testutil.Eventually(t, 10*time.Second, func() (bool, string) { return exists(ready), "child ready" })
+	testutil.WaitExists(t, ready, 10*time.Second) // the child's trap is set
 	if err := s.Signal(syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestStopTimeout(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	res := goRun(t, s, ctx)
-	testutil.Eventually(t, 10*time.Second, func() (bool, string) { return exists(ready), "child ready" })
+	testutil.WaitExists(t, ready, 10*time.Second) // the child's trap is set
 	cancel()
 	if r := res.wait(t); r.code != 137 {
 		t.Fatalf("exit code %d, want 137 (SIGKILL after the stop timeout)", r.code)
@@ -216,8 +216,6 @@ func runSup(t *testing.T, ctx context.Context, o Options) (int, error) {
 	r := goRun(t, s, ctx).wait(t)
 	return r.code, r.err
 }
-
-func exists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 func lines(p string) int {
 	b, _ := os.ReadFile(p)

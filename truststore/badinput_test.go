@@ -52,7 +52,7 @@ func TestBadInputLeavesStoreUnchanged(t *testing.T) {
 		for _, tc := range tests {
 			t.Run(spec+"/"+tc.name, func(t *testing.T) {
 				root := t.TempDir()
-				copyTree(t, base, root)
+				testutil.CopyTree(t, base, root)
 				before := testutil.TreeDigest(t, root, false)
 				s := openStore(t, root, spec)
 				_, err := s.Install(context.Background(), []string{good, tc.file}, InstallOptions{})
@@ -63,7 +63,7 @@ func TestBadInputLeavesStoreUnchanged(t *testing.T) {
 					t.Errorf("error %q: want one line naming %s and saying %q", err, tc.file, tc.want)
 				}
 				if after := testutil.TreeDigest(t, root, false); after != before {
-					t.Errorf("store changed:\nbefore:\n%s\nafter:\n%s", before, after)
+					t.Errorf("store changed (- before, + after):\n%s", testutil.DiffLines(before, after))
 				}
 			})
 		}
@@ -119,7 +119,7 @@ func TestPlantedSymlink(t *testing.T) {
 	f, ca := writeCA(t, in, "ca.pem", "Planted CA")
 	root := t.TempDir()
 	victim := filepath.Join(t.TempDir(), "victim")
-	local := mustMkdir(t, filepath.Join(root, "usr/local/share/ca-certificates"))
+	local := testutil.Mkdir(t, filepath.Join(root, "usr/local/share/ca-certificates"))
 	if err := os.Symlink(victim, filepath.Join(local, stableName(ca.Cert)+".crt")); err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package truststore
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,7 +17,7 @@ import (
 // makes exactly the links openssl rehash makes for the per-certificate
 // files.
 func TestDirBundleNotHashed(t *testing.T) {
-	openssl := testutil.RequireTool(t, "openssl")
+	testutil.RequireTool(t, "openssl")
 	in := t.TempDir()
 	// "zeta..." sorts after "ca-certificates.crt", the order in which the
 	// bundle used to win the first link.
@@ -29,7 +28,7 @@ func TestDirBundleNotHashed(t *testing.T) {
 	dir := filepath.Join(root, "capath")
 	check := func(step string) {
 		t.Helper()
-		got := links(t, dir)
+		got := testutil.Links(t, dir)
 		for n, target := range got {
 			if target == dirBundleName {
 				t.Errorf("%s: %s -> %s: the bundle got a hash link", step, n, target)
@@ -44,10 +43,8 @@ func TestDirBundleNotHashed(t *testing.T) {
 				testutil.WriteFile(t, ref, e.Name(), data)
 			}
 		}
-		if out, err := exec.Command(openssl, "rehash", ref).CombinedOutput(); err != nil {
-			t.Fatalf("openssl rehash: %v\n%s", err, out)
-		}
-		if d := diffMaps(links(t, ref), got); d != "" {
+		testutil.OpenSSLRehash(t, ref)
+		if d := testutil.DiffMaps(testutil.Links(t, ref), got); d != "" {
 			t.Errorf("%s: links differ from openssl rehash of the certificate files (- openssl only, + certinit only):\n%s", step, d)
 		}
 		checkConsistent(t, s)
@@ -60,11 +57,11 @@ func TestDirBundleNotHashed(t *testing.T) {
 	}
 	check("rebuild")
 	if after := testutil.TreeDigest(t, root, false); after != before {
-		t.Errorf("rebuild of a one-certificate store changed it:\n%s", diffLines(before, after))
+		t.Errorf("rebuild of a one-certificate store changed it:\n%s", testutil.DiffLines(before, after))
 	}
 	// A link to the bundle planted by hand (openssl rehash run on the
 	// directory) goes at the next operation.
-	hash := strings.TrimSuffix(firstKey(links(t, dir)), ".0")
+	hash := strings.TrimSuffix(firstKey(testutil.Links(t, dir)), ".0")
 	if err := os.Symlink(dirBundleName, filepath.Join(dir, hash+".1")); err != nil {
 		t.Fatal(err)
 	}
@@ -99,17 +96,17 @@ func TestDebianBundleHashLikeTool(t *testing.T) {
 	alpha, _ := writeCA(t, in, "alpha.pem", "Alpha debian root")
 	root := t.TempDir() // certinit's
 	ref := t.TempDir()  // the tool's
-	mustMkdir(t, filepath.Join(ref, certsDir))
+	testutil.Mkdir(t, filepath.Join(ref, certsDir))
 	s := openStore(t, root, "debian")
 	local := "usr/local/share/ca-certificates"
 	for step, f := range []string{zeta, alpha} {
 		install(t, s, f)
 		// The tool gets the same source files certinit wrote.
 		os.RemoveAll(filepath.Join(ref, local))
-		copyTree(t, filepath.Join(root, local), mustMkdir(t, filepath.Join(ref, local)))
+		testutil.CopyTree(t, filepath.Join(root, local), testutil.Mkdir(t, filepath.Join(ref, local)))
 		debianTool(t, ref)
-		tool, got := links(t, filepath.Join(ref, certsDir)), links(t, filepath.Join(root, certsDir))
-		if d := diffMaps(tool, got); d != "" {
+		tool, got := testutil.Links(t, filepath.Join(ref, certsDir)), testutil.Links(t, filepath.Join(root, certsDir))
+		if d := testutil.DiffMaps(tool, got); d != "" {
 			t.Errorf("step %d: links differ from update-ca-certificates' (- tool only, + certinit only):\n%s", step+1, d)
 		}
 		t.Logf("step %d: %v", step+1, got)

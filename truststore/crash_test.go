@@ -2,17 +2,15 @@ package truststore
 
 import (
 	"fmt"
-	"io/fs"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/certinit/certinit/hashlink"
+	"github.com/certinit/certinit/internal/atomicfile"
 	"github.com/certinit/certinit/internal/testutil"
 )
 
@@ -62,6 +60,8 @@ func TestCrashSafety(t *testing.T) {
 	}
 }
 
+// crashInstall is TestCrashSafety for one store: installs of files into
+// copies of base killed at random, each checked, then run again.
 func crashInstall(t *testing.T, bin, openssl, spec, base, baseCA string, files []string) {
 	runInstall := func(root string) *exec.Cmd {
 		args := append([]string{"trust", "install", "--store", spec, "--root", root}, files...)
@@ -70,7 +70,7 @@ func crashInstall(t *testing.T, bin, openssl, spec, base, baseCA string, files [
 		return cmd
 	}
 	clean := t.TempDir()
-	copyTree(t, base, clean)
+	testutil.CopyTree(t, base, clean)
 	start := time.Now()
 	if out, err := runInstall(clean).CombinedOutput(); err != nil {
 		t.Fatalf("clean install: %v\n%s", err, out)
@@ -79,26 +79,12 @@ func crashInstall(t *testing.T, bin, openssl, spec, base, baseCA string, files [
 	want := testutil.TreeDigest(t, clean, false)
 	t.Logf("clean install took %v", took)
 
-	iterations := testutil.Scale(12, 100)
-	seed := uint64(time.Now().UnixNano())
-	rng := rand.New(rand.NewPCG(seed, 7))
-	killedMidway := 0
-	for i := 0; i < iterations; i++ {
-		root := t.TempDir()
-		linkTree(t, base, root)
-		cmd := runInstall(root)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		// A random point in the run: the kill is the experiment, not a
-		// synchronisation.
-		delay := time.Duration(rng.Int64N(int64(took + took/4)))
-		timer := time.AfterFunc(delay, func() { cmd.Process.Signal(syscall.SIGKILL) })
-		err := cmd.Wait()
-		timer.Stop()
-		if err != nil {
-			killedMidway++
-		}
+	var root string // the copy of base the current run works on
+	testutil.KillAtRandom(t, testutil.Scale(12, 100), took, func(int) *exec.Cmd {
+		root = t.TempDir()
+		testutil.LinkTree(t, base, root)
+		return runInstall(root)
+	}, func(i int, at time.Duration) {
 		s := openStore(t, root, spec)
 		checkConsistent(t, s)
 		invisibleTemps(t, root)
@@ -109,20 +95,16 @@ func crashInstall(t *testing.T, bin, openssl, spec, base, baseCA string, files [
 		}
 		for _, v := range verify {
 			if out, err := runInStore(t, s, inNS, nil, openssl, append(append([]string{"verify"}, v...), baseCA)...); err != nil {
-				t.Fatalf("iteration %d (seed %d, kill at %v): a CA installed before is not found with %s: %v\n%s", i, seed, delay, v[0], err, out)
+				t.Fatalf("iteration %d (kill at %v): a CA installed before is not found with %s: %v\n%s", i, at, v[0], err, out)
 			}
 		}
 		if out, err := runInstall(root).CombinedOutput(); err != nil {
-			t.Fatalf("iteration %d: re-run after kill at %v: %v\n%s", i, delay, err, out)
+			t.Fatalf("iteration %d: re-run after kill at %v: %v\n%s", i, at, err, out)
 		}
 		if got := testutil.TreeDigest(t, root, false); got != want {
-			t.Fatalf("iteration %d (seed %d, kill at %v): re-run differs from a clean run:\n%s", i, seed, delay, diffLines(want, got))
+			t.Fatalf("iteration %d (kill at %v): re-run differs from a clean run (- clean, + re-run):\n%s", i, at, testutil.DiffLines(want, got))
 		}
-	}
-	t.Logf("%d of %d runs were killed before they finished (seed %d)", killedMidway, iterations, seed)
-	if killedMidway == 0 {
-		t.Error("no run was killed midway: the test proved nothing")
-	}
+	})
 }
 
 // invisibleTemps fails if a temporary file under root is one a reader of
@@ -131,39 +113,11 @@ func crashInstall(t *testing.T, bin, openssl, spec, base, baseCA string, files [
 // would take it for theirs.
 func invisibleTemps(t *testing.T, root string) {
 	t.Helper()
-	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !strings.HasPrefix(d.Name(), ".certinit-tmp-") {
-			return nil
-		}
-		if isHashName(d.Name()) || hashlink.IsCandidate(d.Name()) {
+	for _, p := range testutil.Find(t, root, atomicfile.IsTemp) {
+		if name := filepath.Base(p); isHashName(name) || hashlink.IsCandidate(name) {
 			t.Errorf("temporary file %s looks like a certificate or hash link to readers", p)
 		}
-		return nil
-	})
-}
-
-// diffLines shows lines only in a (-) or only in b (+).
-func diffLines(a, b string) string {
-	in := func(s string) map[string]bool {
-		m := map[string]bool{}
-		for _, l := range strings.Split(s, "\n") {
-			m[l] = true
-		}
-		return m
 	}
-	ma, mb := in(a), in(b)
-	var out []string
-	for l := range ma {
-		if !mb[l] {
-			out = append(out, "- "+l)
-		}
-	}
-	for l := range mb {
-		if !ma[l] {
-			out = append(out, "+ "+l)
-		}
-	}
-	return strings.Join(out, "\n")
 }
 
 // TestConcurrentInstalls starts many `certinit trust install` processes
@@ -228,7 +182,7 @@ func TestConcurrentInstalls(t *testing.T) {
 				t.Fatalf("rebuild: %v\n%s", err, out)
 			}
 			if after := testutil.TreeDigest(t, root, false); after != before {
-				t.Errorf("rebuild after concurrent installs changed the store:\n%s", diffLines(before, after))
+				t.Errorf("rebuild after concurrent installs changed the store:\n%s", testutil.DiffLines(before, after))
 			}
 		})
 	}

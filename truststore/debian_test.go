@@ -25,13 +25,13 @@ const certsDir = "etc/ssl/certs"
 // same bundle bytes.
 func toolAgrees(t *testing.T, root string) {
 	t.Helper()
-	before := links(t, filepath.Join(root, certsDir))
+	before := testutil.Links(t, filepath.Join(root, certsDir))
 	bundle, _ := os.ReadFile(filepath.Join(root, certsDir, "ca-certificates.crt"))
 	out := debianTool(t, root)
 	if !strings.Contains(out, "0 added, 0 removed") {
 		t.Errorf("update-ca-certificates after certinit did not report 0 added, 0 removed:\n%s", out)
 	}
-	if d := diffMaps(before, links(t, filepath.Join(root, certsDir))); d != "" {
+	if d := testutil.DiffMaps(before, testutil.Links(t, filepath.Join(root, certsDir))); d != "" {
 		t.Errorf("update-ca-certificates changed links after certinit:\n%s", d)
 	}
 	after, _ := os.ReadFile(filepath.Join(root, certsDir, "ca-certificates.crt"))
@@ -45,12 +45,12 @@ func toolAgrees(t *testing.T, root string) {
 func sameAsTool(t *testing.T, base, root string, args ...string) {
 	t.Helper()
 	ref := t.TempDir()
-	copyTree(t, base, ref)
+	testutil.CopyTree(t, base, ref)
 	local := "usr/local/share/ca-certificates"
 	os.RemoveAll(filepath.Join(ref, local))
-	copyTree(t, filepath.Join(root, local), mustMkdir(t, filepath.Join(ref, local)))
+	testutil.CopyTree(t, filepath.Join(root, local), testutil.Mkdir(t, filepath.Join(ref, local)))
 	debianTool(t, ref, args...)
-	if d := diffMaps(links(t, filepath.Join(ref, certsDir)), links(t, filepath.Join(root, certsDir))); d != "" {
+	if d := testutil.DiffMaps(testutil.Links(t, filepath.Join(ref, certsDir)), testutil.Links(t, filepath.Join(root, certsDir))); d != "" {
 		t.Errorf("links differ from update-ca-certificates' (- tool only, + certinit only):\n%s", d)
 	}
 	want, _ := os.ReadFile(filepath.Join(ref, certsDir, "ca-certificates.crt"))
@@ -58,14 +58,6 @@ func sameAsTool(t *testing.T, base, root string, args ...string) {
 	if !bytes.Equal(want, got) {
 		t.Errorf("bundle differs from update-ca-certificates' (%d vs %d bytes)", len(got), len(want))
 	}
-}
-
-func mustMkdir(t *testing.T, p string) string {
-	t.Helper()
-	if err := os.MkdirAll(p, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
 }
 
 func TestDebianEquivalence(t *testing.T) {
@@ -91,7 +83,7 @@ func TestDebianEquivalence(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			base := stockDebianRoot(t)
 			root := t.TempDir()
-			copyTree(t, base, root)
+			testutil.CopyTree(t, base, root)
 			s := openStore(t, root, "auto")
 			if s.Layout().Name != "debian" {
 				t.Fatalf("detected %s, want debian", s.Layout().Name)
@@ -120,7 +112,7 @@ func TestDebianRemoveAndFresh(t *testing.T) {
 	c, _ := writeCA(t, in, "c.pem", "Other CA")
 	base := stockDebianRoot(t)
 	root := t.TempDir()
-	copyTree(t, base, root)
+	testutil.CopyTree(t, base, root)
 	s := openStore(t, root, "debian")
 	install(t, s, a, b, c)
 	if _, err := s.Remove(context.Background(), []string{a}); err != nil {
@@ -143,7 +135,7 @@ func TestDebianConfFile(t *testing.T) {
 	testutil.RequireRoot(t)
 	base := stockDebianRoot(t)
 	root := t.TempDir()
-	copyTree(t, base, root)
+	testutil.CopyTree(t, base, root)
 	confPath := filepath.Join(root, "etc/ca-certificates.conf")
 	data, err := os.ReadFile(confPath)
 	if err != nil {
@@ -176,19 +168,10 @@ func TestDebianConfFile(t *testing.T) {
 	}
 	toolAgrees(t, root)
 	// Same against a tool run from the same sources.
-	ref := t.TempDir()
-	copyTree(t, base, ref)
-	testutil.WriteFile(t, filepath.Join(ref, "etc"), "ca-certificates.conf", []byte(strings.Join(out, "\n")+"\n"))
-	copyTree(t, filepath.Join(root, "usr/local/share/ca-certificates"), filepath.Join(ref, "usr/local/share/ca-certificates"))
-	debianTool(t, ref)
-	if d := diffMaps(links(t, filepath.Join(ref, certsDir)), links(t, filepath.Join(root, certsDir))); d != "" {
-		t.Errorf("links differ from update-ca-certificates':\n%s", d)
-	}
-	want, _ := os.ReadFile(filepath.Join(ref, certsDir, "ca-certificates.crt"))
-	got, _ := os.ReadFile(filepath.Join(root, certsDir, "ca-certificates.crt"))
-	if !bytes.Equal(want, got) {
-		t.Errorf("bundle differs from update-ca-certificates' (%d vs %d bytes)", len(got), len(want))
-	}
+	withConf := t.TempDir()
+	testutil.CopyTree(t, base, withConf)
+	testutil.WriteFile(t, filepath.Join(withConf, "etc"), "ca-certificates.conf", []byte(strings.Join(out, "\n")+"\n"))
+	sameAsTool(t, withConf, root)
 }
 
 func TestDebianEmptyRoot(t *testing.T) {
@@ -208,10 +191,10 @@ func TestDebianEmptyRoot(t *testing.T) {
 	// Without ca-certificates.conf the tool starts fresh every time (and
 	// so reports what it re-added); it must still end with certinit's
 	// links and bundle.
-	before := links(t, filepath.Join(root, certsDir))
+	before := testutil.Links(t, filepath.Join(root, certsDir))
 	bundle, _ := os.ReadFile(filepath.Join(root, certsDir, "ca-certificates.crt"))
 	debianTool(t, root)
-	if d := diffMaps(before, links(t, filepath.Join(root, certsDir))); d != "" {
+	if d := testutil.DiffMaps(before, testutil.Links(t, filepath.Join(root, certsDir))); d != "" {
 		t.Errorf("tool changed links:\n%s", d)
 	}
 	after, _ := os.ReadFile(filepath.Join(root, certsDir, "ca-certificates.crt"))

@@ -9,11 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/certinit/certinit/internal/atomicfile"
 	"github.com/certinit/certinit/internal/testutil"
 )
 
@@ -42,56 +42,11 @@ func writeCA(t testing.TB, dir, name, cn string) (string, *testutil.CA) {
 	return testutil.WriteFile(t, dir, name, testutil.CertPEM(ca.Cert)), ca
 }
 
-// links returns name -> target of the symlinks directly in dir.
-func links(t testing.TB, dir string) map[string]string {
+// noTemps fails if a temporary file is left anywhere under root.
+func noTemps(t *testing.T, root string) {
 	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, e := range ents {
-		if e.Type()&fs.ModeSymlink != 0 {
-			out[e.Name()], _ = os.Readlink(filepath.Join(dir, e.Name()))
-		}
-	}
-	return out
-}
-
-// diffMaps reports the differences between two link maps, or "".
-func diffMaps(a, b map[string]string) string {
-	var out []string
-	for k, v := range a {
-		if w, ok := b[k]; !ok {
-			out = append(out, fmt.Sprintf("- %s -> %s", k, v))
-		} else if v != w {
-			out = append(out, fmt.Sprintf("~ %s -> %s / %s", k, v, w))
-		}
-	}
-	for k, v := range b {
-		if _, ok := a[k]; !ok {
-			out = append(out, fmt.Sprintf("+ %s -> %s", k, v))
-		}
-	}
-	sort.Strings(out)
-	return strings.Join(out, "\n")
-}
-
-// copyTree copies a directory tree, links as links (cp -a).
-func copyTree(t testing.TB, src, dst string) {
-	t.Helper()
-	if out, err := exec.Command("cp", "-a", src+"/.", dst).CombinedOutput(); err != nil {
-		t.Fatalf("cp -a: %v\n%s", err, out)
-	}
-}
-
-// linkTree is copyTree with regular files hard-linked (cp -al): cheap, and
-// safe for trees certinit changes only by rename and unlink, never by
-// writing into an existing file.
-func linkTree(t testing.TB, src, dst string) {
-	t.Helper()
-	if out, err := exec.Command("cp", "-al", src+"/.", dst).CombinedOutput(); err != nil {
-		t.Fatalf("cp -al: %v\n%s", err, out)
+	if left := testutil.Find(t, root, atomicfile.IsTemp); len(left) > 0 {
+		t.Errorf("temporary files left: %q", left)
 	}
 }
 
@@ -192,10 +147,10 @@ func stockDebianRoot(t testing.TB) string {
 		t.Fatal(stockErr)
 	}
 	root := t.TempDir()
-	copyTree(t, stockDir, root)
+	testutil.CopyTree(t, stockDir, root)
 	if _, err := os.Stat(filepath.Join(stockDir, "etc/ssl/certs/ca-certificates.crt")); err != nil {
 		debianTool(t, root, "--fresh")
-		copyTree(t, root, stockDir)
+		testutil.CopyTree(t, root, stockDir)
 	}
 	return root
 }

@@ -22,12 +22,22 @@ import (
 // memory); in Debian's local directory (where update-ca-certificates would
 // paste it into the bundle) it is one clear error and the store is left as
 // it was.
+// runTrust runs certinit trust with args to its end and returns what it
+// did and its peak RSS in KiB (testutil.PeakRSS).
+func runTrust(t *testing.T, args ...string) (testutil.Result, int64) {
+	t.Helper()
+	cmd := testutil.CertinitCommand(t, append([]string{"trust"}, args...)...)
+	rss := testutil.PeakRSS(t, cmd)
+	r := testutil.Run(t, cmd)
+	return r, rss()
+}
+
 func TestHugeFileInStore(t *testing.T) {
 	in := t.TempDir()
 	f, _ := writeCA(t, in, "new.pem", "Beside Huge CA")
 	huge := func(p string) {
 		t.Helper()
-		mustMkdir(t, filepath.Dir(p))
+		testutil.Mkdir(t, filepath.Dir(p))
 		w, err := os.Create(p)
 		if err != nil {
 			t.Fatal(err)
@@ -43,14 +53,14 @@ func TestHugeFileInStore(t *testing.T) {
 	t.Run("dir", func(t *testing.T) {
 		root := t.TempDir()
 		huge(filepath.Join(root, "capath/huge.pem"))
-		code, stderr, took, rss := runTrust(t, "install", "--root", root, "--store", "dir:/capath", f)
-		t.Logf("install beside a 100 MB file: exit %d in %v, peak RSS %d KiB", code, took, rss)
-		warned := testutil.JSONLogs(t, stderr).Matching(testutil.All(testutil.AtLevel(slog.LevelWarn), testutil.HasAttr("path", "/capath/huge.pem")))
-		if code != 0 || len(warned) == 0 {
-			t.Errorf("exit %d, want 0 and a warning naming huge.pem:\n%s", code, stderr)
+		r, rss := runTrust(t, "install", "--root", root, "--store", "dir:/capath", f)
+		t.Logf("install beside a 100 MB file: exit %d in %v, peak RSS %d KiB", r.Code, r.Took, rss)
+		warned := r.Logs.Matching(testutil.All(testutil.AtLevel(slog.LevelWarn), testutil.HasAttr("path", "/capath/huge.pem")))
+		if r.Code != 0 || len(warned) == 0 {
+			t.Errorf("exit %d, want 0 and a warning naming huge.pem:\n%s", r.Code, r.Stderr)
 		}
-		if took > 20*time.Second || rss > 64<<10 { // -1: not measured
-			t.Errorf("took %v and %d KiB: the huge file was read", took, rss)
+		if r.Took > 20*time.Second || rss > 64<<10 {
+			t.Errorf("took %v and %d KiB: the huge file was read", r.Took, rss)
 		}
 		s := openStore(t, root, "dir:/capath")
 		if n := len(bundleCerts(t, s.BundlePath())); n != 1 {
@@ -63,17 +73,16 @@ func TestHugeFileInStore(t *testing.T) {
 		install(t, openStore(t, root, "debian"), testutil.WriteFile(t, in, "first.pem", testutil.CertPEM(testutil.NewCA(t, "First CA").Cert)))
 		huge(filepath.Join(root, "usr/local/share/ca-certificates/huge.crt"))
 		before := testutil.TreeDigest(t, root, false)
-		code, stderr, took, rss := runTrust(t, "install", "--root", root, "--store", "debian", f)
-		t.Logf("install beside a 100 MB .crt: exit %d in %v, peak RSS %d KiB", code, took, rss)
-		lines := errorLines(stderr)
-		if code != 1 || len(lines) != 1 || !strings.Contains(lines[0], "huge.crt") || !strings.Contains(lines[0], "larger than 64 MiB") {
-			t.Errorf("exit %d, want 1 and one error line naming huge.crt:\n%s", code, stderr)
+		r, rss := runTrust(t, "install", "--root", root, "--store", "debian", f)
+		t.Logf("install beside a 100 MB .crt: exit %d in %v, peak RSS %d KiB", r.Code, r.Took, rss)
+		if lines := r.Logs.Lines(); r.Code != 1 || len(lines) != 1 || !strings.Contains(lines[0], "huge.crt") || !strings.Contains(lines[0], "larger than 64 MiB") {
+			t.Errorf("exit %d, want 1 and one error line naming huge.crt:\n%s", r.Code, r.Stderr)
 		}
-		if took > 20*time.Second || rss > 64<<10 { // -1: not measured
-			t.Errorf("took %v and %d KiB: the huge file was read", took, rss)
+		if r.Took > 20*time.Second || rss > 64<<10 {
+			t.Errorf("took %v and %d KiB: the huge file was read", r.Took, rss)
 		}
 		if after := testutil.TreeDigest(t, root, false); after != before {
-			t.Errorf("store changed:\n%s", diffLines(before, after))
+			t.Errorf("store changed:\n%s", testutil.DiffLines(before, after))
 		}
 	})
 }
@@ -98,30 +107,22 @@ func TestHugeInputBundle(t *testing.T) {
 	buf.Write(testutil.CertPEM(ca.Cert))
 	f := testutil.WriteFile(t, in, "bundle.pem", buf.Bytes())
 	root := t.TempDir()
-	code, stderr, took, rss := runTrust(t, "install", "--root", root, "--store", "dir:/capath", f)
-	t.Logf("install of %d certificates (%d MiB): exit %d in %v, peak RSS %d MiB", n+1, buf.Len()>>20, code, took, rss>>10)
-	if code != 0 {
-		t.Fatalf("exit %d:\n%s", code, lastLines(stderr, 5))
+	r, rss := runTrust(t, "install", "--root", root, "--store", "dir:/capath", f)
+	t.Logf("install of %d certificates (%d MiB): exit %d in %v, peak RSS %d MiB", n+1, buf.Len()>>20, r.Code, r.Took, rss>>10)
+	if r.Code != 0 {
+		t.Fatalf("exit %d:\n%s", r.Code, testutil.LastLines(r.Stderr, 5))
 	}
-	if took > time.Duration(n)*10*time.Millisecond+10*time.Second { // linear; each file is fsynced
+	if took := r.Took; took > time.Duration(n)*10*time.Millisecond+10*time.Second { // linear; each file is fsynced
 		t.Errorf("took %v for %d certificates", took, n)
 	}
 	s := openStore(t, root, "dir:/capath")
 	if got := len(bundleCerts(t, s.BundlePath())); got != n+1 {
 		t.Errorf("bundle holds %d certificates, want %d", got, n+1)
 	}
-	if got := len(links(t, filepath.Join(root, "capath"))); got != n+1 {
+	if got := len(testutil.Links(t, filepath.Join(root, "capath"))); got != n+1 {
 		t.Errorf("%d hash links, want %d", got, n+1)
 	}
 	verifyCApath(t, filepath.Join(root, "capath"), probe)
-}
-
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // TestLongSubjectCA installs a CA whose subject is about 64 KiB: its hash
@@ -150,11 +151,11 @@ func TestLongSubjectCA(t *testing.T) {
 			root := t.TempDir()
 			install(t, openStore(t, root, "dir:/capath"), f)
 			out, err := exec.Command(openssl, "x509", "-noout", "-subject_hash", "-in", f).Output()
-			if err != nil {
+			if err != nil { // not testutil.SubjectHash: a refusal is an answer here
 				t.Skipf("openssl does not load a %d-byte subject: %v", len(c.RawSubject), err)
 			}
 			want := strings.TrimSpace(string(out)) + ".0"
-			if got := links(t, filepath.Join(root, "capath"))[want]; got != stableName(c)+".pem" {
+			if got := testutil.Links(t, filepath.Join(root, "capath"))[want]; got != stableName(c)+".pem" {
 				t.Errorf("link %s -> %q, want the long-subject CA's file", want, got)
 			}
 			verifyCApath(t, filepath.Join(root, "capath"), testutil.WriteFile(t, in, name+"-alone.pem", testutil.CertPEM(c)))
@@ -213,39 +214,38 @@ func TestHashCollisionOverflow(t *testing.T) {
 	t.Run("dir", func(t *testing.T) {
 		s := overflowInstall(t, t.TempDir(), "dir:/capath")
 		d := s.root.host("/capath")
-		got := links(t, d)
+		got := testutil.Links(t, d)
 		if len(got) != hashlink.MaxCollisions+1 {
 			t.Errorf("%d links, want %d", len(got), hashlink.MaxCollisions+1)
 		}
 		ref := t.TempDir()
-		copyTree(t, d, ref)
+		testutil.CopyTree(t, d, ref)
 		for n := range got {
 			os.Remove(filepath.Join(ref, n))
 		}
 		os.Remove(filepath.Join(ref, dirBundleName))
-		out, err := exec.Command(testutil.RequireTool(t, "openssl"), "rehash", ref).CombinedOutput()
-		if err == nil {
-			t.Errorf("openssl rehash did not fail on the overflow:\n%s", out)
+		if code := testutil.OpenSSLRehashCode(t, ref); code == 0 {
+			t.Error("openssl rehash did not fail on the overflow")
 		}
-		if diff := diffMaps(links(t, ref), got); diff != "" {
+		if diff := testutil.DiffMaps(testutil.Links(t, ref), got); diff != "" {
 			t.Errorf("links differ from openssl rehash (- openssl only, + certinit only):\n%s", diff)
 		}
 	})
 	t.Run("debian", func(t *testing.T) {
 		stock := stockDebianRoot(t)
 		root := t.TempDir()
-		copyTree(t, stock, root)
+		testutil.CopyTree(t, stock, root)
 		overflowInstall(t, root, "debian")
 		ref := t.TempDir()
-		copyTree(t, stock, ref)
+		testutil.CopyTree(t, stock, ref)
 		install(t, openStore(t, ref, "debian"), base)
 		local := "usr/local/share/ca-certificates"
-		copyTree(t, filepath.Join(root, local), filepath.Join(ref, local))
+		testutil.CopyTree(t, filepath.Join(root, local), filepath.Join(ref, local))
 		if out, err := debianToolRun(t, ref); err == nil {
 			t.Errorf("update-ca-certificates did not fail on the overflow:\n%s", out)
 		}
 		if want, got := testutil.TreeDigest(t, filepath.Join(ref, certsDir), false), testutil.TreeDigest(t, filepath.Join(root, certsDir), false); want != got {
-			t.Errorf("/etc/ssl/certs differs from update-ca-certificates':\n%s", diffLines(want, got))
+			t.Errorf("/etc/ssl/certs differs from update-ca-certificates':\n%s", testutil.DiffLines(want, got))
 		}
 	})
 }

@@ -1,7 +1,6 @@
 package truststore
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/certinit/certinit/internal/testutil"
 )
@@ -26,18 +24,8 @@ func hostileOutside(t *testing.T) (dir string, victim string) {
 	dir = t.TempDir()
 	writeCA(t, dir, "outside.pem", "Outside CA")
 	victim = testutil.WriteFile(t, dir, "victim.txt", []byte("must stay as it is\n"))
-	mustMkdir(t, filepath.Join(dir, "subdir"))
+	testutil.Mkdir(t, filepath.Join(dir, "subdir"))
 	return dir, victim
-}
-
-func symlink(t *testing.T, target, link string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // verifyCApath runs openssl verify -CApath on a dir: store (relative links,
@@ -92,10 +80,10 @@ func TestPlantedLinksInStore(t *testing.T) {
 				"subdir.pem":   filepath.Join(outside, "subdir"),
 			}
 			for name, target := range planted {
-				symlink(t, target, filepath.Join(d, name))
+				testutil.Symlink(t, target, filepath.Join(d, name))
 			}
 			for name, target := range tc.extra {
-				symlink(t, target, filepath.Join(root, name))
+				testutil.Symlink(t, target, filepath.Join(root, name))
 			}
 			before := testutil.TreeDigest(t, outside, false)
 			rep, err := s.Install(context.Background(), []string{f}, InstallOptions{})
@@ -127,19 +115,19 @@ func TestPlantedLinksInStore(t *testing.T) {
 				// once (as find -L does): each certificate has one
 				// NAME.pem link and one copy in the bundle.
 				count := 0
-				for n := range links(t, d) {
+				for n := range testutil.Links(t, d) {
 					if strings.HasSuffix(n, ".pem") {
 						count++
 					}
 				}
 				if count != 2 {
-					t.Errorf("%d NAME.pem links, want 2: %v", count, links(t, d))
+					t.Errorf("%d NAME.pem links, want 2: %v", count, testutil.Links(t, d))
 				}
 			} else {
 				verifyCApath(t, d, f)
 			}
 			if after := testutil.TreeDigest(t, outside, false); after != before {
-				t.Errorf("files outside the root changed:\n%s", diffLines(before, after))
+				t.Errorf("files outside the root changed:\n%s", testutil.DiffLines(before, after))
 			}
 		})
 	}
@@ -159,17 +147,17 @@ func TestPlantedBundleLink(t *testing.T) {
 		t.Run(strings.ReplaceAll(spec, "/", "_"), func(t *testing.T) {
 			root := t.TempDir()
 			s := openStore(t, root, spec)
-			symlink(t, victim, s.BundlePath())
+			testutil.Symlink(t, victim, s.BundlePath())
 			before, outBefore := testutil.TreeDigest(t, root, false), testutil.TreeDigest(t, outside, false)
 			_, err := s.Install(context.Background(), []string{f}, InstallOptions{})
 			if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), s.layout.Bundle) || !strings.Contains(err.Error(), "not a regular file") {
 				t.Errorf("error %v: want one line naming %s", err, s.layout.Bundle)
 			}
 			if after := testutil.TreeDigest(t, root, false); after != before {
-				t.Errorf("store changed:\n%s", diffLines(before, after))
+				t.Errorf("store changed:\n%s", testutil.DiffLines(before, after))
 			}
 			if after := testutil.TreeDigest(t, outside, false); after != outBefore {
-				t.Errorf("outside changed:\n%s", diffLines(outBefore, after))
+				t.Errorf("outside changed:\n%s", testutil.DiffLines(outBefore, after))
 			}
 		})
 	}
@@ -200,7 +188,7 @@ func TestHostileFileNames(t *testing.T) {
 	t.Run("dir", func(t *testing.T) {
 		root := t.TempDir()
 		s := openStore(t, root, "dir:/capath")
-		d := mustMkdir(t, filepath.Join(root, "capath"))
+		d := testutil.Mkdir(t, filepath.Join(root, "capath"))
 		for i, name := range append(append([]string{}, toolSafe...), mangled...) {
 			writeCA(t, d, strings.TrimSuffix(name, ".crt")+".pem", fmt.Sprintf("Hostile Name %d", i%4))
 		}
@@ -210,15 +198,13 @@ func TestHostileFileNames(t *testing.T) {
 			t.Errorf("bundle holds %d certificates", n)
 		}
 		ref := t.TempDir()
-		copyTree(t, d, ref)
-		for n := range links(t, ref) {
+		testutil.CopyTree(t, d, ref)
+		for n := range testutil.Links(t, ref) {
 			os.Remove(filepath.Join(ref, n))
 		}
 		os.Remove(filepath.Join(ref, dirBundleName))
-		if out, err := exec.Command(testutil.RequireTool(t, "openssl"), "rehash", ref).CombinedOutput(); err != nil {
-			t.Fatalf("openssl rehash: %v\n%s", err, out)
-		}
-		if diff := diffMaps(links(t, ref), links(t, d)); diff != "" {
+		testutil.OpenSSLRehash(t, ref)
+		if diff := testutil.DiffMaps(testutil.Links(t, ref), testutil.Links(t, d)); diff != "" {
 			t.Errorf("links differ from openssl rehash (- openssl only, + certinit only):\n%s", diff)
 		}
 	})
@@ -229,7 +215,7 @@ func TestHostileFileNames(t *testing.T) {
 		// --fresh mode (where the real one reports every link as added).
 		conf := []byte("# hostile names test\n")
 		testutil.WriteFile(t, root, "etc/ca-certificates.conf", conf)
-		local := mustMkdir(t, filepath.Join(root, "usr/local/share/ca-certificates"))
+		local := testutil.Mkdir(t, filepath.Join(root, "usr/local/share/ca-certificates"))
 		for i, name := range toolSafe {
 			writeCA(t, local, name, fmt.Sprintf("Debian Hostile %d", i%4))
 		}
@@ -237,7 +223,7 @@ func TestHostileFileNames(t *testing.T) {
 		install(t, s, inputs...)
 		checkConsistent(t, s)
 		base := t.TempDir()
-		mustMkdir(t, filepath.Join(base, certsDir))
+		testutil.Mkdir(t, filepath.Join(base, certsDir))
 		testutil.WriteFile(t, base, "etc/ca-certificates.conf", conf)
 		sameAsTool(t, base, root)
 		toolAgrees(t, root)
@@ -257,35 +243,4 @@ func TestHostileFileNames(t *testing.T) {
 			t.Fatalf("a file name was executed: %s/PWNED exists", d)
 		}
 	}
-}
-
-// runTrust runs certinit trust with args, logging as JSON, and returns
-// exit code, stderr, wall time and peak RSS (KiB, -1 when it cannot be
-// measured; see testutil.PeakRSS).
-func runTrust(t *testing.T, args ...string) (int, string, time.Duration, int64) {
-	t.Helper()
-	cmd := exec.Command(testutil.BuildCertinit(t), append([]string{"--log-format", "json", "trust"}, args...)...)
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
-	var errb bytes.Buffer
-	cmd.Stderr = &errb
-	rss := testutil.PeakRSS(t, cmd)
-	start := time.Now()
-	err := cmd.Run()
-	took := time.Since(start)
-	if _, ok := err.(*exec.ExitError); err != nil && !ok {
-		t.Fatal(err)
-	}
-	return cmd.ProcessState.ExitCode(), errb.String(), took, rss()
-}
-
-// errorLines returns the lines of stderr that are not log lines (text or
-// JSON).
-func errorLines(stderr string) []string {
-	var out []string
-	for _, l := range strings.Split(strings.TrimSpace(stderr), "\n") {
-		if l != "" && !strings.HasPrefix(l, "time=") && !strings.HasPrefix(l, "{") {
-			out = append(out, l)
-		}
-	}
-	return out
 }

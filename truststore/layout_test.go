@@ -35,7 +35,7 @@ func TestDetect(t *testing.T) {
 			root := t.TempDir()
 			for p, content := range tc.files {
 				if content == "" {
-					mustMkdir(t, filepath.Join(root, p))
+					testutil.Mkdir(t, filepath.Join(root, p))
 				} else {
 					testutil.WriteFile(t, root, p, []byte(content))
 				}
@@ -122,23 +122,12 @@ func TestLayouts(t *testing.T) {
 func countHashLinks(t *testing.T, dir string) int {
 	t.Helper()
 	n := 0
-	for name := range links(t, dir) {
+	for name := range testutil.Links(t, dir) {
 		if isHashName(name) {
 			n++
 		}
 	}
 	return n
-}
-
-// noTemps fails if a temporary file is left anywhere under root.
-func noTemps(t *testing.T, root string) {
-	t.Helper()
-	filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err == nil && strings.HasPrefix(d.Name(), ".certinit-tmp-") {
-			t.Errorf("temporary file left: %s", p)
-		}
-		return nil
-	})
 }
 
 // TestKeepBundle: an image that ships only a bundle (distroless, Alpine's

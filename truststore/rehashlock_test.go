@@ -22,7 +22,7 @@ import (
 // test proved nothing.
 func TestRehashBesideInstall(t *testing.T) {
 	bin := testutil.BuildCertinit(t)
-	openssl := testutil.RequireTool(t, "openssl")
+	testutil.RequireTool(t, "openssl")
 	root := t.TempDir()
 	dir := filepath.Join(root, "capath")
 	in := t.TempDir()
@@ -31,7 +31,7 @@ func TestRehashBesideInstall(t *testing.T) {
 	seed2, _ := writeCA(t, in, "seed-b.pem", "Turns CA 0")
 	install(t, openStore(t, root, "dir:/capath"), seed, seed2)
 	var h string
-	for name := range links(t, dir) {
+	for name := range testutil.Links(t, dir) {
 		h = name[:8]
 	}
 	rounds := testutil.Scale(30, 150)
@@ -65,11 +65,9 @@ func TestRehashBesideInstall(t *testing.T) {
 			}
 		}
 		ref := t.TempDir()
-		copyTree(t, dir, ref)
-		if out, err := exec.Command(openssl, "rehash", ref).CombinedOutput(); err != nil {
-			t.Fatalf("openssl rehash: %v\n%s", err, out)
-		}
-		if d := diffMaps(links(t, ref), links(t, dir)); d != "" {
+		testutil.CopyTree(t, dir, ref)
+		testutil.OpenSSLRehash(t, ref)
+		if d := testutil.DiffMaps(testutil.Links(t, ref), testutil.Links(t, dir)); d != "" {
 			t.Fatalf("round %d: links differ from openssl rehash's (- openssl only, + certinit only):\n%s", i, d)
 		}
 	}

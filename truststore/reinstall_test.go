@@ -1,7 +1,6 @@
 package truststore
 
 import (
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -45,12 +44,12 @@ func TestReinstallWritesNothing(t *testing.T) {
 				t.Errorf("second install changed links: created %v, removed %v", rep.LinksCreated, rep.LinksRemoved)
 			}
 			after := inodes(t, root, s.layout.managedDirs())
-			if d := diffMaps(before, after); d != "" {
+			if d := testutil.DiffMaps(before, after); d != "" {
 				t.Errorf("second install rewrote entries (name: inode before / after):\n%s", d)
 			}
 			// Not even a temporary file came and went (an overlayfs
 			// copy-up, an inotify event for whoever watches).
-			if d := diffMaps(mtimes, dirMtimes(t, root, s.layout.managedDirs())); d != "" {
+			if d := testutil.DiffMaps(mtimes, dirMtimes(t, root, s.layout.managedDirs())); d != "" {
 				t.Errorf("second install wrote in directories (dir: mtime before / after):\n%s", d)
 			}
 		})
@@ -105,15 +104,7 @@ func TestInstallPartlyPresent(t *testing.T) {
 	if len(rep.Added) != 1 || len(rep.Present) != 1 || !strings.HasPrefix(rep.Added[0].Subject, "CN=Partly Root B") {
 		t.Fatalf("added %v, present %v; want B added and A present", rep.Added, rep.Present)
 	}
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && atomicfile.IsTemp(d.Name()) {
-			t.Errorf("temporary file left behind: %s", p)
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	noTemps(t, root)
 	checkConsistent(t, s)
 }
 
@@ -126,13 +117,13 @@ func TestInstallRemovesCrashTemps(t *testing.T) {
 	root := stockDebianRoot(t)
 	certs := filepath.Join(root, certsDir)
 	local := filepath.Join(root, "usr/local/share/ca-certificates")
-	mustMkdir(t, local)
+	testutil.Mkdir(t, local)
 	planted := []string{
 		testutil.WriteFile(t, certs, atomicfile.TempPrefix+"ca-certificates.crt-1", []byte("half a bundle")),
 		testutil.WriteFile(t, local, atomicfile.TempPrefix+"old.crt-2", []byte("half a certificate")),
 	}
 	keepDir := filepath.Join(certs, atomicfile.TempPrefix+"dir")
-	mustMkdir(t, keepDir)
+	testutil.Mkdir(t, keepDir)
 	s := openStore(t, root, "debian")
 	install(t, s, f)
 	for _, p := range planted {

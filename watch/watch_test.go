@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certinit/certinit/internal/atomicfile"
 	"github.com/certinit/certinit/internal/testutil"
 )
 
@@ -65,7 +66,7 @@ func TestWatch(t *testing.T) {
 		{
 			name: "rename over the file",
 			setup: func(t *testing.T, dir string) []string {
-				return []string{mustWrite(t, filepath.Join(dir, "cert.pem"), "one")}
+				return []string{testutil.WriteFile(t, dir, "cert.pem", []byte("one"))}
 			},
 			change: func(t *testing.T, dir string, n int) {
 				testutil.RenameOver(t, filepath.Join(dir, "cert.pem"), []byte("v"+itoa(n)))
@@ -75,9 +76,9 @@ func TestWatch(t *testing.T) {
 		{
 			name: "write in place",
 			setup: func(t *testing.T, dir string) []string {
-				return []string{mustWrite(t, filepath.Join(dir, "cert.pem"), "one")}
+				return []string{testutil.WriteFile(t, dir, "cert.pem", []byte("one"))}
 			},
-			change: func(t *testing.T, dir string, n int) { mustWrite(t, filepath.Join(dir, "cert.pem"), "v"+itoa(n)) },
+			change: func(t *testing.T, dir string, n int) { testutil.WriteFile(t, dir, "cert.pem", []byte("v"+itoa(n))) },
 			want:   []string{"cert.pem"},
 		},
 		{
@@ -86,18 +87,18 @@ func TestWatch(t *testing.T) {
 				return []string{filepath.Join(dir, "later", "cert.pem")}
 			},
 			change: func(t *testing.T, dir string, n int) {
-				mustWrite(t, filepath.Join(dir, "later", "cert.pem"), "v"+itoa(n))
+				testutil.WriteFile(t, filepath.Join(dir, "later"), "cert.pem", []byte("v"+itoa(n)))
 			},
 			want: []string{"later/cert.pem"},
 		},
 		{
 			name: "directory gains a certificate",
 			setup: func(t *testing.T, dir string) []string {
-				mustWrite(t, filepath.Join(dir, "capath", "a.pem"), "a")
+				testutil.WriteFile(t, filepath.Join(dir, "capath"), "a.pem", []byte("a"))
 				return []string{filepath.Join(dir, "capath")}
 			},
 			change: func(t *testing.T, dir string, n int) {
-				mustWrite(t, filepath.Join(dir, "capath", "b.pem"), "v"+itoa(n))
+				testutil.WriteFile(t, filepath.Join(dir, "capath"), "b.pem", []byte("v"+itoa(n)))
 			},
 			want: []string{"capath"},
 		},
@@ -105,9 +106,9 @@ func TestWatch(t *testing.T) {
 			name: "poll backstop without inotify",
 			poll: true,
 			setup: func(t *testing.T, dir string) []string {
-				return []string{mustWrite(t, filepath.Join(dir, "cert.pem"), "one")}
+				return []string{testutil.WriteFile(t, dir, "cert.pem", []byte("one"))}
 			},
-			change: func(t *testing.T, dir string, n int) { mustWrite(t, filepath.Join(dir, "cert.pem"), "v"+itoa(n)) },
+			change: func(t *testing.T, dir string, n int) { testutil.WriteFile(t, dir, "cert.pem", []byte("v"+itoa(n))) },
 			want:   []string{"cert.pem"},
 		},
 	}
@@ -143,9 +144,9 @@ func TestWatchIgnoresNonChanges(t *testing.T) {
 		{
 			name: "same bytes rewritten",
 			setup: func(t *testing.T, dir string) []string {
-				return []string{mustWrite(t, filepath.Join(dir, "cert.pem"), "same")}
+				return []string{testutil.WriteFile(t, dir, "cert.pem", []byte("same"))}
 			},
-			change: func(t *testing.T, dir string) { mustWrite(t, filepath.Join(dir, "cert.pem"), "same") },
+			change: func(t *testing.T, dir string) { testutil.WriteFile(t, dir, "cert.pem", []byte("same")) },
 		},
 		{
 			name: "links swapped to identical content",
@@ -158,12 +159,12 @@ func TestWatchIgnoresNonChanges(t *testing.T) {
 		{
 			name: "hash links and temporary files in a capath",
 			setup: func(t *testing.T, dir string) []string {
-				mustWrite(t, filepath.Join(dir, "capath", "a.pem"), "a")
+				testutil.WriteFile(t, filepath.Join(dir, "capath"), "a.pem", []byte("a"))
 				return []string{filepath.Join(dir, "capath")}
 			},
 			change: func(t *testing.T, dir string) {
-				mustSymlink(t, "a.pem", filepath.Join(dir, "capath", "0123abcd.0"))
-				mustWrite(t, filepath.Join(dir, "capath", ".certinit-tmp-x"), "partial")
+				testutil.Symlink(t, "a.pem", filepath.Join(dir, "capath", "0123abcd.0"))
+				testutil.WriteFile(t, filepath.Join(dir, "capath"), atomicfile.TempPrefix+"x", []byte("partial"))
 			},
 		},
 		{
@@ -172,21 +173,21 @@ func TestWatchIgnoresNonChanges(t *testing.T) {
 			// rN included.
 			name: "links openssl rehash manages",
 			setup: func(t *testing.T, dir string) []string {
-				mustWrite(t, filepath.Join(dir, "capath", "a.pem"), "a")
+				testutil.WriteFile(t, filepath.Join(dir, "capath"), "a.pem", []byte("a"))
 				return []string{filepath.Join(dir, "capath")}
 			},
 			change: func(t *testing.T, dir string) {
 				for _, n := range []string{"0123ABCD.0", "0123abcd.r1", "89abcdef.R0"} {
-					mustSymlink(t, "a.pem", filepath.Join(dir, "capath", n))
+					testutil.Symlink(t, "a.pem", filepath.Join(dir, "capath", n))
 				}
 			},
 		},
 		{
 			name: "unrelated file next to the watched one",
 			setup: func(t *testing.T, dir string) []string {
-				return []string{mustWrite(t, filepath.Join(dir, "cert.pem"), "c")}
+				return []string{testutil.WriteFile(t, dir, "cert.pem", []byte("c"))}
 			},
-			change: func(t *testing.T, dir string) { mustWrite(t, filepath.Join(dir, "other.txt"), "x") },
+			change: func(t *testing.T, dir string) { testutil.WriteFile(t, dir, "other.txt", []byte("x")) },
 		},
 	}
 	for _, tc := range tests {
@@ -210,7 +211,7 @@ func TestWatchUnreadable(t *testing.T) {
 		for _, poll := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s, poll only %v", k.Name, poll), func(t *testing.T) {
 				dir := t.TempDir()
-				cert := mustWrite(t, filepath.Join(dir, "cert.pem"), "one")
+				cert := testutil.WriteFile(t, dir, "cert.pem", []byte("one"))
 				scans := filepath.Join(dir, "scans.fifo")
 				if err := syscall.Mkfifo(scans, 0o644); err != nil {
 					t.Fatal(err)
@@ -218,8 +219,10 @@ func TestWatchUnreadable(t *testing.T) {
 				h := startWatch(t, dir, []string{cert, scans}, poll)
 				// In one step: a link to it renamed over the file.
 				k.Make(t, cert+".new")
-				mustSymlink(t, "cert.pem.new", cert+".link")
-				mustRename(t, cert+".link", cert)
+				testutil.Symlink(t, "cert.pem.new", cert+".link")
+				if err := os.Rename(cert+".link", cert); err != nil {
+					t.Fatal(err)
+				}
 				h.expect(t, "cert.pem")
 				// Three more scans, none of which reports the path again:
 				// polls that the FIFO counts, or events on the marker.
@@ -240,11 +243,11 @@ func TestWatchUnreadable(t *testing.T) {
 // TestDebounceCoalesces checks that a burst of writes is one report.
 func TestDebounceCoalesces(t *testing.T) {
 	dir := t.TempDir()
-	p := mustWrite(t, filepath.Join(dir, "cert.pem"), "0")
+	p := testutil.WriteFile(t, dir, "cert.pem", []byte("0"))
 	// A long debounce, so that a slow machine cannot split the burst.
 	h := startWatchOpts(t, dir, []string{p}, Options{Debounce: 300 * time.Millisecond, Poll: -1})
 	for i := 1; i <= 10; i++ {
-		mustWrite(t, p, "v"+itoa(i))
+		testutil.WriteFile(t, dir, "cert.pem", []byte("v"+itoa(i)))
 	}
 	h.expect(t, "cert.pem")
 	h.touchMarker(t)
@@ -276,7 +279,7 @@ func startWatch(t *testing.T, dir string, paths []string, pollOnly bool) *harnes
 
 func startWatchOpts(t *testing.T, dir string, paths []string, opts Options) *harness {
 	t.Helper()
-	h := &harness{dir: dir, marker: mustWrite(t, filepath.Join(dir, "marker"), "0"), reports: make(chan []string, 16)}
+	h := &harness{dir: dir, marker: testutil.WriteFile(t, dir, "marker", []byte("0")), reports: make(chan []string, 16)}
 	w, err := New(append(paths, h.marker), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -294,7 +297,7 @@ func startWatchOpts(t *testing.T, dir string, paths []string, opts Options) *har
 func (h *harness) touchMarker(t *testing.T) {
 	t.Helper()
 	h.n++
-	mustWrite(t, h.marker, itoa(h.n))
+	testutil.WriteFile(t, h.dir, "marker", []byte(itoa(h.n)))
 }
 
 // expect waits for the next report and compares it with want (paths
@@ -312,34 +315,6 @@ func (h *harness) expect(t *testing.T, want ...string) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatalf("no report within 5s, want %q", want)
-	}
-}
-
-func mustWrite(t *testing.T, path, content string) string {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
-func mustSymlink(t *testing.T, target, link string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(target, link); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func mustRename(t *testing.T, from, to string) {
-	t.Helper()
-	if err := os.Rename(from, to); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -33,9 +33,7 @@ func TestAcmeObtainUsage(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runCLI(t, append([]string{"acme", "obtain"}, tc.args...)...)
-			if code != 2 || !strings.Contains(stderr, tc.words) {
-				t.Fatalf("exit %d, stderr %q; want 2 and %q", code, stderr, tc.words)
-			}
+			requireUsageError(t, code, stderr, tc.words)
 			if _, err := os.Stat(out); !os.IsNotExist(err) {
 				t.Fatalf("usage error created %s", out)
 			}

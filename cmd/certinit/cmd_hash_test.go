@@ -1,24 +1,14 @@
 package main
 
 import (
+	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/certinit/certinit/internal/testutil"
 )
-
-// opensslOut runs openssl and returns its trimmed standard output.
-func opensslOut(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(testutil.RequireTool(t, "openssl"), args...).Output()
-	if err != nil {
-		t.Fatalf("openssl %v: %v", args, err)
-	}
-	return strings.TrimSpace(string(out))
-}
 
 func corpusFile(t *testing.T, name string) string {
 	return filepath.Join(testutil.ModuleRoot(t), "hashlink", "testdata", "corpus", name)
@@ -30,10 +20,10 @@ func TestHashCommand(t *testing.T) {
 	dir := t.TempDir()
 	pemCert := corpusFile(t, "21-utf8-latin.pem")
 	derCert := filepath.Join(dir, "cert.der")
-	opensslOut(t, "x509", "-in", pemCert, "-outform", "DER", "-out", derCert)
+	testutil.OpenSSL(t, "x509", "-in", pemCert, "-outform", "DER", "-out", derCert)
 	crl := corpusFile(t, "62-crl-bmp.pem")
 	derCRL := filepath.Join(dir, "crl.der")
-	opensslOut(t, "crl", "-in", crl, "-outform", "DER", "-out", derCRL)
+	testutil.OpenSSL(t, "crl", "-in", crl, "-outform", "DER", "-out", derCRL)
 	tests := []struct {
 		name, file, flag string
 		openssl          []string
@@ -54,7 +44,7 @@ func TestHashCommand(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
-			want := opensslOut(t, tc.openssl...) + "  " + tc.file + "\n"
+			want := testutil.OpenSSL(t, tc.openssl...) + "  " + tc.file + "\n"
 			if stdout != want {
 				t.Errorf("got %q, want %q", stdout, want)
 			}
@@ -65,7 +55,7 @@ func TestHashCommand(t *testing.T) {
 func TestHashCommandErrors(t *testing.T) {
 	good := corpusFile(t, "00-plain.pem")
 	bad := corpusFile(t, "51-bad-visiblestring.pem")
-	bundle := testutil.WriteFile(t, t.TempDir(), "bundle.pem", append(mustRead(t, good), mustRead(t, corpusFile(t, "01-case-upper.pem"))...))
+	bundle := testutil.WriteFile(t, t.TempDir(), "bundle.pem", append(testutil.ReadFile(t, good), testutil.ReadFile(t, corpusFile(t, "01-case-upper.pem"))...))
 	code, stdout, stderr := runCLI(t, "hash", bad, good, bundle, "/nonexistent.pem")
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
@@ -83,15 +73,6 @@ func TestHashCommandErrors(t *testing.T) {
 	}
 }
 
-func mustRead(t *testing.T, p string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // TestRehashCommand runs `certinit rehash -v` and `openssl rehash` on copies
 // of the corpus and compares the links.
 func TestRehashCommand(t *testing.T) {
@@ -103,39 +84,24 @@ func TestRehashCommand(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, e := range ents {
-			testutil.WriteFile(t, d, e.Name(), mustRead(t, filepath.Join(src, e.Name())))
+			testutil.WriteFile(t, d, e.Name(), testutil.ReadFile(t, filepath.Join(src, e.Name())))
 		}
 	}
-	opensslOut(t, "rehash", "-compat", ref)
-	code, stdout, stderr := runCLI(t, "rehash", "--compat", "-v", ours)
+	testutil.OpenSSLRehash(t, ref, "-compat")
+	code, stdout, stderr := runCLI(t, "--log-format", "json", "rehash", "--compat", "-v", ours)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if !strings.Contains(stdout, "link 00-plain.pem -> e6dddb6d.0\n") {
 		t.Errorf("verbose output lacks the link of 00-plain.pem: %q", stdout)
 	}
-	if !strings.Contains(stderr, "51-bad-visiblestring.pem") {
-		t.Errorf("no warning for a skipped file: %q", stderr)
+	skipped := testutil.All(testutil.AtLevel(slog.LevelWarn), testutil.HasAttr("path", filepath.Join(ours, "51-bad-visiblestring.pem")))
+	if len(testutil.JSONLogs(t, stderr).Matching(skipped)) != 1 {
+		t.Errorf("no warning for the skipped 51-bad-visiblestring.pem: %q", stderr)
 	}
-	want, got := linkList(t, ref), linkList(t, ours)
-	if want != got {
-		t.Errorf("links differ\nopenssl:\n%s\ncertinit:\n%s", want, got)
+	if d := testutil.DiffMaps(testutil.Links(t, ref), testutil.Links(t, ours)); d != "" {
+		t.Errorf("links differ from openssl rehash's (- openssl only, + certinit only):\n%s", d)
 	}
-}
-
-func linkList(t *testing.T, dir string) string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sb strings.Builder
-	for _, e := range ents {
-		if target, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil {
-			sb.WriteString(e.Name() + " -> " + target + "\n")
-		}
-	}
-	return sb.String()
 }
 
 func TestRehashCommandErrors(t *testing.T) {

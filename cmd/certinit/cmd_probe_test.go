@@ -4,8 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509/pkix"
 	"encoding/json"
-	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,31 +11,6 @@ import (
 
 	"github.com/certinit/certinit/internal/testutil"
 )
-
-// tlsServer serves cert on 127.0.0.1 until the test ends.
-func tlsServer(t *testing.T, cert tls.Certificate) string {
-	t.Helper()
-	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func(c net.Conn) {
-				defer c.Close()
-				if c.(*tls.Conn).Handshake() == nil {
-					io.Copy(io.Discard, c)
-				}
-			}(c)
-		}
-	}()
-	return l.Addr().String()
-}
 
 type cliPKI struct {
 	root          *testutil.CA
@@ -56,7 +29,7 @@ func newCLIPKI(t *testing.T) *cliPKI {
 		rootFile: testutil.WriteFile(t, dir, "root.pem", testutil.CertPEM(root.Cert)),
 		certFile: testutil.WriteFile(t, dir, "cert.pem", testutil.CertPEM(leaf)),
 		key:      testutil.WriteFile(t, dir, "key.pem", testutil.KeyPEM(t, key)),
-		addr:     tlsServer(t, tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: key}),
+		addr:     testutil.ServeTLS(t, &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{leaf.Raw}, PrivateKey: key}}}),
 	}
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/certinit/certinit/internal/testutil"
@@ -14,7 +13,7 @@ import (
 // not exist exits 127, all before anything is prepared.
 func TestRunUsage(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := writeTestPair(t, dir, "cert.pem", "key.pem")
+	cert, key := testutil.WritePair(t, dir, "cert.pem", "key.pem")
 	missing := filepath.Join(dir, "missing.pem")
 	copyDir := filepath.Join(dir, "copy")
 	tests := []struct {
@@ -47,7 +46,7 @@ func TestRunUsage(t *testing.T) {
 // anything is written; a --rehash directory that is not there exits 1.
 func TestRunIntegrateUsage(t *testing.T) {
 	dir := t.TempDir()
-	cert, key := writeTestPair(t, dir, "cert.pem", "key.pem")
+	cert, key := testutil.WritePair(t, dir, "cert.pem", "key.pem")
 	out, missing := filepath.Join(dir, "out"), filepath.Join(dir, "missing")
 	local := []string{"--acme-issuer", "local", "--acme-domain", "localhost", "--acme-out", out}
 	tests := []struct {
@@ -68,19 +67,10 @@ func TestRunIntegrateUsage(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			code, _, stderr := runCLI(t, tc.args...)
-			if code != tc.code || !strings.Contains(stderr, tc.stderr) {
-				t.Fatalf("exit %d, want %d; stderr %q should contain %q", code, tc.code, stderr, tc.stderr)
-			}
+			requireErrorLine(t, tc.code, code, stderr, tc.stderr)
 			if _, err := os.Stat(out); !os.IsNotExist(err) {
 				t.Fatalf("%s was created", out)
 			}
 		})
 	}
-}
-
-// writeTestPair writes a valid certificate and key under dir.
-func writeTestPair(t *testing.T, dir, certName, keyName string) (cert, key string) {
-	t.Helper()
-	c, k := testutil.NewCA(t, "cli test CA").Issue(t, testutil.CertOpts{})
-	return testutil.WriteFile(t, dir, certName, testutil.CertPEM(c)), testutil.WriteFile(t, dir, keyName, testutil.KeyPEM(t, k))
 }

@@ -18,9 +18,9 @@
 // conventions (placeholders, durations, owner ids, usage errors) are in
 // flags.go and docs/conventions.md.
 //
-// main only calls run and maps its error to an exit code; all work happens in
-// the packages hashlink, truststore, acme, runner (run and init), supervisor,
-// watch and probe. The
-// full reference of flags and environment variables is docs/reference.md,
-// produced from --help by scripts/gen-reference.sh.
+// main only calls run and maps its error to an exit code. This package is
+// flag parsing and wiring, not where work is done: that happens in the
+// packages hashlink, truststore, acme, runner (run and init), supervisor,
+// watch and probe. The full reference of flags and environment variables
+// is docs/reference.md, produced from --help by scripts/gen-reference.sh.
 package main

@@ -35,7 +35,8 @@ func TestInitUnreadableCert(t *testing.T) {
 			key := testutil.WriteFile(t, dir, "key.pem", []byte("not read before the certificate\n"))
 			const wait = 3 * time.Second
 			start := time.Now()
-			code, logs := runCertinit(t, 30*time.Second, "init", "--cert", cert, "--key", key, "--wait", wait.String())
+			c := testutil.StartCertinit(t, false, "init", "--cert", cert, "--key", key, "--wait", wait.String())
+			code := c.Wait(30 * time.Second)
 			took := time.Since(start)
 			if code != 1 {
 				t.Errorf("exit %d, want 1", code)
@@ -43,7 +44,7 @@ func TestInitUnreadableCert(t *testing.T) {
 			if took < wait || took > wait+10*time.Second {
 				t.Errorf("took %s with --wait %s", took.Round(time.Millisecond), wait)
 			}
-			errorLineNaming(t, logs, cert)
+			errorLineNaming(t, c.Logs, cert)
 		})
 	}
 }
@@ -57,17 +58,17 @@ func TestInitFIFOInterrupted(t *testing.T) {
 		t.Fatal(err)
 	}
 	key := testutil.WriteFile(t, dir, "key.pem", []byte("not read before the certificate\n"))
-	p, logs := startCertinit(t, "init", "--cert", cert, "--key", key, "--wait", "10m")
-	logs.WaitFor(testutil.All(testutil.HasAttr("path", cert), testutil.AttrContains("reason", cert)), 10*time.Second)
+	c := testutil.StartCertinit(t, false, "init", "--cert", cert, "--key", key, "--wait", "10m")
+	c.Logs.WaitFor(testutil.All(testutil.HasAttr("path", cert), testutil.AttrContains("reason", cert)), 10*time.Second)
 	start := time.Now()
-	p.Stop(t)
+	code := c.Stop()
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("took %s to stop", took.Round(time.Millisecond))
 	}
-	if code := p.Wait(t, 0); code != 1 {
+	if code != 1 {
 		t.Errorf("exit %d after SIGTERM, want 1", code)
 	}
-	errorLineNaming(t, logs, cert)
+	errorLineNaming(t, c.Logs, cert)
 }
 
 // TestRunFIFOAtWatchedCert: during `certinit run` with a real Mosquitto, a
@@ -91,8 +92,9 @@ func TestRunFIFOAtWatchedCert(t *testing.T) {
 	port := testutil.FreePort(t)
 	conf := testutil.WriteFile(t, dir, "mosquitto.conf", []byte(fmt.Sprintf(
 		"listener %d 127.0.0.1\ncertfile %s\nkeyfile %s\nallow_anonymous true\npersistence false\nuser root\n", port, cert, key)))
-	_, logs := startCertinit(t, "run", "--cert", cert, "--key", key, "--debounce", "50ms", "--poll", "100ms", "--", mosq, "-c", conf)
-	waitServed(t, port, caFile, first)
+	logs := testutil.StartCertinit(t, false, "run", "--cert", cert, "--key", key, "--debounce", "50ms", "--poll", "100ms", "--", mosq, "-c", conf).Logs
+	served := func() (*big.Int, error) { return mosquittotest.ServedSerial(t, port, caFile, "127.0.0.1") }
+	mosquittotest.WaitServed(t, 20*time.Second, first, served)
 
 	fifo := cert + ".fifo"
 	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
@@ -108,7 +110,7 @@ func TestRunFIFOAtWatchedCert(t *testing.T) {
 		t.Errorf("the FIFO was refused %d times, want once", n)
 	}
 
-	waitServed(t, port, caFile, issue())
+	mosquittotest.WaitServed(t, 20*time.Second, issue(), served)
 	if n := len(logs.Matching(testutil.AtLevel(slog.LevelError))); n > 2 {
 		// The FIFO, and perhaps the new certificate seen beside the old key.
 		t.Errorf("%d errors logged", n)
@@ -130,12 +132,12 @@ func TestCheckUnreadableInclude(t *testing.T) {
 			bad := filepath.Join(inc, "tls.conf")
 			k.Make(t, bad)
 			conf := testutil.WriteFile(t, dir, "mosquitto.conf", []byte("listener 8883\ninclude_dir "+inc+"\n"))
-			code, logs := runCertinit(t, 10*time.Second, "check", "--mosquitto-conf", conf)
-			if code != 1 {
+			c := testutil.StartCertinit(t, false, "check", "--mosquitto-conf", conf)
+			if code := c.Wait(10 * time.Second); code != 1 {
 				t.Errorf("exit %d, want 1", code)
 			}
 			naming := 0
-			for _, l := range logs.Lines() {
+			for _, l := range c.Logs.Lines() {
 				if n := strings.Count(l, bad); n > 1 {
 					t.Errorf("line names %s %d times: %s", bad, n, l)
 				} else if n == 1 {
@@ -143,7 +145,7 @@ func TestCheckUnreadableInclude(t *testing.T) {
 				}
 			}
 			if naming != 1 {
-				t.Errorf("%d lines name %s, want one: %q", naming, bad, logs.Lines())
+				t.Errorf("%d lines name %s, want one: %q", naming, bad, c.Logs.Lines())
 			}
 		})
 	}
@@ -167,14 +169,15 @@ func TestProbeUnreadableCAFile(t *testing.T) {
 			k.Make(t, cafile)
 			const timeout = 3 * time.Second
 			start := time.Now()
-			code, logs := runCertinit(t, 30*time.Second, "probe", ln.Addr().String(), "--cafile", cafile, "--timeout", timeout.String())
+			c := testutil.StartCertinit(t, false, "probe", ln.Addr().String(), "--cafile", cafile, "--timeout", timeout.String())
+			code := c.Wait(30 * time.Second)
 			if took := time.Since(start); took >= timeout {
 				t.Errorf("took %s with --timeout %s", took.Round(time.Millisecond), timeout)
 			}
 			if code != 1 {
 				t.Errorf("exit %d, want 1", code)
 			}
-			errorLineNaming(t, logs, cafile)
+			errorLineNaming(t, c.Logs, cafile)
 		})
 	}
 }
@@ -187,36 +190,4 @@ func errorLineNaming(t *testing.T, logs *testutil.Logs, path string) {
 	if len(lines) != 1 || !strings.HasPrefix(lines[0], "certinit: ") || strings.Count(lines[0], path) != 1 {
 		t.Errorf("output lines %q: want one error line naming %s once", lines, path)
 	}
-}
-
-// startCertinit starts the built certinit with --log-format json and
-// ARGS, its output read by the returned Logs (records, and the other lines
-// apart). A certinit still running at the end of the test gets SIGTERM,
-// then SIGKILL, failing the test, if it does not stop.
-func startCertinit(t *testing.T, args ...string) (*mosquittotest.Proc, *testutil.Logs) {
-	t.Helper()
-	logs, _ := testutil.NewLogs(t)
-	p := mosquittotest.StartProcTo(t, "certinit", logs, nil, testutil.BuildCertinit(t), append([]string{"--log-format", "json"}, args...)...)
-	return p, logs
-}
-
-// runCertinit runs certinit ARGS to its end, killing it (and failing the
-// test) when it takes longer than within, and returns its exit code.
-func runCertinit(t *testing.T, within time.Duration, args ...string) (int, *testutil.Logs) {
-	t.Helper()
-	p, logs := startCertinit(t, args...)
-	return p.Wait(t, within), logs
-}
-
-// waitServed waits until Mosquitto on port serves the certificate with
-// this serial.
-func waitServed(t *testing.T, port int, caFile string, serial *big.Int) {
-	t.Helper()
-	testutil.Eventually(t, 20*time.Second, func() (bool, string) {
-		got, err := mosquittotest.ServedSerial(t, port, caFile, "127.0.0.1")
-		if err != nil {
-			return false, err.Error()
-		}
-		return got.Cmp(serial) == 0, fmt.Sprintf("serving serial %s, want %s", got, serial)
-	})
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certinit/certinit/internal/testutil"
 	"github.com/urfave/cli/v2"
 )
 
@@ -207,7 +208,7 @@ func TestFlagErrors(t *testing.T) {
 // create.
 func ownerCommands(t *testing.T) (cmds map[string][]string, out []string) {
 	dir := t.TempDir()
-	cert, key := writeTestPair(t, dir, "cert.pem", "key.pem")
+	cert, key := testutil.WritePair(t, dir, "cert.pem", "key.pem")
 	acmeOut, copyDir := filepath.Join(dir, "acme"), filepath.Join(dir, "copy")
 	return map[string][]string{
 		"acme obtain": {"acme", "obtain", "--issuer", "local", "--domain", "localhost", "--out", acmeOut},

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -16,7 +14,7 @@ import (
 
 // pid1 runs `certinit ARGS` as PID 1 of a new PID namespace (what a
 // container gives it), with its own /proc, and returns the exit code and
-// the combined output.
+// the output (standard output, then standard error).
 func pid1(t *testing.T, args ...string) (int, string) {
 	t.Helper()
 	testutil.RequireRoot(t)
@@ -24,21 +22,11 @@ func pid1(t *testing.T, args ...string) (int, string) {
 	bin := testutil.BuildCertinit(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, unshare, append([]string{"--pid", "--fork", "--mount-proc", "--kill-child", bin}, args...)...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
+	r := testutil.Run(t, exec.CommandContext(ctx, unshare, append([]string{"--pid", "--fork", "--mount-proc", "--kill-child", bin}, args...)...))
 	if ctx.Err() != nil {
-		t.Fatalf("certinit %q did not finish within 30s:\n%s", args, out.String())
+		t.Fatalf("certinit %q did not finish within 30s:\n%s%s", args, r.Stdout, r.Stderr)
 	}
-	code := cmd.ProcessState.ExitCode()
-	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-		code = 128 + int(ws.Signal())
-	}
-	if err != nil && code < 0 {
-		t.Fatal(err)
-	}
-	return code, out.String()
+	return r.Code, r.Stdout + r.Stderr
 }
 
 // TestPID1ExitCodes: every exit status 0–255 passes through, a signal
@@ -199,7 +187,7 @@ func TestSignalInterruptsWait(t *testing.T) {
 			if last := lines[len(lines)-1]; !strings.HasPrefix(last, "certinit: "+cert+": ") {
 				t.Errorf("last line %q does not name %s", last, cert)
 			}
-			if exists(marker) {
+			if testutil.Exists(marker) {
 				t.Error("COMMAND ran")
 			}
 		})

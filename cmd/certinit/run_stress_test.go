@@ -49,19 +49,19 @@ echo > %s
 exec sleep 3601`, n, spawned)
 			s := testutil.StartCertinit(t, mode.asPID1, "--log-level", "debug", "run", "--", "sh", "-c", script)
 			start := time.Now()
-			poll(t, 120*time.Second, "the orphans to be started", func() bool { return exists(spawned) })
+			testutil.WaitExists(t, spawned, 120*time.Second) // the orphans are started
 			spawnTook := time.Since(start)
 			// A sleeper the shell forked may not have exec'd sleep yet
 			// (its command line is still the shell's): wait until all have.
 			var orphans []int
-			poll(t, 60*time.Second, fmt.Sprintf("%d orphaned sleepers as children of certinit", n), func() bool {
+			testutil.Eventually(t, 60*time.Second, func() (bool, string) {
 				orphans = orphans[:0]
 				for pid := range testutil.ChildrenOf(s.PID) {
 					if cmdline(pid) == "sleep 3600" {
 						orphans = append(orphans, pid)
 					}
 				}
-				return len(orphans) == n
+				return len(orphans) == n, fmt.Sprintf("%d of %d orphaned sleepers are children of certinit", len(orphans), n)
 			})
 
 			start = time.Now()
@@ -70,7 +70,7 @@ exec sleep 3601`, n, spawned)
 			}
 			maxZombies := 0
 			var children map[int]testutil.ProcStatus
-			poll(t, 120*time.Second, fmt.Sprintf("%d orphans reaped", n), func() bool {
+			testutil.Eventually(t, 120*time.Second, func() (bool, string) {
 				children = testutil.ChildrenOf(s.PID)
 				z := 0
 				for _, st := range children {
@@ -79,7 +79,8 @@ exec sleep 3601`, n, spawned)
 					}
 				}
 				maxZombies = max(maxZombies, z)
-				return len(children) == 1 && len(s.Logs.Matching(reapedOrphan)) >= n
+				reaped := len(s.Logs.Matching(reapedOrphan))
+				return len(children) == 1 && reaped >= n, fmt.Sprintf("%d of %d orphans reaped, %d children left", reaped, n, len(children))
 			})
 			took := time.Since(start)
 			if got := len(s.Logs.Matching(reapedOrphan)); got != n {
@@ -133,7 +134,7 @@ func TestStressSignalStorm(t *testing.T) {
 			dir := t.TempDir()
 			setMarker(t, dir, "storm")
 			s := testutil.StartCertinit(t, mode.asPID1, "--log-level", "debug", "run", "--", "sh", "-c", fmt.Sprintf(stormScript, dir))
-			poll(t, 10*time.Second, "the child's traps", func() bool { return exists(filepath.Join(dir, "ready")) })
+			testutil.WaitExists(t, filepath.Join(dir, "ready"), 10*time.Second) // the child's traps are set
 
 			start := time.Now()
 			for range n {
@@ -156,8 +157,8 @@ func TestStressSignalStorm(t *testing.T) {
 				}
 				s.Signal(r.last)
 				sent += n + 1
-				poll(t, 15*time.Second, fmt.Sprintf("%q: the last signal of round %s", r.want, r.marker), func() bool {
-					return slices.Contains(readLines(filepath.Join(dir, "got")), r.want)
+				testutil.Eventually(t, 15*time.Second, func() (bool, string) {
+					return slices.Contains(readLines(filepath.Join(dir, "got")), r.want), fmt.Sprintf("no %q: the last signal of round %s", r.want, r.marker)
 				})
 			}
 			took := time.Since(start)
@@ -199,17 +200,3 @@ func readLines(path string) []string {
 	b, _ := os.ReadFile(path)
 	return strings.Split(strings.TrimSpace(string(b)), "\n")
 }
-
-// poll checks cond until it holds, failing the test after within.
-func poll(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not synchronisation
-	}
-}
-
-func exists(p string) bool { _, err := os.Stat(p); return err == nil }

@@ -46,15 +46,6 @@ func hold(t *testing.T, dir string) *holder {
 	return &holder{cmd: cmd, stdin: in}
 }
 
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
-}
-
 func TestLockFreeAndHeldInProcess(t *testing.T) {
 	dir := t.TempDir()
 	unlock, err := Lock(context.Background(), dir, nil)
@@ -126,7 +117,7 @@ func TestLockAfterHolderKilled(t *testing.T) {
 func TestLockCancelledLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
 	hold(t, dir)
-	before := openFDs(t)
+	before := testutil.FDCount(t, os.Getpid())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	logs, log := testutil.NewLogs(t)
@@ -139,7 +130,7 @@ func TestLockCancelledLeavesNothing(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("cancelled Lock: %v, want context.Canceled naming %s", err, dir)
 	}
-	if after := openFDs(t); after != before {
+	if after := testutil.FDCount(t, os.Getpid()); after != before {
 		t.Errorf("open descriptors %d before, %d after a cancelled Lock", before, after)
 	}
 	ents, err := os.ReadDir(dir)

@@ -3,6 +3,7 @@ package mosquittotest
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"fmt"
 	"math/big"
 	"net"
@@ -116,11 +117,12 @@ func Deliver(t testing.TB, pub Endpoint, sub *Subscriber, topic, prefix string, 
 	return ""
 }
 
-// ServedSerial returns the serial of the certificate a TLS listener on
-// 127.0.0.1:port presents, as openssl s_client sees it with verification
-// against caFile for serverName, a DNS name or an IP address (an error if
-// that fails).
-func ServedSerial(t testing.TB, port int, caFile, serverName string) (*big.Int, error) {
+// ServedLeaf returns the certificate a TLS listener on 127.0.0.1:port
+// presents, as openssl s_client sees it with verification against caFile
+// for serverName, a DNS name or an IP address (an error if that fails).
+// extra are more s_client options (-sigalgs for a client that offers only
+// some key types).
+func ServedLeaf(t testing.TB, port int, caFile, serverName string, extra ...string) (*x509.Certificate, error) {
 	t.Helper()
 	openssl := testutil.RequireTool(t, "openssl")
 	ctx, cancel := context.WithTimeout(context.Background(), clientTimeout)
@@ -131,23 +133,42 @@ func ServedSerial(t testing.TB, port int, caFile, serverName string) (*big.Int, 
 	} else {
 		args = append(args, "-servername", serverName, "-verify_hostname", serverName)
 	}
-	cmd := exec.CommandContext(ctx, openssl, args...)
+	cmd := exec.CommandContext(ctx, openssl, append(args, extra...)...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	if err := cmd.Run(); err != nil {
-		return nil, fmt.Errorf("openssl s_client to port %d: %v: %s", port, err, lastLine(errOut.String()))
+		what := strings.Join(append([]string{"openssl s_client to port", strconv.Itoa(port)}, extra...), " ")
+		return nil, fmt.Errorf("%s: %v: %s", what, err, testutil.LastLines(errOut.String(), 1))
 	}
 	certs, err := pemfile.Certificates(out.Bytes())
 	if err != nil {
 		return nil, fmt.Errorf("openssl s_client output: %w", err)
 	}
-	return certs[0].SerialNumber, nil
+	return certs[0], nil
 }
 
-func lastLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		return s[i+1:]
+// ServedSerial is the serial of ServedLeaf's certificate.
+func ServedSerial(t testing.TB, port int, caFile, serverName string, extra ...string) (*big.Int, error) {
+	t.Helper()
+	leaf, err := ServedLeaf(t, port, caFile, serverName, extra...)
+	if err != nil {
+		return nil, err
 	}
-	return s
+	return leaf.SerialNumber, nil
+}
+
+// WaitServed waits until served (ServedSerial, say) reports serial and
+// returns how long that took; it fails the test after within, with what
+// served last said.
+func WaitServed(t testing.TB, within time.Duration, serial *big.Int, served func() (*big.Int, error)) time.Duration {
+	t.Helper()
+	start := time.Now()
+	testutil.Eventually(t, within, func() (bool, string) {
+		got, err := served()
+		if err != nil {
+			return false, fmt.Sprintf("serial %x not served: %v", serial, err)
+		}
+		return got.Cmp(serial) == 0, fmt.Sprintf("serving serial %x, not %x", got, serial)
+	})
+	return time.Since(start)
 }

@@ -1,9 +1,15 @@
-// Package mosquittotest starts the real Mosquitto broker for tests: in the
-// foreground, with a configuration written to a temporary directory, on
-// 127.0.0.1 only. It waits for the broker's own "running" log line (or its
-// exit), and stops the broker when the test ends.
+// Package mosquittotest runs the real Mosquitto broker and its clients for
+// tests, on 127.0.0.1 only: the broker in the foreground with a
+// configuration written to a temporary directory (Run, Start: it waits for
+// the broker's own "running" log line or its exit, and stops the broker
+// when the test ends); any long-running program a test starts, certinit
+// run included, with its output captured (Proc); and what a client sees
+// (clients.go): mosquitto_pub and mosquitto_sub, and the certificate a TLS
+// listener serves, as openssl s_client verifies it.
 //
-// It is imported only from _test.go files.
+// It is imported only from _test.go files; it holds no mocks and no
+// helpers that are not about the broker or its clients (internal/testutil
+// has those).
 package mosquittotest
 
 import (

@@ -94,11 +94,7 @@ func (p *Proc) Wait(t testing.TB, within time.Duration) int {
 			t.Errorf("%s did not exit within %v", p.Name, within)
 		}
 	}
-	ws := p.cmd.ProcessState.Sys().(syscall.WaitStatus)
-	if ws.Signaled() {
-		return 128 + int(ws.Signal())
-	}
-	return ws.ExitStatus()
+	return testutil.ExitCode(p.cmd.ProcessState)
 }
 
 // Output returns everything the process wrote so far.

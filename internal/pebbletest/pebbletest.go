@@ -9,7 +9,8 @@
 // count the connections a run makes, stop the CA (the URL then fails like
 // a CA that is down) and start a fresh one behind the same URL.
 //
-// It is imported only from _test.go files.
+// It is imported only from _test.go files, never from certinit's own
+// code, and it is not a stand-in for a CA: what it runs is the real Pebble.
 package pebbletest
 
 import (

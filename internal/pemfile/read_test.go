@@ -1,43 +1,36 @@
 package pemfile
 
 import (
-	"errors"
-	"os"
 	"path/filepath"
-	"syscall"
+	"strings"
 	"testing"
 
-	"github.com/certinit/certinit/internal/userfile"
+	"github.com/certinit/certinit/internal/testutil"
 )
 
-// TestReadFileGuards: ReadFile is the guarded reader (internal/userfile)
-// with MaxFileSize as its bound; the reader's own rules are tested there.
+// TestReadFileGuards: ReadFile, ReadCertificates and ReadKey are the
+// guarded reader (internal/userfile, where its rules are tested one by
+// one) with MaxFileSize as its bound: each refuses every kind of file
+// certinit must not read (testutil.UnreadableFiles, the oversized one
+// just above 64 MiB) with one error naming it first and once.
 func TestReadFileGuards(t *testing.T) {
-	dir := t.TempDir()
-	big := filepath.Join(dir, "big.pem")
-	if err := os.WriteFile(big, nil, 0o644); err != nil {
-		t.Fatal(err)
+	readers := map[string]func(string) error{
+		"ReadFile":         func(p string) error { _, err := ReadFile(p); return err },
+		"ReadCertificates": func(p string) error { _, err := ReadCertificates(p); return err },
+		"ReadKey":          func(p string) error { _, err := ReadKey(p); return err },
 	}
-	if err := os.Truncate(big, MaxFileSize+1); err != nil { // sparse: nothing is written
-		t.Fatal(err)
-	}
-	wantErrNaming(t, ignore(ReadFile(big)), big, "larger than 64 MiB")
-	fifo := filepath.Join(dir, "fifo.pem")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, err := ReadFile(fifo)
-	if !errors.Is(err, userfile.ErrNotRegular) {
-		t.Fatalf("FIFO: %v, want ErrNotRegular", err)
-	}
-	_, err = ReadCertificates(fifo)
-	if !errors.Is(err, userfile.ErrNotRegular) {
-		t.Fatalf("ReadCertificates of a FIFO: %v, want ErrNotRegular", err)
-	}
-	_, err = ReadKey(fifo)
-	if !errors.Is(err, userfile.ErrNotRegular) {
-		t.Fatalf("ReadKey of a FIFO: %v, want ErrNotRegular", err)
+	for _, k := range testutil.UnreadableFiles {
+		t.Run(k.Name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "file.pem")
+			k.Make(t, p)
+			for name, read := range readers {
+				err := read(p)
+				if err == nil {
+					t.Errorf("%s read it", name)
+				} else if msg := err.Error(); !strings.HasPrefix(msg, p+": ") || strings.Count(msg, p) != 1 || strings.Contains(msg, "\n") {
+					t.Errorf("%s: error %q: want one line naming %s first and once", name, msg, p)
+				}
+			}
+		})
 	}
 }
-
-func ignore(_ []byte, err error) error { return err }

@@ -1,13 +1,124 @@
 package testutil
 
 import (
+	"bytes"
+	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
+
+// The real certinit binary, built once, run to its end (RunCertinit) or in
+// the background (StartCertinit), logging JSON so that tests read its
+// records with Logs.
+
+// BuildCertinit builds the certinit binary once per test binary into a
+// temporary directory and returns its path; tests that run the real command
+// (signals, PID 1, crash tests) use it. It builds with the build tags of the
+// shipped binary (Makefile, Dockerfile), so the tests run what ships.
+func BuildCertinit(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "certinit-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtPath = filepath.Join(dir, "certinit")
+		cmd := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", builtPath, "./cmd/certinit")
+		cmd.Dir = ModuleRoot(t)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtPath
+}
+
+var (
+	buildOnce sync.Once
+	builtPath string
+	buildErr  error
+)
+
+// CopyCertinit copies the built certinit into dir (ReadableDir) and
+// returns its path, for a test that runs it as another user: the build
+// directory is private to root.
+func CopyCertinit(t testing.TB, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "certinit")
+	if err := os.WriteFile(bin, ReadFile(t, BuildCertinit(t)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// CertinitCommand returns the command that runs the built certinit with
+// --log-format json and args, with PATH=/usr/bin:/bin only. The caller may
+// adjust it (directory, credentials, PeakRSS) before Run.
+func CertinitCommand(t testing.TB, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(BuildCertinit(t), append([]string{"--log-format", "json"}, args...)...)
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	return cmd
+}
+
+// Result is how a program run to its end went.
+type Result struct {
+	Code   int // exit code, 128+N when signal N killed it
+	Stdout string
+	Stderr string
+	// Logs holds the records of a JSON log on standard error; its Lines
+	// are the other lines there: certinit's closing error line.
+	Logs *Logs
+	Took time.Duration
+}
+
+// String shows the result in a failure message.
+func (r Result) String() string {
+	return fmt.Sprintf("exit %d\nstdout:\n%s\nstderr:\n%s", r.Code, r.Stdout, r.Stderr)
+}
+
+// Run runs cmd to its end and returns what it did; it fails the test when
+// cmd cannot start. Stdout and Stderr of cmd must not be set.
+func Run(t testing.TB, cmd *exec.Cmd) Result {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start)
+	if _, ok := err.(*exec.ExitError); err != nil && !ok {
+		t.Fatalf("%s: %v", cmd.Args[0], err)
+	}
+	return Result{Code: ExitCode(cmd.ProcessState), Stdout: stdout.String(), Stderr: stderr.String(),
+		Logs: JSONLogs(t, stderr.String()), Took: took}
+}
+
+// RunCertinit runs the built certinit with args to its end
+// (CertinitCommand, Run).
+func RunCertinit(t testing.TB, args ...string) Result {
+	t.Helper()
+	return Run(t, CertinitCommand(t, args...))
+}
+
+// ExitCode is the exit code of a finished process, 128+N when signal N
+// killed it (as a shell reports it).
+func ExitCode(ps *os.ProcessState) int {
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ps.ExitCode()
+}
 
 // stopWithin bounds how long certinit gets after SIGTERM at the end of a
 // test before it is killed and the test fails.
@@ -52,10 +163,7 @@ func StartCertinit(t testing.TB, asPID1 bool, args ...string) *Certinit {
 	}
 	go func() {
 		c.cmd.Wait() // the only Wait: the process is the test's alone
-		c.code = c.cmd.ProcessState.ExitCode()
-		if ws, ok := c.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			c.code = 128 + int(ws.Signal())
-		}
+		c.code = ExitCode(c.cmd.ProcessState)
 		close(c.done)
 	}()
 	t.Cleanup(c.cleanup)
@@ -70,16 +178,18 @@ func StartCertinit(t testing.TB, asPID1 bool, args ...string) *Certinit {
 // execs certinit.
 func (c *Certinit) underUnshare() int {
 	c.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		for pid := range ChildrenOf(c.cmd.Process.Pid) {
-			return pid
+	pid := 0
+	Eventually(c.t, 10*time.Second, func() (bool, string) {
+		for p := range ChildrenOf(c.cmd.Process.Pid) {
+			pid = p
+			return true, ""
 		}
-		if c.Exited() || time.Now().After(deadline) {
-			c.t.Fatalf("no certinit under unshare; output:\n%s", c.Out.String())
+		if c.Exited() {
+			c.t.Fatalf("unshare exited without starting certinit; output:\n%s", c.Out.String())
 		}
-		time.Sleep(10 * time.Millisecond) // polling interval
-	}
+		return false, "no certinit under unshare; output:\n" + c.Out.String()
+	})
+	return pid
 }
 
 func (c *Certinit) cleanup() {

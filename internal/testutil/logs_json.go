@@ -93,6 +93,9 @@ func addJSONAttr(attrs map[string]string, key string, v any) {
 func JSONLogs(t testing.TB, output string) *Logs {
 	t.Helper()
 	l, _ := NewLogs(t)
-	l.Write([]byte(output + "\n"))
+	if output != "" && !strings.HasSuffix(output, "\n") {
+		output += "\n" // the last line, unended
+	}
+	l.Write([]byte(output))
 	return l
 }

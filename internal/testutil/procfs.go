@@ -3,15 +3,17 @@ package testutil
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 )
 
-// Process figures read from /proc, for tests that watch a real certinit
-// for leaks (file descriptors, threads, memory) and for zombies it should
-// have reaped. Linux only, like certinit's supervisor.
+// Process figures, for tests that watch a real certinit for leaks (file
+// descriptors, threads, memory) and for zombies it should have reaped,
+// read from /proc (Linux only, like certinit's supervisor), and a
+// command's peak memory, from GNU time.
 
 // ProcStatus is the part of /proc/PID/status the hardening tests read.
 type ProcStatus struct {
@@ -106,4 +108,26 @@ func ChildrenOf(ppid int) map[int]ProcStatus {
 		out[pid] = st
 	}
 	return out
+}
+
+// PeakRSS wraps cmd in GNU time to learn the command's own peak RSS; the
+// returned func gives it in KiB after cmd ran (-1 if unknown). The rusage
+// Go reports for a child is no good here: the child is cloned from the
+// test process, and Linux carries the test's high-water mark through exec.
+// Without /usr/bin/time (Debian package time) the test skips (fails in CI).
+func PeakRSS(t testing.TB, cmd *exec.Cmd) func() int64 {
+	t.Helper()
+	gnuTime := RequireTool(t, "/usr/bin/time")
+	out := filepath.Join(t.TempDir(), "rss")
+	cmd.Args = append([]string{gnuTime, "-f", "%M", "-o", out, cmd.Path}, cmd.Args[1:]...)
+	cmd.Path = gnuTime
+	return func() int64 {
+		var kib int64
+		data, _ := os.ReadFile(out)
+		lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+		if _, err := fmt.Sscan(lines[len(lines)-1], &kib); err != nil {
+			return -1
+		}
+		return kib
+	}
 }

@@ -2,10 +2,14 @@
 // rehash benchmark (bench/10-rehash.sh): realistic subjects (country,
 // organisation, common name), about one in a hundred sharing the subject of
 // the one before so that hash collisions (HASH.1) occur as in real bundles.
-// One P-256 key signs and is the subject key of all of them, which keeps
-// 50,000 certificates to a few seconds.
+// One P-256 key signs and is the subject key of all of them: the benchmark
+// measures hashing and linking, for which the key does not matter, and a
+// key per certificate would make generating them the slow part.
 //
 //	go run ./hashlink/internal/gencerts -n 10000 -out DIR
+//
+// It is a fixture generator for the benchmark, not part of certinit: the
+// certificates are for hashing and linking, not for trusting.
 package main
 
 import (
