@@ -7,6 +7,8 @@ import (
 	"os"
 	"path"
 	"syscall"
+
+	"github.com/certinit/certinit/internal/atomicfile"
 )
 
 // This file checks, before Install writes its first byte, what would make
@@ -32,7 +34,7 @@ func (s *Store) preflight(files map[string][]byte) error {
 	for _, p := range targets {
 		fi, err := s.root.lstat(p)
 		if err == nil && !fi.Mode().IsRegular() {
-			return fmt.Errorf("%s: exists and is not a regular file (%s); certinit does not write through links or over directories it did not make", p, fi.Mode().Type())
+			return fmt.Errorf("%s: %w", p, atomicfile.Refusal(fi.Mode()))
 		}
 	}
 	// What each file system must hold: the new certificate files, one

@@ -25,6 +25,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // TempPrefix starts the name of every temporary file this package creates.
@@ -40,9 +42,23 @@ type Options struct {
 	UID, GID int
 }
 
-// ErrNotRegular is returned (wrapped) when the destination exists and is not a
-// regular file.
-var ErrNotRegular = errors.New("exists and is not a regular file")
+// ErrNotRegular is matched (errors.Is) by every refusal of this package to
+// replace what is at a destination: anything but a regular file for
+// WriteFile and WriteFiles (see Refusal), a regular file for Symlink
+// unless asked to.
+var ErrNotRegular = errors.New("not a regular file")
+
+// Refusal says, in words, why a write refuses to replace a file of mode m
+// ("is a symbolic link, not a regular file; certinit does not write
+// through links"). It wraps ErrNotRegular. Callers prefix the path;
+// truststore's preflight check uses it to word the same refusal before it
+// writes anything.
+func Refusal(m fs.FileMode) error {
+	if m&fs.ModeSymlink != 0 {
+		return fmt.Errorf("is a symbolic link, %w; certinit does not write through links", ErrNotRegular)
+	}
+	return fmt.Errorf("is a %s, %w; certinit replaces only regular files", userfile.TypeName(m), ErrNotRegular)
+}
 
 // WriteFile atomically replaces path with data and permission perm.
 // The destination's parent directory must exist.
@@ -111,7 +127,7 @@ func checkDest(path string) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("write %s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
+		return fmt.Errorf("write %s: %w", path, Refusal(fi.Mode()))
 	}
 	return nil
 }

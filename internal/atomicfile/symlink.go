@@ -22,7 +22,7 @@ func Symlink(target, path string, replaceFile bool) error {
 		case err == nil && fi.IsDir():
 			return fmt.Errorf("link %s: is a directory", path)
 		case err == nil && fi.Mode().IsRegular() && !replaceFile:
-			return fmt.Errorf("link %s: %w", path, ErrNotRegular)
+			return linkRefusal(path)
 		case err != nil && !errors.Is(err, fs.ErrNotExist):
 			return fmt.Errorf("link %s: %w", path, err)
 		}
@@ -57,3 +57,13 @@ func Symlink(target, path string, replaceFile bool) error {
 		return nil
 	}
 }
+
+// linkRefusal is Symlink's refusal to replace the regular file at path
+// with a link. Like every refusal of this package it matches ErrNotRegular.
+type linkRefusal string
+
+func (p linkRefusal) Error() string {
+	return "link " + string(p) + ": is a regular file, which certinit does not replace with a link here"
+}
+
+func (linkRefusal) Is(target error) bool { return target == ErrNotRegular }

@@ -66,7 +66,7 @@ func check(path string, fi fs.FileInfo, max int64) error {
 	case m.IsDir():
 		return fmt.Errorf("%s: %w", path, syscall.EISDIR)
 	case !m.IsRegular():
-		return fmt.Errorf("%s: is a %s, %w; certinit reads only regular files", path, typeName(m), ErrNotRegular)
+		return fmt.Errorf("%s: is a %s, %w; certinit reads only regular files", path, TypeName(m), ErrNotRegular)
 	case fi.Size() > max:
 		return tooLarge(path, max)
 	}
@@ -87,9 +87,17 @@ func pathError(path string, err error) error {
 	return fmt.Errorf("%s: %w", path, err)
 }
 
-// typeName names a file type that is neither regular nor a directory.
-func typeName(m fs.FileMode) string {
+// TypeName names the type of a file in words ("symbolic link", "named
+// pipe (FIFO)"), for messages that refuse a file that is not a regular
+// one.
+func TypeName(m fs.FileMode) string {
 	switch {
+	case m.IsRegular():
+		return "regular file"
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeSymlink != 0:
+		return "symbolic link"
 	case m&fs.ModeNamedPipe != 0:
 		return "named pipe (FIFO)"
 	case m&fs.ModeSocket != 0:
