@@ -42,6 +42,9 @@ func readInput(path string, opts InstallOptions) ([]byte, []*x509.Certificate, e
 		case pemfile.KindCRL:
 			return nil, nil, fmt.Errorf("%s: contains a CRL, not a certificate; a trust store holds CA certificates only", path)
 		case pemfile.KindOther:
+			if f := pemfile.Container(data); f != nil {
+				return nil, nil, fmt.Errorf("%s: %w", path, f)
+			}
 			return nil, nil, fmt.Errorf("%s: block %d is a %q PEM block, not a certificate", path, i+1, b.Type)
 		}
 		c, err := x509.ParseCertificate(certDER(b.DER))

@@ -47,8 +47,9 @@ type Block struct {
 	DER  []byte
 }
 
-// ErrNoObjects means the file held no PEM block and was not DER either.
-var ErrNoObjects = errors.New("no PEM block and not DER: not a certificate, CRL or key")
+// ErrNoObjects means the file held no PEM block and was not DER either (nor
+// a container format that Container names).
+var ErrNoObjects = errors.New("not a certificate, CRL or key: not PEM and not DER")
 
 // ReadFile reads a file a user named or certinit found, through the one
 // guarded reader (internal/userfile): opened without blocking, regular
@@ -108,6 +109,9 @@ func Parse(data []byte) ([]Block, error) {
 	if _, err := ParseKey(data); err == nil {
 		return []Block{{Kind: KindKey, Type: "DER", DER: data}}, nil
 	}
+	if f := Container(data); f != nil {
+		return nil, f
+	}
 	return nil, ErrNoObjects
 }
 
@@ -130,6 +134,9 @@ func Certificates(data []byte) ([]*x509.Certificate, error) {
 		certs = append(certs, c)
 	}
 	if len(certs) == 0 {
+		if f := Container(data); f != nil {
+			return nil, f
+		}
 		return nil, errors.New("no certificate in file")
 	}
 	return certs, nil
@@ -188,6 +195,9 @@ func ReadKey(path string) (crypto.Signer, error) {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return k, nil
+	}
+	if f := Container(data); f != nil {
+		return nil, fmt.Errorf("%s: %w", path, f)
 	}
 	return nil, fmt.Errorf("%s: no private key in file", path)
 }
