@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // CheckOptions configure Check. At least one of CertFile or MosquittoConf
@@ -145,14 +146,10 @@ func (ck *checkRun) checkFlags(opts CheckOptions) {
 // on reading the file: a file the broker cannot read is still examined.
 func (ck *checkRun) readable(o origin, path string, acct *account) bool {
 	if _, err := os.Stat(path); err != nil {
-		var pe *fs.PathError
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
+		if errors.Is(err, fs.ErrNotExist) {
 			ck.add(o, "%s: does not exist", path)
-		case errors.As(err, &pe):
-			ck.add(o, "%s: %v", path, pe.Err)
-		default:
-			ck.add(o, "%s: %v", path, err)
+		} else {
+			ck.add(o, "%v", userfile.PathError(path, err))
 		}
 		return false
 	}

@@ -119,7 +119,7 @@ func mqttStage(ctx context.Context, rep *Report, s *session, chk *checker, clien
 			fail(VerdictClientCertRequired, "", explainClientCert(code, true, s.clientSent, subj, iss, rep.AcceptableCAs)...)
 			return
 		}
-		fail(VerdictMQTTRefused, "no CONNACK: "+err.Error(),
+		fail(VerdictMQTTRefused, err.Error(), // the report says "no CONNACK" itself
 			"TLS works, but the broker did not answer the MQTT CONNECT with a CONNACK ("+err.Error()+"): is this an MQTT listener (not websockets), and does the broker log why it closed the connection?")
 		return
 	}

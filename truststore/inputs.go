@@ -88,15 +88,22 @@ type inputFile struct {
 }
 
 // ReadInputs reads and checks the certificate files as Install does before
-// it writes anything, and returns the error Install would.
+// it writes anything, and returns the error Install would: every file
+// with a problem is reported, one error each (errors.Join), so that one
+// run shows all of them.
 func ReadInputs(files []string, opts InstallOptions) (*Inputs, error) {
 	in := &Inputs{files: make([]inputFile, 0, len(files))}
+	var errs []error
 	for _, f := range files {
 		data, certs, err := readInput(f, opts)
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
+			continue
 		}
 		in.files = append(in.files, inputFile{path: f, data: data, certs: certs})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return in, nil
 }

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/certinit/certinit/internal/atomicfile"
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // This file checks, before Install writes its first byte, what would make
@@ -132,9 +133,9 @@ func (s *Store) existingAncestor(dir string) (string, uint64, error) {
 		case err == nil:
 			return "", 0, fmt.Errorf("%s: not a directory", d)
 		case !errors.Is(err, fs.ErrNotExist):
-			return "", 0, fmt.Errorf("%s: %w", d, err)
+			return "", 0, userfile.PathError(d, err)
 		case d == "/":
-			return "", 0, fmt.Errorf("root %s: %w", s.root.dir, err)
+			return "", 0, fmt.Errorf("root %w", userfile.PathError(s.root.dir, err))
 		}
 	}
 }

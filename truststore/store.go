@@ -16,6 +16,7 @@ import (
 
 	"github.com/certinit/certinit/internal/atomicfile"
 	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // Store is an OS trust store under a root directory.
@@ -279,7 +280,7 @@ func (s *Store) Remove(ctx context.Context, args []string) (*Report, error) {
 			return rep, err
 		}
 		if err := os.Remove(hp); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return rep, fmt.Errorf("remove %s: %w", p, err)
+			return rep, fmt.Errorf("remove %w", userfile.PathError(p, err))
 		}
 		dirs[path.Dir(hp)] = true
 	}

@@ -73,7 +73,7 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 func writeTemp(path string, data []byte, perm fs.FileMode, o Options) (string, error) {
 	f, err := os.CreateTemp(parent(path), TempPrefix+filepath.Base(path)+"-*")
 	if err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %w", userfile.PathError(path, err))
 	}
 	if err := fill(f, data, perm, o); err != nil {
 		f.Close()
@@ -87,23 +87,24 @@ func writeTemp(path string, data []byte, perm fs.FileMode, o Options) (string, e
 // mode comes first, so that secret bytes never sit in a file with a wider
 // mode (CreateTemp makes it 0600).
 func fill(f *os.File, data []byte, perm fs.FileMode, o Options) error {
+	// The errors of *os.File name the operation and the temporary file.
 	if err := f.Chmod(perm); err != nil {
-		return fmt.Errorf("chmod: %w", err)
+		return err
 	}
 	if o.Chown {
 		if err := f.Chown(o.UID, o.GID); err != nil {
-			return fmt.Errorf("chown: %w", err)
+			return err
 		}
 		// chown may clear set-id bits; re-apply the mode.
 		if err := f.Chmod(perm); err != nil {
-			return fmt.Errorf("chmod: %w", err)
+			return err
 		}
 	}
 	if _, err := f.Write(data); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("fsync: %w", err)
+		return err
 	}
 	return f.Close()
 }
@@ -124,7 +125,7 @@ func checkDest(path string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %w", userfile.PathError(path, err))
 	}
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("write %s: %w", path, Refusal(fi.Mode()))
@@ -136,11 +137,11 @@ func checkDest(path string) error {
 func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
+		return fmt.Errorf("sync dir %w", userfile.PathError(dir, err))
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
+		return fmt.Errorf("sync dir %w", userfile.PathError(dir, err))
 	}
 	return nil
 }
@@ -154,7 +155,7 @@ func IsTemp(name string) bool { return strings.HasPrefix(name, TempPrefix) }
 func CleanTemps(dir string) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("clean %s: %w", dir, err)
+		return fmt.Errorf("clean %w", userfile.PathError(dir, err))
 	}
 	var first error
 	for _, e := range ents {
