@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/internal/safetext"
 	"github.com/certinit/certinit/internal/userfile"
 )
 
@@ -36,11 +37,13 @@ type Problem struct {
 	Msg  string `json:"message"`
 }
 
+// String is the problem's line of check's output: "FILE[:LINE]: problem",
+// file and problem escaped (safetext.Quote) so that each stays one line.
 func (p Problem) String() string {
 	if p.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
+		return fmt.Sprintf("%s:%d: %s", safetext.Quote(p.File), p.Line, safetext.Quote(p.Msg))
 	}
-	return fmt.Sprintf("%s: %s", p.File, p.Msg)
+	return fmt.Sprintf("%s: %s", safetext.Quote(p.File), safetext.Quote(p.Msg))
 }
 
 // Check is a local health check: the certificate and key given, and every

@@ -52,7 +52,7 @@ func readInput(path string, opts InstallOptions) ([]byte, []*x509.Certificate, e
 			return nil, nil, fmt.Errorf("%s: certificate %d: %w", path, i+1, err)
 		}
 		if !opts.AllowNonCA && !isCA(c) {
-			return nil, nil, fmt.Errorf("%s: certificate %d (%s) is %w and not self-signed: it looks like a server or client certificate. Install the CA chain that issued it instead (chain.pem, not cert.pem), or pass --allow-non-ca to trust this certificate itself", path, i+1, c.Subject, errNotCA)
+			return nil, nil, fmt.Errorf("%s: certificate %d (%s) is %w and not self-signed: it looks like a server or client certificate. Install the CA chain that issued it instead (chain.pem, not cert.pem), or pass --allow-non-ca to trust this certificate itself", path, i+1, subject(c), errNotCA)
 		}
 		certs = append(certs, c)
 	}

@@ -311,7 +311,7 @@ func (s *Store) match(arg string, srcs []source) ([]string, error) {
 				for _, sc := range src.certs {
 					if fingerprint(sc.Raw) == fp {
 						if !src.local {
-							return nil, fmt.Errorf("%s: %s comes from the distribution (%s); deselect it in its configuration instead", arg, c.Subject, src.path)
+							return nil, fmt.Errorf("%s: %s comes from the distribution (%s); deselect it in its configuration instead", arg, subject(c), src.path)
 						}
 						out = append(out, src.path)
 						found = true
@@ -319,7 +319,7 @@ func (s *Store) match(arg string, srcs []source) ([]string, error) {
 				}
 			}
 			if !found {
-				return nil, fmt.Errorf("%s: certificate %s is not in the store", arg, c.Subject)
+				return nil, fmt.Errorf("%s: certificate %s is not in the store", arg, subject(c))
 			}
 		}
 		return out, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/certinit/certinit/hashlink"
+	"github.com/certinit/certinit/internal/safetext"
 	"github.com/urfave/cli/v2"
 )
 
@@ -45,7 +46,7 @@ func (a *app) hashCommand() *cli.Command {
 				if c.Bool("old") {
 					h = obj.HashOld
 				}
-				fmt.Fprintf(a.stdout, "%s  %s\n", hashlink.FormatHash(h), path)
+				fmt.Fprintf(a.stdout, "%s  %s\n", hashlink.FormatHash(h), safetext.Quote(path))
 			}
 			if failed > 0 {
 				return &exitError{code: 1, silent: true, err: fmt.Errorf("%d file(s) could not be hashed", failed)}
@@ -113,13 +114,14 @@ func (a *app) rehashCommand() *cli.Command {
 
 // printRehash prints what -v shows for a directory Rehash went through, as
 // openssl rehash -v does: "Doing DIR", then every hash link afterwards and
-// every link removed.
+// every link removed. Names are escaped (safetext.Quote): a file name may
+// hold a newline.
 func printRehash(a *app, dir string, res *hashlink.Result) {
-	fmt.Fprintf(a.stdout, "Doing %s\n", dir)
+	fmt.Fprintf(a.stdout, "Doing %s\n", safetext.Quote(dir))
 	for _, l := range res.Links {
-		fmt.Fprintf(a.stdout, "link %s -> %s\n", l.Target, l.Name)
+		fmt.Fprintf(a.stdout, "link %s -> %s\n", safetext.Quote(l.Target), l.Name)
 	}
 	for _, n := range res.Removed {
-		fmt.Fprintf(a.stdout, "unlink %s\n", n)
+		fmt.Fprintf(a.stdout, "unlink %s\n", safetext.Quote(n))
 	}
 }

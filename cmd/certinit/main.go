@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/certinit/certinit/internal/safetext"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -214,10 +216,11 @@ func hasNoEnvVar(f cli.Flag) bool { return f.Names()[0] == "version" }
 // printError writes err as certinit's error lines: one line per problem
 // (each error that errors.Join put together gets its own, as rehash of
 // several directories or trust install of several files report them),
-// each prefixed "certinit: " once.
+// each prefixed "certinit: " once and escaped (safetext.Quote), so that a
+// file or certificate name can neither break a line nor forge one.
 func printError(w io.Writer, err error) {
 	for _, e := range problems(err) {
-		fmt.Fprintf(w, "certinit: %v\n", e)
+		fmt.Fprintf(w, "certinit: %s\n", safetext.Quote(e.Error()))
 	}
 }
 
