@@ -119,6 +119,13 @@ func TestPathNamedOnce(t *testing.T) {
 		{"rehash of nothing", []string{"rehash", missing}, 1, []string{missing}},
 		{"trust --root missing", []string{"trust", "list", "--root", missing}, 1, []string{missing}},
 		{"probe --capath missing", []string{"probe", "127.0.0.1:1", "--capath", missing}, 1, []string{missing, "--capath"}},
+		{"hash of a directory", []string{"hash", dir}, 1, []string{dir}},
+		{"trust remove of a missing file", []string{"trust", "remove", "--root", t.TempDir(), missing}, 1, []string{missing}},
+		{"trust rebuild --root a file", []string{"trust", "rebuild", "--root", file}, 1, []string{file}},
+		{"init --rehash missing", []string{"init", "--rehash", missing}, 1, []string{missing}},
+		{"init --cert missing", []string{"init", "--cert", missing, "--key", file}, 1, []string{missing}},
+		{"embed of a missing file", []string{"embed", missing}, 1, []string{missing}},
+		{"embed of garbage", []string{"embed", file}, 1, []string{file}},
 		{"check of a big include", []string{"check", "--mosquitto-conf", big}, 1, nil},
 	}
 	for _, tc := range tests {
