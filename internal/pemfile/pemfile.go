@@ -1,7 +1,9 @@
 // Package pemfile reads certificates, CRLs and private keys from PEM or DER
 // files and checks key pairs. It is the one place certinit turns bytes on disk
 // into objects, so every command reports bad input the same way: one error
-// that names the file and the problem.
+// that names the file and the problem. A file in a container format it does
+// not read (PKCS#7, PKCS#12) is named as such, with the openssl command
+// that converts it (container.go).
 //
 // It does not verify chains or decide trust (truststore and probe do), and it
 // does not hash names (hashlink parses names itself, to hash what OpenSSL
