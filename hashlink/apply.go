@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/certinit/certinit/internal/atomicfile"
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // This file carries out a plan so that no still-valid link is ever missing:
@@ -78,7 +79,7 @@ func apply(dir string, ents []fs.DirEntry, scans []scanned, pl Plan, log *slog.L
 		path := filepath.Join(dir, name)
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			log.Error("rehash: cannot remove stale link", "path", path, "err", err.Error())
-			errs = append(errs, fmt.Errorf("remove %s: %w", path, err))
+			errs = append(errs, fmt.Errorf("remove %w", userfile.PathError(path, err)))
 			continue
 		}
 		changed = true

@@ -29,7 +29,10 @@ func ParseObjects(data []byte) ([]*Object, error) {
 		if crl, err2 := ParseCRL(data); err2 == nil {
 			return []*Object{crl}, nil
 		}
-		return nil, fmt.Errorf("not PEM, and not a DER certificate or CRL: %w", err)
+		if f := pemfile.Container(data); f != nil {
+			return nil, f
+		}
+		return nil, fmt.Errorf("%w: not PEM and not DER (%w)", ErrNotCertificate, err)
 	}
 	var objs []*Object
 	rest := data
@@ -79,6 +82,9 @@ func HashFile(path string) (*Object, error) {
 	case 1:
 		return objs[0], nil
 	case 0:
+		if f := pemfile.Container(data); f != nil {
+			return nil, fmt.Errorf("%s: %w", path, f)
+		}
 		return nil, fmt.Errorf("%s: no certificate or CRL in file", path)
 	default:
 		return nil, fmt.Errorf("%s: holds %d certificates or CRLs; hash needs exactly one", path, len(objs))

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/certinit/certinit/internal/pemfile"
 )
 
 // This file reads files the way `openssl rehash` does: PEM only, every
@@ -36,8 +38,11 @@ func Classify(data []byte) (*Object, error) {
 	case err != nil:
 		return nil, fmt.Errorf("OpenSSL cannot load it: %w", err)
 	case n == 0 && !bytes.Contains(data, beginMarker):
-		return nil, errors.New("not PEM (DER files get no link: capath lookups read PEM only)")
+		return nil, notPEM(data)
 	case n == 0:
+		if f := pemfile.Container(data); f != nil {
+			return nil, f
+		}
 		return nil, errors.New("no certificate or CRL in it")
 	case n > 1:
 		return nil, errors.New("holds more than one certificate, CRL or key; split bundles into one file each")
@@ -45,6 +50,35 @@ func Classify(data []byte) (*Object, error) {
 		return nil, errors.New("holds a private key but no certificate or CRL")
 	}
 	return first.obj, nil
+}
+
+// Why Classify gives a file without a PEM block no link (errors.Is):
+// ErrPEMOnly for a DER certificate or CRL, which OpenSSL would load but
+// its capath lookup does not read; ErrNotCertificate for anything that is
+// neither. A PKCS#7 or PKCS#12 file gives a *pemfile.FormatError instead.
+var (
+	ErrPEMOnly        = errors.New("capath lookups read PEM only")
+	ErrNotCertificate = errors.New("not a certificate or CRL")
+)
+
+// notPEM says why a file without a PEM block gets no link: a link to a DER
+// certificate or CRL would end OpenSSL's capath lookup at a file it cannot
+// read, a PKCS#7 or PKCS#12 file is named as such, anything else is not a
+// certificate at all.
+func notPEM(data []byte) error {
+	if _, err := ParseCertificate(data); err == nil {
+		return fmt.Errorf("a DER certificate, and %w, so it gets no link: `openssl x509 -inform DER -in FILE` prints it as PEM", ErrPEMOnly)
+	}
+	if _, err := ParseCRL(data); err == nil {
+		return fmt.Errorf("a DER CRL, and %w, so it gets no link: `openssl crl -inform DER -in FILE` prints it as PEM", ErrPEMOnly)
+	}
+	if f := pemfile.Container(data); f != nil {
+		return f
+	}
+	if len(data) == 0 {
+		return fmt.Errorf("empty file, %w", ErrNotCertificate)
+	}
+	return fmt.Errorf("%w: not PEM and not DER", ErrNotCertificate)
 }
 
 // info is one X509_INFO: what rehash counts as one object.

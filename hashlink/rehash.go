@@ -29,8 +29,8 @@ func Rehash(ctx context.Context, dir string, opts Options) (*Result, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
-		return nil, fmt.Errorf("%s: cannot write: %w", dir, err)
+	if err := writableDir(dir); err != nil {
+		return nil, err
 	}
 	unlock, err := dirlock.Lock(ctx, dir, log)
 	if err != nil {
@@ -39,7 +39,7 @@ func Rehash(ctx context.Context, dir string, opts Options) (*Result, error) {
 	defer unlock()
 	ents, err := os.ReadDir(dir) // sorted by name, byte-wise, as OpenSSL sorts
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
+		return nil, userfile.PathError(dir, err)
 	}
 	ents = dropTemps(dir, ents, log)
 
@@ -77,6 +77,22 @@ func Rehash(ctx context.Context, dir string, opts Options) (*Result, error) {
 	}
 	errs = append(errs, apply(dir, ents, scans, p.Plan(opts.NoRemove), log, res)...)
 	return res, errors.Join(errs...)
+}
+
+// writableDir checks, before anything is done in dir, that it is a
+// directory this process may write, and says which of these it is not.
+func writableDir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return userfile.PathError(dir, err)
+	case !fi.IsDir():
+		return fmt.Errorf("%s: not a directory", dir)
+	}
+	if err := syscall.Access(dir, 2 /* W_OK */); err != nil {
+		return fmt.Errorf("%s: cannot write: %w", dir, err)
+	}
+	return nil
 }
 
 // scanned is what Rehash learns about one directory entry: an existing

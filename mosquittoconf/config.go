@@ -3,7 +3,6 @@ package mosquittoconf
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -144,11 +143,7 @@ func readConfig(path string) ([]byte, error) {
 func IncludeFiles(dir string) ([]string, error) {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			return nil, pe.Err
-		}
-		return nil, err
+		return nil, userfile.Reason(err) // the caller names dir
 	}
 	var names []string
 	for _, e := range ents {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/certinit/certinit/internal/pemfile"
@@ -37,12 +38,16 @@ func fetchIssuers(ctx context.Context, client *http.Client, urls []string) ([]*x
 	return nil, errors.Join(errs...)
 }
 
-func fetchIssuer(ctx context.Context, client *http.Client, url string) ([]*x509.Certificate, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+func fetchIssuer(ctx context.Context, client *http.Client, addr string) ([]*x509.Certificate, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, addr, nil)
 	if err != nil {
 		return nil, err
 	}
 	resp, err := client.Do(req)
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // fetchIssuers names the URL
+	}
 	if err != nil {
 		return nil, err
 	}

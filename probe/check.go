@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/internal/safetext"
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // CheckOptions configure Check. At least one of CertFile or MosquittoConf
@@ -35,11 +37,13 @@ type Problem struct {
 	Msg  string `json:"message"`
 }
 
+// String is the problem's line of check's output: "FILE[:LINE]: problem",
+// file and problem escaped (safetext.Quote) so that each stays one line.
 func (p Problem) String() string {
 	if p.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
+		return fmt.Sprintf("%s:%d: %s", safetext.Quote(p.File), p.Line, safetext.Quote(p.Msg))
 	}
-	return fmt.Sprintf("%s: %s", p.File, p.Msg)
+	return fmt.Sprintf("%s: %s", safetext.Quote(p.File), safetext.Quote(p.Msg))
 }
 
 // Check is a local health check: the certificate and key given, and every
@@ -145,14 +149,10 @@ func (ck *checkRun) checkFlags(opts CheckOptions) {
 // on reading the file: a file the broker cannot read is still examined.
 func (ck *checkRun) readable(o origin, path string, acct *account) bool {
 	if _, err := os.Stat(path); err != nil {
-		var pe *fs.PathError
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
+		if errors.Is(err, fs.ErrNotExist) {
 			ck.add(o, "%s: does not exist", path)
-		case errors.As(err, &pe):
-			ck.add(o, "%s: %v", path, pe.Err)
-		default:
-			ck.add(o, "%s: %v", path, err)
+		} else {
+			ck.add(o, "%v", userfile.PathError(path, err))
 		}
 		return false
 	}

@@ -246,7 +246,7 @@ func (c *checker) systemHint(peer, extra []*x509.Certificate) []string {
 		return nil
 	}
 	anchor := chains[0][len(chains[0])-1]
-	return []string{"The system trust store does have the root \"" + shortName(anchor) + "\": " + c.trust.describe() +
+	return []string{fmt.Sprintf("The system trust store does have the root %q: ", shortName(anchor)) + c.trust.describe() +
 		" replaces the system store for this client. Add that root to your CA file, or leave out --cafile/--capath (mosquitto_pub: omit --cafile, or use --capath /etc/ssl/certs)."}
 }
 

@@ -52,8 +52,7 @@ func decide(ctx context.Context, rep *Report, s *session, chk *checker, client *
 		code, haveAlert := alertFromError(s.err)
 		if s.certReq != nil && (!s.clientSent || (haveAlert && clientCertAlerts[code])) {
 			rep.Verdict = VerdictClientCertRequired
-			subj, iss := clientNames(client)
-			rep.Diagnosis = explainClientCert(code, haveAlert, s.clientSent, subj, iss, rep.AcceptableCAs)
+			rep.Diagnosis = explainClientCert(code, haveAlert, s.clientSent, client, rep.AcceptableCAs)
 			return cr
 		}
 		rep.Verdict = VerdictHandshakeFailure
@@ -72,13 +71,6 @@ func acceptedSuffix(cas []string) string {
 		return ""
 	}
 	return " (accepted CAs: " + strings.Join(cas, "; ") + ")"
-}
-
-func clientNames(c *tls.Certificate) (subject, issuer string) {
-	if c == nil || c.Leaf == nil {
-		return "", ""
-	}
-	return shortName(c.Leaf), dn(c.Leaf.RawIssuer, c.Leaf.Issuer)
 }
 
 // mqttStage opens a second connection that crypto/tls verifies in full and
@@ -115,11 +107,10 @@ func mqttStage(ctx context.Context, rep *Report, s *session, chk *checker, clien
 	if err != nil {
 		if code, ok := alertFromError(err); ok && s.certReq != nil && clientCertAlerts[code] {
 			rep.Alert = &Alert{Code: code, Name: alertName(code), SentBy: "server"}
-			subj, iss := clientNames(client)
-			fail(VerdictClientCertRequired, "", explainClientCert(code, true, s.clientSent, subj, iss, rep.AcceptableCAs)...)
+			fail(VerdictClientCertRequired, "", explainClientCert(code, true, s.clientSent, client, rep.AcceptableCAs)...)
 			return
 		}
-		fail(VerdictMQTTRefused, "no CONNACK: "+err.Error(),
+		fail(VerdictMQTTRefused, err.Error(), // the report says "no CONNACK" itself
 			"TLS works, but the broker did not answer the MQTT CONNECT with a CONNACK ("+err.Error()+"): is this an MQTT listener (not websockets), and does the broker log why it closed the connection?")
 		return
 	}

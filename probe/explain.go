@@ -12,6 +12,7 @@ import (
 
 	"github.com/certinit/certinit/embed"
 	"github.com/certinit/certinit/hashlink"
+	"github.com/certinit/certinit/internal/safetext"
 )
 
 // This file turns certificate findings into sentences a person can act on.
@@ -25,7 +26,7 @@ func fingerprint(c *x509.Certificate) string {
 func explainHostname(leaf *x509.Certificate, name string) []string {
 	var names []string
 	for _, d := range leaf.DNSNames {
-		names = append(names, "DNS:"+d)
+		names = append(names, "DNS:"+safetext.Quote(d))
 	}
 	for _, ip := range leaf.IPAddresses {
 		names = append(names, "IP:"+ip.String())

@@ -1,8 +1,10 @@
 package probe
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -92,9 +94,13 @@ func quoteBytes(b []byte) string {
 // (or its absence).
 var clientCertAlerts = map[uint8]bool{40: true, 42: true, 43: true, 44: true, 45: true, 46: true, 48: true, 49: true, 51: true, 116: true}
 
+// chainGapAlerts are the alerts with which a server refuses a client
+// certificate whose chain it cannot build (OpenSSL: unknown_ca).
+var chainGapAlerts = map[uint8]bool{42: true, 46: true, 48: true}
+
 // explainClientCert says what the server wants when it refused the
-// client's certificate or its absence.
-func explainClientCert(code uint8, haveAlert, sent bool, clientSubject, clientIssuer string, accepted []string) []string {
+// client's certificate (client, nil when none was given) or its absence.
+func explainClientCert(code uint8, haveAlert, sent bool, client *tls.Certificate, accepted []string) []string {
 	var out []string
 	acc := "The server did not list the CA names it accepts (mosquitto never does: the listener's cafile or capath decides)."
 	if len(accepted) > 0 {
@@ -108,6 +114,29 @@ func explainClientCert(code uint8, haveAlert, sent bool, clientSubject, clientIs
 	if haveAlert {
 		reason = fmt.Sprintf("alert %s (%d): %s", alertName(code), code, alerts[code].cause)
 	}
-	out = append(out, fmt.Sprintf("The server rejected the client certificate %q (issued by %q): %s.", clientSubject, clientIssuer, reason), acc)
-	return out
+	leaf := client.Leaf
+	out = append(out, fmt.Sprintf("The server rejected the client certificate %q (issued by %q): %s.", shortName(leaf), dn(leaf.RawIssuer, leaf.Issuer), reason))
+	if issuer, missing := missingClientIssuer(client); missing && (!haveAlert || chainGapAlerts[code]) {
+		out = append(out, fmt.Sprintf("The client certificate went out without its issuer %q: the --cert file holds no certificate after the leaf that issued it. "+
+			"If %q is an intermediate CA, the server cannot build the chain to the root its cafile or capath holds: put the intermediate's certificate after the leaf in the --cert file (as in a fullchain.pem, leaf first). "+
+			"If it is the root, the server does not trust it.", issuer, issuer))
+	}
+	return append(out, acc)
+}
+
+// missingClientIssuer reports whether the chain the client sends lacks the
+// issuer of its leaf (the leaf is not self-signed, and no certificate sent
+// after it issued it), and names that issuer.
+func missingClientIssuer(c *tls.Certificate) (string, bool) {
+	leaf := c.Leaf
+	if selfSigned(leaf) {
+		return "", false
+	}
+	for _, der := range c.Certificate[1:] {
+		x, err := x509.ParseCertificate(der)
+		if err == nil && bytes.Equal(x.RawSubject, leaf.RawIssuer) && leaf.CheckSignatureFrom(x) == nil {
+			return "", false
+		}
+	}
+	return shortName(&x509.Certificate{Subject: leaf.Issuer, RawSubject: leaf.RawIssuer}), true
 }

@@ -11,6 +11,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/certinit/certinit/internal/safetext"
 )
 
 // settleTime bounds how long the probe waits, after a TLS 1.3 handshake in
@@ -146,7 +148,7 @@ func caNames(cri *tls.CertificateRequestInfo) []string {
 		}
 		var n pkix.Name
 		n.FillFromRDNSequence(&seq)
-		out = append(out, n.String())
+		out = append(out, safetext.Name(n.String()))
 	}
 	return out
 }

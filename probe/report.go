@@ -13,6 +13,7 @@ import (
 	"github.com/certinit/certinit/embed"
 	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/internal/safetext"
 )
 
 // Report is everything a probe learned, in the form --json prints.
@@ -134,20 +135,23 @@ func selfSigned(c *x509.Certificate) bool {
 	return c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
-// dn formats a distinguished name in RFC 4514 order (as crypto/x509 does);
-// a name crypto/x509 could not decode falls back to the raw sequence.
+// dn formats a distinguished name in RFC 4514 order (as crypto/x509 does),
+// with characters that are not printable escaped (safetext.Name); a name
+// crypto/x509 could not decode falls back to the raw sequence.
 func dn(raw []byte, parsed pkix.Name) string {
 	if s := parsed.String(); s != "" {
-		return s
+		return safetext.Name(s)
 	}
 	var seq pkix.RDNSequence
 	if _, err := asn1.Unmarshal(raw, &seq); err == nil {
-		return seq.String()
+		return safetext.Name(seq.String())
 	}
 	return "(empty name)"
 }
 
-// shortName is the common name, or the whole name when it has none.
+// shortName is the common name, or the whole name (dn) when it has none.
+// The common name is as the certificate holds it: messages quote it with
+// %q.
 func shortName(c *x509.Certificate) string {
 	if c.Subject.CommonName != "" {
 		return c.Subject.CommonName

@@ -47,7 +47,7 @@ func saveChain(ctx context.Context, rep *Report, cr chainResult, dir string, log
 		log.Info("probe: saved certificate", "path", path, "subject", shortName(c))
 	}
 	if _, err := hashlink.Rehash(ctx, dir, hashlink.Options{Log: log}); err != nil {
-		return fmt.Errorf("--save: rehash %s: %w", dir, err)
+		return fmt.Errorf("--save: %w", err) // Rehash names dir
 	}
 	if cr.unverified {
 		rep.Diagnosis = append(rep.Diagnosis, fmt.Sprintf("Saved to %s what the server sent, which nothing here verified: compare the root's SHA-256 fingerprint with one from a source you trust before relying on it.", dir))

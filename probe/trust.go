@@ -13,6 +13,7 @@ import (
 
 	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // maxLookups bounds capath lookups for one chain (each lookup may add the
@@ -44,7 +45,7 @@ func loadTrust(cafile, capath string, sys *x509.CertPool) (*trust, error) {
 	if capath != "" {
 		fi, err := os.Stat(capath)
 		if err != nil {
-			return nil, fmt.Errorf("--capath %w", err)
+			return nil, fmt.Errorf("--capath %w", userfile.PathError(capath, err))
 		}
 		if !fi.IsDir() {
 			return nil, fmt.Errorf("--capath %s: not a directory", capath)

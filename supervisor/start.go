@@ -28,24 +28,32 @@ func (e *StartError) Error() string { return fmt.Sprintf("%s: %v", e.Name, e.Err
 func (e *StartError) Unwrap() error { return e.Err }
 
 // LookPath finds the program for name as a shell would: a name with a slash
-// is used as it is, anything else is searched in PATH.
+// is used as it is, anything else is searched in PATH. Like exec(2) it
+// fails, with 127, for a program whose interpreter (#! line) or loader
+// (ELF PT_INTERP) does not exist, and says so: exec would report "no such
+// file" for a file that is there.
 func LookPath(name string) (string, error) {
 	if name == "" {
 		return "", &StartError{Name: `""`, Code: CodeNotFound, Err: errors.New("empty command")}
 	}
 	path, err := exec.LookPath(name)
-	if err == nil {
-		return path, nil
-	}
 	if errors.Is(err, exec.ErrDot) {
 		// A program found through a relative PATH entry: run it as sh would.
-		return path, nil
+		err = nil
 	}
-	return "", startError(name, err)
+	if err != nil {
+		return "", startError(name, "", "", err)
+	}
+	if err := missingInterpreter(path, ""); err != nil {
+		return "", &StartError{Name: name, Code: CodeNotFound, Err: err}
+	}
+	return path, nil
 }
 
-// startError classifies an error from LookPath, StartProcess or Exec.
-func startError(name string, err error) error {
+// startError classifies an error from LookPath, StartProcess or Exec. path
+// is the program found for name ("" before it is found), run in dir ("":
+// certinit's working directory).
+func startError(name, path, dir string, err error) error {
 	var se *StartError
 	if errors.As(err, &se) {
 		return err
@@ -54,6 +62,12 @@ func startError(name string, err error) error {
 	switch {
 	case errors.Is(err, exec.ErrNotFound), errors.Is(err, fs.ErrNotExist):
 		code = CodeNotFound
+		if path != "" {
+			if missing := missingInterpreter(path, dir); missing != nil {
+				err = missing
+				break
+			}
+		}
 		if !strings.Contains(name, "/") {
 			err = errors.New("command not found in PATH")
 		} else {
@@ -81,5 +95,5 @@ func Exec(args []string, env []string) error {
 	if env == nil {
 		env = os.Environ()
 	}
-	return startError(args[0], syscall.Exec(path, args, env))
+	return startError(args[0], path, "", syscall.Exec(path, args, env))
 }

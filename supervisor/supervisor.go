@@ -223,7 +223,7 @@ func (s *Supervisor) start() (*os.Process, error) {
 		Files: s.opts.Files,
 	})
 	if err != nil {
-		return nil, startError(s.opts.Args[0], err)
+		return nil, startError(s.opts.Args[0], s.path, s.opts.Dir, err)
 	}
 	s.log.Info("child started", "pid", p.Pid, "command", s.opts.Args[0])
 	return p, nil

@@ -11,12 +11,13 @@ import (
 
 	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/internal/safetext"
 )
 
 // Cert describes one certificate in a store.
 type Cert struct {
 	Name        string    `json:"name"`      // stable name: the source file's name without extension
-	Subject     string    `json:"subject"`   // RFC 2253 subject
+	Subject     string    `json:"subject"`   // RFC 4514 subject, characters that are not printable escaped (safetext.Name)
 	Hash        string    `json:"hash"`      // OpenSSL subject hash, 8 hex digits
 	NotAfter    time.Time `json:"not_after"` // expiry
 	Fingerprint string    `json:"sha256"`    // SHA-256 of the DER, hex
@@ -29,7 +30,7 @@ type Cert struct {
 func newCert(c *x509.Certificate, source string, local bool, now time.Time) Cert {
 	out := Cert{
 		Name:        stableName(c),
-		Subject:     c.Subject.String(),
+		Subject:     subject(c),
 		NotAfter:    c.NotAfter.UTC(),
 		Fingerprint: fingerprint(c.Raw),
 		Source:      source,
@@ -42,6 +43,11 @@ func newCert(c *x509.Certificate, source string, local bool, now time.Time) Cert
 	}
 	return out
 }
+
+// subject is c's subject for messages and listings: RFC 4514, with
+// characters that are not printable escaped, so that a hostile name cannot
+// forge a line of output.
+func subject(c *x509.Certificate) string { return safetext.Name(c.Subject.String()) }
 
 func fingerprint(der []byte) string {
 	s := sha256.Sum256(der)

@@ -42,6 +42,9 @@ func readInput(path string, opts InstallOptions) ([]byte, []*x509.Certificate, e
 		case pemfile.KindCRL:
 			return nil, nil, fmt.Errorf("%s: contains a CRL, not a certificate; a trust store holds CA certificates only", path)
 		case pemfile.KindOther:
+			if f := pemfile.Container(data); f != nil {
+				return nil, nil, fmt.Errorf("%s: %w", path, f)
+			}
 			return nil, nil, fmt.Errorf("%s: block %d is a %q PEM block, not a certificate", path, i+1, b.Type)
 		}
 		c, err := x509.ParseCertificate(certDER(b.DER))
@@ -49,7 +52,7 @@ func readInput(path string, opts InstallOptions) ([]byte, []*x509.Certificate, e
 			return nil, nil, fmt.Errorf("%s: certificate %d: %w", path, i+1, err)
 		}
 		if !opts.AllowNonCA && !isCA(c) {
-			return nil, nil, fmt.Errorf("%s: certificate %d (%s) is %w and not self-signed: it looks like a server or client certificate. Install the CA chain that issued it instead (chain.pem, not cert.pem), or pass --allow-non-ca to trust this certificate itself", path, i+1, c.Subject, errNotCA)
+			return nil, nil, fmt.Errorf("%s: certificate %d (%s) is %w and not self-signed: it looks like a server or client certificate. Install the CA chain that issued it instead (chain.pem, not cert.pem), or pass --allow-non-ca to trust this certificate itself", path, i+1, subject(c), errNotCA)
 		}
 		certs = append(certs, c)
 	}
@@ -85,15 +88,22 @@ type inputFile struct {
 }
 
 // ReadInputs reads and checks the certificate files as Install does before
-// it writes anything, and returns the error Install would.
+// it writes anything, and returns the error Install would: every file
+// with a problem is reported, one error each (errors.Join), so that one
+// run shows all of them.
 func ReadInputs(files []string, opts InstallOptions) (*Inputs, error) {
 	in := &Inputs{files: make([]inputFile, 0, len(files))}
+	var errs []error
 	for _, f := range files {
 		data, certs, err := readInput(f, opts)
 		if err != nil {
-			return nil, err
+			errs = append(errs, err)
+			continue
 		}
 		in.files = append(in.files, inputFile{path: f, data: data, certs: certs})
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return in, nil
 }

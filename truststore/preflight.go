@@ -7,6 +7,9 @@ import (
 	"os"
 	"path"
 	"syscall"
+
+	"github.com/certinit/certinit/internal/atomicfile"
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // This file checks, before Install writes its first byte, what would make
@@ -32,7 +35,7 @@ func (s *Store) preflight(files map[string][]byte) error {
 	for _, p := range targets {
 		fi, err := s.root.lstat(p)
 		if err == nil && !fi.Mode().IsRegular() {
-			return fmt.Errorf("%s: exists and is not a regular file (%s); certinit does not write through links or over directories it did not make", p, fi.Mode().Type())
+			return fmt.Errorf("%s: %w", p, atomicfile.Refusal(fi.Mode()))
 		}
 	}
 	// What each file system must hold: the new certificate files, one
@@ -130,9 +133,9 @@ func (s *Store) existingAncestor(dir string) (string, uint64, error) {
 		case err == nil:
 			return "", 0, fmt.Errorf("%s: not a directory", d)
 		case !errors.Is(err, fs.ErrNotExist):
-			return "", 0, fmt.Errorf("%s: %w", d, err)
+			return "", 0, userfile.PathError(d, err)
 		case d == "/":
-			return "", 0, fmt.Errorf("root %s: %w", s.root.dir, err)
+			return "", 0, fmt.Errorf("root %w", userfile.PathError(s.root.dir, err))
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // fsRoot maps paths of the OS tree under a root directory to host paths,
@@ -34,7 +35,7 @@ func newFSRoot(dir string) (*fsRoot, error) {
 	}
 	fi, err := os.Stat(abs)
 	if err != nil {
-		return nil, fmt.Errorf("root %s: %w", dir, err)
+		return nil, fmt.Errorf("root %w", userfile.PathError(dir, err))
 	}
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("root %s: not a directory", dir)
@@ -156,7 +157,7 @@ func (r *fsRoot) mkdirAll(p string) error {
 		return err
 	}
 	if err := os.MkdirAll(hp, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", p, err)
+		return fmt.Errorf("create %w", userfile.PathError(p, err))
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/certinit/certinit/internal/atomicfile"
 	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // Store is an OS trust store under a root directory.
@@ -279,7 +280,7 @@ func (s *Store) Remove(ctx context.Context, args []string) (*Report, error) {
 			return rep, err
 		}
 		if err := os.Remove(hp); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return rep, fmt.Errorf("remove %s: %w", p, err)
+			return rep, fmt.Errorf("remove %w", userfile.PathError(p, err))
 		}
 		dirs[path.Dir(hp)] = true
 	}
@@ -310,7 +311,7 @@ func (s *Store) match(arg string, srcs []source) ([]string, error) {
 				for _, sc := range src.certs {
 					if fingerprint(sc.Raw) == fp {
 						if !src.local {
-							return nil, fmt.Errorf("%s: %s comes from the distribution (%s); deselect it in its configuration instead", arg, c.Subject, src.path)
+							return nil, fmt.Errorf("%s: %s comes from the distribution (%s); deselect it in its configuration instead", arg, subject(c), src.path)
 						}
 						out = append(out, src.path)
 						found = true
@@ -318,7 +319,7 @@ func (s *Store) match(arg string, srcs []source) ([]string, error) {
 				}
 			}
 			if !found {
-				return nil, fmt.Errorf("%s: certificate %s is not in the store", arg, c.Subject)
+				return nil, fmt.Errorf("%s: certificate %s is not in the store", arg, subject(c))
 			}
 		}
 		return out, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/atomicfile"
 	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // vdir is a planned state of one managed directory (Debian's /etc/ssl/certs,
@@ -60,7 +61,7 @@ func loadVdir(r *fsRoot, dir string) (*vdir, error) {
 		return v, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", dir, err)
+		return nil, fmt.Errorf("read %w", userfile.PathError(dir, err))
 	}
 	for _, de := range ents {
 		name := de.Name()
@@ -72,7 +73,7 @@ func loadVdir(r *fsRoot, dir string) (*vdir, error) {
 		case de.Type()&fs.ModeSymlink != 0:
 			t, err := os.Readlink(filepath.Join(hp, name))
 			if err != nil {
-				return nil, fmt.Errorf("read %s: %w", path.Join(dir, name), err)
+				return nil, fmt.Errorf("read %w", userfile.PathError(path.Join(dir, name), err))
 			}
 			e.link = t
 		case de.IsDir():
@@ -243,7 +244,7 @@ func (v *vdir) apply() (changes, error) {
 	for _, group := range [][]string{dropHash, dropOther} {
 		for _, n := range group {
 			if err := os.Remove(hp + "/" + n); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return ch, fmt.Errorf("remove %s: %w", path.Join(v.dir, n), err)
+				return ch, fmt.Errorf("remove %w", userfile.PathError(path.Join(v.dir, n), err))
 			}
 			ch.removed = append(ch.removed, n)
 		}

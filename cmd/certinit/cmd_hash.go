@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/certinit/certinit/hashlink"
+	"github.com/certinit/certinit/internal/safetext"
 	"github.com/urfave/cli/v2"
 )
 
@@ -26,14 +27,18 @@ func (a *app) hashCommand() *cli.Command {
 			&cli.BoolFlag{Name: "old", Usage: "print the old (OpenSSL 0.9.8, MD5) hash"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() == 0 {
+			files, err := positionalArgs(c)
+			if err != nil {
+				return err
+			}
+			if len(files) == 0 {
 				return usageErrorf("hash: no FILE given")
 			}
 			failed := 0
-			for _, path := range c.Args().Slice() {
+			for _, path := range files {
 				obj, err := hashlink.HashFile(path)
 				if err != nil {
-					fmt.Fprintf(a.stderr, "certinit: %v\n", err)
+					printError(a.stderr, err)
 					failed++
 					continue
 				}
@@ -41,7 +46,7 @@ func (a *app) hashCommand() *cli.Command {
 				if c.Bool("old") {
 					h = obj.HashOld
 				}
-				fmt.Fprintf(a.stdout, "%s  %s\n", hashlink.FormatHash(h), path)
+				fmt.Fprintf(a.stdout, "%s  %s\n", hashlink.FormatHash(h), safetext.Quote(path))
 			}
 			if failed > 0 {
 				return &exitError{code: 1, silent: true, err: fmt.Errorf("%d file(s) could not be hashed", failed)}
@@ -73,7 +78,11 @@ func (a *app) rehashCommand() *cli.Command {
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print each link (as openssl rehash -v)"},
 		},
 		Action: func(c *cli.Context) error {
-			if c.NArg() == 0 {
+			dirs, err := positionalArgs(c)
+			if err != nil {
+				return err
+			}
+			if len(dirs) == 0 {
 				return usageErrorf("rehash: no DIR given")
 			}
 			if c.Bool("old") && c.Bool("compat") {
@@ -85,17 +94,17 @@ func (a *app) rehashCommand() *cli.Command {
 				NoRemove: c.Bool("no-remove"),
 				Log:      a.log,
 			}
+			// Every problem is its own error line (exitCode splits the
+			// join); a directory that fails before Rehash reads it gets no
+			// "Doing DIR", since nothing was done in it.
 			var errs []error
-			for _, dir := range c.Args().Slice() {
-				if c.Bool("verbose") {
-					fmt.Fprintf(a.stdout, "Doing %s\n", dir)
-				}
+			for _, dir := range dirs {
 				res, err := hashlink.Rehash(c.Context, dir, opts)
 				if err != nil {
 					errs = append(errs, err)
 				}
 				if res != nil && c.Bool("verbose") {
-					printRehash(a, res)
+					printRehash(a, dir, res)
 				}
 			}
 			return errors.Join(errs...)
@@ -103,13 +112,16 @@ func (a *app) rehashCommand() *cli.Command {
 	}
 }
 
-// printRehash prints what -v shows: every hash link afterwards and every
-// link removed.
-func printRehash(a *app, res *hashlink.Result) {
+// printRehash prints what -v shows for a directory Rehash went through, as
+// openssl rehash -v does: "Doing DIR", then every hash link afterwards and
+// every link removed. Names are escaped (safetext.Quote): a file name may
+// hold a newline.
+func printRehash(a *app, dir string, res *hashlink.Result) {
+	fmt.Fprintf(a.stdout, "Doing %s\n", safetext.Quote(dir))
 	for _, l := range res.Links {
-		fmt.Fprintf(a.stdout, "link %s -> %s\n", l.Target, l.Name)
+		fmt.Fprintf(a.stdout, "link %s -> %s\n", safetext.Quote(l.Target), l.Name)
 	}
 	for _, n := range res.Removed {
-		fmt.Fprintf(a.stdout, "unlink %s\n", n)
+		fmt.Fprintf(a.stdout, "unlink %s\n", safetext.Quote(n))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/certinit/certinit/internal/safetext"
 	"github.com/certinit/certinit/truststore"
 	"github.com/urfave/cli/v2"
 )
@@ -93,11 +94,11 @@ func (a *app) trustInstall(c *cli.Context) error {
 		return err
 	}
 	for _, ct := range rep.Added {
-		fmt.Fprintf(a.stdout, "added %s (%s, expires %s) -> %s\n", ct.Name, ct.Subject, ct.NotAfter.Format("2006-01-02"), ct.Source)
+		fmt.Fprintf(a.stdout, "added %s (%s, expires %s) -> %s\n", safetext.Quote(ct.Name), ct.Subject, ct.NotAfter.Format("2006-01-02"), safetext.Quote(ct.Source))
 	}
 	if len(rep.Present) > 0 && len(rep.Present) <= 20 {
 		for _, ct := range rep.Present {
-			fmt.Fprintf(a.stdout, "present %s (%s) in %s\n", ct.Name, ct.Subject, ct.Source)
+			fmt.Fprintf(a.stdout, "present %s (%s) in %s\n", safetext.Quote(ct.Name), ct.Subject, safetext.Quote(ct.Source))
 		}
 	}
 	fmt.Fprintf(a.stdout, "%s store: %d added, %d already present; bundle %s\n", rep.Store, len(rep.Added), len(rep.Present), rep.Bundle)
@@ -117,7 +118,7 @@ func (a *app) trustRemove(c *cli.Context) error {
 		return err
 	}
 	for _, ct := range rep.Removed {
-		fmt.Fprintf(a.stdout, "removed %s (%s) from %s\n", ct.Name, ct.Subject, ct.Source)
+		fmt.Fprintf(a.stdout, "removed %s (%s) from %s\n", safetext.Quote(ct.Name), ct.Subject, safetext.Quote(ct.Source))
 	}
 	fmt.Fprintf(a.stdout, "%s store: %d removed; bundle %s\n", rep.Store, len(rep.Removed), rep.Bundle)
 	return nil
@@ -150,7 +151,7 @@ func (a *app) trustList(c *cli.Context) error {
 		if ct.Expired {
 			exp += " (expired)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", orDash(ct.Hash), exp, ct.Name, ct.Subject, ct.Source)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", orDash(ct.Hash), exp, safetext.Quote(ct.Name), ct.Subject, safetext.Quote(ct.Source))
 	}
 	return tw.Flush()
 }

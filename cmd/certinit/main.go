@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/certinit/certinit/internal/safetext"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...".
@@ -211,6 +213,41 @@ func addEnvVars(flags []cli.Flag) {
 // hasNoEnvVar reports whether f is one of the flags without a variable.
 func hasNoEnvVar(f cli.Flag) bool { return f.Names()[0] == "version" }
 
+// printError writes err as certinit's error lines: one line per problem
+// (each error that errors.Join put together gets its own, as rehash of
+// several directories or trust install of several files report them),
+// each prefixed "certinit: " once and escaped (safetext.Quote), so that a
+// file or certificate name can neither break a line nor forge one.
+func printError(w io.Writer, err error) {
+	for _, e := range problems(err) {
+		fmt.Fprintf(w, "certinit: %s\n", safetext.Quote(e.Error()))
+	}
+}
+
+// problems splits an error made by errors.Join (whose text is its errors'
+// texts, one per line) into those errors, recursively. Any other error,
+// one that wraps several with context (fmt.Errorf with two %w) included,
+// is one problem.
+func problems(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	errs := j.Unwrap()
+	texts := make([]string, len(errs))
+	for i, e := range errs {
+		texts[i] = e.Error()
+	}
+	if err.Error() != strings.Join(texts, "\n") {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range errs {
+		out = append(out, problems(e)...)
+	}
+	return out
+}
+
 // usageError is a mistake in how certinit was called: exit code 2.
 type usageError struct{ msg string }
 
@@ -237,9 +274,9 @@ func (e *exitError) Error() string {
 
 func (e *exitError) Unwrap() error { return e.err }
 
-// exitCode maps run's error to the process exit code and prints it, one
-// line prefixed "certinit: ": 0 success, 1 failure, 2 usage error, or the
-// code an exitError carries.
+// exitCode maps run's error to the process exit code and prints it
+// (printError): 0 success, 1 failure, 2 usage error, or the code an
+// exitError carries.
 func exitCode(err error, stderr io.Writer) int {
 	if err == nil {
 		return 0
@@ -247,11 +284,11 @@ func exitCode(err error, stderr io.Writer) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if !ee.silent && ee.err != nil {
-			fmt.Fprintf(stderr, "certinit: %v\n", ee.err)
+			printError(stderr, ee.err)
 		}
 		return ee.code
 	}
-	fmt.Fprintf(stderr, "certinit: %v\n", err)
+	printError(stderr, err)
 	var ue *usageError
 	if errors.As(err, &ue) {
 		return 2

@@ -25,6 +25,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // TempPrefix starts the name of every temporary file this package creates.
@@ -40,9 +42,23 @@ type Options struct {
 	UID, GID int
 }
 
-// ErrNotRegular is returned (wrapped) when the destination exists and is not a
-// regular file.
-var ErrNotRegular = errors.New("exists and is not a regular file")
+// ErrNotRegular is matched (errors.Is) by every refusal of this package to
+// replace what is at a destination: anything but a regular file for
+// WriteFile and WriteFiles (see Refusal), a regular file for Symlink
+// unless asked to.
+var ErrNotRegular = errors.New("not a regular file")
+
+// Refusal says, in words, why a write refuses to replace a file of mode m
+// ("is a symbolic link, not a regular file; certinit does not write
+// through links"). It wraps ErrNotRegular. Callers prefix the path;
+// truststore's preflight check uses it to word the same refusal before it
+// writes anything.
+func Refusal(m fs.FileMode) error {
+	if m&fs.ModeSymlink != 0 {
+		return fmt.Errorf("is a symbolic link, %w; certinit does not write through links", ErrNotRegular)
+	}
+	return fmt.Errorf("is a %s, %w; certinit replaces only regular files", userfile.TypeName(m), ErrNotRegular)
+}
 
 // WriteFile atomically replaces path with data and permission perm.
 // The destination's parent directory must exist.
@@ -57,7 +73,7 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 func writeTemp(path string, data []byte, perm fs.FileMode, o Options) (string, error) {
 	f, err := os.CreateTemp(parent(path), TempPrefix+filepath.Base(path)+"-*")
 	if err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
+		return "", fmt.Errorf("write %w", userfile.PathError(path, err))
 	}
 	if err := fill(f, data, perm, o); err != nil {
 		f.Close()
@@ -71,23 +87,24 @@ func writeTemp(path string, data []byte, perm fs.FileMode, o Options) (string, e
 // mode comes first, so that secret bytes never sit in a file with a wider
 // mode (CreateTemp makes it 0600).
 func fill(f *os.File, data []byte, perm fs.FileMode, o Options) error {
+	// The errors of *os.File name the operation and the temporary file.
 	if err := f.Chmod(perm); err != nil {
-		return fmt.Errorf("chmod: %w", err)
+		return err
 	}
 	if o.Chown {
 		if err := f.Chown(o.UID, o.GID); err != nil {
-			return fmt.Errorf("chown: %w", err)
+			return err
 		}
 		// chown may clear set-id bits; re-apply the mode.
 		if err := f.Chmod(perm); err != nil {
-			return fmt.Errorf("chmod: %w", err)
+			return err
 		}
 	}
 	if _, err := f.Write(data); err != nil {
 		return err
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("fsync: %w", err)
+		return err
 	}
 	return f.Close()
 }
@@ -108,10 +125,10 @@ func checkDest(path string) error {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return fmt.Errorf("write %w", userfile.PathError(path, err))
 	}
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("write %s: %w (%s)", path, ErrNotRegular, fi.Mode().Type())
+		return fmt.Errorf("write %s: %w", path, Refusal(fi.Mode()))
 	}
 	return nil
 }
@@ -120,11 +137,11 @@ func checkDest(path string) error {
 func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
+		return fmt.Errorf("sync dir %w", userfile.PathError(dir, err))
 	}
 	defer d.Close()
 	if err := d.Sync(); err != nil && !errors.Is(err, os.ErrInvalid) {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
+		return fmt.Errorf("sync dir %w", userfile.PathError(dir, err))
 	}
 	return nil
 }
@@ -138,7 +155,7 @@ func IsTemp(name string) bool { return strings.HasPrefix(name, TempPrefix) }
 func CleanTemps(dir string) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return fmt.Errorf("clean %s: %w", dir, err)
+		return fmt.Errorf("clean %w", userfile.PathError(dir, err))
 	}
 	var first error
 	for _, e := range ents {

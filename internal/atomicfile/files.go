@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // File is one file of a WriteFiles group.
@@ -47,7 +49,7 @@ func WriteFiles(files []File, o Options) ([]string, error) {
 		err := checkDest(f.Path)
 		if err == nil {
 			if err = os.Rename(temps[i], f.Path); err != nil {
-				err = fmt.Errorf("write %s: rename: %w", f.Path, err)
+				err = fmt.Errorf("write %s: rename: %w", f.Path, userfile.Reason(err))
 			}
 		}
 		if err != nil {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // Symlink atomically makes path a symbolic link to target: where nothing
@@ -22,9 +24,9 @@ func Symlink(target, path string, replaceFile bool) error {
 		case err == nil && fi.IsDir():
 			return fmt.Errorf("link %s: is a directory", path)
 		case err == nil && fi.Mode().IsRegular() && !replaceFile:
-			return fmt.Errorf("link %s: %w", path, ErrNotRegular)
+			return linkRefusal(path)
 		case err != nil && !errors.Is(err, fs.ErrNotExist):
-			return fmt.Errorf("link %s: %w", path, err)
+			return fmt.Errorf("link %w", userfile.PathError(path, err))
 		}
 		if err == nil || !free {
 			break
@@ -36,7 +38,7 @@ func Symlink(target, path string, replaceFile bool) error {
 			return nil
 		}
 		if !errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("link %s: %w", path, err)
+			return fmt.Errorf("link %w", userfile.PathError(path, err))
 		}
 	}
 	// Making a link is exclusive: a temporary name somebody else took
@@ -48,12 +50,22 @@ func Symlink(target, path string, replaceFile bool) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("link %s: %w", path, err)
+			return fmt.Errorf("link %w", userfile.PathError(path, err))
 		}
 		if err := os.Rename(tmp, path); err != nil {
 			os.Remove(tmp)
-			return fmt.Errorf("link %s: rename: %w", path, err)
+			return fmt.Errorf("link %s: rename: %w", path, userfile.Reason(err))
 		}
 		return nil
 	}
 }
+
+// linkRefusal is Symlink's refusal to replace the regular file at path
+// with a link. Like every refusal of this package it matches ErrNotRegular.
+type linkRefusal string
+
+func (p linkRefusal) Error() string {
+	return "link " + string(p) + ": is a regular file, which certinit does not replace with a link here"
+}
+
+func (linkRefusal) Is(target error) bool { return target == ErrNotRegular }

@@ -31,7 +31,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -50,7 +49,7 @@ const (
 func Lock(ctx context.Context, dir string, log *slog.Logger) (unlock func(), err error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", dir, &os.PathError{Op: "open", Path: dir, Err: err})
+		return nil, fmt.Errorf("lock %s: %w", dir, err)
 	}
 	release := func() { unix.Close(fd) } // closing the last descriptor drops the lock
 	wait := minBackoff

@@ -1,7 +1,9 @@
 // Package pemfile reads certificates, CRLs and private keys from PEM or DER
 // files and checks key pairs. It is the one place certinit turns bytes on disk
 // into objects, so every command reports bad input the same way: one error
-// that names the file and the problem.
+// that names the file and the problem. A file in a container format it does
+// not read (PKCS#7, PKCS#12) is named as such, with the openssl command
+// that converts it (container.go).
 //
 // It does not verify chains or decide trust (truststore and probe do), and it
 // does not hash names (hashlink parses names itself, to hash what OpenSSL
@@ -47,8 +49,9 @@ type Block struct {
 	DER  []byte
 }
 
-// ErrNoObjects means the file held no PEM block and was not DER either.
-var ErrNoObjects = errors.New("no PEM block and not DER: not a certificate, CRL or key")
+// ErrNoObjects means the file held no PEM block and was not DER either (nor
+// a container format that Container names).
+var ErrNoObjects = errors.New("not a certificate, CRL or key: not PEM and not DER")
 
 // ReadFile reads a file a user named or certinit found, through the one
 // guarded reader (internal/userfile): opened without blocking, regular
@@ -108,6 +111,9 @@ func Parse(data []byte) ([]Block, error) {
 	if _, err := ParseKey(data); err == nil {
 		return []Block{{Kind: KindKey, Type: "DER", DER: data}}, nil
 	}
+	if f := Container(data); f != nil {
+		return nil, f
+	}
 	return nil, ErrNoObjects
 }
 
@@ -130,6 +136,9 @@ func Certificates(data []byte) ([]*x509.Certificate, error) {
 		certs = append(certs, c)
 	}
 	if len(certs) == 0 {
+		if f := Container(data); f != nil {
+			return nil, f
+		}
 		return nil, errors.New("no certificate in file")
 	}
 	return certs, nil
@@ -188,6 +197,9 @@ func ReadKey(path string) (crypto.Signer, error) {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		return k, nil
+	}
+	if f := Container(data); f != nil {
+		return nil, fmt.Errorf("%s: %w", path, f)
 	}
 	return nil, fmt.Errorf("%s: no private key in file", path)
 }

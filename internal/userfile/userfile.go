@@ -40,19 +40,19 @@ var (
 func Read(path string, max int64) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, pathError(path, err)
+		return nil, PathError(path, err)
 	}
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil {
-		return nil, pathError(path, err)
+		return nil, PathError(path, err)
 	}
 	if err := check(path, fi, max); err != nil {
 		return nil, err
 	}
 	data, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
-		return nil, pathError(path, err)
+		return nil, PathError(path, err)
 	}
 	if int64(len(data)) > max {
 		return nil, tooLarge(path, max)
@@ -66,7 +66,7 @@ func check(path string, fi fs.FileInfo, max int64) error {
 	case m.IsDir():
 		return fmt.Errorf("%s: %w", path, syscall.EISDIR)
 	case !m.IsRegular():
-		return fmt.Errorf("%s: is a %s, %w; certinit reads only regular files", path, typeName(m), ErrNotRegular)
+		return fmt.Errorf("%s: is a %s, %w; certinit reads only regular files", path, TypeName(m), ErrNotRegular)
 	case fi.Size() > max:
 		return tooLarge(path, max)
 	}
@@ -77,19 +77,44 @@ func tooLarge(path string, max int64) error {
 	return fmt.Errorf("%s: larger than %s, %w to read", path, size(max), ErrTooLarge)
 }
 
-// pathError is err (from the os package, which names the path itself) as
-// "PATH: reason", so that every error of Read has one form.
-func pathError(path string, err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err
-	}
-	return fmt.Errorf("%s: %w", path, err)
+// PathError is err as "PATH: reason": the error of a file operation in the
+// one form certinit gives such errors, naming the path once. The os
+// package puts the operation and the path in front of a system error
+// itself (*fs.PathError "open PATH: ...", *os.LinkError "rename OLD NEW:
+// ..."); that part is dropped, so that wrapping does not name the path
+// twice. Every error of Read has this form; writers use it with their
+// operation in front ("write " + PathError(...)).
+func PathError(path string, err error) error {
+	return fmt.Errorf("%s: %w", path, Reason(err))
 }
 
-// typeName names a file type that is neither regular nor a directory.
-func typeName(m fs.FileMode) string {
+// Reason is err without the operation and path(s) that the os package
+// puts in front of a system error (*fs.PathError, *os.LinkError), for a
+// message that names the path itself ("rename: file exists"). Any other
+// error is returned as it is.
+func Reason(err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
 	switch {
+	case errors.As(err, &pe):
+		return pe.Err
+	case errors.As(err, &le):
+		return le.Err
+	}
+	return err
+}
+
+// TypeName names the type of a file in words ("symbolic link", "named
+// pipe (FIFO)"), for messages that refuse a file that is not a regular
+// one.
+func TypeName(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "regular file"
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeSymlink != 0:
+		return "symbolic link"
 	case m&fs.ModeNamedPipe != 0:
 		return "named pipe (FIFO)"
 	case m&fs.ModeSocket != 0:
