@@ -21,6 +21,9 @@ declare -A need=(
   [certbot]=/usr/bin/certbot # reference ACME client for bench/40-acme.sh
   [xxd]=/usr/bin/xxd         # bench/60-probe.sh: embed against xxd -i
   [time]=/usr/bin/time       # GNU time: peak RSS of a child in the hostile-input tests
+  [bind9]=/usr/sbin/named             # DNS-01 tests: the name server (named, tsig-keygen, ddns-confgen)
+  [bind9-dnsutils]=/usr/bin/nsupdate  # DNS-01 tests: nsupdate in hook scripts, dig
+  [bind9-utils]=/usr/bin/named-checkconf # DNS-01 tests: BIND's reader of key files and configurations
 )
 missing=()
 for pkg in "${!need[@]}"; do

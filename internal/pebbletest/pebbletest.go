@@ -52,6 +52,15 @@ type Options struct {
 	// PEBBLE_VA_NOSLEEP=0 with PEBBLE_VA_SLEEPTIME=N (each validation
 	// waits up to N-1 seconds). SetEnv changes it for the next Restart.
 	Env []string
+	// Profiles, when not nil, are Pebble's issuance profiles by name,
+	// with the lifetime of their certificates, instead of the one
+	// profile "default" of Validity. An order should name one: Pebble
+	// picks one at random for an order that does not.
+	Profiles map[string]time.Duration
+	// DNSServer, when set, is the DNS server (HOST:PORT) Pebble resolves
+	// and validates DNS-01 through, such as a bindtest.Server, instead of
+	// a pebble-challtestsrv of its own.
+	DNSServer string
 }
 
 // Server is a running Pebble.
@@ -78,7 +87,9 @@ func Start(t testing.TB, o Options) *Server {
 	}
 	s := &Server{opts: o, dir: t.TempDir(), HTTPPort: testutil.FreePort(t), TLSPort: testutil.FreePort(t)}
 	s.writeTLS(t)
-	s.startDNS(t)
+	if s.dnsAddr = o.DNSServer; s.dnsAddr == "" {
+		s.startDNS(t)
+	}
 	s.relay = testutil.StartRelay(t, "127.0.0.1:0", "")
 	s.DirectoryURL = "https://" + s.relay.Addr() + "/dir"
 	s.Restart(t)
@@ -148,10 +159,7 @@ func (s *Server) Restart(t testing.TB) {
 		"externalAccountMACKeys":         s.opts.EAB,
 		"retryAfter":                     map[string]int{"authz": 1, "order": 1},
 		"keyAlgorithm":                   "ecdsa",
-		"profiles": map[string]any{"default": map[string]any{
-			"description":    "the only profile",
-			"validityPeriod": int(s.opts.Validity / time.Second),
-		}},
+		"profiles":                       s.profiles(),
 	}}
 	data, _ := json.Marshal(conf)
 	cfgPath := testutil.WriteFile(t, s.dir, "pebble-config.json", data)
