@@ -2,35 +2,40 @@ package acme
 
 import (
 	"context"
-	"crypto"
-	"crypto/tls"
-	"crypto/x509"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
-	"fmt"
+	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/crypto/acme"
-	"golang.org/x/crypto/acme/autocert"
 )
 
-// ACMEIssuer obtains certificates from an ACME CA through autocert, with
-// HTTP-01 and TLS-ALPN-01 challenges answered by listeners it opens only
-// while an order is in progress.
+// ACMEIssuer obtains one certificate for all configured names from an ACME
+// CA, through golang.org/x/crypto/acme's order flow: HTTP-01 and
+// TLS-ALPN-01 challenges answered by listeners it opens only while an
+// order runs, DNS-01 through a hook or RFC 2136 updates.
 type ACMEIssuer struct {
 	cfg   Config
 	log   *slog.Logger
 	cache fileCache
 	base  *http.Transport
 	eab   *acme.ExternalAccountBinding
-	mu    sync.Mutex
+	dns   *dnsSolver // nil without DNS-01
+
+	mu       sync.Mutex
+	force    bool    // Config.ForceRenewal, until an order succeeded
+	ariURL   *string // the directory's renewalInfo URL, once read
+	oldNoted bool    // the old per-name layout was reported
 }
 
 func newACMEIssuer(cfg Config, log *slog.Logger) (*ACMEIssuer, error) {
@@ -41,24 +46,42 @@ func newACMEIssuer(cfg Config, log *slog.Logger) (*ACMEIssuer, error) {
 	is := &ACMEIssuer{
 		cfg: cfg,
 		log: log,
-		// One account and one set of certificates per directory: a
-		// staging certificate must never be taken for a production one.
+		// One account and one certificate per directory: a staging
+		// certificate must never be taken for a production one.
 		cache: fileCache{dir: filepath.Join(cfg.CacheDir, "acme", directoryID(cfg.DirectoryURL))},
-		base: &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: 10 * time.Second}).DialContext,
-			TLSClientConfig:       &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-			TLSHandshakeTimeout:   10 * time.Second,
-			ResponseHeaderTimeout: 30 * time.Second,
-			IdleConnTimeout:       30 * time.Second,
-			ForceAttemptHTTP2:     true,
-		},
+		base:  newCATransport(pool),
+		force: cfg.ForceRenewal,
 	}
 	if cfg.EABKID != "" {
 		key, _ := decodeHMAC(cfg.EABHMAC) // checked by normalize
 		is.eab = &acme.ExternalAccountBinding{KID: cfg.EABKID, Key: key}
 	}
+	if is.dns, err = newDNSSolver(cfg, log); err != nil {
+		return nil, err
+	}
 	return is, nil
+}
+
+// newDNSSolver sets up DNS-01 as configured, or returns nil.
+func newDNSSolver(cfg Config, log *slog.Logger) (*dnsSolver, error) {
+	if !cfg.dns01() {
+		return nil, nil
+	}
+	view, err := newDNSView(cfg.DNSResolver)
+	if err != nil {
+		return nil, configErrorf("%v; name a DNS server with the DNS resolver option", err)
+	}
+	s := &dnsSolver{view: view, timeout: cfg.DNSTimeout, log: log}
+	if cfg.DNSHook != "" {
+		s.pub = &hookPublisher{hook: cfg.DNSHook, cleanupHook: cfg.DNSCleanupHook, timeout: cfg.DNSTimeout, reap: cfg.ReapLock, log: log}
+		return s, nil
+	}
+	key, err := readTSIGKey(cfg.RFC2136TSIG)
+	if err != nil {
+		return nil, configErrorf("TSIG key file: %v", err)
+	}
+	s.pub = &rfc2136Publisher{server: cfg.RFC2136Server, key: key, view: view, timeout: cfg.DNSTimeout}
+	return s, nil
 }
 
 // unsafeChars are the runs of characters a cache directory name does not
@@ -75,12 +98,21 @@ func directoryID(dir string) string {
 	return strings.Trim(unsafeChars.ReplaceAllString(u.Host+u.Path, "_"), "_.")
 }
 
-// cacheKey is autocert's cache entry name for a certificate.
-func (is *ACMEIssuer) cacheKey(name string) string {
-	if is.cfg.KeyType == KeyRSA {
-		return name + "+rsa"
+// certEntry is the cache entry of the certificate for the configured
+// names and key type. For one name it is the name (with "+rsa" for RSA),
+// autocert's entry for it, so a certificate an earlier certinit cached is
+// used; several names add a digest of the sorted list.
+func (is *ACMEIssuer) certEntry() string {
+	names := slices.Sorted(slices.Values(is.cfg.Domains))
+	key := strings.ReplaceAll(names[0], "*", "_")
+	if len(names) > 1 {
+		sum := sha256.Sum256([]byte(strings.Join(names, ",")))
+		key += "+" + hex.EncodeToString(sum[:4])
 	}
-	return name
+	if is.cfg.KeyType == KeyRSA {
+		key += "+rsa"
+	}
+	return key
 }
 
 // Obtain implements Issuer.
@@ -94,41 +126,36 @@ func (is *ACMEIssuer) Obtain(ctx context.Context) (*Result, error) {
 	defer unlock()
 
 	now := nowFunc()
-	items := make([]item, len(is.cfg.Domains))
-	var due []string
-	for i, name := range is.cfg.Domains {
-		dir := is.cfg.Out
-		if i > 0 {
-			dir = filepath.Join(is.cfg.Out, name)
+	key := is.certEntry()
+	b, why := is.cached(now)
+	var next renewal
+	switch {
+	case b != nil && is.force:
+		b, why = nil, "renewal forced"
+	case b != nil:
+		if next = is.schedule(ctx, key, b.leaf(), now); !now.Before(next.at) {
+			b, why = nil, "due: "+next.why
 		}
-		items[i] = item{names: []string{name}, dir: dir}
-		b, why := is.cached(ctx, name, now)
-		if b != nil {
-			items[i].b = b
-			continue
-		}
-		is.log.Info("ordering certificate", "domain", name, "reason", why, "directory", is.cfg.DirectoryURL)
-		due = append(due, name)
 	}
-	if len(due) > 0 {
-		issued, err := is.issue(ctx, due)
-		if err != nil {
+	issued := b == nil
+	if issued {
+		is.log.Info("ordering certificate", "domain", strings.Join(is.cfg.Domains, ","), "reason", why,
+			"directory", is.cfg.DirectoryURL, "profile", is.cfg.Profile)
+		if b, err = is.order(ctx); err != nil {
 			return nil, err
 		}
-		for i := range items {
-			if b, ok := issued[items[i].names[0]]; ok {
-				items[i].b, items[i].issued = b, true
-			}
-		}
+		is.force = false
+		next = is.schedule(ctx, key, b.leaf(), nowFunc())
 	}
-	return export(is.cfg, items, is.log)
+	is.noteOldLayout()
+	return export(is.cfg, b, issued, next, is.log)
 }
 
-// cached returns the cached certificate for name when it is valid and
-// outside its renewal window, or nil and the reason to order a new one.
-func (is *ACMEIssuer) cached(ctx context.Context, name string, now time.Time) (*bundle, string) {
-	data, err := is.cache.Get(ctx, is.cacheKey(name))
-	if errors.Is(err, autocert.ErrCacheMiss) {
+// cached returns the cached certificate when it is valid and matches the
+// configuration, or nil and the reason to order a new one.
+func (is *ACMEIssuer) cached(now time.Time) (*bundle, string) {
+	data, err := is.cache.get(is.certEntry())
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, "none cached"
 	}
 	if err != nil {
@@ -136,141 +163,28 @@ func (is *ACMEIssuer) cached(ctx context.Context, name string, now time.Time) (*
 	}
 	b, err := parseBundle(data)
 	if err != nil {
-		is.log.Warn("ignoring unreadable cached certificate", "domain", name, "path", is.cache.dir, "err", err)
+		is.log.Warn("ignoring unreadable cached certificate", "path", is.cache.dir, "err", err)
 		return nil, "cached one unreadable"
 	}
-	if err := b.check([]string{name}, is.cfg.KeyType, now); err != nil {
+	if err := b.check(is.cfg.Domains, is.cfg.KeyType, now); err != nil {
 		return nil, "cached one " + err.Error()
-	}
-	if at := renewAt(b.leaf(), is.cfg.RenewBefore); !now.Before(at) {
-		return nil, "renewal window since " + at.UTC().Format(time.RFC3339)
 	}
 	return b, ""
 }
 
-// issue runs one issuance round: a fresh autocert.Manager whose cache hides
-// the certificates being replaced, the challenge listeners, and one
-// GetCertificate per name with a ClientHello that asks for the configured
-// key type.
-//
-// Why a fresh Manager per round rather than one long-lived Manager and its
-// own renewal timers: those timers run on the wall clock with fixed retry
-// intervals and no callback, and a Manager with a certificate in memory
-// never orders again on request. A round's Manager is retired afterwards:
-// its client refuses every request and its cache every write, so the timer
-// autocert leaves behind can never reach the CA.
-func (is *ACMEIssuer) issue(ctx context.Context, names []string) (map[string]*bundle, error) {
-	var hide []string
-	for _, n := range names {
-		hide = append(hide, is.cacheKey(n))
+// noteOldLayout warns, once, about the per-name directories that certinit
+// wrote before it ordered one certificate for all names (OUT/NAME/ for
+// every name after the first): nothing renews them any more.
+func (is *ACMEIssuer) noteOldLayout() {
+	if is.oldNoted {
+		return
 	}
-	cache := newIssueCache(is.cache, hide)
-	client := &acme.Client{
-		DirectoryURL: is.cfg.DirectoryURL,
-		UserAgent:    "certinit",
-		RetryBackoff: retryBackoff,
-	}
-	m := &autocert.Manager{
-		Prompt:     is.acceptTOS,
-		Cache:      cache,
-		HostPolicy: hostPolicy(names),
-		// Only for the leftover timer: it wakes at expiry, finds the
-		// renewed certificate in the cache and sleeps again.
-		RenewBefore:            time.Microsecond,
-		Client:                 client,
-		Email:                  is.cfg.Email,
-		ExternalAccountBinding: is.eab,
-	}
-	srv, offer, err := startChallengeServers(is.cfg, m, is.log)
-	if err != nil {
-		return nil, err
-	}
-	obs := newObserver(ctx, is.base, offer)
-	client.HTTPClient = &http.Client{Transport: obs, Timeout: 2 * time.Minute}
-	defer func() { obs.retire(); cache.retire() }()
-	defer srv.close()
-
-	out := map[string]*bundle{}
-	for _, name := range names {
-		tc, err := m.GetCertificate(helloFor(name, is.cfg.KeyType))
-		if err != nil {
-			return nil, is.classify(ctx, name, err, obs)
+	is.oldNoted = true
+	for _, n := range is.cfg.Domains[1:] {
+		dir := filepath.Join(is.cfg.Out, n)
+		if _, err := os.Lstat(filepath.Join(dir, CertFile)); err == nil {
+			is.log.Warn("a certificate from an older certinit (one per name) is no longer renewed; the output directory's files now cover every name: point the broker there and remove it",
+				"path", dir)
 		}
-		b, err := bundleOf(tc)
-		if err != nil {
-			return nil, fmt.Errorf("%s: certificate from the CA: %w", name, err)
-		}
-		if err := b.check([]string{name}, is.cfg.KeyType, nowFunc()); err != nil {
-			return nil, fmt.Errorf("%s: certificate from the CA: %w", name, err)
-		}
-		is.log.Info("certificate issued", "domain", name, "serial", b.leaf().SerialNumber.Text(16),
-			"not_after", b.leaf().NotAfter.UTC().Format(time.RFC3339))
-		out[name] = b
 	}
-	return out, nil
-}
-
-func (is *ACMEIssuer) acceptTOS(tosURL string) bool {
-	is.log.Info("agreeing to the CA's terms of service", "url", tosURL)
-	return true
-}
-
-// retryBackoff replaces the ACME client's default, which retries for as
-// long as the context lasts: a few quick retries for server errors and bad
-// nonces, none for a rate limit, whose error must reach the user.
-func retryBackoff(n int, _ *http.Request, res *http.Response) time.Duration {
-	if res != nil && res.StatusCode == http.StatusTooManyRequests || n > 4 {
-		return 0
-	}
-	return time.Duration(n) * requestRetryUnit
-}
-
-// requestRetryUnit is the step of retryBackoff; tests shorten it.
-var requestRetryUnit = 500 * time.Millisecond
-
-// hostPolicy admits exactly the configured names. autocert calls it with
-// the TLS server name and, in its HTTP handler, with the request's Host
-// header, which carries a port when the CA validates on a non-default one.
-func hostPolicy(names []string) autocert.HostPolicy {
-	ok := map[string]bool{}
-	for _, n := range names {
-		ok[n] = true
-	}
-	return func(_ context.Context, host string) error {
-		if h, _, err := net.SplitHostPort(host); err == nil {
-			host = h
-		}
-		host = strings.TrimSuffix(strings.ToLower(host), ".")
-		if !ok[host] {
-			return fmt.Errorf("%s is not a name this certinit certifies", host)
-		}
-		return nil
-	}
-}
-
-// helloFor is the ClientHello that makes autocert order a certificate for
-// name: autocert picks ECDSA when the hello offers an ECDSA cipher suite
-// and RSA otherwise.
-func helloFor(name string, kt KeyType) *tls.ClientHelloInfo {
-	suite := tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
-	if kt == KeyRSA {
-		suite = tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
-	}
-	return &tls.ClientHelloInfo{ServerName: name, CipherSuites: []uint16{suite}}
-}
-
-func bundleOf(tc *tls.Certificate) (*bundle, error) {
-	key, ok := tc.PrivateKey.(crypto.Signer)
-	if !ok || len(tc.Certificate) == 0 {
-		return nil, errors.New("no usable key or certificate")
-	}
-	b := &bundle{key: key}
-	for _, der := range tc.Certificate {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil, err
-		}
-		b.chain = append(b.chain, c)
-	}
-	return b, nil
 }

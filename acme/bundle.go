@@ -17,8 +17,9 @@ import (
 )
 
 // A bundle is how a certificate sits in the cache: the private key's PEM
-// block followed by the chain, leaf first. It is autocert's cache format, so
-// both issuers share one reader.
+// block followed by the chain, leaf first. Both issuers use it, and it is
+// the format autocert used, so a cache an earlier certinit wrote through
+// autocert is read.
 type bundle struct {
 	key   crypto.Signer
 	chain []*x509.Certificate // leaf first
@@ -120,17 +121,4 @@ func sameNames(c *x509.Certificate, names []string) bool {
 	slices.Sort(have)
 	slices.Sort(want)
 	return slices.Equal(have, want)
-}
-
-// renewWindow is how long before expiry a certificate is renewed: the
-// configured RenewBefore, but never more than a third of the certificate's
-// lifetime, so short-lived certificates (Let's Encrypt's six-day ones, a test
-// CA's minutes) are not renewed again the moment they arrive.
-func renewWindow(leaf *x509.Certificate, renewBefore time.Duration) time.Duration {
-	return min(renewBefore, leaf.NotAfter.Sub(leaf.NotBefore)/3)
-}
-
-// renewAt is when the certificate enters its renewal window.
-func renewAt(leaf *x509.Certificate, renewBefore time.Duration) time.Time {
-	return leaf.NotAfter.Add(-renewWindow(leaf, renewBefore))
 }

@@ -2,28 +2,24 @@ package acme
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 
 	"github.com/certinit/certinit/internal/atomicfile"
 	"github.com/certinit/certinit/internal/dirlock"
 	"github.com/certinit/certinit/internal/pemfile"
-	"golang.org/x/crypto/acme/autocert"
 )
 
-// fileCache is an autocert.Cache in a directory, written through
-// internal/atomicfile (0600 files in a 0700 directory) so that a planted
-// symlink is refused rather than followed. autocert's own DirCache has its
-// own writer; certinit keeps one.
+// fileCache is the ACME issuer's part of the cache directory: one
+// directory per CA directory URL with the account key, the current
+// certificate and what the CA said about renewing it. Entries are written
+// through internal/atomicfile (0600 files in a 0700 directory), so a
+// planted symlink is refused rather than followed. A missing entry is an
+// error wrapping fs.ErrNotExist.
 type fileCache struct{ dir string }
-
-var _ autocert.Cache = fileCache{}
 
 func (c fileCache) path(name string) (string, error) {
 	if name == "" || strings.ContainsAny(name, `/\`) || strings.HasPrefix(name, ".") {
@@ -32,19 +28,15 @@ func (c fileCache) path(name string) (string, error) {
 	return filepath.Join(c.dir, name), nil
 }
 
-func (c fileCache) Get(_ context.Context, name string) ([]byte, error) {
+func (c fileCache) get(name string) ([]byte, error) {
 	p, err := c.path(name)
 	if err != nil {
 		return nil, err
 	}
-	data, err := pemfile.ReadFile(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, autocert.ErrCacheMiss
-	}
-	return data, err
+	return pemfile.ReadFile(p)
 }
 
-func (c fileCache) Put(_ context.Context, name string, data []byte) error {
+func (c fileCache) put(name string, data []byte) error {
 	p, err := c.path(name)
 	if err != nil {
 		return err
@@ -54,103 +46,6 @@ func (c fileCache) Put(_ context.Context, name string, data []byte) error {
 	}
 	return atomicfile.WriteFile(p, data, 0o600)
 }
-
-func (c fileCache) Delete(_ context.Context, name string) error {
-	p, err := c.path(name)
-	if err != nil {
-		return err
-	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
-}
-
-// issueCache is the Cache one issuance round hands to its autocert.Manager.
-//
-// autocert returns a cached certificate whenever it is still valid, even
-// inside the renewal window, and renews only from timers of its own. To
-// renew when certinit decides, the round hides the certificates it is asked
-// to replace (Get answers ErrCacheMiss), so GetCertificate orders new ones.
-// Challenge tokens stay in memory: they live for seconds and concern no
-// other process. After the round, retire makes the cache read-only: the
-// Manager's leftover renewal timer may read, never write.
-type issueCache struct {
-	base fileCache
-
-	mu      sync.Mutex
-	hide    map[string]bool
-	tokens  map[string][]byte
-	retired bool
-}
-
-var _ autocert.Cache = (*issueCache)(nil)
-
-func newIssueCache(base fileCache, hide []string) *issueCache {
-	c := &issueCache{base: base, hide: map[string]bool{}, tokens: map[string][]byte{}}
-	for _, k := range hide {
-		c.hide[k] = true
-	}
-	return c
-}
-
-func isToken(name string) bool {
-	return strings.HasSuffix(name, "+token") || strings.HasSuffix(name, "+http-01")
-}
-
-func (c *issueCache) Get(ctx context.Context, name string) ([]byte, error) {
-	c.mu.Lock()
-	if isToken(name) {
-		defer c.mu.Unlock()
-		if d, ok := c.tokens[name]; ok {
-			return d, nil
-		}
-		return nil, autocert.ErrCacheMiss
-	}
-	hidden := c.hide[name] && !c.retired
-	c.mu.Unlock()
-	if hidden {
-		return nil, autocert.ErrCacheMiss
-	}
-	return c.base.Get(ctx, name)
-}
-
-func (c *issueCache) Put(ctx context.Context, name string, data []byte) error {
-	c.mu.Lock()
-	if c.retired {
-		c.mu.Unlock()
-		return errRetired
-	}
-	if isToken(name) {
-		c.tokens[name] = data
-		c.mu.Unlock()
-		return nil
-	}
-	delete(c.hide, name) // from now on the new certificate is the cached one
-	c.mu.Unlock()
-	return c.base.Put(ctx, name, data)
-}
-
-func (c *issueCache) Delete(ctx context.Context, name string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if isToken(name) {
-		delete(c.tokens, name)
-		return nil
-	}
-	if c.retired {
-		return errRetired
-	}
-	return c.base.Delete(ctx, name)
-}
-
-func (c *issueCache) retire() {
-	c.mu.Lock()
-	c.retired = true
-	c.mu.Unlock()
-}
-
-var errRetired = errors.New("issuance round is over")
 
 // lockDir creates the cache directory and takes its lock
 // (internal/dirlock), so two certinit processes sharing a cache (an init

@@ -8,19 +8,19 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/certinit/certinit/internal/owner"
 	"github.com/certinit/certinit/internal/pemfile"
-	"golang.org/x/crypto/acme/autocert"
-	"golang.org/x/net/idna"
 )
 
 // ACME directories certinit knows by name.
 const (
 	// LetsEncryptURL is Let's Encrypt's production directory, the default.
-	LetsEncryptURL = autocert.DefaultACMEDirectory
+	LetsEncryptURL = "https://acme-v02.api.letsencrypt.org/directory"
 	// LetsEncryptStagingURL is Let's Encrypt's staging directory: real
 	// validation, untrusted certificates, generous rate limits.
 	LetsEncryptStagingURL = "https://acme-staging-v02.api.letsencrypt.org/directory"
@@ -46,14 +46,18 @@ const (
 const (
 	DefaultHTTPAddr      = ":80"
 	DefaultTLSAddr       = ":443"
-	DefaultRenewBefore   = 30 * 24 * time.Hour
 	DefaultLocalValidity = 90 * 24 * time.Hour
+	DefaultDNSTimeout    = 2 * time.Minute
 )
+
+// maxLocalValidity is the longest local-issuer certificate: the local CA's
+// own lifetime, which no leaf can outlive.
+const maxLocalValidity = localCAValid
 
 // Config says what to obtain and where to put it. The zero value of every
 // field but Domains and Out has a default, applied by New.
 type Config struct {
-	Domains []string // names (and, for the local issuer, IP addresses) to certify
+	Domains []string // names and IP addresses to certify, all in one certificate
 	Out     string   // output directory: cert.pem, chain.pem, fullchain.pem, privkey.pem
 	Issuer  string   // IssuerACME (default) or IssuerLocal
 
@@ -66,9 +70,30 @@ type Config struct {
 	ACMECAFile   string // extra CA trusted for the ACME API's own TLS (private CAs)
 	EABKID       string // external account binding key id
 	EABHMAC      string // external account binding MAC key, base64url
+	Profile      string // ACME issuance profile ("shortlived", "tlsserver"); "" is the CA's default
+
+	// ForceRenewal makes the issuer's first Obtain order a new certificate
+	// whatever the cache holds; later ones (RenewLoop's) follow the
+	// renewal schedule.
+	ForceRenewal bool
+
+	// DNS-01. DNSHook or RFC2136Server selects it for every DNS name (the
+	// listeners then serve only IP addresses). See dnshook.go and
+	// rfc2136.go for the contracts.
+	DNSHook        string        // program that publishes (and removes) the TXT record
+	DNSCleanupHook string        // program that removes it; default: DNSHook with "cleanup"
+	RFC2136Server  string        // HOST:PORT taking RFC 2136 dynamic updates
+	RFC2136TSIG    string        // TSIG key file in BIND's format, for RFC2136Server
+	DNSResolver    string        // HOST:PORT asked instead of the system resolver and the zone's servers
+	DNSTimeout     time.Duration // bound of each hook run and of the wait for the record; default 2 minutes
+	// ReapLock is the supervisor's reaper lock (supervisor.Options.ReapLock)
+	// when a supervisor runs beside the issuer: a hook holds it for reading
+	// from its program's start to its Wait, so that the reaper cannot take
+	// the program's exit status. Nil when nothing else reaps.
+	ReapLock *sync.RWMutex
 
 	Owner         *owner.Owner  // owner of the output files (nil: the running user); key mode from Owner.KeyMode
-	RenewBefore   time.Duration // renew when less than this remains (default 30 days)
+	RenewBefore   time.Duration // renew when less than this remains; zero: the CA's window (ARI), else a third of the lifetime
 	LocalValidity time.Duration // lifetime of local-issuer certificates (default 90 days)
 }
 
@@ -79,6 +104,9 @@ var ErrConfig = errors.New("invalid configuration")
 func configErrorf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
 }
+
+// dns01 reports whether DNS names are validated through DNS-01.
+func (c *Config) dns01() bool { return c.DNSHook != "" || c.RFC2136Server != "" }
 
 // normalize checks c and fills in defaults. It returns a copy.
 func (c Config) normalize() (Config, error) {
@@ -105,7 +133,8 @@ func (c Config) normalize() (Config, error) {
 	if c.CacheDir == c.Out {
 		return c, configErrorf("cache directory must not be the output directory %s (it holds account and CA keys)", c.Out)
 	}
-	if c.Domains, err = normalizeNames(c.Domains, c.Issuer == IssuerLocal); err != nil {
+	rules := nameRules{local: c.Issuer == IssuerLocal, dns01: c.dns01()}
+	if c.Domains, err = normalizeNames(c.Domains, rules); err != nil {
 		return c, err
 	}
 	switch c.KeyType {
@@ -115,23 +144,32 @@ func (c Config) normalize() (Config, error) {
 	default:
 		return c, configErrorf("key type must be %q or %q, not %q", KeyECDSA, KeyRSA, c.KeyType)
 	}
-	if c.RenewBefore == 0 {
-		c.RenewBefore = DefaultRenewBefore
-	}
 	if c.LocalValidity == 0 {
 		c.LocalValidity = DefaultLocalValidity
 	}
-	if c.RenewBefore < 0 || c.LocalValidity < 0 {
-		return c, configErrorf("durations must not be negative")
+	if c.DNSTimeout == 0 {
+		c.DNSTimeout = DefaultDNSTimeout
 	}
-	if c.LocalValidity < time.Second {
+	switch {
+	case c.RenewBefore < 0 || c.LocalValidity < 0 || c.DNSTimeout < 0:
+		return c, configErrorf("durations must not be negative")
+	case c.LocalValidity < time.Second:
 		return c, configErrorf("local validity %s is shorter than a second", c.LocalValidity)
+	case c.LocalValidity > maxLocalValidity:
+		return c, configErrorf("local validity %s is longer than the local CA's own lifetime (%s)", c.LocalValidity, maxLocalValidity)
+	case c.RenewBefore > maxLocalValidity:
+		// No CA issues certificates this long: the value is a mistake,
+		// such as a number of days that overflowed.
+		return c, configErrorf("renew-before %s is longer than any certificate lives", c.RenewBefore)
 	}
 	if c.Owner != nil && c.Owner.UID < 0 {
 		return c, configErrorf("owner ids must not be negative")
 	}
 	if c.Issuer == IssuerACME {
 		return c.normalizeACME()
+	}
+	if c.Profile != "" || c.dns01() || c.DNSResolver != "" {
+		return c, configErrorf("profiles and DNS-01 options are for the ACME issuer, not the local one")
 	}
 	return c, nil
 }
@@ -144,8 +182,12 @@ func (c Config) normalizeACME() (Config, error) {
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return c, configErrorf("ACME directory %q is not an https:// URL", c.DirectoryURL)
 	}
-	if c.HTTPAddr == "" && c.TLSAddr == "" {
-		return c, configErrorf("both challenge listeners are disabled: set an HTTP-01 or a TLS-ALPN-01 address")
+	needListener := !c.dns01() || slices.ContainsFunc(c.Domains, isIP)
+	if needListener && c.HTTPAddr == "" && c.TLSAddr == "" {
+		if c.dns01() {
+			return c, configErrorf("an IP address is validated through HTTP-01 or TLS-ALPN-01, and both challenge listeners are disabled")
+		}
+		return c, configErrorf("both challenge listeners are disabled: set an HTTP-01 or a TLS-ALPN-01 address, or DNS-01")
 	}
 	for _, a := range []string{c.HTTPAddr, c.TLSAddr} {
 		if a == "" {
@@ -166,7 +208,44 @@ func (c Config) normalizeACME() (Config, error) {
 	if c.Email != "" && !strings.Contains(c.Email, "@") {
 		return c, configErrorf("account email %q has no @", c.Email)
 	}
+	return c.normalizeDNS()
+}
+
+// normalizeDNS checks the DNS-01 options.
+func (c Config) normalizeDNS() (Config, error) {
+	switch {
+	case c.DNSHook != "" && c.RFC2136Server != "":
+		return c, configErrorf("a DNS hook and an RFC 2136 server exclude each other")
+	case c.DNSCleanupHook != "" && c.DNSHook == "":
+		return c, configErrorf("a DNS cleanup hook needs a DNS hook")
+	case c.RFC2136Server != "" && c.RFC2136TSIG == "":
+		return c, configErrorf("an RFC 2136 server needs a TSIG key file")
+	case c.RFC2136TSIG != "" && c.RFC2136Server == "":
+		return c, configErrorf("a TSIG key file needs an RFC 2136 server")
+	}
+	var err error
+	if c.RFC2136Server != "" {
+		if c.RFC2136Server, err = dnsServerAddr(c.RFC2136Server); err != nil {
+			return c, configErrorf("RFC 2136 server: %v", err)
+		}
+	}
+	if c.DNSResolver != "" {
+		if c.DNSResolver, err = dnsServerAddr(c.DNSResolver); err != nil {
+			return c, configErrorf("DNS resolver: %v", err)
+		}
+	}
 	return c, nil
+}
+
+// dnsServerAddr checks a DNS server's HOST:PORT; a HOST alone means port 53.
+func dnsServerAddr(s string) (string, error) {
+	if _, _, err := net.SplitHostPort(s); err == nil {
+		return s, nil
+	}
+	if s == "" || strings.ContainsAny(s, "/ ") {
+		return "", fmt.Errorf("%q is not HOST:PORT", s)
+	}
+	return net.JoinHostPort(strings.Trim(s, "[]"), "53"), nil
 }
 
 // decodeHMAC decodes an EAB MAC key. CAs hand it out base64url without
@@ -178,52 +257,6 @@ func decodeHMAC(s string) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("cannot decode")
-}
-
-// normalizeNames lower-cases names, converts them to their ASCII (IDNA)
-// form, drops a trailing dot and duplicates. The ACME issuer (through
-// autocert and the HTTP-01 and TLS-ALPN-01 challenges) can only certify
-// DNS names with at least one dot; the local issuer also takes dotless names
-// such as localhost, IP addresses and wildcards.
-func normalizeNames(names []string, local bool) ([]string, error) {
-	if len(names) == 0 {
-		return nil, configErrorf("no domain name given")
-	}
-	seen := map[string]bool{}
-	var out []string
-	for _, n := range names {
-		n = strings.TrimSuffix(strings.TrimSpace(n), ".")
-		if n == "" {
-			return nil, configErrorf("empty domain name")
-		}
-		if ip := net.ParseIP(n); ip != nil {
-			if !local {
-				return nil, configErrorf("%s: an IP address cannot be validated by HTTP-01 or TLS-ALPN-01 here; use the local issuer", n)
-			}
-			n = ip.String()
-		} else {
-			wild := strings.HasPrefix(n, "*.")
-			a, err := idna.Lookup.ToASCII(strings.TrimPrefix(n, "*."))
-			if err != nil || strings.ContainsAny(a, ":/ ") {
-				return nil, configErrorf("%s: not a valid domain name", n)
-			}
-			switch {
-			case wild && !local:
-				return nil, configErrorf("%s: wildcards need the DNS-01 challenge, which certinit does not do; use the local issuer or name each host", n)
-			case !strings.Contains(a, ".") && !local:
-				return nil, configErrorf("%s: a public CA certifies only names with a dot; use the local issuer for names like localhost", n)
-			}
-			if wild {
-				a = "*." + a
-			}
-			n = a
-		}
-		if !seen[n] {
-			seen[n] = true
-			out = append(out, n)
-		}
-	}
-	return out, nil
 }
 
 // loadCAFile reads the certificates that the ACME API's TLS may chain to.

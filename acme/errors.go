@@ -21,8 +21,9 @@ var (
 	ErrCAUnreachable = errors.New("ACME CA unreachable")
 	// ErrRateLimited: the CA refused because of a rate limit.
 	ErrRateLimited = errors.New("rate limited by the ACME CA")
-	// ErrChallenge: the CA could not validate control of a name through
-	// the challenge listeners.
+	// ErrChallenge: control of a name could not be shown: the CA could
+	// not validate it through a challenge listener or the DNS, or certinit
+	// could not publish the DNS record.
 	ErrChallenge = errors.New("challenge failed")
 	// ErrAccount: the CA refused to create or use the ACME account
 	// (external account binding, contact address, terms of service).
@@ -69,18 +70,18 @@ func (e *Error) Unwrap() []error {
 	return []error{e.Kind, e.Err}
 }
 
-// challengeFailure is what the CA said about one failed challenge.
-type challengeFailure struct {
-	domain, typ, problem, detail string
-}
-
-// classify turns an error from an issuance attempt for name into an *Error.
-// The observer saw the HTTPS exchanges and knows more than autocert tells:
-// which challenges the CA rejected and why, and whether the account
-// request was refused.
-func (is *ACMEIssuer) classify(ctx context.Context, name string, err error, obs *observer) error {
+// classify turns an error of an order into an *Error of the kind the user
+// can act on. An error that already is one (a challenge certinit could not
+// answer, a listener that could not open) or a configuration mistake
+// passes unchanged.
+func (is *ACMEIssuer) classify(ctx context.Context, err error, rt *roundTransport) error {
+	names := strings.Join(is.cfg.Domains, ",")
 	if ctx.Err() != nil {
-		return fmt.Errorf("%s: %w", name, ctx.Err())
+		return fmt.Errorf("%s: %w", names, ctx.Err())
+	}
+	var known *Error
+	if errors.As(err, &known) || errors.Is(err, ErrConfig) {
+		return err
 	}
 	dir := is.cfg.DirectoryURL
 	var terr *url.Error // the ACME client's HTTP exchange failed below HTTP
@@ -91,48 +92,78 @@ func (is *ACMEIssuer) classify(ctx context.Context, name string, err error, obs 
 		switch {
 		case errors.As(terr, &uerr) || errors.As(terr, &verr):
 			hint = "the CA's HTTPS certificate is not trusted: give its CA certificate with --acme-ca"
-		case obs.answered():
+		case rt.answered.Load():
 			hint = "the CA answered earlier in this order, then stopped: it may be restarting or overloaded; the order is tried again later"
 		}
 		return &Error{Kind: ErrCAUnreachable, Object: dir, Hint: hint, Err: terr}
 	}
 	var ae *acme.Error
-	if errors.As(err, &ae) {
+	if !errors.As(err, &ae) {
+		var oe *acme.OrderError
+		if errors.As(err, &oe) && oe.Problem != nil {
+			ae = oe.Problem
+		}
+	}
+	if ae != nil {
 		if d, ok := acme.RateLimit(ae); ok {
 			hint := "wait before trying again; use --staging while testing"
 			if d > 0 {
 				hint = fmt.Sprintf("retry after %s; use --staging while testing", d.Round(time.Second))
 			}
-			return &Error{Kind: ErrRateLimited, Object: name, Hint: hint, Err: ae}
+			return &Error{Kind: ErrRateLimited, Object: names, Hint: hint, Err: ae}
 		}
 		if ae.StatusCode >= 500 || caProblems[problemName(ae.ProblemType)] {
 			return &Error{Kind: ErrCAFailure, Object: dir, Err: ae,
 				Hint: "a fault at the CA or a proxy in front of it, not in this configuration; the order is tried again later, and if this persists check the CA's status"}
 		}
-		if obs.accountRefused() || isAccountProblem(ae.ProblemType) {
+		if problemName(ae.ProblemType) == "invalidProfile" {
+			return configErrorf("profile %q: the CA at %s refused it: %s", is.cfg.Profile, dir, ae.Detail)
+		}
+		if errors.As(err, new(errAccount)) || isAccountProblem(ae.ProblemType) {
 			return &Error{Kind: ErrAccount, Object: dir, Hint: accountHint(ae.ProblemType), Err: ae}
 		}
-	}
-	if fails := obs.challengeFailures(name); len(fails) > 0 {
-		var parts []string
-		for _, f := range fails {
-			parts = append(parts, fmt.Sprintf("the CA could not validate %s through %s: %s", f.typ, is.listenerFor(f.typ), f.detail))
+		if isChallengeProblem(ae.ProblemType) {
+			return &Error{Kind: ErrChallenge, Object: names, Err: ae}
 		}
-		return &Error{Kind: ErrChallenge, Object: name, Err: errors.New(strings.Join(parts, "; ")),
-			Hint: "the CA must reach this host on the challenge port for the name; check DNS, port forwarding and firewalls"}
 	}
-	if ae != nil && isChallengeProblem(ae.ProblemType) {
-		return &Error{Kind: ErrChallenge, Object: name, Err: ae}
+	if errors.As(err, new(errAccount)) {
+		return &Error{Kind: ErrAccount, Object: dir, Hint: accountHint(""), Err: err}
 	}
-	return &Error{Object: name, Err: err}
+	return &Error{Object: names, Err: err}
+}
+
+// challengeError explains a failed authorization: which challenge the CA
+// tried, where certinit answered it, and what the CA saw.
+func (is *ACMEIssuer) challengeError(t *task, err error) error {
+	var aerr *acme.AuthorizationError
+	if !errors.As(err, &aerr) {
+		return err
+	}
+	var seen []string
+	for _, e := range aerr.Errors {
+		var ae *acme.Error
+		if errors.As(e, &ae) && ae.Detail != "" {
+			seen = append(seen, ae.Detail)
+		} else {
+			seen = append(seen, e.Error())
+		}
+	}
+	where, hint := is.listenerFor(t.ch.Type),
+		"the CA must reach this host on the challenge port for the name; check DNS, port forwarding and firewalls"
+	if t.rec != nil {
+		where = fmt.Sprintf("the TXT record %s from %s", t.rec.fqdn, is.dns.pub)
+		hint = "the CA must find the record through the zone's public name servers"
+	}
+	return &Error{Kind: ErrChallenge, Object: t.z.Identifier.Value, Hint: hint,
+		Err: fmt.Errorf("the CA could not validate %s through %s: %s", t.ch.Type, where, strings.Join(seen, "; "))}
 }
 
 // listenerFor names the listener that serves a challenge type.
 func (is *ACMEIssuer) listenerFor(typ string) string {
 	switch typ {
-	case "http-01":
+	case chHTTP01:
 		return "the HTTP-01 listener " + is.cfg.HTTPAddr
-	case "tls-alpn-01":
+	case chTLSALPN01:
 		return "the TLS-ALPN-01 listener " + is.cfg.TLSAddr
 	}
 	return typ

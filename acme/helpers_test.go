@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,7 +88,10 @@ func checkOutput(t *testing.T, dir string, roots *x509.CertPool, rootFile, name 
 	}
 	openssl := testutil.RequireTool(t, "openssl")
 	args := []string{"verify", "-CAfile", rootFile, "-untrusted", f.Chain, f.Cert}
-	if strings.Contains(name, ".") || name == "localhost" {
+	switch {
+	case net.ParseIP(name) != nil:
+		args = append([]string{"verify", "-verify_ip", name}, args[1:]...)
+	case strings.Contains(name, ".") || name == "localhost":
 		args = append([]string{"verify", "-verify_hostname", name}, args[1:]...)
 	}
 	if out, err := exec.Command(openssl, args...).CombinedOutput(); err != nil {

@@ -4,86 +4,147 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/miekg/dns"
 	"golang.org/x/crypto/acme"
-	"golang.org/x/crypto/acme/autocert"
 )
 
-// challengeServers are the listeners one issuance round opens for the CA's
-// validation requests, and closes when the round ends. They answer only
-// challenges: the HTTP-01 server has no other page, and the TLS-ALPN-01
-// server completes only handshakes that offer nothing but "acme-tls/1",
-// so neither serves the broker's certificate nor orders one for a stranger.
+// Challenge types certinit answers.
+const (
+	chHTTP01    = "http-01"
+	chTLSALPN01 = "tls-alpn-01"
+	chDNS01     = "dns-01"
+)
+
+// challengeServers are the listeners one order opens for the CA's
+// validation requests, and closes when the order ends. They answer only
+// the order's challenges: the HTTP-01 server has no other page, and the
+// TLS-ALPN-01 server completes only handshakes that offer nothing but
+// "acme-tls/1" for a name it has a challenge certificate for, so neither
+// serves the broker's certificate.
 type challengeServers struct {
+	offer   map[string]bool // challenge types with a listener
 	closers []func()
+
+	mu     sync.Mutex
+	tokens map[string]string           // HTTP-01: token -> key authorization
+	certs  map[string]*tls.Certificate // TLS-ALPN-01: TLS server name -> certificate
 }
 
-// startChallengeServers opens the configured listeners for m and returns
-// them with the challenge types they serve. A listener that cannot bind
-// while the other one can is left out with a warning (a web server on 443
-// should not stop HTTP-01); when none binds, the first error is returned.
-// It must run before the first GetCertificate: autocert offers HTTP-01
-// only once HTTPHandler has been called.
-func startChallengeServers(cfg Config, m *autocert.Manager, log *slog.Logger) (*challengeServers, map[string]bool, error) {
-	s := &challengeServers{}
-	offer := map[string]bool{}
+// startChallengeServers opens the configured listeners. A listener that
+// cannot bind while the other one can is left out with a warning (a web
+// server on 443 should not stop HTTP-01); when none binds, the first
+// error is returned.
+func startChallengeServers(cfg Config, log *slog.Logger) (*challengeServers, error) {
+	s := &challengeServers{offer: map[string]bool{}, tokens: map[string]string{}, certs: map[string]*tls.Certificate{}}
 	var first error
 	if cfg.HTTPAddr != "" {
 		if ln, err := net.Listen("tcp", cfg.HTTPAddr); err != nil {
 			first = listenError("HTTP-01 listener "+cfg.HTTPAddr, err)
 		} else {
-			s.serveHTTP(ln, m, log)
-			offer["http-01"] = true
+			s.serveHTTP(ln, log)
 		}
 	}
 	if cfg.TLSAddr != "" {
 		if ln, err := net.Listen("tcp", cfg.TLSAddr); err != nil && first == nil {
 			first = listenError("TLS-ALPN-01 listener "+cfg.TLSAddr, err)
 		} else if err == nil {
-			s.serveTLSALPN(ln, m, log)
-			offer["tls-alpn-01"] = true
+			s.serveTLSALPN(ln, log)
 		}
 	}
-	if len(offer) == 0 {
-		return nil, nil, first
+	if len(s.offer) == 0 {
+		return nil, first
 	}
 	if first != nil {
 		log.Warn("challenge listener unavailable; ordering with the other one", "err", first)
 	}
-	return s, offer, nil
+	return s, nil
 }
 
-func (s *challengeServers) serveHTTP(ln net.Listener, m *autocert.Manager, log *slog.Logger) {
+// answer makes the listener of ch's type answer it for identifier.
+func (s *challengeServers) answer(c *acme.Client, ch *acme.Challenge, identifier string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch ch.Type {
+	case chHTTP01:
+		ka, err := c.HTTP01ChallengeResponse(ch.Token)
+		if err != nil {
+			return err
+		}
+		s.tokens[ch.Token] = ka
+	case chTLSALPN01:
+		cert, err := c.TLSALPN01ChallengeCert(ch.Token, identifier)
+		if err != nil {
+			return err
+		}
+		s.certs[alpnServerName(identifier)] = &cert
+	}
+	return nil
+}
+
+// alpnServerName is the TLS server name the CA sends when it validates
+// identifier: the name, or for an IP address its reverse-mapping name
+// (RFC 8738 section 6).
+func alpnServerName(identifier string) string {
+	if isIP(identifier) {
+		arpa, _ := dns.ReverseAddr(identifier)
+		return strings.TrimSuffix(arpa, ".")
+	}
+	return identifier
+}
+
+func (s *challengeServers) serveHTTP(ln net.Listener, log *slog.Logger) {
+	const prefix = "/.well-known/acme-challenge/"
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		ka, ok := s.tokens[strings.TrimPrefix(r.URL.Path, prefix)]
+		s.mu.Unlock()
+		if !ok || !strings.HasPrefix(r.URL.Path, prefix) {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, ka)
+	})
 	srv := &http.Server{
-		Handler:           m.HTTPHandler(http.NotFoundHandler()),
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	done := make(chan struct{})
 	go func() { defer close(done); srv.Serve(ln) }()
 	s.closers = append(s.closers, func() { srv.Close(); <-done })
+	s.offer[chHTTP01] = true
 	log.Debug("HTTP-01 listener open", "addr", ln.Addr().String())
 }
 
-func (s *challengeServers) serveTLSALPN(ln net.Listener, m *autocert.Manager, log *slog.Logger) {
+func (s *challengeServers) serveTLSALPN(ln net.Listener, log *slog.Logger) {
 	conf := &tls.Config{
 		NextProtos: []string{acme.ALPNProto},
 		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 			if len(hello.SupportedProtos) != 1 || hello.SupportedProtos[0] != acme.ALPNProto {
 				return nil, errors.New("this listener answers only ACME TLS-ALPN-01 challenges")
 			}
-			return m.GetCertificate(hello)
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if c, ok := s.certs[strings.TrimSuffix(strings.ToLower(hello.ServerName), ".")]; ok {
+				return c, nil
+			}
+			return nil, errors.New("no TLS-ALPN-01 challenge for " + hello.ServerName)
 		},
 	}
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); acceptTLSALPN(ln, conf, &wg) }()
 	s.closers = append(s.closers, func() { ln.Close(); wg.Wait() })
+	s.offer[chTLSALPN01] = true
 	log.Debug("TLS-ALPN-01 listener open", "addr", ln.Addr().String())
 }
 

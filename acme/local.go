@@ -19,6 +19,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -39,14 +40,15 @@ const (
 // device fleets that pin a private CA; nothing outside trusts it unless
 // told to (install CAFile into their trust stores).
 type LocalCA struct {
-	cfg Config
-	log *slog.Logger
-	dir string
-	mu  sync.Mutex
+	cfg   Config
+	log   *slog.Logger
+	dir   string
+	mu    sync.Mutex
+	force bool // Config.ForceRenewal, until a certificate was issued
 }
 
 func newLocalCA(cfg Config, log *slog.Logger) *LocalCA {
-	return &LocalCA{cfg: cfg, log: log, dir: filepath.Join(cfg.CacheDir, "local")}
+	return &LocalCA{cfg: cfg, log: log, dir: filepath.Join(cfg.CacheDir, "local"), force: cfg.ForceRenewal}
 }
 
 // CAFile is the path of the CA certificate (it exists after the first
@@ -73,14 +75,18 @@ func (ca *LocalCA) Obtain(ctx context.Context) (*Result, error) {
 		return nil, err
 	}
 	b, why := ca.cached(root, now)
+	if b != nil && ca.force {
+		b, why = nil, "renewal forced"
+	}
 	issued := b == nil
 	if issued {
-		ca.log.Info("issuing certificate from the local CA", "domain", ca.cfg.Domains[0], "reason", why)
+		ca.log.Info("issuing certificate from the local CA", "domain", strings.Join(ca.cfg.Domains, ","), "reason", why)
 		if b, err = ca.issue(root, now); err != nil {
 			return nil, err
 		}
+		ca.force = false
 	}
-	return export(ca.cfg, []item{{names: ca.cfg.Domains, dir: ca.cfg.Out, b: b, issued: issued}}, ca.log)
+	return export(ca.cfg, b, issued, byRenewBefore(b.leaf(), ca.cfg.RenewBefore), ca.log)
 }
 
 // loadOrCreate returns the CA (key and certificate, as a bundle), creating
@@ -172,8 +178,8 @@ func (ca *LocalCA) cached(root *bundle, now time.Time) (*bundle, string) {
 	if b.leaf().CheckSignatureFrom(root.leaf()) != nil {
 		return nil, "cached one is from another CA"
 	}
-	if at := renewAt(b.leaf(), ca.cfg.RenewBefore); !now.Before(at) {
-		return nil, "renewal window since " + at.UTC().Format(time.RFC3339)
+	if next := byRenewBefore(b.leaf(), ca.cfg.RenewBefore); !now.Before(next.at) {
+		return nil, "due: " + next.why
 	}
 	return b, ""
 }
@@ -226,7 +232,7 @@ func (ca *LocalCA) issue(root *bundle, now time.Time) (*bundle, error) {
 	if err := atomicfile.WriteFile(ca.leafCacheFile(), data, 0o600); err != nil {
 		return nil, err
 	}
-	ca.log.Info("certificate issued", "domain", ca.cfg.Domains[0], "serial", leaf.SerialNumber.Text(16),
+	ca.log.Info("certificate issued", "domain", strings.Join(ca.cfg.Domains, ","), "serial", leaf.SerialNumber.Text(16),
 		"not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
 	return b, nil
 }

@@ -26,10 +26,12 @@ func (ca *LocalCA) RenewLoop(ctx context.Context, onRenew func(*Result)) {
 	renewLoop(ctx, ca.log, ca.Obtain, onRenew)
 }
 
-// renewLoop is the one background loop of an issuer: Obtain (which contacts
-// the CA only for certificates in their renewal window), report a change,
-// sleep until the next certificate's window opens (plus jitter, so a fleet
-// started together does not renew together), or back off after a failure.
+// renewLoop is the one background loop of an issuer: Obtain (which
+// contacts the CA only for a certificate that is due, or to ask the CA's
+// renewal information again), report a change, sleep until the renewal is
+// due or the CA is to be asked again, or back off after a failure. A
+// renewal time drawn in the CA's window is already spread; a computed one
+// gets jitter, so a fleet started together does not renew together.
 // Obtain writes files only after a complete issuance, so until then the
 // old files keep serving.
 func renewLoop(ctx context.Context, log *slog.Logger, obtain func(context.Context) (*Result, error), onRenew func(*Result)) {
@@ -52,8 +54,14 @@ func renewLoop(ctx context.Context, log *slog.Logger, obtain func(context.Contex
 			next := res.NextRenewal()
 			if wait = next.Sub(nowFunc()); wait > 0 {
 				failures = 0
-				wait += jitter(res)
-				log.Debug("next certificate check", "at", next.UTC().Format(time.RFC3339))
+				if !res.Certs[0].random {
+					wait += jitter(res)
+				}
+				if !res.ask.IsZero() {
+					wait = min(wait, max(res.ask.Sub(nowFunc()), 0))
+				}
+				log.Debug("next certificate check", "at", nowFunc().Add(wait).UTC().Format(time.RFC3339),
+					"renew_at", next.UTC().Format(time.RFC3339))
 			} else {
 				// Due again right after Obtain: the clock is far off the
 				// CA's. Back off instead of ordering in a tight loop.
