@@ -222,6 +222,8 @@ func (c Config) normalizeDNS() (Config, error) {
 		return c, configErrorf("an RFC 2136 server needs a TSIG key file")
 	case c.RFC2136TSIG != "" && c.RFC2136Server == "":
 		return c, configErrorf("a TSIG key file needs an RFC 2136 server")
+	case c.DNSResolver != "" && !c.dns01():
+		return c, configErrorf("a DNS resolver is for DNS-01: give a DNS hook or an RFC 2136 server too")
 	}
 	var err error
 	if c.RFC2136Server != "" {

@@ -78,6 +78,8 @@ func TestConfigErrors(t *testing.T) {
 			c.RFC2136Server, c.RFC2136TSIG, c.DNSResolver = "127.0.0.1", "/nonexistent/tsig.key", "127.0.0.1:53"
 		}, "/nonexistent/tsig.key"},
 		{"bad resolver", func(c *Config) { dns01(c); c.DNSResolver = "a b" }, "HOST:PORT"},
+		{"resolver without DNS-01", func(c *Config) { c.DNSResolver = "127.0.0.1:53" }, "is for DNS-01"},
+		{"resolver without a port", func(c *Config) { dns01(c); c.DNSResolver = "127.0.0.1" }, ""},
 		{"profile for local", func(c *Config) { c.Issuer, c.Profile = IssuerLocal, "shortlived" }, "ACME issuer"},
 		{"DNS-01 for local", func(c *Config) { c.Issuer, c.DNSHook = IssuerLocal, "/bin/true" }, "ACME issuer"},
 	}
