@@ -12,7 +12,6 @@ package bindtest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -58,7 +57,7 @@ func Start(t testing.TB, o Options) *Server {
 	t.Helper()
 	named := testutil.RequireTool(t, "named")
 	keygen := testutil.RequireTool(t, "tsig-keygen")
-	s := &Server{Dir: t.TempDir(), Port: freeUDPAndTCPPort(t)}
+	s := &Server{Dir: t.TempDir(), Port: testutil.FreeUDPAndTCPPort(t)}
 	s.Addr = "127.0.0.1:" + strconv.Itoa(s.Port)
 	key, err := exec.Command(keygen, "-a", "hmac-sha256", KeyName).Output()
 	if err != nil {
@@ -91,23 +90,19 @@ func Start(t testing.TB, o Options) *Server {
 	return s
 }
 
-// waitReady polls each zone's SOA until named answers it.
+// waitReady waits until named answers each zone's SOA.
 func (s *Server) waitReady(t testing.TB, zones []string, out *testutil.Buffer) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
 	for _, z := range zones {
-		for {
+		testutil.Eventually(t, 30*time.Second, func() (bool, string) {
 			m := new(dns.Msg)
 			m.SetQuestion(dns.Fqdn(z), dns.TypeSOA)
 			r, _, err := (&dns.Client{Net: "tcp", Timeout: time.Second}).Exchange(m, s.Addr)
 			if err == nil && r.Rcode == dns.RcodeSuccess && len(r.Answer) > 0 {
-				break
+				return true, ""
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("named does not answer for %s after 30s: %v\n%s", z, err, out.Tail(4000))
-			}
-			time.Sleep(50 * time.Millisecond) // polling interval, not synchronisation
-		}
+			return false, fmt.Sprintf("named does not answer for %s: %v %v\n%s", z, err, r, out.Tail(4000))
+		})
 	}
 }
 
@@ -184,24 +179,4 @@ func (s *Server) Update(t testing.TB, lines ...string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("nsupdate: %v\n%s\n%s", err, script, out)
 	}
-}
-
-// freeUDPAndTCPPort returns a port free for both UDP and TCP on 127.0.0.1.
-func freeUDPAndTCPPort(t testing.TB) int {
-	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		pc.Close()
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("no port free for both UDP and TCP")
-	return 0
 }

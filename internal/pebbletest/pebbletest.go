@@ -122,7 +122,7 @@ func (s *Server) writeTLS(t testing.TB) {
 
 func (s *Server) startDNS(t testing.TB) {
 	bin := testutil.RequireTool(t, "pebble-challtestsrv")
-	s.dnsAddr = "127.0.0.1:" + strconv.Itoa(freeUDPAndTCPPort(t))
+	s.dnsAddr = "127.0.0.1:" + strconv.Itoa(testutil.FreeUDPAndTCPPort(t))
 	startProcess(t, "pebble-challtestsrv", nil, bin,
 		"-dnsserver", s.dnsAddr, "-management", "127.0.0.1:"+strconv.Itoa(testutil.FreePort(t)),
 		"-http01", "", "-https01", "", "-tlsalpn01", "", "-doh", "",
@@ -219,25 +219,4 @@ func (s *Server) Roots(t testing.TB) *x509.CertPool {
 		pool.AddCert(c)
 	}
 	return pool
-}
-
-// freeUDPAndTCPPort returns a port free for both UDP and TCP on 127.0.0.1
-// (the DNS server listens on both).
-func freeUDPAndTCPPort(t testing.TB) int {
-	t.Helper()
-	for range 20 {
-		pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := pc.LocalAddr().(*net.UDPAddr).Port
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		pc.Close()
-		if err == nil {
-			l.Close()
-			return port
-		}
-	}
-	t.Fatal("no port free for both UDP and TCP")
-	return 0
 }
