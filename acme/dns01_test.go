@@ -56,18 +56,6 @@ func (w *dnsWorld) rfc2136(t *testing.T, domains ...string) Config {
 	return cfg
 }
 
-// newLogged makes an issuer whose log the test reads by level and
-// attribute.
-func newLogged(t *testing.T, cfg Config) (Issuer, *testutil.Logs) {
-	t.Helper()
-	logs, log := testutil.NewLogs(t)
-	iss, err := New(cfg, log)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	return iss, logs
-}
-
 // fqdns lists the fqdn attribute of the records with message msg.
 func fqdns(logs *testutil.Logs, msg string) []string {
 	var out []string
@@ -127,7 +115,7 @@ func TestDNS01RFC2136(t *testing.T) {
 			if tc.http {
 				cfg.HTTPAddr = w.p.HTTPAddr()
 			}
-			iss, logs := newLogged(t, cfg)
+			iss, logs := mustNew(t, cfg)
 			res := obtain(t, iss)
 			if len(res.Certs) != 1 || !res.Certs[0].Issued {
 				t.Fatalf("result %+v", res)
@@ -153,7 +141,7 @@ func TestDNS01SystemResolver(t *testing.T) {
 
 	cfg := w.rfc2136(t, "sys.example.test")
 	cfg.DNSResolver = ""
-	iss, logs := newLogged(t, cfg)
+	iss, logs := mustNew(t, cfg)
 	obtain(t, iss)
 	w.checkRecords(t, logs, "_acme-challenge.sys.example.test.")
 }
@@ -169,7 +157,7 @@ func TestDNS01RFC2136Refused(t *testing.T) {
 	}
 	cfg := w.rfc2136(t, "refused.example.test")
 	cfg.RFC2136TSIG = testutil.WriteFile(t, t.TempDir(), "wrong.key", other)
-	iss, logs := newLogged(t, cfg)
+	iss, logs := mustNew(t, cfg)
 	_, err = iss.Obtain(context.Background())
 	t.Logf("error: %v", err)
 	if !errors.Is(err, ErrChallenge) {

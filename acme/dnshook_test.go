@@ -64,7 +64,7 @@ case "$1" in present) op=add ;; cleanup) op=delete ;; *) exit 2 ;; esac
 `+w.nsupdate(`'"$op"'`, `'"$2"'`, `'"$3"'`))
 		cfg := w.config(t, "lego.example.test", "alias.example.test")
 		cfg.DNSHook = hook
-		iss, logs := newLogged(t, cfg)
+		iss, logs := mustNew(t, cfg)
 		obtain(t, iss)
 		checkOutput(t, cfg.Out, roots, rootFile, "alias.example.test", KeyECDSA, 0o600)
 		w.checkRecords(t, logs, "_acme-challenge.lego.example.test.", "alias.acme.test.")
@@ -107,7 +107,7 @@ echo "id-$CERTBOT_REMAINING_CHALLENGES"`)
 		}
 		cfg := w.config(t, "cb.example.test", "*.cb.example.test")
 		cfg.DNSHook, cfg.DNSCleanupHook = "/bin/sh "+auth, "/bin/sh "+cleanup
-		iss, logs := newLogged(t, cfg)
+		iss, logs := mustNew(t, cfg)
 		obtain(t, iss)
 		checkOutput(t, cfg.Out, roots, rootFile, "host.cb.example.test", KeyECDSA, 0o600)
 		w.checkRecords(t, logs, "_acme-challenge.cb.example.test.", "_acme-challenge.cb.example.test.")
@@ -141,7 +141,7 @@ func TestDNSHookFailures(t *testing.T) {
 			hook, calls := hookScript(t, "hook.sh", tc.body)
 			cfg := w.config(t, "fail.example.test")
 			cfg.DNSHook, cfg.DNSTimeout = hook, 2*time.Second
-			iss, _ := newLogged(t, cfg)
+			iss, _ := mustNew(t, cfg)
 			err := obtainErr(t, iss, time.Minute)
 			if !errors.Is(err, ErrChallenge) {
 				t.Errorf("err is not ErrChallenge")
@@ -176,7 +176,7 @@ func TestDNSHookFailures(t *testing.T) {
 `+w.nsupdate("add", `'"$2"'`, `'"$3"'`))
 		cfg := w.config(t, "cleanup.example.test")
 		cfg.DNSHook = hook
-		iss, logs := newLogged(t, cfg)
+		iss, logs := mustNew(t, cfg)
 		obtain(t, iss)
 		rec := logs.WaitFor(testutil.All(testutil.AtLevel(slog.LevelError), testutil.HasAttr("fqdn", "_acme-challenge.cleanup.example.test.")), time.Second)
 		if !strings.Contains(rec.Attrs["err"], "API down") {
@@ -203,7 +203,7 @@ if [ "$1" = present ]; then echo > %s; read line < %s; fi
 	var reap sync.RWMutex
 	cfg := w.config(t, "reap.example.test")
 	cfg.DNSHook, cfg.ReapLock = hook, &reap
-	iss, _ := newLogged(t, cfg)
+	iss, _ := mustNew(t, cfg)
 	done := make(chan error, 1)
 	go func() { _, err := iss.Obtain(t.Context()); done <- err }()
 

@@ -291,10 +291,8 @@ func TestRenewLoopCAErrors(t *testing.T) {
 		f := newFaultRun(t, p, "flaky.certinit.test")
 		f.start()
 		f.waitRenewed(90 * time.Second)
-		// A failed attempt here does not always show the CA's fault: when
-		// the nonce of a challenge's acceptance is rejected too often,
-		// autocert gives that challenge type up and reports "no viable
-		// challenge type found". Each failure must still name the CA.
+		// A failed attempt (a nonce rejected more often than the client
+		// retries) must still name the CA.
 		recs := f.failures()
 		f.checkErrors(recs)
 		t.Logf("renewed after %d failed attempts", len(recs))

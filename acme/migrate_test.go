@@ -67,7 +67,7 @@ func TestAutocertCache(t *testing.T) {
 		t.Fatalf("autocert's account key: %v", err)
 	}
 
-	iss, _ := newLogged(t, cfg)
+	iss, _ := mustNew(t, cfg)
 	c := obtain(t, iss).Certs[0]
 	if c.Issued || c.Serial != old.Leaf.SerialNumber.Text(16) {
 		t.Fatalf("%+v, want autocert's certificate %s from the cache", c, old.Leaf.SerialNumber.Text(16))
@@ -75,7 +75,7 @@ func TestAutocertCache(t *testing.T) {
 	checkOutput(t, cfg.Out, p.Roots(t), writeRoot(t, p.RootPEM(t)), name, KeyECDSA, 0o600)
 
 	cfg.ForceRenewal = true
-	iss, _ = newLogged(t, cfg)
+	iss, _ = mustNew(t, cfg)
 	if c := obtain(t, iss).Certs[0]; !c.Issued {
 		t.Fatalf("forced renewal: %+v", c)
 	}
@@ -96,7 +96,7 @@ func TestOldLayoutWarning(t *testing.T) {
 	is.log = log
 	is.noteOldLayout()
 	is.noteOldLayout()
-	recs := logs.Matching(func(r testutil.Record) bool { _, ok := r.Attrs["path"]; return ok })
+	recs := logs.Matching(testutil.HasKey("path"))
 	if len(recs) != 1 || recs[0].Attrs["path"] != old {
 		t.Fatalf("warnings %v, want one naming %s", recs, old)
 	}

@@ -24,7 +24,7 @@ func TestProfiles(t *testing.T) {
 		t.Run(tc.profile, func(t *testing.T) {
 			cfg := acmeConfig(t, p, "profile.certinit.test")
 			cfg.Profile = tc.profile
-			iss, _ := newLogged(t, cfg)
+			iss, _ := mustNew(t, cfg)
 			c := obtain(t, iss).Certs[0]
 			// Pebble's notAfter is notBefore + validity - 1s.
 			if got := c.NotAfter.Sub(c.NotBefore) + time.Second; got != tc.lifetime {
@@ -36,7 +36,7 @@ func TestProfiles(t *testing.T) {
 	t.Run("unknown", func(t *testing.T) {
 		cfg := acmeConfig(t, p, "profile.certinit.test")
 		cfg.Profile = "sixdays"
-		iss, _ := newLogged(t, cfg)
+		iss, _ := mustNew(t, cfg)
 		err := obtainErr(t, iss, time.Minute)
 		if !errors.Is(err, ErrConfig) {
 			t.Errorf("err is not ErrConfig")
@@ -72,7 +72,7 @@ func TestIPAddress(t *testing.T) {
 			case chTLSALPN01:
 				cfg.HTTPAddr = ""
 			}
-			iss, _ := newLogged(t, cfg)
+			iss, _ := mustNew(t, cfg)
 			res := obtain(t, iss)
 			rootFile, roots := writeRoot(t, p.RootPEM(t)), p.Roots(t)
 			for _, n := range tc.domains {

@@ -87,7 +87,7 @@ func inWindow(at, start, end time.Time) bool { return !at.Before(start) && !at.A
 func TestRenewalInfoWindow(t *testing.T) {
 	p := pebbletest.Start(t, pebbletest.Options{})
 	cfg := acmeConfig(t, p, "ari.certinit.test")
-	iss, _ := newLogged(t, cfg)
+	iss, _ := mustNew(t, cfg)
 	first := obtain(t, iss).Certs[0]
 	start, end := pebbleWindow(t, p, cfg.Out)
 	if !inWindow(first.RenewAt, start, end) || !strings.Contains(first.RenewWhy, "(ARI)") {
@@ -95,7 +95,7 @@ func TestRenewalInfoWindow(t *testing.T) {
 	}
 
 	conns := p.Connections()
-	again, _ := newLogged(t, cfg)
+	again, _ := mustNew(t, cfg)
 	if c := obtain(t, again).Certs[0]; !c.RenewAt.Equal(first.RenewAt) || c.Issued {
 		t.Errorf("after a restart: %+v, want the same renewal time %v", c, first.RenewAt)
 	}
@@ -125,7 +125,7 @@ func TestRenewalInfoWindow(t *testing.T) {
 func TestRenewalInfoRevoked(t *testing.T) {
 	p := pebbletest.Start(t, pebbletest.Options{})
 	cfg := acmeConfig(t, p, "revoked.certinit.test")
-	iss, logs := newLogged(t, cfg)
+	iss, logs := mustNew(t, cfg)
 	first := obtain(t, iss).Certs[0]
 	revoke(t, p, cfg.Out)
 	if c := obtain(t, iss).Certs[0]; c.Issued {
@@ -152,7 +152,7 @@ func TestRenewLoopRenewalInfo(t *testing.T) {
 	t.Cleanup(func() { ariRetryMin, ariRetryMax = oldMin, oldMax })
 	p := pebbletest.Start(t, pebbletest.Options{})
 	cfg := acmeConfig(t, p, "loop-ari.certinit.test")
-	iss, _ := newLogged(t, cfg)
+	iss, _ := mustNew(t, cfg)
 	first := obtain(t, iss).Certs[0]
 	renewed := startLoop(t, iss)
 	revoke(t, p, cfg.Out)
@@ -168,18 +168,14 @@ func TestRenewLoopRenewalInfo(t *testing.T) {
 func TestForceRenewal(t *testing.T) {
 	p := pebbletest.Start(t, pebbletest.Options{})
 	cfg := acmeConfig(t, p, "force.certinit.test")
-	first := obtain(t, mustNewQuiet(t, cfg)).Certs[0]
+	iss, _ := mustNew(t, cfg)
+	first := obtain(t, iss).Certs[0]
 	cfg.ForceRenewal = true
-	iss := mustNewQuiet(t, cfg)
+	iss, _ = mustNew(t, cfg)
 	if c := obtain(t, iss).Certs[0]; !c.Issued || c.Serial == first.Serial {
 		t.Fatalf("forced: %+v, first %s", c, first.Serial)
 	}
 	if c := obtain(t, iss).Certs[0]; c.Issued {
 		t.Fatalf("the second Obtain ordered again: %+v", c)
 	}
-}
-
-func mustNewQuiet(t *testing.T, cfg Config) Issuer {
-	iss, _ := newLogged(t, cfg)
-	return iss
 }
