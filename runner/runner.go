@@ -118,8 +118,9 @@ type state struct {
 	// so a certificate a changed --trust file no longer holds is removed.
 	installed map[string]truststore.Cert
 
-	// reapLock is held by the supervisor's reaper; a reload hook that runs
-	// a program while COMMAND runs holds it for reading from Start to Wait.
+	// reapLock is held by the supervisor's reaper; a reload hook or a
+	// DNS-01 hook that runs a program while COMMAND runs holds it for
+	// reading from Start to Wait.
 	reapLock sync.RWMutex
 }
 
@@ -143,6 +144,8 @@ func newState(cfg Config, log *slog.Logger) (*state, error) {
 	if cfg.ACME != nil {
 		ac := *cfg.ACME
 		ac.Owner = cfg.Owner
+		// A DNS hook runs its program while COMMAND may run.
+		ac.ReapLock = &s.reapLock
 		iss, err := acme.New(ac, log)
 		if err != nil {
 			return nil, err // errors.Is(err, acme.ErrConfig): a usage error
