@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -61,6 +62,9 @@ func (a *app) acmeObtain(c *cli.Context) error {
 		return err
 	}
 	res, err := iss.Obtain(c.Context)
+	if errors.Is(err, acme.ErrConfig) { // a profile the CA does not offer
+		return usageErrorf("%v", err)
+	}
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/certinit/certinit/acme"
+	"github.com/certinit/certinit/internal/bindtest"
 	"github.com/certinit/certinit/internal/owner"
 	"github.com/certinit/certinit/internal/pebbletest"
 	"github.com/urfave/cli/v2"
@@ -29,6 +30,15 @@ func TestAcmeObtainUsage(t *testing.T) {
 		{"bad owner", []string{"--domain", "a.example", "--out", out, "--owner", "no-such-user-here"}, "--owner"},
 		{"bad key type", []string{"--domain", "a.example", "--out", out, "--key-type", "dsa"}, "key type"},
 		{"stray argument", []string{"--domain", "a.example", "--out", out, "extra"}, "no arguments"},
+		{"wildcard without DNS-01", []string{"--domain", "*.a.example", "--out", out}, "DNS-01"},
+		{"empty label", []string{"--domain", "a..example", "--out", out}, "empty label"},
+		{"hook and RFC 2136", []string{"--domain", "a.example", "--out", out, "--dns-hook", "/bin/true",
+			"--dns-rfc2136-server", "127.0.0.1:53", "--dns-rfc2136-tsig", "/k"}, "exclude each other"},
+		{"RFC 2136 without a key", []string{"--domain", "a.example", "--out", out, "--dns-rfc2136-server", "127.0.0.1:53"}, "TSIG key file"},
+		{"key file missing", []string{"--domain", "a.example", "--out", out, "--dns-rfc2136-server", "127.0.0.1:53",
+			"--dns-rfc2136-tsig", "/nonexistent/tsig.key", "--dns-resolver", "127.0.0.1:53"}, "/nonexistent/tsig.key"},
+		{"local validity too long", []string{"--domain", "localhost", "--out", out, "--issuer", "local", "--local-validity", "213504d"}, "--local-validity"},
+		{"renew-before of centuries", []string{"--domain", "a.example", "--out", out, "--renew-before", "36500d"}, "renew-before"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,13 +119,17 @@ func TestAcmeFlagsPrefix(t *testing.T) {
 	for _, f := range app.Flags {
 		names[f.Names()[0]] = true
 	}
-	for _, want := range []string{"acme-domain", "acme-out", "acme-ca", "acme-http-addr", "acme-owner", "acme-renew-before"} {
+	for _, want := range []string{"acme-domain", "acme-out", "acme-ca", "acme-http-addr", "acme-owner", "acme-renew-before",
+		"acme-profile", "acme-force-renewal", "acme-dns-hook", "acme-dns-cleanup-hook", "acme-dns-rfc2136-server",
+		"acme-dns-rfc2136-tsig", "acme-dns-resolver", "acme-dns-timeout"} {
 		if !names[want] {
 			t.Errorf("no --%s among %v", want, names)
 		}
 	}
 	err := app.Run([]string{"run", "--acme-domain", "a.example", "--acme-domain", "b.example", "--acme-out", "/o",
-		"--acme-staging", "--acme-ca", "/ca.pem", "--acme-tls-addr", "", "--acme-renew-before", "10d", "--acme-owner", "0:0"})
+		"--acme-staging", "--acme-ca", "/ca.pem", "--acme-tls-addr", "", "--acme-renew-before", "10d", "--acme-owner", "0:0",
+		"--acme-profile", "shortlived", "--acme-force-renewal", "--acme-dns-rfc2136-server", "ns1.example:53",
+		"--acme-dns-rfc2136-tsig", "/tsig.key", "--acme-dns-resolver", "127.0.0.1:5353", "--acme-dns-timeout", "30s"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,5 +141,47 @@ func TestAcmeFlagsPrefix(t *testing.T) {
 		got.ACMECAFile != want.ACMECAFile || got.RenewBefore != want.RenewBefore ||
 		got.LocalValidity != want.LocalValidity || got.Owner == nil || *got.Owner != *want.Owner || got.KeyType != want.KeyType {
 		t.Fatalf("got %+v\nwant %+v", got, want)
+	}
+	if got.Profile != "shortlived" || !got.ForceRenewal || got.RFC2136Server != "ns1.example:53" || got.RFC2136TSIG != "/tsig.key" ||
+		got.DNSResolver != "127.0.0.1:5353" || got.DNSTimeout != 30*time.Second || got.DNSHook != "" {
+		t.Fatalf("profile and DNS-01 options: got %+v", got)
+	}
+}
+
+// TestAcmeObtainDNS01 runs the command with DNS-01 by RFC 2136 against a
+// real BIND, with Pebble validating through it: a name and its wildcard
+// in one certificate, the renewal time and its reason in the output, the
+// cache used on the second run, --force-renewal, and a profile the CA does
+// not offer (exit 2, with the CA's profiles).
+func TestAcmeObtainDNS01(t *testing.T) {
+	bind := bindtest.Start(t, bindtest.Options{Zones: []string{"example.test"}})
+	p := pebbletest.Start(t, pebbletest.Options{DNSServer: bind.Addr})
+	out := filepath.Join(t.TempDir(), "certs")
+	args := []string{"acme", "obtain", "--domain", "dns.example.test", "--domain", "*.dns.example.test", "--out", out,
+		"--directory", p.DirectoryURL, "--acme-ca", p.CAFile, "--http-addr", "", "--tls-addr", "",
+		"--dns-rfc2136-server", bind.Addr, "--dns-rfc2136-tsig", bind.KeyFile, "--dns-resolver", bind.Addr}
+	serial := func(stdout string) string {
+		_, rest, _ := strings.Cut(stdout, "serial ")
+		return strings.SplitN(rest, ",", 2)[0]
+	}
+	code, stdout, stderr := runCLI(t, args...)
+	if code != 0 || !strings.Contains(stdout, "dns.example.test,*.dns.example.test: issued") ||
+		!strings.Contains(stdout, "(the CA's renewal window ") {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", code, stdout, stderr)
+	}
+	first := serial(stdout)
+	if vals := bind.TXT(t, "_acme-challenge.dns.example.test"); len(vals) > 0 {
+		t.Errorf("TXT records left behind: %v", vals)
+	}
+	if code, stdout, _ = runCLI(t, args...); code != 0 || !strings.Contains(stdout, ": unchanged,") || serial(stdout) != first {
+		t.Fatalf("second run: exit %d, %s", code, stdout)
+	}
+	if code, stdout, _ = runCLI(t, append(args, "--force-renewal")...); code != 0 || !strings.Contains(stdout, ": issued,") || serial(stdout) == first {
+		t.Fatalf("--force-renewal: exit %d, %s", code, stdout)
+	}
+	// The profile is asked for when certinit orders.
+	code, _, stderr = runCLI(t, append(args, "--profile", "sixdays", "--force-renewal")...)
+	if code != 2 || !strings.Contains(stderr, `"sixdays"`) || !strings.Contains(stderr, "default (") {
+		t.Fatalf("unknown profile: exit %d, stderr %s", code, stderr)
 	}
 }
