@@ -151,7 +151,7 @@ func TestDNS01SystemResolver(t *testing.T) {
 // answer, nothing is published and nothing written.
 func TestDNS01RFC2136Refused(t *testing.T) {
 	w := startDNSWorld(t)
-	other, err := exec.Command(testutil.RequireTool(t, "tsig-keygen"), "-a", "hmac-sha256", bindtest.KeyName).Output()
+	other, err := exec.Command(testutil.RequireTool(t, "tsig-keygen"), "-a", "hmac-sha256", bindtest.DefaultKeyName).Output()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certinit/certinit/internal/bindtest"
 	"github.com/certinit/certinit/internal/mosquittotest"
 	"github.com/certinit/certinit/internal/pebbletest"
 	"github.com/certinit/certinit/internal/pemfile"
@@ -41,13 +43,25 @@ func TestACMEContainers(t *testing.T) {
 
 func runACMEContainer(t *testing.T, b brokerContainer) {
 	start := time.Now()
-	p := pebbletest.Start(t, pebbletest.Options{})
 	r := newBrokerRun(t, b.c, b.inv, b.s)
+	var popts pebbletest.Options
+	if b.s["acme-dns-rfc2136-server"] != "" {
+		r.bind = startExampleDNS(t, b.c, b.s)
+		popts.DNSServer = r.bind.Addr
+	}
+	p := pebbletest.Start(t, popts)
 	r.pebble = p
 	r.start(t)
 	t.Logf("broker running on Pebble's certificate %v after Pebble started", time.Since(start).Round(time.Millisecond))
 
 	name := strings.Split(b.s["acme-domain"], ",")[0]
+	if r.bind != nil {
+		for _, d := range strings.Split(b.s["acme-domain"], ",") {
+			if vals := r.bind.TXT(t, "_acme-challenge."+strings.TrimPrefix(d, "*.")); len(vals) > 0 {
+				t.Errorf("DNS-01 left TXT records behind for %s: %v", d, vals)
+			}
+		}
+	}
 	root := testutil.WriteFile(t, t.TempDir(), "pebble-root.pem", p.RootPEM(t))
 	intermediate := p.Intermediate(t)
 	written, err := pemfile.ReadCertificates(filepath.Join(r.root, certinitWrites(b.s).cert))
@@ -212,4 +226,30 @@ func (r *containerRun) trap(t *testing.T, public, pebblePort int) {
 		r.traps = map[int]*trap{}
 	}
 	r.traps[pebblePort] = tr
+}
+
+// exampleKeyName is the name of the TSIG key in the examples' tsig.key,
+// which their READMEs grant on the DNS server.
+const exampleKeyName = "certinit-dns"
+
+// startExampleDNS starts the DNS server a DNS-01 example updates: a real
+// BIND serving the zone of each --acme-domain (the name without its first
+// label) that takes updates signed with the example's own TSIG key file,
+// through which Pebble resolves and validates.
+func startExampleDNS(t *testing.T, c *container, s map[string]string) *bindtest.Server {
+	t.Helper()
+	m, _, _ := c.locate(s["acme-dns-rfc2136-tsig"])
+	if m == nil || m.volume != nil {
+		t.Fatalf("%s: --acme-dns-rfc2136-tsig %s is not a file bind-mounted from the example", c.where, s["acme-dns-rfc2136-tsig"])
+	}
+	var zones []string
+	for _, d := range strings.Split(s["acme-domain"], ",") {
+		_, zone, _ := strings.Cut(strings.TrimPrefix(d, "*."), ".")
+		if !slices.Contains(zones, zone) {
+			zones = append(zones, zone)
+		}
+	}
+	b := bindtest.Start(t, bindtest.Options{Zones: zones, KeyFile: m.bind, KeyName: exampleKeyName})
+	t.Logf("here: BIND on %s serves %v with the example's %s, standing in for %s", b.Addr, zones, m.bind, s["acme-dns-rfc2136-server"])
+	return b
 }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/certinit/certinit/internal/bindtest"
 	"github.com/certinit/certinit/internal/mosquittotest"
 	"github.com/certinit/certinit/internal/pebbletest"
 	"github.com/certinit/certinit/internal/testutil"
@@ -32,6 +33,8 @@ const (
 	ownerRule                    // --owner: applied as root only (otherwise mosquitto runs as us and the files stay ours)
 	acmeCA                       // which ACME CA: Pebble here (environment)
 	challenge                    // a challenge listener address (environment)
+	dnsServer                    // a DNS server for DNS-01: BIND here (environment)
+	mounted                      // a file bind-mounted from the example: that file
 )
 
 // settingRules covers every setting the examples use; a setting missing
@@ -47,6 +50,8 @@ var settingRules = map[string]settingRule{
 	"acme-domain": asGiven, "acme-email": asGiven, "acme-key-type": asGiven, "acme-renew-before": asGiven,
 	"acme-directory": acmeCA, "acme-staging": acmeCA, "acme-ca": acmeCA,
 	"acme-http-addr": challenge, "acme-tls-addr": challenge,
+	"acme-dns-rfc2136-server": dnsServer, "acme-dns-resolver": dnsServer, "acme-dns-rfc2136-tsig": mounted,
+	"acme-profile": asGiven, "acme-dns-timeout": asGiven,
 }
 
 // containerRun is one example container run here: its file system under a
@@ -59,6 +64,7 @@ type containerRun struct {
 	root   string
 	h      *host              // the broker's configuration; nil for an init container
 	pebble *pebbletest.Server // the ACME CA, for --acme-domain
+	bind   *bindtest.Server   // the DNS server, for --acme-dns-rfc2136-server
 	traps  map[int]*trap      // by Pebble's validation port, those no listener of the container answers
 	proc   *mosquittotest.Proc
 }
@@ -110,6 +116,12 @@ func (r *containerRun) environment(t *testing.T) []string {
 			t.Logf("not applied here (not root: mosquitto runs as us, the files stay ours): --%s %s", flag, v)
 		case rule == asGiven || rule == ownerRule:
 			set(flag, v)
+		case rule == mounted:
+			m, _, _ := r.c.locate(v)
+			if m == nil || m.volume != nil {
+				t.Fatalf("%s: --%s %s is not a file bind-mounted from the example", r.c.where, flag, v)
+			}
+			set(flag, m.bind)
 		}
 	}
 	if _, store := r.s["trust-store"]; (store || r.s["trust"] != "") && r.s["root"] == "" {
@@ -126,6 +138,13 @@ func (r *containerRun) environment(t *testing.T) []string {
 		if v, ok := r.s[f]; ok {
 			t.Logf("not applied here (Pebble is the CA): --%s %s", f, v)
 		}
+	}
+	if r.s["acme-dns-rfc2136-server"] != "" {
+		// This machine has no resolver: the test's BIND is asked too.
+		set("acme-dns-rfc2136-server", r.bind.Addr)
+		set("acme-dns-resolver", r.bind.Addr)
+		t.Logf("here: --acme-dns-rfc2136-server %s --acme-dns-resolver %s (BIND standing in for %s)",
+			r.bind.Addr, r.bind.Addr, r.s["acme-dns-rfc2136-server"])
 	}
 	set("acme-directory", r.pebble.DirectoryURL)
 	set("acme-ca", r.pebble.CAFile)

@@ -97,7 +97,7 @@ func (c *container) content(t testing.TB, p string) ([]byte, bool) {
 }
 
 // inputFlags name files certinit reads; they must be there when it starts.
-var inputFlags = []string{"cert", "key", "chain", "trust", "acme-ca", "mosquitto-conf"}
+var inputFlags = []string{"cert", "key", "chain", "trust", "acme-ca", "acme-dns-rfc2136-tsig", "mosquitto-conf"}
 
 // checkGroup runs every check on every container of g.
 func checkGroup(t testing.TB, g *group) {

@@ -24,8 +24,8 @@ import (
 	"github.com/miekg/dns"
 )
 
-// KeyName is the name of the TSIG key in KeyFile.
-const KeyName = "certinit-test"
+// DefaultKeyName is the name of the TSIG key Start makes.
+const DefaultKeyName = "certinit-test"
 
 // Options shape one BIND.
 type Options struct {
@@ -36,6 +36,10 @@ type Options struct {
 	// added to the zone it ends in: e.g.
 	// "_acme-challenge.alias.example.test. CNAME alias.acme.test.".
 	Records []string
+	// KeyFile, when set, is the TSIG key file to use (an example's own),
+	// holding the key KeyName; by default tsig-keygen makes one named
+	// DefaultKeyName.
+	KeyFile, KeyName string
 	// Recursion lets 127.0.0.1 ask with recursion desired, which BIND
 	// needs to follow a CNAME from one of its zones into another (Pebble
 	// asks that way). Names outside the zones then time out instead of
@@ -47,7 +51,7 @@ type Options struct {
 type Server struct {
 	Addr    string // 127.0.0.1:PORT, UDP and TCP
 	Port    int
-	KeyFile string // the TSIG key, in BIND's format, as tsig-keygen wrote it
+	KeyFile string // the TSIG key, in BIND's format (Options.KeyFile, or made by tsig-keygen)
 	Dir     string
 }
 
@@ -56,14 +60,16 @@ type Server struct {
 func Start(t testing.TB, o Options) *Server {
 	t.Helper()
 	named := testutil.RequireTool(t, "named")
-	keygen := testutil.RequireTool(t, "tsig-keygen")
 	s := &Server{Dir: t.TempDir(), Port: testutil.FreeUDPAndTCPPort(t)}
 	s.Addr = "127.0.0.1:" + strconv.Itoa(s.Port)
-	key, err := exec.Command(keygen, "-a", "hmac-sha256", KeyName).Output()
-	if err != nil {
-		t.Fatalf("tsig-keygen: %v", err)
+	if o.KeyFile == "" {
+		key, err := exec.Command(testutil.RequireTool(t, "tsig-keygen"), "-a", "hmac-sha256", DefaultKeyName).Output()
+		if err != nil {
+			t.Fatalf("tsig-keygen: %v", err)
+		}
+		o.KeyFile, o.KeyName = testutil.WriteFile(t, s.Dir, "tsig.key", key), DefaultKeyName
 	}
-	s.KeyFile = testutil.WriteFile(t, s.Dir, "tsig.key", key)
+	s.KeyFile = o.KeyFile
 	conf := s.namedConf(o)
 	for _, z := range o.Zones {
 		testutil.WriteFile(t, s.Dir, z+".zone", []byte(zoneFile(z, o.Records)))
@@ -132,7 +138,7 @@ controls { };
 	file "%s";
 	update-policy { grant %s zonesub TXT; };
 };
-`, z, filepath.Join(s.Dir, z+".zone"), KeyName)
+`, z, filepath.Join(s.Dir, z+".zone"), o.KeyName)
 	}
 	return b.String()
 }
