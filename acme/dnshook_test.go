@@ -141,7 +141,7 @@ func TestDNSHookFailures(t *testing.T) {
 			hook, calls := hookScript(t, "hook.sh", tc.body)
 			cfg := w.config(t, "fail.example.test")
 			cfg.DNSHook, cfg.DNSTimeout = hook, 2*time.Second
-			iss, _ := mustNew(t, cfg)
+			iss, logs := mustNew(t, cfg)
 			err := obtainErr(t, iss, time.Minute)
 			if !errors.Is(err, ErrChallenge) {
 				t.Errorf("err is not ErrChallenge")
@@ -153,6 +153,13 @@ func TestDNSHookFailures(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("error has more than one line")
+			}
+			if tc.name == "publishes nothing" {
+				// The wait says where the record is missing while it goes on.
+				rec := logs.WaitFor(testutil.HasKey("missing_at"), time.Second)
+				if !strings.Contains(rec.Attrs["missing_at"], "no TXT record") || rec.Attrs["fqdn"] != "_acme-challenge.fail.example.test." {
+					t.Errorf("progress record %v", rec.Attrs)
+				}
 			}
 			if got := readCalls(t, calls); !slices.Equal(got, []string{"cleanup", "present"}) {
 				t.Errorf("hook runs %v, want present then cleanup", got)
