@@ -6,7 +6,8 @@
 // resolves through it (pebbletest.Options.DNSServer) validates HTTP-01 and
 // TLS-ALPN-01 as well as DNS-01.
 //
-// It is imported only from _test.go files.
+// It is imported only from _test.go files, never from certinit's own code,
+// and it is not a stand-in for a name server: what it runs is BIND.
 package bindtest
 
 import (

@@ -1,7 +1,8 @@
 // Package pebbletest runs Let's Encrypt's ACME test server for certinit's
 // tests: a real Pebble (v2, from go.mod's tool block, built into .bin/ by
-// scripts/deps.sh) with a real pebble-challtestsrv as its DNS server, both
-// on 127.0.0.1, with real challenge validation. Every name resolves to
+// scripts/deps.sh) with a real pebble-challtestsrv as its DNS server (or
+// another one, such as internal/bindtest's BIND for DNS-01), all on
+// 127.0.0.1, with real challenge validation. Every name resolves to
 // 127.0.0.1 (A only), so the challenge listeners under test must listen
 // there on the ports Pebble validates against.
 //
