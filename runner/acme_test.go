@@ -31,20 +31,23 @@ func TestRunACMERenewals(t *testing.T) {
 		"--acme-directory", p.DirectoryURL, "--acme-ca", p.CAFile, "--acme-profile", "shortlived",
 		"--acme-http-addr", p.HTTPAddr(), "--acme-tls-addr", "")
 	b.caFile = testutil.WriteFile(t, t.TempDir(), "pebble-root.pem", p.RootPEM(t))
-	served := func() (*big.Int, error) { return mosquittotest.ServedSerial(t, b.port, b.caFile, "127.0.0.1") }
-	serial := func() *big.Int {
+	// newSerial waits until the broker serves a certificate (verified for
+	// the IP address against Pebble's root) not among seen, and adds it.
+	seen := map[string]bool{}
+	newSerial := func() *big.Int {
 		var s *big.Int
 		testutil.Eventually(t, 10*time.Second, func() (bool, string) {
-			got, err := served()
+			got, err := mosquittotest.ServedSerial(t, b.port, b.caFile, "127.0.0.1")
 			if err != nil {
 				return false, err.Error()
 			}
 			s = got
-			return true, ""
+			return !seen[got.Text(16)], fmt.Sprintf("still serving serial %x", got)
 		})
+		seen[s.Text(16)] = true
 		return s
 	}
-	seen := map[string]bool{serial().Text(16): true}
+	newSerial()
 
 	sub := b.subscribe()
 	b.publish("before")
@@ -58,16 +61,7 @@ func TestRunACMERenewals(t *testing.T) {
 			}
 			return seenRenewals >= i
 		}, 30*time.Second)
-		var now *big.Int
-		testutil.Eventually(t, 10*time.Second, func() (bool, string) {
-			got, err := served()
-			if err != nil {
-				return false, err.Error()
-			}
-			now = got
-			return !seen[got.Text(16)], fmt.Sprintf("still serving serial %x", got)
-		})
-		seen[now.Text(16)] = true
+		now := newSerial()
 		msg := fmt.Sprintf("after renewal %d", i)
 		b.publish(msg)
 		waitGot(t, sub, msg)
