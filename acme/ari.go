@@ -89,6 +89,9 @@ func (is *ACMEIssuer) ariFor(ctx context.Context, key string, leaf *x509.Certifi
 		return old
 	}
 	st := is.fetchARI(ctx, leaf, now)
+	if ctx.Err() != nil {
+		return st // shutting down: nothing learned, nothing to keep
+	}
 	switch {
 	case st.None != "" && old != nil && old.None == "":
 		// Asking failed: the window the CA gave last still holds.
@@ -111,7 +114,9 @@ func (is *ACMEIssuer) fetchARI(ctx context.Context, leaf *x509.Certificate, now 
 	fail := func(err error) *ariState {
 		st.None = "renewal information unavailable: " + err.Error()
 		st.NextFetch = now.Add(ariRetryError)
-		is.log.Warn("could not ask the CA when to renew", "directory", is.cfg.DirectoryURL, "err", err)
+		if ctx.Err() == nil {
+			is.log.Warn("could not ask the CA when to renew", "directory", is.cfg.DirectoryURL, "err", err)
+		}
 		return st
 	}
 	base, err := is.renewalInfoURL(ctx)

@@ -1,11 +1,16 @@
 package acme
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"net/http"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/certinit/certinit/internal/testutil"
 )
 
 // rfc9773Cert is the certificate of RFC 9773 Appendix A. Its serial
@@ -85,5 +90,30 @@ func TestRetryAfter(t *testing.T) {
 		if got := retryAfter(tc.header, now); got != tc.want {
 			t.Errorf("retryAfter(%q) = %s, want %s", tc.header, got, tc.want)
 		}
+	}
+}
+
+// TestRenewalInfoShutdown: asking the CA cut short by the end of the
+// context (run shutting down) keeps nothing in the cache and logs nothing,
+// so the next start asks again.
+func TestRenewalInfoShutdown(t *testing.T) {
+	b, _ := pem.Decode([]byte(rfc9773Cert))
+	leaf, err := x509.ParseCertificate(b.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs, log := testutil.NewLogs(t)
+	dir := t.TempDir()
+	is := &ACMEIssuer{cfg: Config{DirectoryURL: "https://127.0.0.1:1/dir"}, cache: fileCache{dir: dir}, base: newCATransport(nil), log: log}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if st := is.ariFor(ctx, "k", leaf, time.Now()); st.None == "" {
+		t.Errorf("state %+v, want none", st)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ariEntry("k"))); !os.IsNotExist(err) {
+		t.Errorf("state kept: %v", err)
+	}
+	if recs := logs.Records(); len(recs) != 0 {
+		t.Errorf("logged %v", recs)
 	}
 }
