@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/certinit/certinit/acme"
+	"github.com/certinit/certinit/internal/safetext"
 	"github.com/urfave/cli/v2"
 )
 
@@ -76,12 +77,14 @@ func (a *app) acmeObtain(c *cli.Context) error {
 		case wroteAny(res.Written, crt.Files):
 			state = "written from cache"
 		}
+		// The reason may carry the CA's explanation URL, the directory a
+		// user's path: both escaped (safetext).
 		fmt.Fprintf(a.stdout, "%s: %s, serial %s, valid until %s, renewal from %s (%s), in %s\n",
 			strings.Join(crt.Names, ","), state, crt.Serial, crt.NotAfter.UTC().Format(time.RFC3339),
-			crt.RenewAt.UTC().Format(time.RFC3339), crt.RenewWhy, filepath.Dir(crt.Files.Cert))
+			crt.RenewAt.UTC().Format(time.RFC3339), safetext.Quote(crt.RenewWhy), safetext.Quote(filepath.Dir(crt.Files.Cert)))
 	}
 	if ca, ok := iss.(*acme.LocalCA); ok {
-		fmt.Fprintf(a.stdout, "local CA: %s\n", ca.CAFile())
+		fmt.Fprintf(a.stdout, "local CA: %s\n", safetext.Quote(ca.CAFile()))
 	}
 	return nil
 }
