@@ -44,7 +44,7 @@ func readInput(path string, opts InstallOptions) ([]byte, []*x509.Certificate, e
 		case pemfile.KindOther:
 			return nil, nil, fmt.Errorf("%s: block %d is a %q PEM block, not a certificate", path, i+1, b.Type)
 		}
-		c, err := x509.ParseCertificate(certDER(b.DER))
+		c, err := x509.ParseCertificate(b.CertDER())
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: certificate %d: %w", path, i+1, err)
 		}
