@@ -49,18 +49,6 @@ type engine interface {
 	sync(o syncOptions) (changes, error)
 }
 
-// Report says what an operation did. Paths are inside the root.
-type Report struct {
-	Store   string `json:"store"`
-	Bundle  string `json:"bundle"`
-	Added   []Cert `json:"added,omitempty"`   // newly installed
-	Present []Cert `json:"present,omitempty"` // already in the store
-	Removed []Cert `json:"removed,omitempty"`
-	// Links created and removed in the store's link and hash directories.
-	LinksCreated []string `json:"links_created,omitempty"`
-	LinksRemoved []string `json:"links_removed,omitempty"`
-}
-
 // Open returns the store of the OS tree under root ("/" for the running
 // system). spec is auto, a layout name (debian, alpine, rhel, suse, arch)
 // or dir:PATH with PATH inside root. Open reads nothing but os-release and
@@ -80,7 +68,7 @@ func Open(root, spec string, log *slog.Logger) (*Store, error) {
 	if spec == "" || spec == "auto" {
 		l = detect(r)
 		log.Debug("trust store detected", "root", r.dir, "store", l.Name)
-	} else if l, err = LayoutByName(spec); err != nil {
+	} else if l, err = LayoutByName(root, spec); err != nil {
 		return nil, err
 	}
 	s := &Store{root: r, layout: l, log: log, now: time.Now}
@@ -100,10 +88,6 @@ func (s *Store) Layout() *Layout { return s.layout }
 
 // BundlePath returns the host path of the store's bundle file.
 func (s *Store) BundlePath() string { return s.root.host(s.layout.Bundle) }
-
-func (s *Store) report() *Report {
-	return &Report{Store: s.layout.Name, Bundle: s.layout.Bundle}
-}
 
 // Install adds the certificates in files (PEM bundles or DER) to the store
 // as one file each, then regenerates links and the bundle. Every input is
@@ -132,13 +116,14 @@ func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptio
 		}
 		certs = append(certs, f.certs...)
 	}
+	var moz []*x509.Certificate
 	if opts.MozillaRoots {
-		moz, err := mozillaRoots(s.log)
-		if err != nil {
+		var err error
+		if moz, err = mozillaRoots(s.log); err != nil {
 			return nil, err
 		}
-		certs = append(certs, moz...)
 	}
+	certs = append(certs, moz...)
 	if len(certs) == 0 {
 		return nil, errors.New("nothing to install: give certificate files or --mozilla-roots")
 	}
@@ -151,6 +136,11 @@ func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptio
 	if err != nil {
 		return nil, err
 	}
+	chains, err := s.checkChains(in, moz, s.heldCerts(srcs), opts)
+	if err != nil {
+		return nil, err
+	}
+	certs = append(certs, chains.roots...)
 	inStore := map[string]*source{} // fingerprint -> the source holding it
 	for i := range srcs {
 		for _, c := range srcs[i].certs {
@@ -158,6 +148,7 @@ func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptio
 		}
 	}
 	rep := s.report()
+	rep.Completed, rep.Partial = chains.completed, chains.partial
 	described := map[string]Cert{} // fingerprint -> as reported already
 	files := map[string][]byte{}   // in-root path -> new local file
 	for _, c := range certs {
@@ -193,7 +184,7 @@ func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptio
 		}
 	}
 	ch, err := s.eng.sync(syncOptions{})
-	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
+	rep.record(ch)
 	return rep, err
 }
 
@@ -268,7 +259,7 @@ func (s *Store) Remove(ctx context.Context, args []string) (*Report, error) {
 	}
 	// Links and bundle first, so no link ever points to a deleted file.
 	ch, err := s.eng.sync(syncOptions{exclude: victims, dropFPs: drop})
-	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
+	rep.record(ch)
 	if err != nil {
 		return rep, err
 	}
@@ -373,7 +364,7 @@ func (s *Store) Rebuild(ctx context.Context, fresh bool) (*Report, error) {
 	}
 	rep := s.report()
 	ch, err := s.eng.sync(syncOptions{fresh: fresh})
-	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
+	rep.record(ch)
 	return rep, err
 }
 

@@ -12,7 +12,6 @@ import (
 	"math/big"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -126,56 +125,6 @@ func intp(n int) *int { return &n }
 
 // unknownCritical is a critical extension OpenSSL does not handle.
 var unknownCritical = pkix.Extension{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 55555, 1}, Critical: true, Value: []byte{0x05, 0x00}}
-
-// opensslVerdict is what `openssl verify` says about a leaf: ok, or the
-// first error it printed.
-type opensslVerdict struct {
-	ok          bool
-	code, depth int
-	text        string
-	out         string
-}
-
-var opensslError = regexp.MustCompile(`(?m)^error (\d+) at (\d+) depth lookup: (.*)$`)
-
-// opensslVerify runs openssl verify on the files under dir: leaf.pem,
-// untrusted.pem when given, and the trust set as -CAfile or -CApath,
-// nothing else (no default locations).
-func opensslVerify(t *testing.T, openssl string, leaf string, untrusted, cafile, capath string, purpose Purpose, level int) opensslVerdict {
-	t.Helper()
-	args := []string{"verify", "-no-CAstore"}
-	if purpose != AnyPurpose {
-		args = append(args, "-purpose", purpose.String())
-	}
-	if level > 0 {
-		args = append(args, "-auth_level", strconv.Itoa(level))
-	}
-	if cafile != "" {
-		args = append(args, "-CAfile", cafile)
-	} else {
-		args = append(args, "-no-CAfile")
-	}
-	if capath != "" {
-		args = append(args, "-CApath", capath)
-	} else {
-		args = append(args, "-no-CApath")
-	}
-	if untrusted != "" {
-		args = append(args, "-untrusted", untrusted)
-	}
-	args = append(args, leaf)
-	out, err := exec.Command(openssl, args...).CombinedOutput()
-	v := opensslVerdict{ok: err == nil, out: string(out)}
-	if m := opensslError.FindStringSubmatch(string(out)); m != nil {
-		v.code, _ = strconv.Atoi(m[1])
-		v.depth, _ = strconv.Atoi(m[2])
-		v.text = m[3]
-		v.ok = false
-	} else if err != nil {
-		t.Fatalf("openssl %v: %v\n%s", args, err, out)
-	}
-	return v
-}
 
 // capathOf writes certs one per file into a new directory and runs
 // openssl rehash there: a capath as OpenSSL's own tool makes it.

@@ -171,10 +171,14 @@ func TestAgreesWithOpenSSL(t *testing.T) {
 				{"CAfile", cafile, ""},
 				{"CApath", "", capath},
 			} {
-				ref := opensslVerify(t, openssl, leafFile, untrustedFile, mode.cafile, mode.capath, tc.purpose, tc.level)
-				if ref.code != int(tc.want) {
+				files := testutil.VerifyFiles{Untrusted: untrustedFile, CAfile: mode.cafile, CApath: mode.capath, AuthLevel: tc.level}
+				if tc.purpose != AnyPurpose {
+					files.Purpose = tc.purpose.String()
+				}
+				ref := testutil.OpenSSLVerify(t, leafFile, files)
+				if ref.Code != int(tc.want) {
 					t.Fatalf("%s: the fixture does not make the case: openssl says %d %q, the row expects %d\n%s",
-						mode.name, ref.code, ref.text, tc.want, ref.out)
+						mode.name, ref.Code, ref.Text, tc.want, ref.Output)
 				}
 				trust, err := LoadTrust(mode.cafile, mode.capath)
 				if err != nil {
@@ -188,9 +192,9 @@ func TestAgreesWithOpenSSL(t *testing.T) {
 }
 
 // compare fails the test when certinit's verdict differs from OpenSSL's.
-func compare(t *testing.T, mode string, ref opensslVerdict, built []*x509.Certificate, err error) {
+func compare(t *testing.T, mode string, ref testutil.OpenSSLVerdict, built []*x509.Certificate, err error) {
 	t.Helper()
-	if ref.ok {
+	if ref.OK {
 		if err != nil {
 			t.Errorf("%s: openssl says OK, certinit: %v", mode, err)
 		}
@@ -198,12 +202,12 @@ func compare(t *testing.T, mode string, ref opensslVerdict, built []*x509.Certif
 	}
 	ve, ok := err.(*Error)
 	if !ok {
-		t.Errorf("%s: openssl says error %d at depth %d (%s), certinit: %v", mode, ref.code, ref.depth, ref.text, err)
+		t.Errorf("%s: openssl says error %d at depth %d (%s), certinit: %v", mode, ref.Code, ref.Depth, ref.Text, err)
 		return
 	}
-	if int(ve.Code) != ref.code || ve.Depth != ref.depth || ve.Code.String() != ref.text {
+	if int(ve.Code) != ref.Code || ve.Depth != ref.Depth || ve.Code.String() != ref.Text {
 		t.Errorf("%s: openssl: error %d at depth %d: %s\ncertinit: error %d at depth %d: %s\n%s",
-			mode, ref.code, ref.depth, ref.text, ve.Code, ve.Depth, ve.Code, ref.out)
+			mode, ref.Code, ref.Depth, ref.Text, ve.Code, ve.Depth, ve.Code, ref.Output)
 	}
 	if ve.Cert != built[ve.Depth] || !strings.Contains(ve.Error(), ve.Cert.Subject.String()) {
 		t.Errorf("%s: the error names %s, not the certificate at depth %d", mode, ve.Cert.Subject, ve.Depth)

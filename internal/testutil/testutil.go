@@ -136,6 +136,7 @@ type CertOpts struct {
 	NotBefore time.Time // default: an hour ago
 	NotAfter  time.Time // default: a year from now
 	IsCA      bool
+	IssuerURL []string // AIA caIssuers: where the issuer's certificate is
 }
 
 var serial atomic.Int64
@@ -170,6 +171,7 @@ func (o *CertOpts) template() *x509.Certificate {
 		NotAfter:              na,
 		BasicConstraintsValid: true,
 		IsCA:                  o.IsCA,
+		IssuingCertificateURL: o.IssuerURL,
 	}
 	if o.IsCA {
 		tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature

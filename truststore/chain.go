@@ -1,0 +1,202 @@
+package truststore
+
+import (
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/certinit/certinit/verify"
+)
+
+// This file holds Install's chain check. OpenSSL, as Mosquitto runs it,
+// trusts a certificate only through a chain that ends at a self-signed
+// certificate in the trust set (no partial chains, see package verify).
+// An intermediate CA installed alone (certbot's chain.pem) therefore
+// trusts nothing. Install checks every certificate it is given against
+// the store it will leave: the store's certificates and the ones being
+// installed. When a chain stops below its root and that root is in the
+// Mozilla set certinit carries, and the store's configuration does not
+// disable it, the root is installed too; otherwise Install refuses,
+// unless AllowPartialChain.
+
+// ErrPartialChain is wrapped by Install's error for a certificate that
+// does not chain to a self-signed root in the store.
+var ErrPartialChain = errors.New("does not chain to a self-signed root in the store")
+
+// mozillaSet is the Mozilla root set Install may complete chains from; a
+// test seam, since no public intermediate is at hand offline.
+var mozillaSet = mozillaRoots
+
+// chainCheck is what checkChains found.
+type chainCheck struct {
+	roots     []*x509.Certificate // from the Mozilla set, to install
+	completed []Completion
+	partial   []Partial
+}
+
+// checkChains checks every certificate of the inputs, and the Mozilla
+// roots asked for (extra), against the store they will be in: held (the
+// store's certificates) plus all of them.
+func (s *Store) checkChains(in *Inputs, extra, held []*x509.Certificate, opts InstallOptions) (*chainCheck, error) {
+	all := slices.Concat(held, extra)
+	for _, f := range in.files {
+		all = append(all, f.certs...)
+	}
+	trust, err := verify.NewTrust(all...)
+	if err != nil {
+		return nil, err
+	}
+	var moz *verify.Trust // the store plus the Mozilla roots not disabled, when needed
+	var disabled map[string]string
+	res := &chainCheck{}
+	for _, f := range in.files {
+		for i, c := range f.certs {
+			_, err := verify.Chain([]*x509.Certificate{c}, trust, verify.Options{NoCheckTime: true})
+			var ve *verify.Error
+			if err == nil {
+				continue
+			}
+			if !errors.As(err, &ve) {
+				return nil, fmt.Errorf("%s: certificate %d: %w", f.path, i+1, err)
+			}
+			if !ve.MissingIssuer() {
+				s.log.Warn("OpenSSL will refuse chains through this certificate", "path", f.path, "subject", c.Subject.String(), "err", err)
+				continue
+			}
+			if moz == nil {
+				if moz, disabled, err = s.mozillaTrust(all); err != nil {
+					return nil, err
+				}
+			}
+			if chain, err := verify.Chain([]*x509.Certificate{c}, moz, verify.Options{NoCheckTime: true}); err == nil {
+				root := chain[len(chain)-1]
+				trust, _ = verify.NewTrust(append(trust.Certificates(), root)...)
+				moz, _ = verify.NewTrust(append(moz.Certificates(), root)...)
+				res.roots = append(res.roots, root)
+				res.completed = append(res.completed, Completion{
+					For:  newCert(c, f.path, true, s.now()),
+					Root: newCert(root, "", true, s.now()),
+				})
+				s.log.Info("adding the root from the Mozilla set", "path", f.path, "subject", c.Subject.String(), "root", root.Subject.String())
+				continue
+			}
+			top := ve.Cert
+			if !opts.AllowPartialChain {
+				return nil, partialError(f.path, i, c, top, disabled[issuerKey(top)])
+			}
+			res.partial = append(res.partial, Partial{
+				Cert:          newCert(c, f.path, true, s.now()),
+				MissingIssuer: top.Issuer.String(),
+				IssuerURLs:    top.IssuingCertificateURL,
+			})
+			s.log.Warn("installing a certificate that does not chain to a self-signed root in the store: OpenSSL clients will not accept what it issued",
+				"path", f.path, "subject", c.Subject.String(), "missing_issuer", top.Issuer.String())
+		}
+	}
+	return res, nil
+}
+
+// partialError is the one line for a certificate whose chain stops at top,
+// a certificate whose issuer is in neither the store nor the Mozilla set
+// (or disabled there: why says where).
+func partialError(file string, i int, c, top *x509.Certificate, why string) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "its issuer %s is missing", top.Issuer)
+	if len(top.IssuingCertificateURL) > 0 {
+		fmt.Fprintf(&b, " (the certificate names it at %s)", strings.Join(top.IssuingCertificateURL, ", "))
+	}
+	if why != "" {
+		fmt.Fprintf(&b, "; certinit's Mozilla set has it, but %s", why)
+	}
+	b.WriteString(". OpenSSL (Mosquitto) trusts a chain only when it ends at a self-signed root it trusts: install that root too, or pass --allow-partial-chain to install this anyway")
+	return fmt.Errorf("%s: certificate %d (%s) %w: %s", file, i+1, c.Subject, ErrPartialChain, b.String())
+}
+
+// mozillaTrust returns the store's certificates plus the Mozilla roots its
+// configuration does not disable, and for those it disables, keyed by
+// issuerKey, what disables them.
+func (s *Store) mozillaTrust(held []*x509.Certificate) (*verify.Trust, map[string]string, error) {
+	roots, err := mozillaSet(s.log)
+	if err != nil {
+		return nil, nil, err
+	}
+	disabled := map[string]string{}
+	certs := held
+	for _, r := range roots {
+		if why := s.disables(r); why != "" {
+			disabled[subjectKey(r)] = why
+			continue
+		}
+		certs = append(certs, r)
+	}
+	t, err := verify.NewTrust(certs...)
+	return t, disabled, err
+}
+
+// subjectKey and issuerKey match a root to the certificate it issued for
+// the error message (the raw names, which is close enough for a message).
+func subjectKey(c *x509.Certificate) string { return string(c.RawSubject) }
+func issuerKey(c *x509.Certificate) string  { return string(c.RawIssuer) }
+
+// disables says what in the store's configuration keeps root out of the
+// store, or "": Debian's and Alpine's "!" lines in ca-certificates.conf,
+// p11-kit's blocklists and distrusted objects and stapled extended key
+// usages without TLS servers. A dir: store has no configuration.
+func (s *Store) disables(root *x509.Certificate) string {
+	switch e := s.eng.(type) {
+	case *debianEngine:
+		return e.deselects(root)
+	case *p11Engine:
+		ps := e.gather(syncOptions{})
+		if ps.distrusted[fingerprint(root.Raw)] {
+			return "the store's blocklist distrusts it"
+		}
+		if !ps.serverAuth(root) {
+			return "the store's p11-kit configuration limits it to other uses than TLS servers"
+		}
+	}
+	return ""
+}
+
+// deselects reports the "!" line of ca-certificates.conf that deselects
+// root: one naming a file that holds root, or, when the file is not there,
+// the name Debian gives root's file (mozilla/COMMON_NAME.crt).
+func (e *debianEngine) deselects(root *x509.Certificate) string {
+	l := e.s.layout
+	for _, crt := range e.confDeselected() {
+		p := l.SystemDir + "/" + crt
+		if data, err := e.s.root.readFile(p); err == nil {
+			certs, _ := parseCerts(data)
+			for _, c := range certs {
+				if c.Equal(root) {
+					return fmt.Sprintf("%s deselects it (!%s)", l.ConfFile, crt)
+				}
+			}
+			continue
+		}
+		if name := linkChars.Replace(root.Subject.CommonName) + ".crt"; root.Subject.CommonName != "" && path.Base(crt) == name {
+			return fmt.Sprintf("%s deselects it (!%s)", l.ConfFile, crt)
+		}
+	}
+	return ""
+}
+
+// heldCerts are the certificates the store holds, srcs's and those of
+// the bundles a dir: store is about to split.
+func (s *Store) heldCerts(srcs []source) []*x509.Certificate {
+	var out []*x509.Certificate
+	if e, ok := s.eng.(*dirEngine); ok {
+		if v, err := loadVdir(s.root, s.layout.LocalDir); err == nil {
+			for _, b := range e.scan(v, syncOptions{}).bundles {
+				out = append(out, b.certs...)
+			}
+		}
+	}
+	for _, src := range srcs {
+		out = append(out, src.certs...)
+	}
+	return out
+}
