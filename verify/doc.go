@@ -26,7 +26,9 @@
 // files; for a missing issuer it names the issuer and the issuer URL the
 // certificate carries. LoadTrust reads a cafile and a capath as
 // SSL_CTX_load_verify_locations does (the capath through the names
-// OpenSSL's lookup opens, hashlink.IsLookupName).
+// OpenSSL's lookup opens, hashlink.IsLookupName); DefaultTrust is what a
+// client given neither uses (OpenSSL's default paths, SSL_CERT_FILE and
+// SSL_CERT_DIR); NewTrust takes certificates already in hand.
 //
 // The tests compare every verdict with `openssl verify -purpose` on the
 // same files.

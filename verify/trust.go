@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/certinit/certinit/hashlink"
@@ -63,6 +64,45 @@ func LoadTrust(cafile, capath string) (*Trust, error) {
 	}
 	if capath != "" {
 		if err := t.loadDir(capath); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// OpenSSL's default verify locations on Debian (OPENSSLDIR is
+// /usr/lib/ssl, whose cert.pem and certs lead to /etc/ssl/certs).
+const (
+	DefaultCAFile = "/usr/lib/ssl/cert.pem"
+	DefaultCAPath = "/usr/lib/ssl/certs"
+)
+
+// DefaultTrust is the trust of a Mosquitto client or bridge given neither
+// a cafile nor a capath (SSL_CTX_set_default_verify_paths): the file
+// SSL_CERT_FILE names, else DefaultCAFile, and the directories SSL_CERT_DIR
+// names (separated by ':'), else DefaultCAPath. Like OpenSSL it passes over
+// locations that are not there.
+func DefaultTrust() (*Trust, error) {
+	file, dirs := DefaultCAFile, []string{DefaultCAPath}
+	if f := os.Getenv("SSL_CERT_FILE"); f != "" {
+		file = f
+	}
+	if d := os.Getenv("SSL_CERT_DIR"); d != "" {
+		dirs = strings.Split(d, ":")
+	}
+	t := &Trust{}
+	if _, err := os.Stat(file); err == nil {
+		ft, err := LoadTrust(file, "")
+		if err != nil {
+			return nil, err
+		}
+		t.file = ft.file
+	}
+	for _, d := range dirs {
+		if fi, err := os.Stat(d); err != nil || !fi.IsDir() {
+			continue
+		}
+		if err := t.loadDir(d); err != nil {
 			return nil, err
 		}
 	}
