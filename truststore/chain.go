@@ -4,10 +4,12 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path"
 	"slices"
 	"strings"
 
+	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/verify"
 )
 
@@ -41,7 +43,7 @@ type chainCheck struct {
 // roots asked for (extra), against the store they will be in: held (the
 // store's certificates) plus all of them.
 func (s *Store) checkChains(in *Inputs, extra, held []*x509.Certificate, opts InstallOptions) (*chainCheck, error) {
-	all := slices.Concat(held, extra)
+	all := slices.Concat(loadable(held, s.log), extra)
 	for _, f := range in.files {
 		all = append(all, f.certs...)
 	}
@@ -123,10 +125,11 @@ func (s *Store) mozillaTrust(held []*x509.Certificate) (*verify.Trust, map[strin
 	if err != nil {
 		return nil, nil, err
 	}
+	disables := s.disabler()
 	disabled := map[string]string{}
 	certs := held
 	for _, r := range roots {
-		if why := s.disables(r); why != "" {
+		if why := disables(r); why != "" {
 			disabled[subjectKey(r)] = why
 			continue
 		}
@@ -141,47 +144,63 @@ func (s *Store) mozillaTrust(held []*x509.Certificate) (*verify.Trust, map[strin
 func subjectKey(c *x509.Certificate) string { return string(c.RawSubject) }
 func issuerKey(c *x509.Certificate) string  { return string(c.RawIssuer) }
 
-// disables says what in the store's configuration keeps root out of the
-// store, or "": Debian's and Alpine's "!" lines in ca-certificates.conf,
-// p11-kit's blocklists and distrusted objects and stapled extended key
-// usages without TLS servers. A dir: store has no configuration.
-func (s *Store) disables(root *x509.Certificate) string {
+// disabler reads the store's configuration once and returns a function
+// that says what in it keeps a root out of the store, or "": Debian's and
+// Alpine's "!" lines in ca-certificates.conf; p11-kit's blocklists,
+// distrusted objects and stapled extended key usages without TLS servers.
+// A dir: store has no configuration.
+func (s *Store) disabler() func(root *x509.Certificate) string {
 	switch e := s.eng.(type) {
 	case *debianEngine:
-		return e.deselects(root)
+		return e.deselector()
 	case *p11Engine:
 		ps := e.gather(syncOptions{})
-		if ps.distrusted[fingerprint(root.Raw)] {
-			return "the store's blocklist distrusts it"
-		}
-		if !ps.serverAuth(root) {
-			return "the store's p11-kit configuration limits it to other uses than TLS servers"
+		return func(root *x509.Certificate) string {
+			switch {
+			case ps.distrusted[fingerprint(root.Raw)]:
+				return "the store's blocklist distrusts it"
+			case !ps.serverAuth(root):
+				return "the store's p11-kit configuration limits it to other uses than TLS servers"
+			}
+			return ""
 		}
 	}
-	return ""
+	return func(*x509.Certificate) string { return "" }
 }
 
-// deselects reports the "!" line of ca-certificates.conf that deselects
-// root: one naming a file that holds root, or, when the file is not there,
-// the name Debian gives root's file (mozilla/COMMON_NAME.crt).
-func (e *debianEngine) deselects(root *x509.Certificate) string {
+// deselector finds the "!" line of ca-certificates.conf that deselects a
+// root: one naming a file that holds the root, or, when the file is not
+// there, the name Debian gives the root's file (mozilla/COMMON_NAME.crt).
+func (e *debianEngine) deselector() func(root *x509.Certificate) string {
 	l := e.s.layout
+	held := map[string]string{} // fingerprint -> the line deselecting it
+	var missing []string        // lines naming no readable file
 	for _, crt := range e.confDeselected() {
-		p := l.SystemDir + "/" + crt
-		if data, err := e.s.root.readFile(p); err == nil {
-			certs, _ := parseCerts(data)
-			for _, c := range certs {
-				if c.Equal(root) {
-					return fmt.Sprintf("%s deselects it (!%s)", l.ConfFile, crt)
-				}
-			}
+		data, err := e.s.root.readFile(l.SystemDir + "/" + crt)
+		if err != nil {
+			missing = append(missing, crt)
 			continue
 		}
-		if name := linkChars.Replace(root.Subject.CommonName) + ".crt"; root.Subject.CommonName != "" && path.Base(crt) == name {
-			return fmt.Sprintf("%s deselects it (!%s)", l.ConfFile, crt)
+		certs, _ := parseCerts(data)
+		for _, c := range certs {
+			held[fingerprint(c.Raw)] = crt
 		}
 	}
-	return ""
+	return func(root *x509.Certificate) string {
+		crt, ok := held[fingerprint(root.Raw)]
+		if !ok && root.Subject.CommonName != "" {
+			name := linkChars.Replace(root.Subject.CommonName) + ".crt"
+			for _, m := range missing {
+				if path.Base(m) == name {
+					crt, ok = m, true
+				}
+			}
+		}
+		if !ok {
+			return ""
+		}
+		return fmt.Sprintf("%s deselects it (!%s)", l.ConfFile, crt)
+	}
 }
 
 // heldCerts are the certificates the store holds, srcs's and those of
@@ -197,6 +216,23 @@ func (s *Store) heldCerts(srcs []source) []*x509.Certificate {
 	}
 	for _, src := range srcs {
 		out = append(out, src.certs...)
+	}
+	return out
+}
+
+// loadable leaves out the certificates OpenSSL could not load (a name it
+// cannot decode): they are no part of the trust OpenSSL sees, and must not
+// stop an install.
+func loadable(certs []*x509.Certificate, log *slog.Logger) []*x509.Certificate {
+	out := certs[:0:0]
+	for _, c := range certs {
+		_, errS := hashlink.CanonicalName(c.RawSubject)
+		_, errI := hashlink.CanonicalName(c.RawIssuer)
+		if errS != nil || errI != nil {
+			log.Debug("certificate OpenSSL cannot load left out of the chain check", "subject", c.Subject.String())
+			continue
+		}
+		out = append(out, c)
 	}
 	return out
 }
