@@ -98,13 +98,26 @@ func TestDirSplitsBundle(t *testing.T) {
 	})
 
 	t.Run("install from inside", func(t *testing.T) {
+		// The file given stays under its name (run --trust may watch it)
+		// until a rebuild moves it aside.
 		root := t.TempDir()
 		dir := filepath.Join(root, "capath")
 		inside := testutil.WriteFile(t, dir, "chain.pem", bundle)
 		s := openStore(t, root, "dir:/capath")
 		rep := install(t, s, inside)
-		if len(rep.Added) != 2 || len(rep.Split) != 1 || rep.Split[0].Bundle != "/capath/chain.pem" || rep.Split[0].KeptAs != "/capath/chain.pem.split" {
+		if len(rep.Added) != 2 || len(rep.Split) != 1 || rep.Split[0].Bundle != "/capath/chain.pem" || rep.Split[0].KeptAs != "" {
 			t.Fatalf("%d added, split %+v", len(rep.Added), rep.Split)
+		}
+		capathVerifies(t, dir)
+		if got := testutil.ReadFile(t, inside); !bytes.Equal(got, bundle) {
+			t.Error("install changed the file it was given")
+		}
+		if again := install(t, s, inside); len(again.Added) != 0 || len(again.Split) != 1 {
+			t.Errorf("second install: %d added, split %+v", len(again.Added), again.Split)
+		}
+		rep, err := s.Rebuild(context.Background(), false)
+		if err != nil || len(rep.Split) != 1 || rep.Split[0].KeptAs != "/capath/chain.pem.split" || len(rep.Split[0].Certs) != 0 {
+			t.Fatalf("rebuild: %v, split %+v", err, rep.Split)
 		}
 		if _, err := os.Stat(inside); !os.IsNotExist(err) {
 			t.Errorf("the bundle is still at %s", inside)

@@ -21,7 +21,8 @@ import (
 // openssl rehash links only files holding exactly one certificate: a file
 // with several (a chain.pem of root and intermediate copied in) is trusted
 // by nothing. Each such bundle is split, one file per certificate, and the
-// original moved to NAME.split, out of rehash's way; a sync reports it.
+// original moved to NAME.split, out of rehash's way (unless Install was
+// given it: a file the user named keeps its name); a sync reports it.
 type dirEngine struct{ s *Store }
 
 // dirBundleName is the bundle of a dir: store. Its extension is none of
@@ -145,6 +146,13 @@ func (e *dirEngine) sync(o syncOptions) (changes, error) {
 			d.srcs = append(d.srcs, source{path: p, data: data, certs: []*x509.Certificate{c}, local: true})
 			have[fingerprint(c.Raw)] = true
 			sp.Certs = append(sp.Certs, newCert(c, p, true, s.now()))
+		}
+		if o.inputs[b.path] {
+			// A file the user just named stays under its name (run --trust
+			// watches it); rehash skips it, with a warning.
+			s.log.Warn("split a bundle given to install; it stays where it is, and rehash skips it", "path", b.path, "split", len(sp.Certs))
+			ch.split = append(ch.split, sp)
+			continue
 		}
 		base := path.Base(b.path)
 		kept := keptName(v, base, b.data)

@@ -28,7 +28,7 @@ type Report struct {
 // Split is a bundle in a dir: store split into one file per certificate.
 type Split struct {
 	Bundle string `json:"bundle"`          // in-root path of the bundle as found
-	KeptAs string `json:"kept_as"`         // in-root path the bundle moved to, which rehash ignores
+	KeptAs string `json:"kept_as"`         // in-root path the bundle moved to, which rehash ignores; "" when it stayed (a file given to install)
 	Certs  []Cert `json:"certs,omitempty"` // certificates that got a file of their own (the others had one)
 }
 

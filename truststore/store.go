@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -41,6 +42,7 @@ type syncOptions struct {
 	fresh   bool
 	exclude map[string]bool // in-root paths of local files being removed
 	dropFPs map[string]bool // fingerprints leaving the store (kept bundles)
+	inputs  map[string]bool // in-root paths of the files given to Install that lie in the store
 }
 
 // engine is one family's way to turn sources into links and a bundle.
@@ -183,9 +185,30 @@ func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptio
 			return nil, err
 		}
 	}
-	ch, err := s.eng.sync(syncOptions{})
+	ch, err := s.eng.sync(syncOptions{inputs: s.inStore(in)})
 	rep.record(ch)
 	return rep, err
+}
+
+// inStore returns the in-root paths of the input files that lie in the
+// store's own directory (a dir: store's): the files a user named are
+// split there, never moved away from under that name.
+func (s *Store) inStore(in *Inputs) map[string]bool {
+	out := map[string]bool{}
+	dir, err := s.root.resolve(s.layout.LocalDir, true)
+	if err != nil {
+		return out
+	}
+	dirInfo, err := os.Stat(dir)
+	if err != nil {
+		return out
+	}
+	for _, f := range in.files {
+		if fi, err := os.Stat(filepath.Dir(f.path)); err == nil && os.SameFile(fi, dirInfo) {
+			out[path.Join(s.layout.LocalDir, filepath.Base(f.path))] = true
+		}
+	}
+	return out
 }
 
 // writeLocal writes the new local certificate files (in-root path ->

@@ -121,6 +121,12 @@ func (a *app) trustInstall(c *cli.Context) error {
 // links: bundles split, the bundle's move from its old name.
 func (a *app) printSyncNotes(rep *truststore.Report) {
 	for _, sp := range rep.Split {
+		if sp.KeptAs == "" {
+			fmt.Fprintf(a.stdout, "split %s into one file per certificate (%d new), since a capath needs that; "+
+				"the file stays, as you named it, and rehash skips it (move it out of the directory, or run trust rebuild to move it aside)\n",
+				sp.Bundle, len(sp.Certs))
+			continue
+		}
 		fmt.Fprintf(a.stdout, "split %s into one file per certificate (%d new), since a capath needs that; the original is now %s, which rehash ignores\n",
 			sp.Bundle, len(sp.Certs), sp.KeptAs)
 	}
