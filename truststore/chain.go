@@ -32,73 +32,84 @@ var ErrPartialChain = errors.New("does not chain to a self-signed root in the st
 // test seam, since no public intermediate is at hand offline.
 var mozillaSet = mozillaRoots
 
-// chainCheck is what checkChains found.
+// chainCheck is what checkChains found, and what it works with.
 type chainCheck struct {
 	roots     []*x509.Certificate // from the Mozilla set, to install
 	completed []Completion
 	partial   []Partial
+
+	s        *Store
+	opts     InstallOptions
+	all      []*x509.Certificate // the store as it will be
+	trust    *verify.Trust       // all, as a trust set
+	moz      *verify.Trust       // all plus the Mozilla roots not disabled; nil until needed
+	disabled map[string]string   // disabled Mozilla roots by subjectKey: what disables them
 }
 
 // checkChains checks every certificate of the inputs, and the Mozilla
 // roots asked for (extra), against the store they will be in: held (the
 // store's certificates) plus all of them.
 func (s *Store) checkChains(in *Inputs, extra, held []*x509.Certificate, opts InstallOptions) (*chainCheck, error) {
-	all := slices.Concat(loadable(held, s.log), extra)
+	ck := &chainCheck{s: s, opts: opts, all: slices.Concat(loadable(held, s.log), extra)}
 	for _, f := range in.files {
-		all = append(all, f.certs...)
+		ck.all = append(ck.all, f.certs...)
 	}
-	trust, err := verify.NewTrust(all...)
-	if err != nil {
+	var err error
+	if ck.trust, err = verify.NewTrust(ck.all...); err != nil {
 		return nil, err
 	}
-	var moz *verify.Trust // the store plus the Mozilla roots not disabled, when needed
-	var disabled map[string]string
-	res := &chainCheck{}
 	for _, f := range in.files {
 		for i, c := range f.certs {
-			_, err := verify.Chain([]*x509.Certificate{c}, trust, verify.Options{NoCheckTime: true})
-			var ve *verify.Error
-			if err == nil {
-				continue
+			if err := ck.check(f.path, i, c); err != nil {
+				return nil, err
 			}
-			if !errors.As(err, &ve) {
-				return nil, fmt.Errorf("%s: certificate %d: %w", f.path, i+1, err)
-			}
-			if !ve.MissingIssuer() {
-				s.log.Warn("OpenSSL will refuse chains through this certificate", "path", f.path, "subject", c.Subject.String(), "err", err)
-				continue
-			}
-			if moz == nil {
-				if moz, disabled, err = s.mozillaTrust(all); err != nil {
-					return nil, err
-				}
-			}
-			if chain, err := verify.Chain([]*x509.Certificate{c}, moz, verify.Options{NoCheckTime: true}); err == nil {
-				root := chain[len(chain)-1]
-				trust, _ = verify.NewTrust(append(trust.Certificates(), root)...)
-				moz, _ = verify.NewTrust(append(moz.Certificates(), root)...)
-				res.roots = append(res.roots, root)
-				res.completed = append(res.completed, Completion{
-					For:  newCert(c, f.path, true, s.now()),
-					Root: newCert(root, "", true, s.now()),
-				})
-				s.log.Info("adding the root from the Mozilla set", "path", f.path, "subject", c.Subject.String(), "root", root.Subject.String())
-				continue
-			}
-			top := ve.Cert
-			if !opts.AllowPartialChain {
-				return nil, partialError(f.path, i, c, top, disabled[issuerKey(top)])
-			}
-			res.partial = append(res.partial, Partial{
-				Cert:          newCert(c, f.path, true, s.now()),
-				MissingIssuer: top.Issuer.String(),
-				IssuerURLs:    top.IssuingCertificateURL,
-			})
-			s.log.Warn("installing a certificate that does not chain to a self-signed root in the store: OpenSSL clients will not accept what it issued",
-				"path", f.path, "subject", c.Subject.String(), "missing_issuer", top.Issuer.String())
 		}
 	}
-	return res, nil
+	return ck, nil
+}
+
+// check decides about certificate i of file: it chains to a root in the
+// store, or to a Mozilla root that is then added, or it is a partial
+// chain, an error unless AllowPartialChain.
+func (ck *chainCheck) check(file string, i int, c *x509.Certificate) error {
+	s := ck.s
+	_, err := verify.Chain([]*x509.Certificate{c}, ck.trust, verify.Options{NoCheckTime: true})
+	var ve *verify.Error
+	switch {
+	case err == nil:
+		return nil
+	case !errors.As(err, &ve):
+		return fmt.Errorf("%s: certificate %d: %w", file, i+1, err)
+	case !ve.MissingIssuer():
+		s.log.Warn("OpenSSL will refuse chains through this certificate", "path", file, "subject", c.Subject.String(), "err", err)
+		return nil
+	}
+	if ck.moz == nil {
+		if ck.moz, ck.disabled, err = s.mozillaTrust(ck.all); err != nil {
+			return err
+		}
+	}
+	if chain, err := verify.Chain([]*x509.Certificate{c}, ck.moz, verify.Options{NoCheckTime: true}); err == nil {
+		root := chain[len(chain)-1]
+		ck.all = append(ck.all, root)
+		ck.trust, _ = verify.NewTrust(ck.all...) // loaded already, in moz
+		ck.roots = append(ck.roots, root)
+		ck.completed = append(ck.completed, Completion{For: newCert(c, file, true, s.now()), Root: newCert(root, "", true, s.now())})
+		s.log.Info("adding the root from the Mozilla set", "path", file, "subject", c.Subject.String(), "root", root.Subject.String())
+		return nil
+	}
+	top := ve.Cert
+	if !ck.opts.AllowPartialChain {
+		return partialError(file, i, c, top, ck.disabled[issuerKey(top)])
+	}
+	ck.partial = append(ck.partial, Partial{
+		Cert:          newCert(c, file, true, s.now()),
+		MissingIssuer: top.Issuer.String(),
+		IssuerURLs:    top.IssuingCertificateURL,
+	})
+	s.log.Warn("installing a certificate that does not chain to a self-signed root in the store: OpenSSL clients will not accept what it issued",
+		"path", file, "subject", c.Subject.String(), "missing_issuer", top.Issuer.String())
+	return nil
 }
 
 // partialError is the one line for a certificate whose chain stops at top,
