@@ -1,11 +1,17 @@
 // Package embed turns certificates into C source for embedded TLS stacks:
 // a NUL-terminated PEM string for mbedtls_x509_crt_parse, or a DER byte
-// array for mbedtls_x509_crt_parse_der, each with its length.
+// array for mbedtls_x509_crt_parse_der, each with its length. The arrays
+// have external linkage and C linkage whether the source is compiled as C
+// or C++: the source declares them extern (in an extern "C" block for
+// C++) before it defines them, itself or through the header Header writes,
+// which C and C++ code include to use them.
 //
-// It is for CA certificates and device certificates that firmware compiles
-// in. It is not for private keys (a file that holds one is refused, so a key
-// never lands in a source tree by accident), and it does not check trust or
-// expiry: the generated comment records the expiry so a reviewer sees it.
+// It is for CA certificates, the trust anchors firmware compiles in. A
+// certificate that is not a CA is embedded with a warning: as a trust
+// anchor it stops working when it is renewed. It is not for private keys
+// (a file that holds one is refused, so a key never lands in a source tree
+// by accident), and it does not check trust or expiry: the generated
+// comment records the expiry so a reviewer sees it.
 package embed
 
 import (
@@ -15,6 +21,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"time"
@@ -41,6 +48,12 @@ type Options struct {
 	Format Format // FormatPEM when empty
 	Name   string // C identifier of the array; IDENT_len holds its length
 	Source string // file name recorded in the header comment
+	// Header is the file name the source includes for its declarations
+	// (the one Header's output is written to); empty: the source declares
+	// them itself.
+	Header string
+	// Log receives the warning for a certificate that is not a CA.
+	Log *slog.Logger
 }
 
 // Generate returns C source defining opts.Name and opts.Name+"_len" for the
@@ -52,12 +65,21 @@ func Generate(data []byte, opts Options) ([]byte, error) {
 	if err := ValidIdent(opts.Name); err != nil {
 		return nil, err
 	}
+	if err := includable(opts.Header); err != nil {
+		return nil, err
+	}
 	certs, err := certificates(data)
 	if err != nil {
 		return nil, err
 	}
+	warnNotCA(opts, certs)
 	var b bytes.Buffer
-	writeHeader(&b, opts, certs)
+	writeComment(&b, opts, certs)
+	if opts.Header != "" {
+		fmt.Fprintf(&b, "#include \"%s\"\n\n", filepath.Base(opts.Header))
+	} else {
+		writeDeclarations(&b, opts)
+	}
 	switch opts.Format {
 	case FormatPEM:
 		writePEM(&b, opts.Name, certs)
@@ -86,7 +108,7 @@ func certificates(data []byte) ([]*x509.Certificate, error) {
 	return pemfile.Certificates(data)
 }
 
-func writeHeader(b *bytes.Buffer, opts Options, certs []*x509.Certificate) {
+func writeComment(b *bytes.Buffer, opts Options, certs []*x509.Certificate) {
 	src := opts.Source
 	if src == "" {
 		src = "standard input"
@@ -98,7 +120,7 @@ func writeHeader(b *bytes.Buffer, opts Options, certs []*x509.Certificate) {
 		fmt.Fprintf(b, " *     expires: %s\n", c.NotAfter.UTC().Format(time.RFC3339))
 		fmt.Fprintf(b, " *     sha256:  %s\n", Fingerprint(sum[:]))
 	}
-	b.WriteString(" */\n#include <stddef.h>\n\n")
+	b.WriteString(" */\n")
 }
 
 func writePEM(b *bytes.Buffer, name string, certs []*x509.Certificate) {

@@ -66,7 +66,7 @@ func TestChecksCatchBreakage(t *testing.T) {
 		{"mosquitto-tls/README.md", `"$PWD/mosquitto.conf:`, `"$PWD/broker.conf:`, "no such file"},
 		{"mosquitto-tls/README.md", "-e CERTINIT_ACME_TLS_ADDR= ", "", "the CA validates on the host's port 443, which is not published"},
 		{"mbedtls/README.md", "--format c-der --name", "--format c-der --der --name", "has no flag --der"},
-		{"bridge/README.md", "dir:/etc/mosquitto/ca /config/isrg-chain.pem", "dir:/etc/mosquitto/ca --rehash /config/isrg-chain.pem", "certinit trust install has no flag --rehash"},
+		{"bridge/README.md", "dir:/etc/mosquitto/ca /config/hub-root.pem", "dir:/etc/mosquitto/ca --rehash /config/hub-root.pem", "certinit trust install has no flag --rehash"},
 		{"docker-compose/README.md", "`certinit check --min-validity 72h`", "`certinit check --min-valid 72h`", "has no flag --min-valid"},
 		{"kubernetes/README.md", "(`certinit init`,", "(`certinit initialise`,", "names no certinit command"},
 		{"mosquitto-tls/README.md", "-t mosquitto-certinit .`", "-t certinit .`", "imageStages maps certinit"},

@@ -1,7 +1,9 @@
 package examples
 
 import (
+	"crypto/x509/pkix"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -49,23 +51,59 @@ func bridgeRoutes(t *testing.T, b *mosquittoconf.Bridge, cfg *mosquittoconf.Conf
 	return routes
 }
 
-// TestBridge runs examples/bridge for real on 127.0.0.1: the hub under
-// `certinit run` with a certificate from the local issuer (standing in for
-// Let's Encrypt) copied where the broker reads it, the spoke bridging to it
-// over TLS with bridge_capath filled by `certinit trust install --store
-// dir:` (first shown to fail without it, with the field's "unknown ca").
-// Messages cross in each direction the spoke's topic lines name; then
-// the hub's certificate is renewed, the test waits until the hub serves the
-// new serial, and messages must still cross with the same subscribers.
+// letsEncryptLike is a hub certificate the way Let's Encrypt issues one:
+// a root, an intermediate, a server certificate, in a certbot lineage
+// (live/NAME -> archive/NAME), renewed the way certbot renews it.
+type letsEncryptLike struct {
+	root, inter *testutil.CA
+	rootFile    string // the hub's root CA: what the spoke must trust
+	chainFile   string // certbot's chain.pem: the intermediate alone
+	dir         string // certbot's config directory
+	n           int
+}
+
+// renew issues version n+1 of the hub's certificate for localhost and
+// 127.0.0.1 (and names) and records it as the one the hub must serve.
+func (le *letsEncryptLike) renew(t *testing.T, hub *host, names ...string) (live string) {
+	t.Helper()
+	le.n++
+	leaf, key := le.inter.Issue(t, testutil.CertOpts{Subject: pkix.Name{CommonName: "localhost"},
+		DNSNames: append([]string{"localhost"}, names...), IPs: []net.IP{net.IPv4(127, 0, 0, 1)}})
+	hub.serial = leaf.SerialNumber
+	return testutil.CertbotRenew(t, le.dir, "hub", le.n, map[string][]byte{
+		"cert": testutil.CertPEM(leaf), "privkey": testutil.KeyPEM(t, key),
+		"chain": testutil.CertPEM(le.inter.Cert), "fullchain": testutil.CertPEM(leaf, le.inter.Cert),
+	})
+}
+
+// TestBridge runs examples/bridge for real on 127.0.0.1 with a chain
+// shaped like Let's Encrypt's (root, intermediate, server certificate in
+// a certbot lineage): the hub under `certinit run`, the spoke bridging to
+// it over TLS with bridge_capath kept by `certinit run --trust
+// ROOT --trust-store dir:`, as the README documents. Before that the test
+// shows what the README warns about: without the hub's CA the bridge fails
+// with the field's "unknown ca"; certbot's chain.pem alone (the
+// intermediate) is refused by certinit, naming the root, and installed
+// with --allow-partial-chain it fails in Mosquitto the same way, because
+// OpenSSL trusts a chain only up to a root. With the root, messages cross
+// in each direction the spoke's topic lines name; then the hub's
+// certificate is renewed, the test waits until the hub serves the new
+// serial, and messages must still cross with the same subscribers.
 func TestBridge(t *testing.T) {
 	mosq := testutil.RequireTool(t, "mosquitto")
 	testutil.RequireTool(t, "openssl")
 	bin := testutil.BuildCertinit(t)
 
-	// Hub: certinit obtains (here: the local issuer) into a live directory
-	// and `certinit run` copies the pair to where hub.conf reads it.
+	// Hub: certbot's lineage, and `certinit run` copying the pair to where
+	// hub.conf reads it.
 	hub := rebase(t, "bridge/hub.conf", testutil.ReadFile(t, "bridge/hub.conf"), nil)
-	live := hub.issue(t)
+	le := &letsEncryptLike{root: testutil.NewCA(t, "Hub Root X1"), dir: filepath.Join(hub.root, "letsencrypt")}
+	le.inter = le.root.Intermediate(t, "Hub Issuing R3")
+	config := testutil.ReadableDir(t)
+	le.rootFile = testutil.WriteFile(t, config, "hub-root.pem", testutil.CertPEM(le.root.Cert))
+	le.chainFile = testutil.WriteFile(t, config, "chain.pem", testutil.CertPEM(le.inter.Cert))
+	hub.caFile = le.rootFile
+	live := le.renew(t, hub)
 	hubCfg, _, err := mosquittoconf.Load(hub.conf)
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +127,6 @@ func TestBridge(t *testing.T) {
 		t.Fatalf("hub.conf has no listener on 8883, which spoke.conf's address names")
 	}
 
-	// Spoke: its bridge_capath holds the hub's CA, installed by certinit.
 	spoke := rebase(t, "bridge/spoke.conf", testutil.ReadFile(t, "bridge/spoke.conf"),
 		map[string]string{"hub.example.com:8883": "127.0.0.1:" + strconv.Itoa(hubPort)})
 	spokeCfg, _, err := mosquittoconf.Load(spoke.conf)
@@ -104,23 +141,42 @@ func TestBridge(t *testing.T) {
 	if !ok {
 		t.Fatal("spoke.conf's bridge has no bridge_capath")
 	}
+	store := "dir:" + capath.Value
 
 	// Without the hub's CA in bridge_capath the bridge fails the way the
 	// field reports say ("unknown ca"): what the example is there to fix.
+	// A broker whose bridge failed is killed at once (Mosquitto 2.0.11 may
+	// spin and ignore SIGTERM then).
 	if err := os.MkdirAll(capath.Value, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	bare := mosquittotest.StartProc(t, "spoke without trust", mosq, "-c", spoke.conf)
 	bare.WaitOutput(t, "certificate verify failed", 1, within)
 	hubProc.WaitOutput(t, "unknown ca", 1, within)
-	bare.Stop(t)
+	bare.Kill(t)
 
-	mustCertinit(t, "trust", "install", "--store", "dir:"+capath.Value, hub.caFile)
+	// certbot's chain.pem alone: certinit refuses it, naming the root...
+	r := certinit(t, "trust", "install", "--store", store, le.chainFile)
+	if r.Code != 1 || !strings.Contains(r.Stderr, le.root.Cert.Subject.String()) || !strings.Contains(r.Stderr, "--allow-partial-chain") {
+		t.Fatalf("trust install of the intermediate alone:\n%s", r)
+	}
+	// ...and forced in, Mosquitto (OpenSSL) refuses the hub as certinit said.
+	if r := certinit(t, "trust", "install", "--store", store, "--allow-partial-chain", le.chainFile); r.Code != 0 || !strings.Contains(r.Stdout, "partial chain") {
+		t.Fatalf("trust install --allow-partial-chain:\n%s", r)
+	}
+	partial := mosquittotest.StartProc(t, "spoke with the intermediate alone", mosq, "-c", spoke.conf)
+	partial.WaitOutput(t, "certificate verify failed", 1, within)
+	hubProc.WaitOutput(t, "unknown ca", 2, within)
+	partial.Kill(t)
+	mustCertinit(t, "trust", "remove", "--store", store, le.chainFile)
+
+	// The documented trust set: the hub's root, installed by certinit run.
+	spokeProc := mosquittotest.StartProc(t, "spoke: certinit run", bin, "run", "--trust", le.rootFile, "--trust-store", store,
+		"--", mosq, "-c", spoke.conf)
+	spokeProc.WaitOutput(t, " running", 1, within)
 	if r := certinit(t, "check", "--mosquitto-conf", spoke.conf); r.Code != 0 {
 		t.Fatalf("certinit check on the spoke:\n%s", r)
 	}
-	spokeProc := mosquittotest.StartProc(t, "spoke: certinit run", bin, "run", "--", mosq, "-c", spoke.conf)
-	spokeProc.WaitOutput(t, " running", 1, within)
 	clientID, _ := br.Get("remote_clientid")
 	bridged := "as " + clientID.Value + " ("
 	hubProc.WaitOutput(t, bridged, 1, within)
@@ -147,13 +203,12 @@ func TestBridge(t *testing.T) {
 		t.Logf("%s: %s %s crossed the bridge", f.name, f.topic, m)
 	}
 
-	// Renew the hub's certificate: a second issuance from the same local
-	// CA. (The local issuer re-issues only inside its renewal window or when
-	// the names change, so the renewal adds a name.)
+	// Renew the hub's certificate as certbot does: a new version of the
+	// lineage, the live links swapped one by one.
 	before := hub.serial
-	hub.issue(t, "hub.localhost")
+	le.renew(t, hub, "hub.localhost")
 	if hub.serial.Cmp(before) == 0 {
-		t.Fatal("the second issuance kept the serial")
+		t.Fatal("the renewal kept the serial")
 	}
 	took := mosquittotest.WaitServed(t, within, hub.serial, func() (*big.Int, error) {
 		return mosquittotest.ServedSerial(t, hubPort, hub.caFile, "127.0.0.1")
@@ -175,7 +230,7 @@ func TestBridge(t *testing.T) {
 
 	// A new connection made the spoke's way (its capath) trusts the renewed
 	// certificate, so the bridge will reconnect after any restart.
-	r := certinit(t, "probe", "127.0.0.1:"+strconv.Itoa(hubPort), "--capath", capath.Value, "--mqtt")
+	r = certinit(t, "probe", "127.0.0.1:"+strconv.Itoa(hubPort), "--capath", capath.Value, "--mqtt")
 	if r.Code != 0 || !strings.Contains(r.Stdout, "verdict: ok") {
 		t.Fatalf("certinit probe of the renewed hub through the spoke's capath:\n%s", r)
 	}

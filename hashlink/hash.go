@@ -37,6 +37,18 @@ func NameHashOld(nameDER []byte) (uint32, error) {
 	return nameHashOld(name), nil
 }
 
+// CanonicalName returns OpenSSL's canonical encoding of a DER-encoded Name
+// (see canon.go): two names are the same name to OpenSSL (X509_NAME_cmp,
+// which chain building and the capath lookup use) exactly when their
+// canonical encodings are equal. A Name OpenSSL cannot decode is an error.
+func CanonicalName(nameDER []byte) ([]byte, error) {
+	name, err := readName(nameDER)
+	if err != nil {
+		return nil, err
+	}
+	return canonicalName(nil, name)
+}
+
 // SubjectHash returns the new-style hash of a DER certificate's subject.
 func SubjectHash(certDER []byte) (uint32, error) {
 	obj, err := ParseCertificate(certDER)

@@ -90,7 +90,7 @@ func (s *state) installTrustFiles(ctx context.Context) error {
 // it writes: a bad file changes nothing) and then removes the certificates
 // that an earlier version of the files brought in and none holds now.
 func (s *state) installTrust(ctx context.Context) error {
-	rep, err := s.store.Install(ctx, s.cfg.Trust, truststore.InstallOptions{AllowNonCA: s.cfg.AllowNonCA})
+	rep, err := s.store.Install(ctx, s.cfg.Trust, truststore.InstallOptions{AllowNonCA: s.cfg.AllowNonCA, AllowPartialChain: s.cfg.AllowPartialChain})
 	if err != nil {
 		return err
 	}

@@ -49,6 +49,8 @@ type Config struct {
 	Rehash     []string     // --rehash: directories to keep OpenSSL hash links in
 	ACME       *acme.Config // --acme-*: obtain and renew in-process; nil: no; Owner applies to it
 
+	AllowPartialChain bool // --allow-partial-chain: install --trust CAs whose root is not in the store
+
 	// Run only. With Exec nothing is left running to watch, signal or
 	// renew: the fields after it do not apply, and ACME is obtained once.
 	Command     []string       // COMMAND and its arguments

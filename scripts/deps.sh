@@ -14,6 +14,7 @@ declare -A need=(
   [mosquitto-clients]=/usr/bin/mosquitto_pub
   [libmbedtls-dev]=/usr/include/mbedtls/x509_crt.h
   [gcc]=/usr/bin/gcc
+  [g++]=/usr/bin/g++         # embed's output must link from C++ too
   [file]=/usr/bin/file
   [util-linux]=/usr/bin/unshare
   [procps]=/usr/bin/pgrep

@@ -37,7 +37,7 @@ func TestBadInputLeavesStoreUnchanged(t *testing.T) {
 		{"second block truncated", testutil.WriteFile(t, in, "trunc2.pem", append(testutil.CertPEM(ca.Cert), full[:len(full)-40]...)), "malformed PEM"},
 		{"private key", testutil.WriteFile(t, in, "key.pem", testutil.KeyPEM(t, key)), "private key"},
 		{"cert with key", testutil.WriteFile(t, in, "both.pem", append(testutil.CertPEM(ca.Cert), testutil.KeyPEM(t, key)...)), "private key"},
-		{"leaf certificate", testutil.WriteFile(t, in, "cert.pem", testutil.CertPEM(leaf)), "chain.pem, not cert.pem"},
+		{"leaf certificate", testutil.WriteFile(t, in, "cert.pem", testutil.CertPEM(leaf)), "root CA at the top of its chain"},
 		{"leaf in a chain", testutil.WriteFile(t, in, "fullchain.pem", testutil.CertPEM(leaf, ca.Cert)), "--allow-non-ca"},
 		{"empty file", testutil.WriteFile(t, in, "empty.pem", nil), "empty"},
 		{"missing file", filepath.Join(in, "nope.pem"), "no such file"},
@@ -71,7 +71,9 @@ func TestBadInputLeavesStoreUnchanged(t *testing.T) {
 	t.Run("allow-non-ca", func(t *testing.T) {
 		root := t.TempDir()
 		s := openStore(t, root, "debian")
-		_, err := s.Install(context.Background(), []string{testutil.WriteFile(t, in, "pin.pem", testutil.CertPEM(leaf))}, InstallOptions{AllowNonCA: true})
+		// With its CA: OpenSSL trusts the pinned certificate only through a
+		// chain that ends at a self-signed root.
+		_, err := s.Install(context.Background(), []string{testutil.WriteFile(t, in, "pin.pem", testutil.CertPEM(leaf, ca.Cert))}, InstallOptions{AllowNonCA: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,14 +98,14 @@ func TestExpiredWarns(t *testing.T) {
 	ca := testutil.NewCA(t, "Live CA")
 	old, _ := ca.Issue(t, testutil.CertOpts{Subject: pkix.Name{CommonName: "Old Sub CA"}, IsCA: true,
 		NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-24 * time.Hour)})
-	f := testutil.WriteFile(t, in, "old.pem", testutil.CertPEM(old))
+	f := testutil.WriteFile(t, in, "old.pem", testutil.CertPEM(old, ca.Cert))
 	logs, log := testutil.NewLogs(t)
 	s, err := Open(root, "debian", log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rep, err := s.Install(context.Background(), []string{f}, InstallOptions{})
-	if err != nil || len(rep.Added) != 1 {
+	if err != nil || len(rep.Added) != 2 {
 		t.Fatalf("install: %v, %v", rep, err)
 	}
 	warned := logs.Matching(testutil.All(testutil.AtLevel(slog.LevelWarn), testutil.HasAttr("path", f), testutil.HasAttr("not_after", old.NotAfter.UTC().Format(time.RFC3339))))

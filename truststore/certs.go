@@ -3,7 +3,6 @@ package truststore
 import (
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/asn1"
 	"encoding/hex"
 	"fmt"
 	"strings"
@@ -93,18 +92,6 @@ func stableName(c *x509.Certificate) string {
 	return name + "-" + fingerprint(c.Raw)[:8]
 }
 
-// certDER is the certificate in the DER of a CERTIFICATE or TRUSTED
-// CERTIFICATE block: OpenSSL's trusted form carries its trust settings
-// after the certificate. DER that does not start with one element is
-// returned whole, for the parser to refuse.
-func certDER(b []byte) []byte {
-	var v asn1.RawValue
-	if _, err := asn1.Unmarshal(b, &v); err != nil {
-		return b
-	}
-	return v.FullBytes
-}
-
 // parseCerts parses the certificates of a PEM or DER source file, skipping
 // nothing: any error is reported.
 func parseCerts(data []byte) ([]*x509.Certificate, error) {
@@ -117,7 +104,7 @@ func parseCerts(data []byte) ([]*x509.Certificate, error) {
 		if b.Kind != pemfile.KindCert {
 			continue
 		}
-		c, err := x509.ParseCertificate(certDER(b.DER))
+		c, err := x509.ParseCertificate(b.CertDER())
 		if err != nil {
 			return nil, err
 		}

@@ -314,7 +314,7 @@ func (e *debianEngine) sync(o syncOptions) (changes, error) {
 	}
 	v.removeDangling()
 	// Alpine copies files as they are; Debian adds a missing final newline.
-	return s.applyThenBundle(v, planHashLinks(v, "", s.log), concatSources(srcs, l.family == familyDebian))
+	return s.applyThenBundle(v, planHashLinks(v, s.log), concatSources(srcs, l.family == familyDebian))
 }
 
 // applyThenBundle applies the plan v, whose hash links planHashLinks made

@@ -7,9 +7,10 @@
 // Layouts are a data table (layout.go): debian (Debian, Ubuntu; also the
 // layout created in an empty root such as scratch or distroless), alpine,
 // rhel (Fedora, RHEL, Amazon Linux), suse, arch, and dir:PATH, a plain
-// directory with one file per certificate, OpenSSL hash links and a bundle,
-// for a server's capath. "auto" picks one from etc/os-release and the
-// directories present.
+// directory with one file per certificate, OpenSSL hash links and a bundle
+// under a name rehash does not read, for a server's capath (a bundle found
+// there is split, see dirstore.go). "auto" picks one from etc/os-release
+// and the directories present.
 //
 // The API, as the CLI and `certinit run` use it:
 //
@@ -35,6 +36,14 @@
 // most 64 MiB (a FIFO named x.pem cannot hang a run); a directory loop
 // among Debian's local certificates is entered once.
 //
+// Install also refuses what OpenSSL would not trust through: every
+// certificate it installs must chain to a self-signed root in the store
+// it leaves (package verify decides, with OpenSSL's rules). A missing
+// root that is in the Mozilla set certinit carries, and that the store's
+// configuration does not disable, is installed beside the certificate;
+// otherwise the error names the missing root, unless AllowPartialChain
+// (chain.go).
+//
 // Every operation works in two steps: it plans each managed directory
 // in memory (vdir.go: the links and files it should hold, with Debian's
 // absolute link targets resolved inside the root, never on the host), then
@@ -52,5 +61,5 @@
 // turns without leaving a lock file.
 //
 // Not for: private keys, CRL management, Java keystores or NSS databases,
-// and not for deciding whether a chain verifies (see probe).
+// and not for deciding whether a chain verifies (see package verify).
 package truststore

@@ -16,6 +16,10 @@ type InstallOptions struct {
 	// AllowNonCA accepts certificates that are neither CA certificates nor
 	// self-signed (a server certificate pinned as a trust anchor).
 	AllowNonCA bool
+	// AllowPartialChain installs certificates that do not chain to a
+	// self-signed root in the store (see chain.go); Report.Partial lists
+	// them. OpenSSL clients do not accept what they issued.
+	AllowPartialChain bool
 	// MozillaRoots adds the Mozilla root set embedded in the binary.
 	MozillaRoots bool
 }
@@ -47,12 +51,12 @@ func readInput(path string, opts InstallOptions) ([]byte, []*x509.Certificate, e
 			}
 			return nil, nil, fmt.Errorf("%s: block %d is a %q PEM block, not a certificate", path, i+1, b.Type)
 		}
-		c, err := x509.ParseCertificate(certDER(b.DER))
+		c, err := x509.ParseCertificate(b.CertDER())
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: certificate %d: %w", path, i+1, err)
 		}
 		if !opts.AllowNonCA && !isCA(c) {
-			return nil, nil, fmt.Errorf("%s: certificate %d (%s) is %w and not self-signed: it looks like a server or client certificate. Install the CA chain that issued it instead (chain.pem, not cert.pem), or pass --allow-non-ca to trust this certificate itself", path, i+1, subject(c), errNotCA)
+			return nil, nil, fmt.Errorf("%s: certificate %d (%s) is %w and not self-signed: it looks like a server or client certificate. Trust the root CA at the top of its chain instead: a private CA's root certificate, or for a public certificate the root itself or certbot's chain.pem, beside which certinit installs the root from its Mozilla set (OpenSSL needs the root: an intermediate alone trusts nothing); or pass --allow-non-ca to trust this certificate itself", path, i+1, subject(c), errNotCA)
 		}
 		certs = append(certs, c)
 	}

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 )
@@ -156,18 +157,31 @@ var layouts = []*Layout{
 	},
 }
 
-// dirBundleName is the bundle file inside a dir:PATH store (the same name
-// as Debian's, which lives beside its hash links too).
-const dirBundleName = "ca-certificates.crt"
-
-// LayoutByName returns the layout for a --store value other than auto:
-// a table name or dir:PATH (PATH inside the root).
-func LayoutByName(spec string) (*Layout, error) {
+// LayoutByName returns the layout for a --store value other than auto: a
+// table name or dir:PATH. PATH is a path inside root; a relative PATH is
+// relative to the current directory, which is a path inside root only
+// when root is "/" (or ""): with another root it is an error, since either
+// reading would surprise someone. A PATH that is the root directory itself
+// is an error too: a capath needs a directory of its own.
+func LayoutByName(root, spec string) (*Layout, error) {
 	if p, ok := strings.CutPrefix(spec, "dir:"); ok {
 		if p == "" {
 			return nil, fmt.Errorf("store %q: dir: needs a path", spec)
 		}
-		p = path.Clean("/" + p)
+		if !path.IsAbs(p) {
+			if !isSlash(root) {
+				return nil, fmt.Errorf("store %q: a relative path with root %s: give an absolute path inside the root (dir:/%s)", spec, root, path.Clean(p))
+			}
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				return nil, fmt.Errorf("store %q: %w", spec, err)
+			}
+			p = abs
+		}
+		p = path.Clean(p)
+		if p == "/" {
+			return nil, fmt.Errorf("store %q: that is the root directory itself; a dir: store needs a directory of its own", spec)
+		}
 		return &Layout{
 			Name: "dir:" + p, family: familyDir,
 			LocalDir: p, LocalExt: ".pem",
@@ -181,6 +195,15 @@ func LayoutByName(spec string) (*Layout, error) {
 		}
 	}
 	return nil, fmt.Errorf("unknown store %q: use auto, debian, alpine, rhel, suse, arch or dir:PATH", spec)
+}
+
+// isSlash reports whether root is the running system's root directory.
+func isSlash(root string) bool {
+	if root == "" {
+		return true
+	}
+	abs, err := filepath.Abs(root)
+	return err == nil && abs == "/"
 }
 
 // detect picks the layout of the OS tree under root: os-release first

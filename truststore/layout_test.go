@@ -66,7 +66,7 @@ func TestLayouts(t *testing.T) {
 		{"rhel", "etc/pki/ca-trust/source/anchors", ".pem", []string{"etc/pki/ca-trust/extracted/pem/directory-hash"}, "etc/pki/tls/certs/ca-bundle.crt"},
 		{"suse", "etc/pki/trust/anchors", ".pem", []string{"var/lib/ca-certificates/pem", "etc/ssl/certs"}, "etc/ssl/ca-bundle.pem"},
 		{"arch", "etc/ca-certificates/trust-source/anchors", ".crt", []string{"etc/ca-certificates/extracted/cadir", "etc/ssl/certs"}, "etc/ssl/certs/ca-certificates.crt"},
-		{"dir:/mosquitto/certs", "mosquitto/certs", ".pem", []string{"mosquitto/certs"}, "mosquitto/certs/ca-certificates.crt"},
+		{"dir:/mosquitto/certs", "mosquitto/certs", ".pem", []string{"mosquitto/certs"}, "mosquitto/certs/ca-certificates.bundle"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.ReplaceAll(tc.spec, "/", "_"), func(t *testing.T) {

@@ -246,7 +246,7 @@ func (e *p11Engine) sync(o syncOptions) (changes, error) {
 	for _, c := range all {
 		v.setFile(stableName(c)+".pem", pemfile.EncodeCerts(c))
 	}
-	hashErr := planHashLinks(v, "", s.log)
+	hashErr := planHashLinks(v, s.log)
 	ch, err := v.apply()
 	if err != nil {
 		return ch, err

@@ -16,16 +16,13 @@ import (
 // that resolve only inside the root, where hashlink.Rehash, working on a
 // host directory, cannot follow them.
 //
-// notCandidate names a file that is never hashed although its extension
-// says otherwise: the bundle of a dir: store (see dirEngine.sync).
-//
 // More than 256 certificates with one hash: the links are planned as
 // openssl rehash makes them (the file beyond 256 gets none, the others
 // do), and the error wraps hashlink.ErrTooManyCollisions and names each
 // such file. The caller applies the plan and then stops with the error
 // before it writes the bundle, as update-ca-certificates does when
 // openssl rehash fails (it runs under sh -e).
-func planHashLinks(v *vdir, notCandidate string, log *slog.Logger) error {
+func planHashLinks(v *vdir, log *slog.Logger) error {
 	var planner hashlink.Planner
 	var errs []error
 	for _, name := range v.names() {
@@ -39,7 +36,7 @@ func planHashLinks(v *vdir, notCandidate string, log *slog.Logger) error {
 				continue
 			}
 		}
-		if e.isDir || !hashlink.IsCandidate(name) || name == notCandidate {
+		if e.isDir || !hashlink.IsCandidate(name) {
 			continue
 		}
 		data, err := v.readEntry(name)

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -42,24 +43,13 @@ type syncOptions struct {
 	fresh   bool
 	exclude map[string]bool // in-root paths of local files being removed
 	dropFPs map[string]bool // fingerprints leaving the store (kept bundles)
+	inputs  map[string]bool // in-root paths of the files given to Install that lie in the store
 }
 
 // engine is one family's way to turn sources into links and a bundle.
 type engine interface {
 	sources(o syncOptions) ([]source, error)
 	sync(o syncOptions) (changes, error)
-}
-
-// Report says what an operation did. Paths are inside the root.
-type Report struct {
-	Store   string `json:"store"`
-	Bundle  string `json:"bundle"`
-	Added   []Cert `json:"added,omitempty"`   // newly installed
-	Present []Cert `json:"present,omitempty"` // already in the store
-	Removed []Cert `json:"removed,omitempty"`
-	// Links created and removed in the store's link and hash directories.
-	LinksCreated []string `json:"links_created,omitempty"`
-	LinksRemoved []string `json:"links_removed,omitempty"`
 }
 
 // Open returns the store of the OS tree under root ("/" for the running
@@ -81,7 +71,7 @@ func Open(root, spec string, log *slog.Logger) (*Store, error) {
 	if spec == "" || spec == "auto" {
 		l = detect(r)
 		log.Debug("trust store detected", "root", r.dir, "store", l.Name)
-	} else if l, err = LayoutByName(spec); err != nil {
+	} else if l, err = LayoutByName(root, spec); err != nil {
 		return nil, err
 	}
 	s := &Store{root: r, layout: l, log: log, now: time.Now}
@@ -101,10 +91,6 @@ func (s *Store) Layout() *Layout { return s.layout }
 
 // BundlePath returns the host path of the store's bundle file.
 func (s *Store) BundlePath() string { return s.root.host(s.layout.Bundle) }
-
-func (s *Store) report() *Report {
-	return &Report{Store: s.layout.Name, Bundle: s.layout.Bundle}
-}
 
 // Install adds the certificates in files (PEM bundles or DER) to the store
 // as one file each, then regenerates links and the bundle. Every input is
@@ -133,13 +119,14 @@ func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptio
 		}
 		certs = append(certs, f.certs...)
 	}
+	var moz []*x509.Certificate
 	if opts.MozillaRoots {
-		moz, err := mozillaRoots(s.log)
-		if err != nil {
+		var err error
+		if moz, err = mozillaRoots(s.log); err != nil {
 			return nil, err
 		}
-		certs = append(certs, moz...)
 	}
+	certs = append(certs, moz...)
 	if len(certs) == 0 {
 		return nil, errors.New("nothing to install: give certificate files or --mozilla-roots")
 	}
@@ -152,6 +139,11 @@ func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptio
 	if err != nil {
 		return nil, err
 	}
+	chains, err := s.checkChains(in, moz, s.heldCerts(srcs), opts)
+	if err != nil {
+		return nil, err
+	}
+	certs = append(certs, chains.roots...)
 	inStore := map[string]*source{} // fingerprint -> the source holding it
 	for i := range srcs {
 		for _, c := range srcs[i].certs {
@@ -159,6 +151,7 @@ func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptio
 		}
 	}
 	rep := s.report()
+	rep.Completed, rep.Partial = chains.completed, chains.partial
 	described := map[string]Cert{} // fingerprint -> as reported already
 	files := map[string][]byte{}   // in-root path -> new local file
 	for _, c := range certs {
@@ -193,9 +186,30 @@ func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptio
 			return nil, err
 		}
 	}
-	ch, err := s.eng.sync(syncOptions{})
-	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
+	ch, err := s.eng.sync(syncOptions{inputs: s.inStore(in)})
+	rep.record(ch)
 	return rep, err
+}
+
+// inStore returns the in-root paths of the input files that lie in the
+// store's own directory (a dir: store's): the files a user named are
+// split there, never moved away from under that name.
+func (s *Store) inStore(in *Inputs) map[string]bool {
+	out := map[string]bool{}
+	dir, err := s.root.resolve(s.layout.LocalDir, true)
+	if err != nil {
+		return out
+	}
+	dirInfo, err := os.Stat(dir)
+	if err != nil {
+		return out
+	}
+	for _, f := range in.files {
+		if fi, err := os.Stat(filepath.Dir(f.path)); err == nil && os.SameFile(fi, dirInfo) {
+			out[path.Join(s.layout.LocalDir, filepath.Base(f.path))] = true
+		}
+	}
+	return out
 }
 
 // writeLocal writes the new local certificate files (in-root path ->
@@ -269,7 +283,7 @@ func (s *Store) Remove(ctx context.Context, args []string) (*Report, error) {
 	}
 	// Links and bundle first, so no link ever points to a deleted file.
 	ch, err := s.eng.sync(syncOptions{exclude: victims, dropFPs: drop})
-	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
+	rep.record(ch)
 	if err != nil {
 		return rep, err
 	}
@@ -374,7 +388,7 @@ func (s *Store) Rebuild(ctx context.Context, fresh bool) (*Report, error) {
 	}
 	rep := s.report()
 	ch, err := s.eng.sync(syncOptions{fresh: fresh})
-	rep.LinksCreated, rep.LinksRemoved = ch.created, ch.removed
+	rep.record(ch)
 	return rep, err
 }
 

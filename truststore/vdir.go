@@ -177,9 +177,12 @@ func (v *vdir) removeDangling() []string {
 	return out
 }
 
-// changes summarises a plan against the disk.
+// changes summarises what a sync did: the plan against the disk, and in
+// a dir: store the bundles it split and the old bundle it removed.
 type changes struct {
 	created, removed []string
+	split            []Split
+	migrated         string
 }
 
 // apply writes the plan (see vdir). It creates the directory if needed.

@@ -66,6 +66,7 @@ func prepareFlags() []cli.Flag {
 		&cli.StringFlag{Name: "trust-store", Value: "auto", Usage: "`STORE` --trust goes to: auto, debian, alpine, rhel, suse, arch or dir:PATH (a capath; PATH inside --root)"},
 		&cli.StringFlag{Name: "root", Value: "/", Usage: "`DIR` holding the OS tree of the trust store"},
 		&cli.BoolFlag{Name: "allow-non-ca", Usage: "also accept --trust certificates that are neither CA certificates nor self-signed"},
+		&cli.BoolFlag{Name: "allow-partial-chain", Usage: "also install --trust CAs that do not chain to a self-signed root in the store (OpenSSL clients will not trust what they issued)"},
 		&cli.StringSliceFlag{Name: "rehash", Usage: "keep OpenSSL hash links in `DIR` (a capath), as openssl rehash does (repeatable)"},
 	}
 	for _, f := range acmeFlags(acmePrefix) {
@@ -135,19 +136,19 @@ func prepareConfig(c *cli.Context) (runner.Config, error) {
 		Cert: c.String("cert"), Key: c.String("key"), Chain: c.String("chain"),
 		Wait: durationOf(c, "wait"), CopyTo: c.String("copy-to"),
 		Trust: c.StringSlice("trust"), TrustStore: c.String("trust-store"), Root: c.String("root"),
-		AllowNonCA: c.Bool("allow-non-ca"), Rehash: c.StringSlice("rehash"),
+		AllowNonCA: c.Bool("allow-non-ca"), AllowPartialChain: c.Bool("allow-partial-chain"), Rehash: c.StringSlice("rehash"),
 	}
 	var err error
 	if cfg.Owner, err = parseOwnerFlag(c, "owner"); err != nil {
 		return cfg, err
 	}
 	if len(cfg.Trust) == 0 {
-		for _, f := range []string{"trust-store", "root", "allow-non-ca"} {
+		for _, f := range []string{"trust-store", "root", "allow-non-ca", "allow-partial-chain"} {
 			if c.IsSet(f) {
 				return cfg, usageErrorf("--%s applies to --trust files: give --trust FILE", f)
 			}
 		}
-	} else if err := checkStoreSpec("--trust-store", cfg.TrustStore); err != nil {
+	} else if err := checkStoreSpec("--trust-store", cfg.TrustStore, cfg.Root); err != nil {
 		return cfg, err
 	}
 	domain := acmeFlagName(acmePrefix, "domain")

@@ -15,7 +15,7 @@ import (
 func trustFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "root", Value: "/", Usage: "`DIR` holding the OS tree (an image's root file system)"},
-		&cli.StringFlag{Name: "store", Value: "auto", Usage: "`STORE` layout: auto, debian, alpine, rhel, suse, arch or dir:PATH (PATH inside --root)"},
+		&cli.StringFlag{Name: "store", Value: "auto", Usage: "`STORE` layout: auto, debian, alpine, rhel, suse, arch or dir:PATH (PATH inside --root; a relative PATH, only with --root /, is relative to the current directory)"},
 	}
 }
 
@@ -32,6 +32,7 @@ func (a *app) trustCommand() *cli.Command {
 				ArgsUsage: "FILE...",
 				Flags: append(trustFlags(),
 					&cli.BoolFlag{Name: "allow-non-ca", Usage: "also accept certificates that are neither CA certificates nor self-signed"},
+					&cli.BoolFlag{Name: "allow-partial-chain", Usage: "also install CAs that do not chain to a self-signed root in the store (OpenSSL clients will not trust what they issued)"},
 					&cli.BoolFlag{Name: "mozilla-roots", Usage: "add the Mozilla root set embedded in certinit"},
 				),
 				Action: a.trustInstall,
@@ -61,18 +62,19 @@ func (a *app) trustCommand() *cli.Command {
 
 func (a *app) openStore(c *cli.Context) (*truststore.Store, error) {
 	spec := c.String("store")
-	if err := checkStoreSpec("--store", spec); err != nil {
+	if err := checkStoreSpec("--store", spec, c.String("root")); err != nil {
 		return nil, err
 	}
 	return truststore.Open(c.String("root"), spec, a.log)
 }
 
-// checkStoreSpec makes an unknown store name given to flag a usage error.
-func checkStoreSpec(flag, spec string) error {
+// checkStoreSpec makes an unknown store name given to flag, or a relative
+// dir: path with a --root other than /, a usage error.
+func checkStoreSpec(flag, spec, root string) error {
 	if spec == "auto" || spec == "" {
 		return nil
 	}
-	if _, err := truststore.LayoutByName(spec); err != nil {
+	if _, err := truststore.LayoutByName(root, spec); err != nil {
 		return usageErrorf("%s: %v", flag, err)
 	}
 	return nil
@@ -87,8 +89,9 @@ func (a *app) trustInstall(c *cli.Context) error {
 		return err
 	}
 	rep, err := s.Install(c.Context, c.Args().Slice(), truststore.InstallOptions{
-		AllowNonCA:   c.Bool("allow-non-ca"),
-		MozillaRoots: c.Bool("mozilla-roots"),
+		AllowNonCA:        c.Bool("allow-non-ca"),
+		AllowPartialChain: c.Bool("allow-partial-chain"),
+		MozillaRoots:      c.Bool("mozilla-roots"),
 	})
 	if err != nil {
 		return err
@@ -101,8 +104,44 @@ func (a *app) trustInstall(c *cli.Context) error {
 			fmt.Fprintf(a.stdout, "present %s (%s) in %s\n", safetext.Quote(ct.Name), ct.Subject, safetext.Quote(ct.Source))
 		}
 	}
+	for _, cp := range rep.Completed {
+		fmt.Fprintf(a.stdout, "root %s added from certinit's Mozilla set: %s chains to it, and OpenSSL trusts a chain only up to a root\n",
+			cp.Root.Subject, cp.For.Subject)
+	}
+	for _, p := range rep.Partial {
+		fmt.Fprintf(a.stdout, "partial chain: %s is installed, but its issuer %s is not in the store%s: "+
+			"OpenSSL clients (Mosquitto, bridges, mosquitto_sub) will not accept certificates it issued until that root is installed too\n",
+			p.Cert.Subject, p.MissingIssuer, issuerURLs(p.IssuerURLs))
+	}
+	a.printSyncNotes(rep)
 	fmt.Fprintf(a.stdout, "%s store: %d added, %d already present; bundle %s\n", rep.Store, len(rep.Added), len(rep.Present), rep.Bundle)
 	return nil
+}
+
+// printSyncNotes says what an operation on a dir: store did besides
+// links: bundles split, the bundle's move from its old name.
+func (a *app) printSyncNotes(rep *truststore.Report) {
+	for _, sp := range rep.Split {
+		if sp.KeptAs == "" {
+			fmt.Fprintf(a.stdout, "split %s into one file per certificate (%d new), since a capath needs that; "+
+				"the file stays, as you named it, and rehash skips it (move it out of the directory, or run trust rebuild to move it aside)\n",
+				sp.Bundle, len(sp.Certs))
+			continue
+		}
+		fmt.Fprintf(a.stdout, "split %s into one file per certificate (%d new), since a capath needs that; the original is now %s, which rehash ignores\n",
+			sp.Bundle, len(sp.Certs), sp.KeptAs)
+	}
+	if rep.Migrated != "" {
+		fmt.Fprintf(a.stdout, "removed %s, the bundle of an older certinit that rehash took for a certificate file; the bundle is now %s (point cafile there)\n",
+			rep.Migrated, rep.Bundle)
+	}
+}
+
+func issuerURLs(urls []string) string {
+	if len(urls) == 0 {
+		return ""
+	}
+	return " (the certificate names it at " + strings.Join(urls, ", ") + ")"
 }
 
 func (a *app) trustRemove(c *cli.Context) error {
@@ -120,6 +159,7 @@ func (a *app) trustRemove(c *cli.Context) error {
 	for _, ct := range rep.Removed {
 		fmt.Fprintf(a.stdout, "removed %s (%s) from %s\n", safetext.Quote(ct.Name), ct.Subject, safetext.Quote(ct.Source))
 	}
+	a.printSyncNotes(rep)
 	fmt.Fprintf(a.stdout, "%s store: %d removed; bundle %s\n", rep.Store, len(rep.Removed), rep.Bundle)
 	return nil
 }
@@ -168,6 +208,7 @@ func (a *app) trustRebuild(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	a.printSyncNotes(rep)
 	fmt.Fprintf(a.stdout, "%s store: %d links created, %d removed; bundle %s\n", rep.Store, len(rep.LinksCreated), len(rep.LinksRemoved), rep.Bundle)
 	return nil
 }

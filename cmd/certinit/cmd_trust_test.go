@@ -29,7 +29,7 @@ func TestTrustCommands(t *testing.T) {
 		{"no files", []string{"trust", "install", "--root", root}, 2, "", "give one or more"},
 		{"bad store", []string{"trust", "list", "--root", root, "--store", "gentoo"}, 2, "", "unknown store"},
 		{"missing root", []string{"trust", "list", "--root", filepath.Join(root, "nope")}, 1, "", "nope"},
-		{"leaf refused", []string{"trust", "install", "--root", root, leafFile}, 1, "", "chain.pem, not cert.pem"},
+		{"leaf refused", []string{"trust", "install", "--root", root, leafFile}, 1, "", "root CA at the top of its chain"},
 		{"install", []string{"trust", "install", "--root", root, caFile}, 0, "1 added", ""},
 		{"install again", []string{"trust", "install", "--root", root, caFile}, 0, "0 added, 1 already present", ""},
 		{"list", []string{"trust", "list", "--root", root}, 0, "CN=CLI Test CA", ""},
@@ -58,7 +58,7 @@ func TestTrustListJSONAndEnv(t *testing.T) {
 	if code, out, errOut := runCLI(t, "trust", "install", caFile); code != 0 {
 		t.Fatalf("install: %d %s %s", code, out, errOut)
 	}
-	if _, err := os.Stat(filepath.Join(root, "capath", "ca-certificates.crt")); err != nil {
+	if _, err := os.Stat(filepath.Join(root, "capath", "ca-certificates.bundle")); err != nil {
 		t.Fatalf("CERTINIT_ROOT/CERTINIT_STORE not honoured: %v", err)
 	}
 	code, out, errOut := runCLI(t, "trust", "list", "--json")

@@ -18,6 +18,7 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -47,6 +48,18 @@ type Block struct {
 	Kind Kind
 	Type string // PEM type, or "DER" for a raw DER file
 	DER  []byte
+}
+
+// CertDER returns the certificate in a certificate block. A TRUSTED
+// CERTIFICATE block (OpenSSL's aux-trust form) carries its trust settings
+// after the certificate; they are left out. DER that does not start with
+// one element is returned whole, for the certificate parser to refuse.
+func (b Block) CertDER() []byte {
+	var v asn1.RawValue
+	if _, err := asn1.Unmarshal(b.DER, &v); err != nil {
+		return b.DER
+	}
+	return v.FullBytes
 }
 
 // ErrNoObjects means the file held no PEM block and was not DER either (nor

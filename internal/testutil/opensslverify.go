@@ -1,0 +1,65 @@
+package testutil
+
+import (
+	"os/exec"
+	"regexp"
+	"strconv"
+	"testing"
+)
+
+// VerifyFiles are the files of one `openssl verify` run. Only the trust
+// given is used: no default CA file, directory or store.
+type VerifyFiles struct {
+	Untrusted string // -untrusted: certificates sent with the leaf
+	CAfile    string // -CAfile
+	CApath    string // -CApath
+	Purpose   string // -purpose: sslserver, sslclient; "" checks none
+	AuthLevel int    // -auth_level when > 0
+}
+
+// OpenSSLVerdict is what `openssl verify` said about a certificate: OK,
+// or the first error it printed ("error N at D depth lookup: TEXT"), the
+// one a TLS handshake under Mosquitto would stop at.
+type OpenSSLVerdict struct {
+	OK          bool
+	Code, Depth int
+	Text        string
+	Output      string
+}
+
+var opensslVerifyError = regexp.MustCompile(`(?m)^error (\d+) at (\d+) depth lookup: (.*)$`)
+
+// OpenSSLVerify runs `openssl verify` on leaf with the files f names.
+func OpenSSLVerify(t testing.TB, leaf string, f VerifyFiles) OpenSSLVerdict {
+	t.Helper()
+	args := []string{"verify", "-no-CAstore"}
+	if f.Purpose != "" {
+		args = append(args, "-purpose", f.Purpose)
+	}
+	if f.AuthLevel > 0 {
+		args = append(args, "-auth_level", strconv.Itoa(f.AuthLevel))
+	}
+	if f.CAfile != "" {
+		args = append(args, "-CAfile", f.CAfile)
+	} else {
+		args = append(args, "-no-CAfile")
+	}
+	if f.CApath != "" {
+		args = append(args, "-CApath", f.CApath)
+	} else {
+		args = append(args, "-no-CApath")
+	}
+	if f.Untrusted != "" {
+		args = append(args, "-untrusted", f.Untrusted)
+	}
+	out, err := exec.Command(RequireTool(t, "openssl"), append(args, leaf)...).CombinedOutput()
+	v := OpenSSLVerdict{OK: err == nil, Output: string(out)}
+	if m := opensslVerifyError.FindStringSubmatch(string(out)); m != nil {
+		v.Code, _ = strconv.Atoi(m[1])
+		v.Depth, _ = strconv.Atoi(m[2])
+		v.Text, v.OK = m[3], false
+	} else if err != nil {
+		t.Fatalf("openssl %v: %v\n%s", args, err, out)
+	}
+	return v
+}
