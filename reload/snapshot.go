@@ -123,6 +123,19 @@ func verifyChain(certPath string, leaf *x509.Certificate, inter []*x509.Certific
 	return nil
 }
 
+// sameBytes reports whether s and o hold the same files with the same bytes.
+func (s *Snapshot) sameBytes(o *Snapshot) bool {
+	if s.Files != o.Files {
+		return false
+	}
+	for _, p := range s.Files.list() {
+		if !bytes.Equal(s.data[p], o.data[p]) {
+			return false
+		}
+	}
+	return true
+}
+
 // ErrSuperseded is wrapped by CopyToIfCurrent when a source file no
 // longer holds the bytes that were checked.
 var ErrSuperseded = errors.New("changed again after it was checked; the newer files are copied next")
