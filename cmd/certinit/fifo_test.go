@@ -91,7 +91,7 @@ func TestRunFIFOAtWatchedCert(t *testing.T) {
 	port := testutil.FreePort(t)
 	conf := testutil.WriteFile(t, dir, "mosquitto.conf", []byte(fmt.Sprintf(
 		"listener %d 127.0.0.1\ncertfile %s\nkeyfile %s\nallow_anonymous true\npersistence false\nuser root\n", port, cert, key)))
-	_, logs := startCertinit(t, "run", "--cert", cert, "--key", key, "--debounce", "50ms", "--poll", "100ms", "--", mosq, "-c", conf)
+	_, logs := startCertinit(t, "run", "--cert", cert, "--key", key, "--settle", "1s", "--poll", "100ms", "--", mosq, "-c", conf)
 	waitServed(t, port, caFile, first)
 
 	fifo := cert + ".fifo"
