@@ -170,13 +170,19 @@ func (s *Snapshot) Current() error {
 //   - a file that already holds exactly these bytes, mode and owner is not
 //     rewritten, so a second process copying the same renewal changes
 //     nothing;
-//   - the files are written complete and durable under temporary names
-//     first, then renamed into place one right after the other, the
-//     certificate first: a reader that opens the certificate and then the
-//     key just between those renames gets the new certificate with the old
-//     key. That gap lasts microseconds; no scheme can close it for a
-//     reader that opens two files at two moments. certinit signals its own
-//     server only after the whole copy.
+//   - the files are written complete under temporary names first, then
+//     renamed into place one right after the other, the certificate first:
+//     a reader that opens the certificate and then the key just between
+//     those renames gets the new certificate with the old key. That gap
+//     lasts microseconds; no scheme can close it for a reader that opens
+//     two files at two moments. certinit signals its own server only after
+//     the whole copy, and copies again only after the server has read it
+//     (Reloader).
+//
+// The copies are not fsynced (atomicfile.Options.NoSync): they are derived
+// from the source, and every start of certinit copies again whatever does
+// not hold the source's bytes, so a copy that a power cut left empty or
+// old never reaches the server.
 func (s *Snapshot) CopyTo(ctx context.Context, dir string, o *owner.Owner) ([]string, error) {
 	return s.copyTo(ctx, dir, o, false)
 }
@@ -207,6 +213,7 @@ func (s *Snapshot) copyTo(ctx context.Context, dir string, o *owner.Owner, ifCur
 	}
 	var files []copyFile
 	wo := o.WriteOptions()
+	wo.NoSync = true
 	for _, src := range []string{s.Files.Cert, s.Files.Chain, s.Files.Key} {
 		if src == "" {
 			continue
@@ -231,9 +238,9 @@ type copyFile struct {
 }
 
 // commit writes the files as one group through atomicfile.WriteFiles: each
-// complete and durable under a temporary name first, then all renamed into
-// place back to back, so a reader meets the new certificate beside the old
-// key only within microseconds, not for as long as the key's fsyncs take.
+// complete under a temporary name first, then all renamed into place back
+// to back, so a reader meets the new certificate beside the old key only
+// within microseconds, not for as long as writing the key takes.
 func commit(dir string, files []copyFile, wo atomicfile.Options) (written []string, err error) {
 	group := make([]atomicfile.File, len(files))
 	for i, f := range files {
