@@ -269,10 +269,15 @@ func (r *Reloader) act(changed []string, snap *Snapshot) error {
 }
 
 // prepare validates and prepares everything the server will read besides
-// the checked pair snap (nil without --cert): the changed files, the copy,
-// the hooks. It changes nothing the server uses unless every check passed.
+// the checked pair snap (nil without --cert): the other changed files, the
+// copy, the hooks. It changes nothing the server uses unless every check
+// passed. The pair's files are not read again here: Load has just checked
+// them, and a change since then is the next check's (settle.go).
 func (r *Reloader) prepare(ctx context.Context, snap *Snapshot, changed []string) error {
 	for _, p := range changed {
+		if !r.notPair(p) {
+			continue
+		}
 		if err := checkPEM(p); err != nil {
 			return err
 		}

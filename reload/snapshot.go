@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -141,11 +142,14 @@ func (s *Snapshot) sameBytes(o *Snapshot) bool {
 var ErrSuperseded = errors.New("changed again after it was checked; the newer files are copied next")
 
 // Current checks that the source files still hold the bytes that were
-// checked. If one does not, the error wraps ErrSuperseded and names it; a
-// file that cannot be read now gives that error.
+// checked. If one does not, or is gone (certbot unlinks a live/ link before
+// it creates the new one), the error wraps ErrSuperseded and names it; a
+// file that cannot be read now for another reason gives that error.
 func (s *Snapshot) Current() error {
 	now, err := readAll(s.Files.list())
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %w", err, ErrSuperseded)
+	} else if err != nil {
 		return err
 	}
 	for _, p := range s.Files.list() {
