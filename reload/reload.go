@@ -116,6 +116,8 @@ type Reloader struct {
 	loaded  *Snapshot // the pair the server last loaded; nil: not known
 	acted   time.Time // when the server was last signalled or restarted
 	settle  settling  // a failing pair waiting for more changes
+
+	forward chan struct{} // Forward's request, for Run; room for one
 }
 
 // readTime is how long the server has, after a reload signal or a restart
@@ -137,7 +139,35 @@ func New(cfg Config, target Target) *Reloader {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Reloader{cfg: cfg, target: target, log: log, now: time.Now, served: startingKeyType(cfg),
-		loaded: cfg.Initial, settle: newSettling()}
+		loaded: cfg.Initial, settle: newSettling(), forward: make(chan struct{}, 1)}
+}
+
+// Forward asks for the reload signal to be sent to the server for someone
+// who sent it to certinit (kill -HUP 1): Run sends it in step with
+// certinit's own reloads, never while the copies are being written nor
+// within readTime of the last signal, which the server might still be
+// reading for, or miss while it reloads. Requests made before Run sends
+// one are sent as one, and a request is always followed by a signal sent
+// after it. It does not block.
+func (r *Reloader) Forward() {
+	select {
+	case r.forward <- struct{}{}:
+	default: // one is pending, and will be sent after this request
+	}
+}
+
+// forwardSignal sends the reload signal for Forward.
+func (r *Reloader) forwardSignal(ctx context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.waitRead(ctx) != nil {
+		return
+	}
+	r.log.Debug("forwarding signal", "signal", supervisor.SignalName(r.cfg.Signal))
+	if err := r.target.Signal(r.cfg.Signal); err != nil {
+		r.log.Warn("cannot forward the reload signal", "err", err)
+	}
+	r.acted = time.Now()
 }
 
 // Renewed is the entry point for in-process renewals (ACME, local issuer):

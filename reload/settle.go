@@ -70,13 +70,15 @@ func (r *Reloader) settled() {
 }
 
 // Run checks a pair that has been failing for Config.Settle again, and
-// reloads it or refuses it, until ctx is done. Without Run such a pair
-// waits for the next change.
+// reloads it or refuses it, and sends the signals Forward asks for, until
+// ctx is done. Without Run a failing pair waits for the next change.
 func (r *Reloader) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-r.forward:
+			r.forwardSignal(ctx)
 		case <-r.settle.timer.C:
 			r.mu.Lock()
 			// A check since the timer fired may have settled it.

@@ -66,12 +66,15 @@ func TestRunRenewalBurst(t *testing.T) {
 // TestRunHUPStorm: SIGHUP sent to certinit goes to the broker, which
 // reloads. A storm of them while renewals keep landing leaves certinit
 // running and reloading: each renewal is served, so is one after the
-// storm, and a client still publishes.
+// storm, a client still publishes, and no handshake fails meanwhile (the
+// HUPs reach the broker in step with the copies, never while it could be
+// reading half of one).
 func TestRunHUPStorm(t *testing.T) {
 	const hups = 2000
 	l := layouts[0]
 	b := newBroker(t)
 	startWith(t, b, l)
+	hs := b.handshakes(t)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -95,10 +98,15 @@ func TestRunHUPStorm(t *testing.T) {
 	cert, key, serial := b.issue(testutil.CertOpts{})
 	l.renew(t, b.dir, n+1, cert, key)
 	b.waitServedTLS(serial, servedWithin)
+	ok, failed := hs.stop()
 	b.publish("after the storm")
 
 	forwarded := b.Count(testutil.All(testutil.Message("forwarding signal"), testutil.HasAttr("signal", "HUP")))
-	t.Logf("%d SIGHUP sent to certinit, %d forwarded; %d renewals, %d reloads", hups, forwarded, n+1, b.Count(reloadRecord))
+	t.Logf("%d SIGHUP sent to certinit, %d forwarded; %d renewals, %d reloads; %d handshakes, %d failed",
+		hups, forwarded, n+1, b.Count(reloadRecord), ok+int64(len(failed)), len(failed))
+	if len(failed) > 0 {
+		t.Errorf("%d handshakes failed during the storm, first: %s", len(failed), failed[0])
+	}
 	if b.Exited() {
 		t.Fatalf("certinit exited (code %d)", b.Code())
 	}

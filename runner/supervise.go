@@ -5,6 +5,7 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/certinit/certinit/acme"
@@ -29,6 +30,10 @@ func (s *state) supervise(ctx context.Context, sup *supervisor.Supervisor) (int,
 		Log:       s.log,
 		Initial:   s.snap, // the key type and bytes the server starts with
 	}, sup)
+	// The reload signal sent to certinit goes to COMMAND in step with the
+	// reloads: never while the copies are being written or COMMAND is still
+	// reading the last ones.
+	sup.Redirect(s.signal(), rl.Forward)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	// The baselines are what the paths hold now, before COMMAND reads
@@ -81,6 +86,14 @@ func (s *state) supervise(ctx context.Context, sup *supervisor.Supervisor) (int,
 	cancel()
 	wg.Wait()
 	return code, err
+}
+
+// signal is the reload signal (--reload-signal).
+func (s *state) signal() syscall.Signal {
+	if s.cfg.Signal == 0 {
+		return syscall.SIGHUP
+	}
+	return s.cfg.Signal
 }
 
 // pollInterval is the watchers' backstop rescan interval (watch.Options:
