@@ -114,30 +114,58 @@ owner=mosquitto
 id mosquitto >/dev/null 2>&1 || owner=$(id -un)
 
 # === reload latency and memory ==========================================
-# Rounds start 250 ms apart: renewals are days apart, and neither broker
-# should still be busy with the previous round's reload (certinit also
-# leaves the copies alone for 100 ms after a signal, while the broker reads
-# them).
+# interleave CI_ROUND REF_ROUND: for each renewal N (2 to $ROUNDS+1), one
+# certinit round and one reference round, the order alternating, each
+# $round_gap after the one before: renewals are days apart, and neither
+# broker should still be busy with the previous round (certinit also leaves
+# the copies alone for 100 ms after a signal, while the broker reads them).
+# A round is a function of N that sets lat (ms) or fails; the latencies go
+# to ci_times and ref_times. Rounds run in this shell: the reference restart
+# round starts a new broker.
 round_gap=0.25
+interleave() {
+  local n side
+  ci_times=() ref_times=()
+  for n in $(seq 2 $((ROUNDS + 1))); do
+    for side in $(if [ $((n % 2)) = 0 ]; then echo ci ref; else echo ref ci; fi); do
+      sleep "$round_gap"
+      if [ "$side" = ci ]; then
+        "$1" "$n" || exit 1
+        ci_times+=("$lat")
+      else
+        "$2" "$n" || exit 1
+        ref_times+=("$lat")
+      fi
+    done
+  done
+}
 
-# ci_reload N PORT: certinit's round: renew, then ms until served.
+# summarize: ci_med, ref_med, ci_max, ref_max of ci_times and ref_times.
+summarize() {
+  ci_med=$(printf '%s\n' "${ci_times[@]}" | median)
+  ref_med=$(printf '%s\n' "${ref_times[@]}" | median)
+  ci_max=$(printf '%s\n' "${ci_times[@]}" | worst)
+  ref_max=$(printf '%s\n' "${ref_times[@]}" | worst)
+}
+
+# ci_reload N: certinit's round: renew, then the ms until served.
 ci_reload() {
   local want start
   want=$(<"cert$1.pem")
   certbot_renew "$work/le" "$1"
   start=${EPOCHREALTIME//[^0-9]/}
-  wait_cert "$2" "$want" "$start" ||
+  lat=$(wait_cert "$port" "$want" "$start") ||
     { echo "bench/40-run.sh: certinit did not reload renewal $(($1 - 1)) within 10 s" >&2; return 1; }
 }
 
-# ref_reload N PORT: the deploy hook's round, the same way.
+# ref_reload N: the deploy hook's round, the same way.
 ref_reload() {
   local want start
   want=$(<"cert$1.pem")
   certbot_renew "$work/le2" "$1"
   start=${EPOCHREALTIME//[^0-9]/}
   deploy_hook "$ref_pid"
-  wait_cert "$2" "$want" "$start" ||
+  lat=$(wait_cert "$port2" "$want" "$start") ||
     { echo "bench/40-run.sh: the deploy hook's reload $(($1 - 1)) was not served within 10 s" >&2; return 1; }
 }
 
@@ -149,7 +177,7 @@ deploy_hook() { # what certbot's --deploy-hook script does for Mosquitto
 }
 
 bench_reload() {
-  local port port2 ci_pid broker_pid n t ci_times=() ref_times=() rss_kb hwm_kb broker_kb
+  local port port2 ci_pid broker_pid lat rss_kb hwm_kb broker_kb ci_times ref_times ci_med ref_med ci_max ref_max
   port=$(free_port)
   port2=$(free_port)
   certbot_renew "$work/le" 1
@@ -165,34 +193,14 @@ bench_reload() {
   pids+=("$ref_pid")
   wait_up "$port"
   wait_up "$port2"
-  for n in $(seq 2 $((ROUNDS + 1))); do
-    sleep "$round_gap"
-    if [ $((n % 2)) = 0 ]; then
-      t=$(ci_reload "$n" "$port") || exit 1
-      ci_times+=("$t")
-      sleep "$round_gap"
-      t=$(ref_reload "$n" "$port2") || exit 1
-      ref_times+=("$t")
-    else
-      t=$(ref_reload "$n" "$port2") || exit 1
-      ref_times+=("$t")
-      sleep "$round_gap"
-      t=$(ci_reload "$n" "$port") || exit 1
-      ci_times+=("$t")
-    fi
-  done
+  interleave ci_reload ref_reload
   broker_pid=$(pgrep -P "$ci_pid" mosquitto | head -n 1)
   rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$ci_pid/status")
   hwm_kb=$(awk '/^VmHWM/ {print $2}' "/proc/$ci_pid/status")
   broker_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$broker_pid/status")
   kill -TERM "$ci_pid" "$ref_pid"
   wait "$ci_pid" "$ref_pid" 2>/dev/null || true
-
-  local ci_med ref_med ci_max ref_max
-  ci_med=$(printf '%s\n' "${ci_times[@]}" | median)
-  ref_med=$(printf '%s\n' "${ref_times[@]}" | median)
-  ci_max=$(printf '%s\n' "${ci_times[@]}" | worst)
-  ref_max=$(printf '%s\n' "${ref_times[@]}" | worst)
+  summarize
   echo "| run: reload latency after a certbot renewal until the new certificate is served, median of $ROUNDS, rounds interleaved with the deploy hook's (target: ratio ≤ 1.0) | ${ci_med} ms | ${ref_med} ms | deploy hook: cp + chown + kill -HUP | $(ratio "$ci_med" "$ref_med") |"
   echo "| run: reload latency, worst of $ROUNDS (target < 250 ms) | ${ci_max} ms | ${ref_max} ms | deploy hook: cp + chown + kill -HUP | $(ratio "$ci_max" "$ref_max") |"
   echo "| run: RSS while supervising and watching, after $ROUNDS reloads (peak VmHWM; target ≤ 20 MiB) | $(mib "$rss_kb") (peak $(mib "$hwm_kb")) | $(mib "$broker_kb") | the broker it supervises (mosquitto), for scale | $(ratio "$rss_kb" "$broker_kb") |"
@@ -240,8 +248,33 @@ new_clients_ca() {
   mv "$1.new" "$1"
 }
 
+# ci_restart N: certinit's round: a new client CA, then the ms until a
+# client of it publishes.
+ci_restart() {
+  local start
+  new_clients_ca "$work/clients-ci.pem" "$1"
+  start=${EPOCHREALTIME//[^0-9]/}
+  lat=$(wait_pub "$port" "$1" "$start") ||
+    { echo "bench/40-run.sh: certinit did not restart the broker for client CA $1 within 10 s" >&2; return 1; }
+}
+
+# ref_restart N: the hook's round: a new client CA, then stop the broker,
+# wait for it to exit and start it again.
+ref_restart() {
+  local start
+  new_clients_ca "$work/clients-ref.pem" "$1"
+  start=${EPOCHREALTIME//[^0-9]/}
+  kill -TERM "$ref_pid"
+  wait "$ref_pid" 2>/dev/null || true
+  mosquitto -c "$refconf" &
+  ref_pid=$!
+  pids+=("$ref_pid")
+  lat=$(wait_pub "$port2" "$1" "$start") ||
+    { echo "bench/40-run.sh: the restarted broker did not accept client CA $1 within 10 s" >&2; return 1; }
+}
+
 bench_restart() {
-  local port port2 ci_pid n t start ci_times=() ref_times=() refconf
+  local port port2 ci_pid n lat refconf ci_times ref_times ci_med ref_med ci_max ref_max
   for n in $(seq 1 $((ROUNDS + 1))); do client_ca "$n"; done
   port=$(free_port)
   port2=$(free_port)
@@ -262,38 +295,10 @@ bench_restart() {
   pids+=("$ref_pid")
   wait_pub "$port" 1 "${EPOCHREALTIME//[^0-9]/}" >/dev/null && wait_pub "$port2" 1 "${EPOCHREALTIME//[^0-9]/}" >/dev/null ||
     { echo "bench/40-run.sh: a broker with client certificates did not come up" >&2; exit 1; }
-  for n in $(seq 2 $((ROUNDS + 1))); do
-    sleep "$round_gap"
-    for side in $( [ $((n % 2)) = 0 ] && echo "ci ref" || echo "ref ci"); do
-      if [ "$side" = ci ]; then
-        new_clients_ca "$work/clients-ci.pem" "$n"
-        start=${EPOCHREALTIME//[^0-9]/}
-        t=$(wait_pub "$port" "$n" "$start") ||
-          { echo "bench/40-run.sh: certinit did not restart the broker for client CA $n within 10 s" >&2; exit 1; }
-        ci_times+=("$t")
-      else
-        # The hook: stop the broker, wait for it to exit, start it again.
-        new_clients_ca "$work/clients-ref.pem" "$n"
-        start=${EPOCHREALTIME//[^0-9]/}
-        kill -TERM "$ref_pid"
-        wait "$ref_pid" 2>/dev/null || true
-        mosquitto -c "$refconf" &
-        ref_pid=$!
-        pids+=("$ref_pid")
-        t=$(wait_pub "$port2" "$n" "$start") ||
-          { echo "bench/40-run.sh: the restarted broker did not accept client CA $n within 10 s" >&2; exit 1; }
-        ref_times+=("$t")
-      fi
-      sleep "$round_gap"
-    done
-  done
+  interleave ci_restart ref_restart
   kill -TERM "$ci_pid" "$ref_pid"
   wait "$ci_pid" "$ref_pid" 2>/dev/null || true
-  local ci_med ref_med ci_max ref_max
-  ci_med=$(printf '%s\n' "${ci_times[@]}" | median)
-  ref_med=$(printf '%s\n' "${ref_times[@]}" | median)
-  ci_max=$(printf '%s\n' "${ci_times[@]}" | worst)
-  ref_max=$(printf '%s\n' "${ref_times[@]}" | worst)
+  summarize
   echo "| run: restart after a listener cafile change (--restart-on, default 500 ms --debounce) until a client of the new CA publishes, median of $ROUNDS (worst), rounds interleaved | ${ci_med} ms (${ci_max}) | ${ref_med} ms (${ref_max}) | hook: kill -TERM + wait + start mosquitto | $(ratio "$ci_med" "$ref_med") |"
 }
 
