@@ -158,8 +158,12 @@ func TestSnapshotCurrent(t *testing.T) {
 	if err := os.Remove(f.key); err != nil {
 		t.Fatal(err)
 	}
+	if err := snap.Current(); !errors.Is(err, ErrSuperseded) || !strings.HasPrefix(err.Error(), f.key+": ") {
+		t.Fatalf("key removed: %v, want %s: ErrSuperseded", err, f.key)
+	}
+	testutil.UnreadableFiles[0].Make(t, f.key) // a FIFO
 	if err := snap.Current(); err == nil || errors.Is(err, ErrSuperseded) {
-		t.Fatalf("key removed: %v, want the read error", err)
+		t.Fatalf("key replaced by a FIFO: %v, want the read error", err)
 	}
 }
 

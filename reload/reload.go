@@ -4,11 +4,13 @@
 // the integration hooks (trust store, hash links), then send the reload
 // signal, or restart the server when a file it only reads at start-up
 // changed or the key type changed (an OpenSSL server keeps the old
-// certificate beside a new one of another type; see keytype.go). A change
-// that fails validation is refused with one logged line and nothing else
-// happens: the server keeps serving the old certificate and new handshakes
-// keep working; the change is remembered, so the next good change does
-// what the refused one would have done.
+// certificate beside a new one of another type; see keytype.go). A pair
+// that fails its checks may be a renewal half done: it waits for the
+// changes that complete it, and is refused only when it is still bad after
+// Config.Settle (settle.go). A change that is refused gets one logged line
+// and nothing else happens: the server keeps serving the old certificate
+// and new handshakes keep working; the change is remembered, so the next
+// good change does what the refused one would have done.
 //
 // It does not detect changes (watch does) or run processes (supervisor
 // does); both meet here through Changed and the Target interface.
@@ -57,8 +59,13 @@ type Config struct {
 	Owner     *owner.Owner   // owner of the copies; nil: unchanged
 	RestartOn []string       // a change of one of these restarts instead of signalling
 	Signal    syscall.Signal // the reload signal; zero: SIGHUP
-	Hooks     []Hook
-	Log       *slog.Logger
+	// Settle is how long a pair that fails its checks may wait for the
+	// changes that complete it before it is refused (settle.go); zero
+	// refuses it at the first check. Run must run for a refusal to come
+	// without a further change.
+	Settle time.Duration
+	Hooks  []Hook
+	Log    *slog.Logger
 	// Initial is the pair the server starts with, as the preparation
 	// checked (and copied) it. Its key type is the one the server loaded
 	// first; without it, that type is read from disk when the Reloader is
@@ -94,17 +101,33 @@ func (c *Config) Check() error {
 }
 
 // Reloader applies changes. Changed may be called from several goroutines
-// (the watcher, a renewal loop); calls are serialised.
+// (the watchers, a renewal loop) and from Run; calls are serialised, so a
+// change that arrives while a reload is under way is checked once that
+// reload is done.
 type Reloader struct {
 	cfg    Config
 	target Target
 	log    *slog.Logger
-	now    func() time.Time // test seam
+	now    func() time.Time // test seam: the time certificates must be valid at
 
 	mu      sync.Mutex
-	pending []string // changed since the last successful reload
-	served  keyType  // of the pair the server last loaded
+	pending []string  // changed since the last successful reload
+	served  keyType   // of the pair the server last loaded
+	loaded  *Snapshot // the pair the server last loaded; nil: not known
+	acted   time.Time // when the server was last signalled or restarted
+	settle  settling  // a failing pair waiting for more changes
+
+	forward chan struct{} // Forward's request, for Run; room for one
 }
+
+// readTime is how long the server has, after a reload signal or a restart
+// request, to read the files it was told to read before certinit checks,
+// copies and signals again. It reads them a moment after the signal, one file after
+// the other; a copy landing in between would give it a certificate and a
+// key from two renewals, which it cannot load (it would then serve the
+// certificate without its key until the next signal). Changes that arrive
+// meanwhile wait, and are checked together once it has passed.
+const readTime = 100 * time.Millisecond
 
 // New returns a Reloader for cfg that acts on target.
 func New(cfg Config, target Target) *Reloader {
@@ -115,7 +138,36 @@ func New(cfg Config, target Target) *Reloader {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Reloader{cfg: cfg, target: target, log: log, now: time.Now, served: startingKeyType(cfg)}
+	return &Reloader{cfg: cfg, target: target, log: log, now: time.Now, served: startingKeyType(cfg),
+		loaded: cfg.Initial, settle: newSettling(), forward: make(chan struct{}, 1)}
+}
+
+// Forward asks for the reload signal to be sent to the server for someone
+// who sent it to certinit (kill -HUP 1): Run sends it in step with
+// certinit's own reloads, never while the copies are being written nor
+// within readTime of the last signal, which the server might still be
+// reading for, or miss while it reloads. Requests made before Run sends
+// one are sent as one, and a request is always followed by a signal sent
+// after it. It does not block.
+func (r *Reloader) Forward() {
+	select {
+	case r.forward <- struct{}{}:
+	default: // one is pending, and will be sent after this request
+	}
+}
+
+// forwardSignal sends the reload signal for Forward.
+func (r *Reloader) forwardSignal(ctx context.Context) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.waitRead(ctx) != nil {
+		return
+	}
+	r.log.Debug("forwarding signal", "signal", supervisor.SignalName(r.cfg.Signal))
+	if err := r.target.Signal(r.cfg.Signal); err != nil {
+		r.log.Warn("cannot forward the reload signal", "err", err)
+	}
+	r.acted = time.Now()
 }
 
 // Renewed is the entry point for in-process renewals (ACME, local issuer):
@@ -125,10 +177,14 @@ func (r *Reloader) Renewed(ctx context.Context, paths []string) error {
 	return r.Changed(ctx, paths)
 }
 
-// Changed handles changed paths: validate, copy, hooks, then signal or
-// restart. It restarts when a --restart-on path changed or when the new
-// pair's key type differs from the one the server loaded last. A refused
-// change returns its reason (already logged) and is kept pending.
+// Changed handles changed paths: check the pair as it is now, then
+// validate, copy, run the hooks, and signal or restart. It restarts when a
+// --restart-on path changed or when the new pair's key type differs from
+// the one the server loaded last. A pair that is the one the server
+// already has, with nothing else changed, is left alone. A pair that fails
+// its checks waits for more changes (settle.go) and Changed returns nil;
+// a change that is refused returns its reason (already logged) and stays
+// pending.
 func (r *Reloader) Changed(ctx context.Context, changed []string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -137,28 +193,81 @@ func (r *Reloader) Changed(ctx context.Context, changed []string) error {
 			r.pending = append(r.pending, p)
 		}
 	}
-	snap, err := r.apply(ctx, r.pending)
+	return r.check(ctx)
+}
+
+// waitRead waits until the server has had readTime since it was last
+// signalled or restarted; the caller holds mu, so every other change waits
+// too and is checked with this one.
+func (r *Reloader) waitRead(ctx context.Context) error {
+	left := readTime - time.Since(r.acted)
+	if r.acted.IsZero() || left <= 0 {
+		return nil
+	}
+	t := time.NewTimer(left)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// check does what Changed says with what is pending, once the server has
+// read what it was last told to; the caller holds mu.
+func (r *Reloader) check(ctx context.Context) error {
+	if err := r.waitRead(ctx); err != nil {
+		return err
+	}
+	// The pair is checked on any change, not only its own: the signal
+	// makes the server reload it too.
+	var snap *Snapshot
+	if r.cfg.Files.Cert != "" {
+		var err error
+		if snap, err = Load(r.cfg.Files, r.cfg.Roots, r.now()); err != nil {
+			if r.unsettled(err) {
+				return nil
+			}
+			return r.refuse(err)
+		}
+		r.settled()
+		if r.loaded != nil && snap.sameBytes(r.loaded) && !slices.ContainsFunc(r.pending, r.notPair) {
+			r.log.Debug("pair as served", "path", r.cfg.Files.Cert)
+			r.pending = nil
+			return nil
+		}
+	}
+	err := r.prepare(ctx, snap, r.pending)
 	if errors.Is(err, ErrSuperseded) {
 		// Not a problem with the files: they changed again while being
 		// handled, and the watcher brings that change here next.
 		r.log.Info("reload deferred", "reason", err.Error(), "changed", r.pending)
 		return nil
 	} else if err != nil {
-		r.log.Error("reload refused", "reason", err.Error(), "changed", r.pending)
-		return err
+		return r.refuse(err)
 	}
 	all := r.pending
 	r.pending = nil
+	return r.act(all, snap)
+}
+
+// refuse logs the one line of a refused change and returns its reason.
+func (r *Reloader) refuse(err error) error {
+	r.log.Error("reload refused", "reason", err.Error(), "changed", r.pending)
+	return err
+}
+
+// notPair reports whether p is none of the pair's files.
+func (r *Reloader) notPair(p string) bool { return !slices.Contains(r.cfg.Files.list(), p) }
+
+// act restarts or signals the server for a good change with pair snap (nil
+// without --cert), and records snap as loaded once that is done.
+func (r *Reloader) act(changed []string, snap *Snapshot) error {
 	next := r.served
 	if snap != nil {
 		next = leafKeyType(snap.Pair.Chain[0])
 	}
-	return r.act(all, next)
-}
-
-// act restarts or signals the server for a good change, whose pair (if
-// any) has key type next, and records next as served once that is done.
-func (r *Reloader) act(changed []string, next keyType) error {
 	var why string
 	var keyTypes []any
 	switch {
@@ -174,47 +283,46 @@ func (r *Reloader) act(changed []string, next keyType) error {
 		if err := r.target.Restart(); err != nil {
 			return err
 		}
-		r.served = next
-		return nil
+	} else {
+		r.log.Info("reloading", "signal", supervisor.SignalName(r.cfg.Signal), "changed", changed)
+		if err := r.target.Signal(r.cfg.Signal); err != nil {
+			r.log.Error("reload signal failed", "err", err)
+			return err
+		}
 	}
-	r.log.Info("reloading", "signal", supervisor.SignalName(r.cfg.Signal), "changed", changed)
-	if err := r.target.Signal(r.cfg.Signal); err != nil {
-		r.log.Error("reload signal failed", "err", err)
-		return err
-	}
+	r.acted = time.Now()
 	r.served = next
+	if snap != nil {
+		r.loaded = snap
+	}
 	return nil
 }
 
-// apply validates and prepares everything the server will read; it
-// changes nothing the server uses unless every check passed. It returns
-// the validated pair (nil without --cert).
-func (r *Reloader) apply(ctx context.Context, changed []string) (*Snapshot, error) {
-	// The pair is checked on any change, not only its own: the signal
-	// makes the server reload it too.
-	var snap *Snapshot
-	if r.cfg.Files.Cert != "" {
-		var err error
-		if snap, err = Load(r.cfg.Files, r.cfg.Roots, r.now()); err != nil {
-			return nil, err
-		}
-	}
+// prepare validates and prepares everything the server will read besides
+// the checked pair snap (nil without --cert): the other changed files, the
+// copy, the hooks. It changes nothing the server uses unless every check
+// passed. The pair's files are not read again here: Load has just checked
+// them, and a change since then is the next check's (settle.go).
+func (r *Reloader) prepare(ctx context.Context, snap *Snapshot, changed []string) error {
 	for _, p := range changed {
+		if !r.notPair(p) {
+			continue
+		}
 		if err := checkPEM(p); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if snap != nil && r.cfg.CopyTo != "" {
 		if _, err := snap.CopyToIfCurrent(ctx, r.cfg.CopyTo, r.cfg.Owner); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for _, h := range r.cfg.Hooks {
 		if err := h.Run(ctx, changed); err != nil {
-			return nil, fmt.Errorf("%s: %w", h.Name, err)
+			return fmt.Errorf("%s: %w", h.Name, err)
 		}
 	}
-	return snap, nil
+	return nil
 }
 
 // checkPEM refuses a changed file that holds PEM but does not parse to the

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -123,16 +124,32 @@ func verifyChain(certPath string, leaf *x509.Certificate, inter []*x509.Certific
 	return nil
 }
 
+// sameBytes reports whether s and o hold the same files with the same bytes.
+func (s *Snapshot) sameBytes(o *Snapshot) bool {
+	if s.Files != o.Files {
+		return false
+	}
+	for _, p := range s.Files.list() {
+		if !bytes.Equal(s.data[p], o.data[p]) {
+			return false
+		}
+	}
+	return true
+}
+
 // ErrSuperseded is wrapped by CopyToIfCurrent when a source file no
 // longer holds the bytes that were checked.
 var ErrSuperseded = errors.New("changed again after it was checked; the newer files are copied next")
 
 // Current checks that the source files still hold the bytes that were
-// checked. If one does not, the error wraps ErrSuperseded and names it; a
-// file that cannot be read now gives that error.
+// checked. If one does not, or is gone (certbot unlinks a live/ link before
+// it creates the new one), the error wraps ErrSuperseded and names it; a
+// file that cannot be read now for another reason gives that error.
 func (s *Snapshot) Current() error {
 	now, err := readAll(s.Files.list())
-	if err != nil {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %w", err, ErrSuperseded)
+	} else if err != nil {
 		return err
 	}
 	for _, p := range s.Files.list() {
@@ -157,13 +174,19 @@ func (s *Snapshot) Current() error {
 //   - a file that already holds exactly these bytes, mode and owner is not
 //     rewritten, so a second process copying the same renewal changes
 //     nothing;
-//   - the files are written complete and durable under temporary names
-//     first, then renamed into place one right after the other, the
-//     certificate first: a reader that opens the certificate and then the
-//     key just between those renames gets the new certificate with the old
-//     key. That gap holds no write and no fsync, only the next rename; no
-//     scheme can close it for a reader that opens two files at two
-//     moments. certinit signals its own server only after the whole copy.
+//   - the files are written complete under temporary names first, then
+//     renamed into place one right after the other, the certificate first:
+//     a reader that opens the certificate and then the key just between
+//     those renames gets the new certificate with the old key. That gap
+//     holds no write, only the next rename; no scheme can close it for a reader that opens
+//     two files at two moments. certinit signals its own server only after
+//     the whole copy, and copies again only after the server has read it
+//     (Reloader).
+//
+// The copies are not fsynced (atomicfile.Options.NoSync): they are derived
+// from the source, and every start of certinit copies again whatever does
+// not hold the source's bytes, so a copy that a power cut left empty or
+// old never reaches the server.
 func (s *Snapshot) CopyTo(ctx context.Context, dir string, o *owner.Owner) ([]string, error) {
 	return s.copyTo(ctx, dir, o, false)
 }
@@ -194,6 +217,7 @@ func (s *Snapshot) copyTo(ctx context.Context, dir string, o *owner.Owner, ifCur
 	}
 	var files []copyFile
 	wo := o.WriteOptions()
+	wo.NoSync = true
 	for _, src := range []string{s.Files.Cert, s.Files.Chain, s.Files.Key} {
 		if src == "" {
 			continue
@@ -218,10 +242,9 @@ type copyFile struct {
 }
 
 // commit writes the files as one group through atomicfile.WriteFiles: each
-// complete and durable under a temporary name first, then all renamed into
-// place back to back, so a reader can meet the new certificate beside the
-// old key only between two renames, never while a file is written or
-// synced.
+// complete under a temporary name first, then all renamed into place back
+// to back, so a reader can meet the new certificate beside the old key only
+// between two renames, never while a file is written.
 func commit(dir string, files []copyFile, wo atomicfile.Options) (written []string, err error) {
 	group := make([]atomicfile.File, len(files))
 	for i, f := range files {

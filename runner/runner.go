@@ -58,7 +58,8 @@ type Config struct {
 	Watch       []string       // --watch: more paths whose change reloads
 	RestartOn   []string       // --restart-on: paths whose change restarts COMMAND
 	Signal      syscall.Signal // --reload-signal; zero: SIGHUP
-	Debounce    time.Duration  // --debounce; zero: the watcher's default
+	Debounce    time.Duration  // --debounce: quiet period for the paths besides the pair; zero: none
+	Settle      time.Duration  // --settle: how long a failing pair waits for more changes; zero: not at all
 	Poll        time.Duration  // --poll: backstop rescan interval; zero: none
 	StopTimeout time.Duration  // --stop-timeout; zero: the supervisor's default
 }

@@ -109,6 +109,12 @@ func (b *broker) servedTLS() (*big.Int, error) {
 	return c.(*tls.Conn).ConnectionState().PeerCertificates[0].SerialNumber, nil
 }
 
+// waitServedTLS is waitServed through servedTLS.
+func (b *broker) waitServedTLS(serial *big.Int, within time.Duration) time.Duration {
+	b.t.Helper()
+	return mosquittotest.WaitServed(b.t, within, serial, b.servedTLS)
+}
+
 // handshaker does verified TLS handshakes with the broker until stopped.
 type handshaker struct {
 	stopc chan struct{}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"slices"
 	"sync"
+	"syscall"
+	"time"
 
 	"github.com/certinit/certinit/acme"
 	"github.com/certinit/certinit/internal/pemfile"
@@ -13,7 +15,7 @@ import (
 	"github.com/certinit/certinit/watch"
 )
 
-// supervise runs COMMAND under sup with the watcher, the reloader and the
+// supervise runs COMMAND under sup with the watchers, the reloader and the
 // renewal loop around it, until COMMAND exits for good.
 func (s *state) supervise(ctx context.Context, sup *supervisor.Supervisor) (int, error) {
 	rl := reload.New(reload.Config{
@@ -23,36 +25,56 @@ func (s *state) supervise(ctx context.Context, sup *supervisor.Supervisor) (int,
 		Owner:     s.cfg.copyOwner(),
 		RestartOn: s.cfg.RestartOn,
 		Signal:    s.cfg.Signal,
+		Settle:    s.cfg.Settle,
 		Hooks:     s.reloadHooks(),
 		Log:       s.log,
-		Initial:   s.snap, // the key type the server starts with
+		Initial:   s.snap, // the key type and bytes the server starts with
 	}, sup)
+	// The reload signal sent to certinit goes to COMMAND in step with the
+	// reloads: never while the copies are being written or COMMAND is still
+	// reading the last ones.
+	sup.Redirect(s.signal(), rl.Forward)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var wg sync.WaitGroup
-	var w *watch.Watcher
-	if paths := s.watchPaths(); len(paths) > 0 {
-		// The baseline is what the paths hold now, before COMMAND reads
-		// them. A change of the pair or a --trust file between the
-		// preparation and the baseline is caught by changedSincePrepare,
-		// once COMMAND runs: a reload is for a running COMMAND.
-		poll := s.cfg.Poll
-		if poll == 0 {
-			poll = -1 // watch.Options: negative disables
+	// The baselines are what the paths hold now, before COMMAND reads
+	// them. A change of the pair or a --trust file between the
+	// preparation and the baseline is caught by changedSincePrepare, once
+	// COMMAND runs: a reload is for a running COMMAND.
+	pair, others := s.watchPaths()
+	var watchers []*watch.Watcher
+	defer func() {
+		for _, w := range watchers {
+			w.Close()
 		}
-		var err error
-		if w, err = watch.New(paths, watch.Options{Debounce: s.cfg.Debounce, Poll: poll, Log: s.log}); err != nil {
+	}()
+	for _, g := range []struct {
+		paths    []string
+		debounce time.Duration
+	}{
+		{pair, 0}, // checked at every event; a pair half done settles (reload.Config.Settle)
+		{others, s.cfg.Debounce},
+	} {
+		if len(g.paths) == 0 {
+			continue
+		}
+		w, err := watch.New(g.paths, watch.Options{Debounce: g.debounce, Poll: s.pollInterval(), Log: s.log})
+		if err != nil {
 			return 0, err
 		}
-		sup.AfterStart(func() {
-			wg.Go(func() {
-				if changed := s.changedSincePrepare(); len(changed) > 0 {
-					_ = rl.Changed(ctx, changed)
-				}
-				_ = w.Run(ctx, func(changed []string) { _ = rl.Changed(ctx, changed) })
-			})
-		})
+		watchers = append(watchers, w)
 	}
+	var wg sync.WaitGroup
+	sup.AfterStart(func() {
+		wg.Go(func() { rl.Run(ctx) })
+		wg.Go(func() {
+			if changed := s.changedSincePrepare(); len(changed) > 0 {
+				_ = rl.Changed(ctx, changed)
+			}
+			for _, w := range watchers {
+				wg.Go(func() { _ = w.Run(ctx, func(changed []string) { _ = rl.Changed(ctx, changed) }) })
+			}
+		})
+	})
 	if s.issuer != nil {
 		// A renewal goes through the path of a file change: validate,
 		// copy, hooks, signal.
@@ -63,22 +85,46 @@ func (s *state) supervise(ctx context.Context, sup *supervisor.Supervisor) (int,
 	code, err := sup.Run(ctx)
 	cancel()
 	wg.Wait()
-	if w != nil {
-		w.Close()
-	}
 	return code, err
 }
 
-// watchPaths are the files and directories whose change matters. The ACME
-// output is not among them: certinit writes it itself and reloads through
-// the renewal callback, so a watch would reload twice.
-func (s *state) watchPaths() []string {
-	var pair []string
-	if s.issuer == nil {
-		pair = []string{s.files.Cert, s.files.Key, s.files.Chain}
+// signal is the reload signal (--reload-signal).
+func (s *state) signal() syscall.Signal {
+	if s.cfg.Signal == 0 {
+		return syscall.SIGHUP
 	}
-	var paths []string
-	for _, p := range slices.Concat(pair, s.cfg.Trust, s.cfg.Rehash, s.cfg.Watch, s.cfg.RestartOn) {
+	return s.cfg.Signal
+}
+
+// pollInterval is the watchers' backstop rescan interval (watch.Options:
+// negative disables it).
+func (s *state) pollInterval() time.Duration {
+	if s.cfg.Poll == 0 {
+		return -1
+	}
+	return s.cfg.Poll
+}
+
+// watchPaths are the files and directories whose change matters: the pair
+// (--cert, --key, --chain), checked at every event, and the others
+// (--trust, --rehash, --watch, --restart-on), acted on after --debounce.
+// The ACME output is not among them: certinit writes it itself and reloads
+// through the renewal callback, so a watch would reload twice.
+func (s *state) watchPaths() (pair, others []string) {
+	if s.issuer == nil {
+		pair = addPaths(nil, s.files.Cert, s.files.Key, s.files.Chain)
+	}
+	for _, p := range slices.Concat(s.cfg.Trust, s.cfg.Rehash, s.cfg.Watch, s.cfg.RestartOn) {
+		if !slices.Contains(pair, p) {
+			others = addPaths(others, p)
+		}
+	}
+	return pair, others
+}
+
+// addPaths appends each non-empty path not yet in paths.
+func addPaths(paths []string, add ...string) []string {
+	for _, p := range add {
 		if p != "" && !slices.Contains(paths, p) {
 			paths = append(paths, p)
 		}

@@ -243,15 +243,15 @@ func TestChangedSincePrepare(t *testing.T) {
 }
 
 // TestWatchPaths: run watches the pair, the trust files, the rehash
-// directories and the --watch and --restart-on paths, each once; not the
-// ACME output, which it writes itself.
+// directories and the --watch and --restart-on paths, each once, the pair
+// apart from the others; not the ACME output, which it writes itself.
 func TestWatchPaths(t *testing.T) {
 	cfg := Config{Cert: "/p/cert.pem", Key: "/p/key.pem", Trust: []string{"/t/ca.pem"}, Rehash: []string{"/capath"},
 		Watch: []string{"/conf", "/p/cert.pem"}, RestartOn: []string{"/t/ca.pem", "/clients.pem"}}
 	s := &state{cfg: cfg, files: cfg.pair()}
 	want := []string{"/p/cert.pem", "/p/key.pem", "/t/ca.pem", "/capath", "/conf", "/clients.pem"}
-	if got := s.watchPaths(); !slices.Equal(got, want) {
-		t.Fatalf("watchPaths = %q, want %q", got, want)
+	if pair, others := s.watchPaths(); !slices.Equal(slices.Concat(pair, others), want) || len(pair) != 2 {
+		t.Fatalf("watchPaths = %q and %q, want %q with the first two apart", pair, others, want)
 	}
 	iss, err := acme.New(acme.Config{Issuer: acme.IssuerLocal, Domains: []string{"localhost"}, Out: t.TempDir()}, nil)
 	if err != nil {
@@ -259,7 +259,7 @@ func TestWatchPaths(t *testing.T) {
 	}
 	s = &state{cfg: Config{ACME: &acme.Config{Out: "/out"}, Watch: []string{"/conf"}}, issuer: iss}
 	s.files = s.cfg.pair()
-	if got := s.watchPaths(); !slices.Equal(got, []string{"/conf"}) {
-		t.Fatalf("with ACME: watchPaths = %q, want only /conf", got)
+	if pair, others := s.watchPaths(); len(pair) != 0 || !slices.Equal(others, []string{"/conf"}) {
+		t.Fatalf("with ACME: watchPaths = %q and %q, want only /conf", pair, others)
 	}
 }

@@ -48,18 +48,34 @@ type Options struct {
 // Supervisor runs a command. Create it with New, call Run once; Signal and
 // Restart may be called from any goroutine while Run runs.
 type Supervisor struct {
-	opts    Options
-	path    string
-	log     *slog.Logger
-	reqs    chan request
-	done    chan struct{}
-	started func() // see AfterStart
+	opts     Options
+	path     string
+	log      *slog.Logger
+	reqs     chan request
+	done     chan struct{}
+	started  func()                    // see AfterStart
+	redirect map[syscall.Signal]func() // see Redirect
 }
 
 // AfterStart makes Run call f, on its own goroutine, once the command has
 // first started: for work that should not delay that start (f should only
 // start goroutines). Call it before Run.
 func (s *Supervisor) AfterStart(f func()) { s.started = f }
+
+// Redirect makes Run call f instead of forwarding sig each time certinit
+// receives it, for a caller that sends sig to the child itself (through
+// Signal) in step with its own use of it: certinit run's reloader, for the
+// reload signal. f must not block. SIGTERM and SIGINT, which stop the
+// child, are always forwarded. Call it before Run.
+func (s *Supervisor) Redirect(sig syscall.Signal, f func()) {
+	if stopSignals[sig] {
+		return
+	}
+	if s.redirect == nil {
+		s.redirect = map[syscall.Signal]func(){}
+	}
+	s.redirect[sig] = f
+}
 
 type request struct {
 	restart bool
@@ -162,6 +178,10 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 	for {
 		select {
 		case sys := <-sigs.C:
+			if f := s.redirect[sys]; f != nil {
+				f()
+				continue
+			}
 			s.log.Debug("forwarding signal", "signal", SignalName(sys), "pid", child.Pid)
 			s.send(child, sys)
 			if stopSignals[sys] && st != stopping {

@@ -6,11 +6,15 @@
 // It watches the parent directories of every path and of every symlink met
 // while resolving it, because certbot's live/ link swap and Kubernetes'
 // ..data swap never fire an event on the file's own name, and a rename over a
-// file drops a per-file watch. Links are re-resolved on every event, events
-// are debounced (certbot updates four links in a row: one change), a slow
-// poll backstops anything inotify cannot see (a parent directory renamed, a
-// network file system, an exhausted inotify limit), and a change is reported
-// only when a SHA-256 of the content differs. Files are read through
+// file drops a per-file watch. Links are re-resolved on every event. With a
+// debounce the paths are scanned once the directories have been quiet for it
+// (a rehash or a trust install that is half done is not reported as what it
+// is in the middle of); without one they are scanned at every event, and a
+// caller that judges what it gets (reload, for the certificate pair) sees
+// each step of a multi-file update. A slow poll backstops anything inotify
+// cannot see (a parent directory renamed, a network file system, an
+// exhausted inotify limit), and a change is reported only when a SHA-256 of
+// the content differs. Files are read through
 // internal/userfile: a FIFO or a device at a watched path is a change to
 // "unreadable", reported once, never a read that blocks the next scan.
 //
@@ -29,7 +33,8 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// Defaults, as documented for certinit run's --debounce and --poll.
+// Defaults, as documented for certinit run's --debounce and --poll. The
+// watcher itself has no default debounce: zero scans at every event.
 const (
 	DefaultDebounce = 500 * time.Millisecond
 	DefaultPoll     = 60 * time.Second
@@ -39,11 +44,13 @@ const (
 // scan: at most this many debounce periods after the first event of a burst.
 const maxDelayFactor = 4
 
-// Options tune a Watcher. The zero value uses the defaults.
+// Options tune a Watcher.
 type Options struct {
-	// Debounce is how long the directories must be quiet before a scan.
+	// Debounce is how long the directories must be quiet before a scan;
+	// zero scans at every event that may concern a path.
 	Debounce time.Duration
-	// Poll is the interval of the backstop scan; negative disables it.
+	// Poll is the interval of the backstop scan; zero is DefaultPoll,
+	// negative disables it.
 	Poll time.Duration
 	// Log receives one line per decision; nil discards.
 	Log *slog.Logger
@@ -61,6 +68,7 @@ type Watcher struct {
 	baseline map[string]fingerprint
 	byDir    map[string]bool // directories that are some path's target: every entry matters
 	names    map[string]bool // entries whose events matter
+	dirs     map[string]bool // the directories watched: their own removal or rename matters
 }
 
 // New sets up the watches and records the current content of every path as
@@ -70,9 +78,7 @@ func New(paths []string, opts Options) (*Watcher, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("watch: no paths to watch")
 	}
-	if opts.Debounce <= 0 {
-		opts.Debounce = DefaultDebounce
-	}
+	opts.Debounce = max(opts.Debounce, 0)
 	if opts.Poll == 0 {
 		opts.Poll = DefaultPoll
 	}
@@ -112,7 +118,8 @@ func (w *Watcher) Close() error {
 // Run delivers changes to onChange until ctx is done; it does not close
 // the watcher. onChange runs on Run's goroutine, so a slow handler delays
 // the next scan but never overlaps itself; events arriving meanwhile are
-// kept and lead to one more scan.
+// kept, and the first scan after it reports everything they changed (the
+// scans for the rest of them find nothing new).
 func (w *Watcher) Run(ctx context.Context, onChange func(changed []string)) error {
 	var events <-chan fsnotify.Event
 	var errs <-chan error
@@ -130,7 +137,17 @@ func (w *Watcher) Run(ctx context.Context, onChange func(changed []string)) erro
 	defer debounce.Stop()
 	var burstStart time.Time // zero: no scan pending
 
+	scan := func(why string) {
+		burstStart = time.Time{}
+		if changed := w.scan(why); len(changed) > 0 {
+			onChange(changed)
+		}
+	}
 	schedule := func() {
+		if w.opts.Debounce == 0 {
+			scan("event")
+			return
+		}
 		now := time.Now()
 		if burstStart.IsZero() {
 			burstStart = now
@@ -140,12 +157,6 @@ func (w *Watcher) Run(ctx context.Context, onChange func(changed []string)) erro
 			delay = max(latest.Sub(now), 0)
 		}
 		debounce.Reset(delay)
-	}
-	scan := func(why string) {
-		burstStart = time.Time{}
-		if changed := w.scan(why); len(changed) > 0 {
-			onChange(changed)
-		}
 	}
 
 	for {
@@ -201,6 +212,7 @@ func (w *Watcher) resolveAll() {
 	w.byDir = map[string]bool{}
 	w.names = map[string]bool{}
 	want := map[string]bool{}
+	w.dirs = want
 	for _, p := range w.paths {
 		t := resolve(p)
 		for _, d := range t.dirs {
@@ -236,8 +248,12 @@ func (w *Watcher) resolveAll() {
 }
 
 // relevant reports whether an event on name can change any watched path.
+// The removal or rename of a watched directory itself is one: inotify drops
+// its watch, and only the scan that follows watches the directory again if
+// it was recreated meanwhile (fsnotify forgets the old watch before it
+// delivers that event, so the scan adds the new one).
 func (w *Watcher) relevant(name string) bool {
-	return w.names[name] || w.byDir[filepath.Dir(name)] || w.byDir[name]
+	return w.names[name] || w.byDir[filepath.Dir(name)] || w.byDir[name] || w.dirs[name]
 }
 
 func (w *Watcher) dirCount() int {

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/certinit/certinit/acme"
+	"github.com/certinit/certinit/reload"
 	"github.com/certinit/certinit/runner"
 	"github.com/certinit/certinit/supervisor"
 	"github.com/certinit/certinit/watch"
@@ -24,15 +25,18 @@ func (a *app) runCommand() *cli.Command {
 			"them to --copy-to owned by --owner), then starts COMMAND as its supervisor: forwards signals,\n" +
 			"reaps zombies as PID 1, exits with COMMAND's code. It watches the certificate files, --trust\n" +
 			"files, --rehash directories, --watch and --restart-on paths, and renews --acme-domain\n" +
-			"certificates; on a change that loads as a valid pair it copies it, re-installs trust and\n" +
-			"rehashes as needed and sends --reload-signal, or restarts COMMAND when a --restart-on file\n" +
-			"changed. An invalid change is refused and logged; the server keeps its last good\n" +
-			"certificate. --exec replaces certinit with COMMAND instead.",
+			"certificates. The pair is checked at every event: once it loads as a valid pair that differs\n" +
+			"from the one served, certinit copies it, re-installs trust and rehashes as needed and sends\n" +
+			"--reload-signal, or restarts COMMAND when a --restart-on file changed. The other paths are\n" +
+			"acted on after --debounce of quiet. A pair that stays invalid for --settle is refused and\n" +
+			"logged; the server keeps its last good certificate. --exec replaces certinit with COMMAND\n" +
+			"instead.",
 		Flags: append(prepareFlags(),
 			&cli.StringSliceFlag{Name: "watch", Usage: "also watch `PATH` (file or directory); a change reloads (repeatable)"},
 			&cli.StringFlag{Name: "reload-signal", Value: "HUP", Usage: "`SIG` that makes COMMAND reload its certificates (HUP, USR1, USR2, INT, QUIT, TERM, WINCH, ALRM)"},
 			&cli.StringSliceFlag{Name: "restart-on", Usage: "restart COMMAND instead of signalling when `PATH` changes (repeatable)"},
-			durationFlag("debounce", watch.DefaultDebounce, "quiet `DURATION` after a file event before acting", ""),
+			durationFlag("debounce", watch.DefaultDebounce, "quiet `DURATION` after an event before acting on --trust files, --rehash directories, --watch and --restart-on paths (the pair is checked at every event)", "acts at every event"),
+			durationFlag("settle", reload.DefaultSettle, "refuse a pair that fails its checks only when it still does `DURATION` later (a renewal half done gets that long to complete)", "refuses it at the first failing check"),
 			durationFlag("poll", watch.DefaultPoll, "rescan every `DURATION` even without events", "turns the rescan off"),
 			durationFlag("stop-timeout", supervisor.DefaultStopTimeout, "`DURATION` COMMAND gets after SIGTERM/SIGINT before SIGKILL", ""),
 			&cli.BoolFlag{Name: "exec", Usage: "after preparing, replace certinit with COMMAND (nothing is watched)"},
@@ -106,13 +110,14 @@ func (a *app) runAction(c *cli.Context) error {
 		return usageErrorf("--reload-signal: %v", err)
 	}
 	cfg.Watch, cfg.RestartOn = c.StringSlice("watch"), c.StringSlice("restart-on")
-	cfg.Debounce, cfg.Poll, cfg.StopTimeout = durationOf(c, "debounce"), durationOf(c, "poll"), durationOf(c, "stop-timeout")
+	cfg.Debounce, cfg.Settle = durationOf(c, "debounce"), durationOf(c, "settle")
+	cfg.Poll, cfg.StopTimeout = durationOf(c, "poll"), durationOf(c, "stop-timeout")
 	if cfg.Exec = c.Bool("exec"); cfg.Exec {
 		if cfg.ACME != nil {
 			return usageErrorf("--exec leaves nothing running to renew certificates: --%s cannot be used with it (use init for a one-off)",
 				acmeFlagName(acmePrefix, "domain"))
 		}
-		for _, f := range []string{"watch", "restart-on", "reload-signal", "debounce", "poll", "stop-timeout"} {
+		for _, f := range []string{"watch", "restart-on", "reload-signal", "debounce", "settle", "poll", "stop-timeout"} {
 			if c.IsSet(f) {
 				return usageErrorf("--exec leaves nothing running to watch or signal: --%s cannot be used with it", f)
 			}

@@ -92,7 +92,7 @@ func TestRunFIFOAtWatchedCert(t *testing.T) {
 	port := testutil.FreePort(t)
 	conf := testutil.WriteFile(t, dir, "mosquitto.conf", []byte(fmt.Sprintf(
 		"listener %d 127.0.0.1\ncertfile %s\nkeyfile %s\nallow_anonymous true\npersistence false\nuser root\n", port, cert, key)))
-	logs := testutil.StartCertinit(t, false, "run", "--cert", cert, "--key", key, "--debounce", "50ms", "--poll", "100ms", "--", mosq, "-c", conf).Logs
+	logs := testutil.StartCertinit(t, false, "run", "--cert", cert, "--key", key, "--settle", "1s", "--poll", "100ms", "--", mosq, "-c", conf).Logs
 	served := func() (*big.Int, error) { return mosquittotest.ServedSerial(t, port, caFile, "127.0.0.1") }
 	mosquittotest.WaitServed(t, 20*time.Second, first, served)
 

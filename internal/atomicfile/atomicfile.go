@@ -40,6 +40,12 @@ type Options struct {
 	// (-1 leaves that id unchanged). The zero Options leave ownership alone.
 	Chown    bool
 	UID, GID int
+	// NoSync skips the fsyncs, of the files and of the directory, for
+	// copies that certinit rebuilds from their source at every start: a
+	// reader still gets each file complete (the rename gives that), but a
+	// power cut may leave the old file, or an empty one, which the next
+	// start replaces. Everything else is durable.
+	NoSync bool
 }
 
 // ErrNotRegular is matched (errors.Is) by every refusal of this package to
@@ -103,8 +109,10 @@ func fill(f *os.File, data []byte, perm fs.FileMode, o Options) error {
 	if _, err := f.Write(data); err != nil {
 		return err
 	}
-	if err := f.Sync(); err != nil {
-		return err
+	if !o.NoSync {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("fsync: %w", err)
+		}
 	}
 	return f.Close()
 }

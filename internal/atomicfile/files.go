@@ -17,9 +17,9 @@ type File struct {
 
 // WriteFiles replaces a group of files that readers load together (a
 // certificate and its key): every file is first written complete and
-// durable under a temporary name beside its destination, then all are
-// renamed into place one right after the other, in the order given, and
-// each directory is fsynced. A reader that opens the files one by one can
+// durable (unless o.NoSync) under a temporary name beside its destination,
+// then all are renamed into place one right after the other, in the order
+// given, and each directory is fsynced (unless o.NoSync). A reader that opens the files one by one can
 // meet a mix of old and new only between those renames; a failure before
 // them leaves every destination as it was. Like WriteFile it refuses to
 // replace anything but a regular file, and it leaves no temporary file
@@ -58,6 +58,9 @@ func WriteFiles(files []File, o Options) ([]string, error) {
 		}
 		written = append(written, f.Path)
 		dirs[parent(f.Path)] = true
+	}
+	if o.NoSync {
+		return written, nil
 	}
 	for d := range dirs {
 		if err := SyncDir(d); err != nil {
