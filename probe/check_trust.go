@@ -213,7 +213,7 @@ func (ck *checkRun) servesTLS(o origin, certs []*x509.Certificate) {
 func (ck *checkRun) bridgeClient(o origin, certs []*x509.Certificate, bridge string) {
 	for i, c := range certs {
 		if why := notForClients(c, i > 0); why != "" {
-			ck.add(o, "%s: the remote broker of %s %s when it requires client certificates. %s (for a bridge: remote_username and remote_password)", why, bridge, refusedBy, clientAuthFix)
+			ck.add(o, "%s: the remote broker of %s refuses it when it requires client certificates %s. %s (for a bridge: remote_username and remote_password)", why, bridge, purposeError, clientAuthFix)
 		}
 	}
 }

@@ -93,8 +93,9 @@ func notForClients(c *x509.Certificate, asCA bool) string {
 	return fmt.Sprintf("%s %q is not for TLS clients (%s, without clientAuth)", what, shortName(c), ekuNames(c))
 }
 
-// refusedBy says who refuses a certificate that is not for TLS clients.
-const refusedBy = `refuses it (OpenSSL: "unsuitable certificate purpose")`
+// purposeError is what OpenSSL says about a certificate its purpose
+// check refuses.
+const purposeError = `(OpenSSL: "unsuitable certificate purpose")`
 
 // clientPurposeNotes checks the client certificate chain given with
 // --cert; one sentence per certificate a broker would refuse, with the fix.
@@ -109,7 +110,7 @@ func clientPurposeNotes(client *tls.Certificate, certFile string) []string {
 			continue
 		}
 		if why := notForClients(c, i > 0); why != "" {
-			out = append(out, fmt.Sprintf("In --cert %s, the %s: a broker that verifies client certificates (require_certificate true) %s. %s.", certFile, why, refusedBy, clientAuthFix))
+			out = append(out, fmt.Sprintf("In --cert %s, the %s: a broker that verifies client certificates (require_certificate true) refuses it %s. %s.", certFile, why, purposeError, clientAuthFix))
 		}
 	}
 	return out
