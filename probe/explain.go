@@ -171,8 +171,8 @@ func (c *checker) capathHints(name []byte) []string {
 		base := filepath.Base(f.path)
 		switch {
 		case f.count > 1:
-			out = append(out, fmt.Sprintf("%s holds %q among %d certificates. OpenSSL's capath lookup reads one certificate per hash link, and rehash (openssl's or certinit's) links only files that hold one: run certinit trust rebuild --store dir:%s, which splits it into one file per certificate and links each.",
-				f.path, shortName(f.cert), f.count, c.trust.capath))
+			out = append(out, fmt.Sprintf("%s holds %q among %d certificates. OpenSSL's capath lookup reads one certificate per hash link, and rehash (openssl's or certinit's) links only files that hold one: %s.",
+				f.path, shortName(f.cert), f.count, bundleFix(c.trust.capath, f.path)))
 		case !f.pem:
 			out = append(out, fmt.Sprintf("%s holds %q in DER form; OpenSSL reads only PEM files through a capath: convert it (openssl x509 -inform der -in %s -out %s.pem) and run certinit rehash %s.",
 				f.path, shortName(f.cert), base, strings.TrimSuffix(base, filepath.Ext(base)), c.trust.capath))

@@ -10,6 +10,7 @@ import (
 	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/atomicfile"
 	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/truststore"
 )
 
 // hashDirProblems compares a capath directory's hash links with the
@@ -82,7 +83,19 @@ func hashDirProblems(dir string) []string {
 		}
 		objs, err := hashlink.ParseObjects(data)
 		if n := countCerts(objs); err == nil && n > 1 {
-			out = append(out, fmt.Sprintf("%s holds %d certificates; rehash (openssl's or certinit's) links only files that hold one, so OpenSSL never finds them: run certinit trust rebuild --store dir:%s, which splits it into one file per certificate and links each", name, n, dir))
+			// A bundle is fine beside files of one certificate each that
+			// hold its certificates (a system store's bundle).
+			unlinked := 0
+			for _, o := range objs {
+				first := hashlink.LinkName{Hash: o.Hash, CRL: o.Kind == hashlink.CRL}
+				if o.Kind != hashlink.CRL && !slices.ContainsFunc(links[first], func(l linkInfo) bool { return l.fp == o.Fingerprint }) {
+					unlinked++
+				}
+			}
+			if unlinked > 0 {
+				out = append(out, fmt.Sprintf("%s holds %d certificates, %d of them in no file of their own; rehash (openssl's or certinit's) links only files that hold one, so OpenSSL never finds those: %s",
+					name, n, unlinked, bundleFix(dir, path)))
+			}
 			continue
 		}
 		if err != nil || len(objs) != 1 {
@@ -130,4 +143,40 @@ func countCerts(objs []*hashlink.Object) int {
 		}
 	}
 	return n
+}
+
+// bundleFix is the command that puts the certificates of a bundle (file)
+// in dir where OpenSSL's capath lookup finds them: the dir: store's
+// rebuild, which splits it; but in this machine's system store, which a
+// rebuild as dir: would turn into something else, trust install of the
+// file, which adds its certificates one file each.
+func bundleFix(dir, file string) string {
+	if systemCertsDir(dir) {
+		return fmt.Sprintf("run certinit trust install %s, which adds them to the system store one file each, then remove %s", file, file)
+	}
+	return fmt.Sprintf("run certinit trust rebuild --store dir:%s, which splits it into one file per certificate and links each", dir)
+}
+
+// systemRoot is where systemCertsDir looks for this machine's trust
+// store: "/", or an OS tree in tests.
+var systemRoot = "/"
+
+// systemCertsDir reports whether dir is a directory of hash links of this
+// machine's trust store.
+func systemCertsDir(dir string) bool {
+	s, err := truststore.Open(systemRoot, "auto", nil)
+	if err != nil {
+		return false
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return false
+	}
+	l := s.Layout()
+	for _, d := range []string{l.CertsDir, l.HashDir, l.MirrorDir} {
+		if di, err := os.Stat(filepath.Join(systemRoot, d)); d != "" && err == nil && os.SameFile(di, fi) {
+			return true
+		}
+	}
+	return false
 }
