@@ -86,9 +86,9 @@ func (ck *checkRun) listener(l *mosquittoconf.Listener, acct *account) {
 	}
 	ca, hasCA := l.Get("cafile")
 	capath, hasCAPath := l.Get("capath")
-	var trust *loadedTrust
+	var trusted *loadedTrust
 	if hasCA || hasCAPath {
-		trust = ck.trustSet(directiveTrust(ca, hasCA, capath, hasCAPath), acct)
+		trusted = ck.trustSet(directiveTrust(ca, hasCA, capath, hasCAPath), acct)
 	}
 	for _, opt := range []string{"cafile", "capath", "require_certificate", "tls_version", "crlfile"} {
 		if d, ok := l.Get(opt); ok && !tlsOn {
@@ -100,8 +100,8 @@ func (ck *checkRun) listener(l *mosquittoconf.Listener, acct *account) {
 		switch {
 		case v && !hasCA && !hasCAPath:
 			ck.add(dirOrigin(d), "true without cafile or capath on %s: every client certificate is rejected (unknown ca)", l.Name())
-		case v && trust != nil:
-			ck.acceptsClients(trust, l.Name())
+		case v && trusted != nil:
+			ck.acceptsClients(trusted, l.Name())
 		}
 	}
 	if d, ok := l.Get("crlfile"); ok && tlsOn {

@@ -37,7 +37,7 @@ type Report struct {
 	VerifiedChain []CertInfo    `json:"verified_chain,omitempty"` // leaf to the trusted root, when OpenSSL builds that chain
 	OpenSSLError  *OpenSSLError `json:"openssl_error,omitempty"`  // where OpenSSL's verification of the chain stops
 	MQTT          *MQTTResult   `json:"mqtt,omitempty"`
-	Saved         []string      `json:"saved,omitempty"` // files written by SaveDir
+	Saved         []string      `json:"saved,omitempty"` // the files of SaveDir that hold the chain
 
 	Diagnosis []string `json:"diagnosis"`
 	Verdict   Verdict  `json:"verdict"`
