@@ -18,8 +18,9 @@ const maxAIASize = 1 << 20
 
 // fetchIssuers downloads the certificates named by a certificate's
 // Authority Information Access caIssuers URLs (plain HTTP, as CAs publish
-// them). They serve only to show that a chain would complete: they are
-// used as intermediates, never as trust anchors.
+// them), within the probe's timeout. They show whether a chain would
+// complete, as intermediates, never as trust anchors; --save keeps a root
+// fetched this way only with a warning that nothing vouches for it.
 func fetchIssuers(ctx context.Context, client *http.Client, urls []string) ([]*x509.Certificate, error) {
 	var errs []error
 	for _, u := range urls {

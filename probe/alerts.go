@@ -25,7 +25,7 @@ var alerts = map[uint8]alertInfo{
 	22:  {"record_overflow", "record overflow", "a record was longer than allowed"},
 	40:  {"handshake_failure", "handshake failure", "no common cipher suite, group or signature algorithm (check the listener's ciphers/ciphers_tls1.3 and the key type), or, with TLS 1.2, a listener with require_certificate true that got no client certificate"},
 	42:  {"bad_certificate", "bad certificate", "the server could not use the client certificate it got (corrupt, or signed with an algorithm it refuses)"},
-	43:  {"unsupported_certificate", "unsupported certificate", "the server does not support the client certificate's type"},
+	43:  {"unsupported_certificate", "unsupported certificate", "the server refused the client certificate's type or purpose (OpenSSL sends it for a certificate whose extended key usage lacks clientAuth)"},
 	44:  {"certificate_revoked", "revoked certificate", "the client certificate is on the listener's crlfile"},
 	45:  {"certificate_expired", "expired certificate", "the client certificate (or a certificate in its chain) has expired, or the server's clock is wrong"},
 	46:  {"certificate_unknown", "unknown certificate", "the server rejected the client certificate for a reason it did not name (often a missing clientAuth extended key usage)"},

@@ -63,6 +63,7 @@ func Check(opts CheckOptions) ([]Problem, error) {
 	if ck.log == nil {
 		ck.log = slog.New(slog.DiscardHandler)
 	}
+	ck.mozilla = newRootSet(ck.log)
 	if opts.CertFile != "" || opts.CAFile != "" || opts.CAPath != "" {
 		ck.checkFlags(opts)
 	}
@@ -78,6 +79,7 @@ type checkRun struct {
 	now         time.Time
 	minValidity time.Duration
 	log         *slog.Logger
+	mozilla     rootSet // for the root a trusted intermediate lacks
 	problems    []Problem
 	fileOrder   map[string]int // configuration files in reading order
 }
@@ -133,14 +135,14 @@ func (ck *checkRun) checkFlags(opts CheckOptions) {
 			ck.pair(flagOrigin(opts.KeyFile), certs, key, opts.CertFile)
 		}
 	}
-	if opts.CAFile != "" {
-		ck.caFile(flagOrigin(opts.CAFile), opts.CAFile, nil)
+	if opts.CAFile == "" && opts.CAPath == "" {
+		ck.forTLS(flagOrigin(opts.CertFile), certs)
+		return
 	}
-	if opts.CAPath != "" {
-		ck.caPath(flagOrigin(opts.CAPath), opts.CAPath, nil)
-	}
-	if len(certs) > 0 && (opts.CAFile != "" || opts.CAPath != "") {
-		ck.chain(flagOrigin(opts.CertFile), certs, opts.CAFile, opts.CAPath)
+	tf := trustFiles{cafile: opts.CAFile, capath: opts.CAPath, caOrigin: flagOrigin(opts.CAFile), pathOrigin: flagOrigin(opts.CAPath),
+		caName: "--cafile", pathName: "--capath"}
+	if tr := ck.trustSet(tf, nil); tr != nil && len(certs) > 0 {
+		ck.chain(flagOrigin(opts.CertFile), certs, tr)
 	}
 }
 
@@ -220,42 +222,4 @@ func (ck *checkRun) pair(o origin, certs []*x509.Certificate, key crypto.Signer,
 	if !pemfile.KeyMatches(certs[0], key) {
 		ck.add(o, "key does not match the certificate %q in %s", shortName(certs[0]), certPath)
 	}
-}
-
-// caFile reads a CA bundle and reports expired CA certificates.
-func (ck *checkRun) caFile(o origin, path string, acct *account) {
-	ck.certificates(o, path, acct, false)
-}
-
-// chain verifies certs (leaf first, then intermediates) against a cafile
-// and capath, with OpenSSL's rules, for any purpose.
-func (ck *checkRun) chain(o origin, certs []*x509.Certificate, cafile, capath string) {
-	tr, err := loadTrust(cafile, capath, nil)
-	if err != nil {
-		return // reported by caFile/caPath
-	}
-	roots, storeInter := tr.pools(certs)
-	inter := x509.NewCertPool()
-	for _, c := range append(certs[1:len(certs):len(certs)], storeInter...) {
-		inter.AddCert(c)
-	}
-	leaf := certs[0]
-	t := ck.now
-	if ct, ok := commonValidTime(certs, ck.now); ok {
-		t = ct // dates are reported on their own; judge the chain apart from them
-	}
-	_, err = leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: t,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
-	var inv x509.CertificateInvalidError
-	if err == nil || (errors.As(err, &inv) && inv.Reason == x509.Expired) {
-		return // dates are reported per certificate
-	}
-	var ua x509.UnknownAuthorityError
-	if errors.As(err, &ua) {
-		top := issuerPath(leaf, append(certs[1:len(certs):len(certs)], storeInter...))
-		last := top[len(top)-1]
-		ck.add(o, "certificate %q does not chain to %s: the issuer %q of %q is missing", shortName(leaf), tr.describe(), dn(last.RawIssuer, last.Issuer), shortName(last))
-		return
-	}
-	ck.add(o, "certificate %q does not verify against %s: %v", shortName(leaf), tr.describe(), err)
 }

@@ -14,18 +14,20 @@ import (
 var validTLSVersions = map[string]bool{"tlsv1.3": true, "tlsv1.2": true, "tlsv1.1": true}
 
 // caPath checks that a capath directory exists, the broker may read it, and
-// its hash links are present and current.
-func (ck *checkRun) caPath(o origin, dir string, acct *account) {
+// its hash links are present and current. It returns whether OpenSSL can
+// look certificates up in it at all.
+func (ck *checkRun) caPath(o origin, dir string, acct *account) bool {
 	if !ck.readable(o, dir, acct) {
-		return
+		return false
 	}
 	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
 		ck.add(o, "%s: not a directory", dir)
-		return
+		return false
 	}
 	for _, p := range hashDirProblems(dir) {
-		ck.add(o, "%s: %s: run certinit rehash %s", dir, p, dir)
+		ck.add(o, "%s: %s", dir, p)
 	}
+	return true
 }
 
 // checkMosquitto checks every TLS file and option of a configuration.
@@ -79,14 +81,14 @@ func (ck *checkRun) listener(l *mosquittoconf.Listener, acct *account) {
 		ck.add(dirOrigin(key), "no certfile on %s: mosquitto runs this listener WITHOUT TLS", l.Name())
 	}
 	tlsOn := hasCert && hasKey
-	ck.certAndKey(cert, hasCert, key, hasKey, acct)
+	if certs := ck.certAndKey(cert, hasCert, key, hasKey, acct); len(certs) > 0 {
+		ck.servesTLS(dirOrigin(cert), certs)
+	}
 	ca, hasCA := l.Get("cafile")
 	capath, hasCAPath := l.Get("capath")
-	if hasCA {
-		ck.caFile(dirOrigin(ca), ca.Value, acct)
-	}
-	if hasCAPath {
-		ck.caPath(dirOrigin(capath), capath.Value, acct)
+	var trusted *loadedTrust
+	if hasCA || hasCAPath {
+		trusted = ck.trustSet(directiveTrust(ca, hasCA, capath, hasCAPath), acct)
 	}
 	for _, opt := range []string{"cafile", "capath", "require_certificate", "tls_version", "crlfile"} {
 		if d, ok := l.Get(opt); ok && !tlsOn {
@@ -94,8 +96,12 @@ func (ck *checkRun) listener(l *mosquittoconf.Listener, acct *account) {
 		}
 	}
 	if d, ok := l.Get("require_certificate"); ok && tlsOn {
-		if v, _ := d.Bool(); v && !hasCA && !hasCAPath {
+		v, _ := d.Bool()
+		switch {
+		case v && !hasCA && !hasCAPath:
 			ck.add(dirOrigin(d), "true without cafile or capath on %s: every client certificate is rejected (unknown ca)", l.Name())
+		case v && trusted != nil:
+			ck.acceptsClients(trusted, l.Name())
 		}
 	}
 	if d, ok := l.Get("crlfile"); ok && tlsOn {
@@ -113,11 +119,8 @@ func (ck *checkRun) bridge(b *mosquittoconf.Bridge, acct *account) {
 	cert, hasCert := b.Get("bridge_certfile")
 	key, hasKey := b.Get("bridge_keyfile")
 	tlsOn := hasCA || hasCAPath
-	if hasCA {
-		ck.caFile(dirOrigin(ca), ca.Value, acct)
-	}
-	if hasCAPath {
-		ck.caPath(dirOrigin(capath), capath.Value, acct)
+	if tlsOn {
+		ck.trustSet(directiveTrust(ca, hasCA, capath, hasCAPath), acct)
 	}
 	switch {
 	case hasCert && !hasKey:
@@ -125,7 +128,9 @@ func (ck *checkRun) bridge(b *mosquittoconf.Bridge, acct *account) {
 	case hasKey && !hasCert:
 		ck.add(dirOrigin(key), "no bridge_certfile on %s: no client certificate is sent", b.Name())
 	}
-	ck.certAndKey(cert, hasCert, key, hasKey, acct)
+	if certs := ck.certAndKey(cert, hasCert, key, hasKey, acct); len(certs) > 0 {
+		ck.bridgeClient(dirOrigin(cert), certs, b.Name())
+	}
 	if !tlsOn {
 		for _, opt := range []string{"bridge_certfile", "bridge_keyfile", "bridge_tls_version", "bridge_insecure"} {
 			if d, ok := b.Get(opt); ok {
@@ -148,8 +153,9 @@ func (ck *checkRun) bridge(b *mosquittoconf.Bridge, acct *account) {
 }
 
 // certAndKey checks a certificate file and a key file named by a
-// configuration (either may be absent) and that they match.
-func (ck *checkRun) certAndKey(cert mosquittoconf.Directive, hasCert bool, key mosquittoconf.Directive, hasKey bool, acct *account) {
+// configuration (either may be absent) and that they match, and returns
+// the certificates.
+func (ck *checkRun) certAndKey(cert mosquittoconf.Directive, hasCert bool, key mosquittoconf.Directive, hasKey bool, acct *account) []*x509.Certificate {
 	var certs []*x509.Certificate
 	if hasCert {
 		certs = ck.certificates(dirOrigin(cert), cert.Value, acct, true)
@@ -160,6 +166,20 @@ func (ck *checkRun) certAndKey(cert mosquittoconf.Directive, hasCert bool, key m
 			ck.pair(dirOrigin(key), certs, k, cert.Value)
 		}
 	}
+	return certs
+}
+
+// directiveTrust is the trust set of a cafile and a capath directive
+// (either may be absent).
+func directiveTrust(ca mosquittoconf.Directive, hasCA bool, capath mosquittoconf.Directive, hasCAPath bool) trustFiles {
+	var f trustFiles
+	if hasCA {
+		f.cafile, f.caOrigin, f.caName = ca.Value, dirOrigin(ca), ca.Name
+	}
+	if hasCAPath {
+		f.capath, f.pathOrigin, f.pathName = capath.Value, dirOrigin(capath), capath.Name
+	}
+	return f
 }
 
 // bridgePort warns about a TLS bridge aimed at the plain MQTT port.

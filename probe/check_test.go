@@ -132,6 +132,24 @@ func TestCheckMosquittoConf(t *testing.T) {
 	}
 }
 
+// expectProblems runs Check and wants one problem per substring of want,
+// in order.
+func expectProblems(t *testing.T, opts CheckOptions, want ...string) {
+	t.Helper()
+	probs, err := Check(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(probs) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%s", len(probs), len(want), problemLines(probs))
+	}
+	for i, w := range want {
+		if !strings.Contains(probs[i].Msg, w) {
+			t.Errorf("problem %d %q lacks %q", i, probs[i].Msg, w)
+		}
+	}
+}
+
 func problemLines(probs []Problem) string {
 	var sb strings.Builder
 	for _, p := range probs {
@@ -172,20 +190,7 @@ func TestCheckFlags(t *testing.T) {
 		{"missing file", CheckOptions{CertFile: filepath.Join(f.dir, "none.pem")}, []string{"does not exist"}},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			probs, err := Check(tc.opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(probs) != len(tc.want) {
-				t.Fatalf("got %d problems, want %d:\n%s", len(probs), len(tc.want), problemLines(probs))
-			}
-			for i, w := range tc.want {
-				if !strings.Contains(probs[i].Msg, w) {
-					t.Errorf("problem %d %q lacks %q", i, probs[i].Msg, w)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { expectProblems(t, tc.opts, tc.want...) })
 	}
 	if _, err := Check(CheckOptions{}); err == nil {
 		t.Error("empty options accepted")

@@ -1,12 +1,17 @@
 package probe
 
 import (
-	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/certinit/certinit/verify"
 )
 
 // checker decides what is wrong with a server's certificates.
@@ -16,7 +21,10 @@ type checker struct {
 	now        time.Time
 	// system returns the system store, for "the issuer is in the system
 	// store but you passed --cafile"; nil or failing skips that hint.
-	system func() (*x509.CertPool, error)
+	system func() (*verify.Trust, error)
+	// mozilla is the Mozilla root set certinit carries, for hints and for
+	// --save; nil or failing leaves it out.
+	mozilla rootSet
 	// fetch downloads AIA issuers; nil disables fetching.
 	fetch func(ctx context.Context, urls []string) ([]*x509.Certificate, error)
 }
@@ -25,229 +33,205 @@ type checker struct {
 type chainResult struct {
 	verdict   Verdict
 	diagnosis []string
-	// chain is the verified chain, leaf to anchor, when the chain verified
-	// (verdicts ok and hostname-mismatch).
+	// chain is the chain OpenSSL builds, leaf to a trusted self-signed
+	// root, when it builds one (verdicts ok and hostname-mismatch, and
+	// the failures found on a complete chain: dates, purposes).
 	chain []*x509.Certificate
-	// issuers is what --save writes: the intermediates and the anchor.
-	issuers []*x509.Certificate
-	// unverified marks issuers that no verification vouches for (taken as
-	// the server sent them, or fetched from an AIA URL).
-	unverified bool
+	// verr is OpenSSL's verification error, nil when the chain verified.
+	verr *verify.Error
+	// fetched are issuers downloaded from AIA URLs.
+	fetched []*x509.Certificate
 }
 
-// verifyAt verifies peer's chain at time t, with extra certificates as
-// additional intermediates. It does not check the name.
-func (c *checker) verifyAt(peer []*x509.Certificate, t time.Time, extra []*x509.Certificate) ([][]*x509.Certificate, error) {
-	if len(peer) == 0 {
-		return nil, errors.New("the server sent no certificate")
-	}
-	all := append(peer[:len(peer):len(peer)], extra...)
-	roots, storeInter := c.trust.pools(all)
-	inter := x509.NewCertPool()
-	for _, x := range append(all[1:], storeInter...) {
-		inter.AddCert(x)
-	}
-	return peer[0].Verify(x509.VerifyOptions{
-		Roots:         roots,
-		Intermediates: inter,
-		CurrentTime:   t,
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	})
+// verifyOptions is how a Mosquitto client (mosquitto_pub, a bridge)
+// verifies a server: purpose TLS server, at OpenSSL's security level.
+func (c *checker) verifyOptions() verify.Options {
+	return verify.Options{Purpose: verify.ServerAuth, SecurityLevel: verify.MosquittoSecurityLevel, Time: c.now}
 }
 
 // verifyFull is the verification a TLS client makes: chain and name.
 func (c *checker) verifyFull(peer []*x509.Certificate) error {
-	if _, err := c.verifyAt(peer, c.now, nil); err != nil {
+	if _, err := verify.Chain(peer, c.trust.v, c.verifyOptions()); err != nil {
 		return err
 	}
 	return peer[0].VerifyHostname(c.serverName)
 }
 
 // classify finds the first problem a client meets with peer, in the order
-// clients check: the chain to a trusted root (and each certificate's
-// validity period on it), then the name.
+// OpenSSL checks: the chain to a trusted self-signed root, then purposes,
+// key strength, signatures and dates on it (package verify), then the
+// name, which the probe checks against subjectAltName only.
 func (c *checker) classify(ctx context.Context, peer []*x509.Certificate) chainResult {
-	chains, err := c.verifyAt(peer, c.now, nil)
+	chain, err := verify.Chain(peer, c.trust.v, c.verifyOptions())
 	if err == nil {
-		chain := chains[0]
 		if herr := peer[0].VerifyHostname(c.serverName); herr != nil {
-			return chainResult{verdict: VerdictHostnameMismatch, diagnosis: explainHostname(peer[0], c.serverName),
-				chain: chain, issuers: chain[1:]}
+			return chainResult{verdict: VerdictHostnameMismatch, diagnosis: explainHostname(peer[0], c.serverName), chain: chain}
 		}
-		return chainResult{verdict: VerdictOK, chain: chain, issuers: chain[1:]}
+		return chainResult{verdict: VerdictOK, chain: chain}
 	}
-	var notes []string
-	if bad := firstOutOfTime(peer, c.now); bad != nil {
-		timeRes := chainResult{verdict: timeVerdict(bad, c.now), diagnosis: explainTime(bad, bad == peer[0], c.now, ""),
-			issuers: sentPath(peer)[1:], unverified: true}
-		t, ok := commonValidTime(peer, c.now)
-		if !ok {
-			// The sent certificates were never valid at the same time.
-			return timeRes
-		}
-		chains, err2 := c.verifyAt(peer, t, nil)
-		var ua x509.UnknownAuthorityError
-		switch {
-		case err2 == nil:
-			// Valid apart from the dates: the dates are the problem.
-			timeRes.chain, timeRes.issuers, timeRes.unverified = chains[0], chains[0][1:], false
-			return timeRes
-		case !errors.As(err2, &ua):
-			return timeRes
-		}
-		err = err2
-		notes = timeRes.diagnosis
+	var ve *verify.Error
+	if !errors.As(err, &ve) {
+		return chainResult{verdict: VerdictHandshakeFailure, diagnosis: []string{
+			"OpenSSL clients cannot even load the server's certificates: " + err.Error() + ".",
+		}}
 	}
-	res := c.authority(ctx, peer, err)
-	res.diagnosis = append(res.diagnosis, notes...)
+	res := chainResult{verr: ve}
+	if !buildFailed(ve.Code) {
+		res.chain = ve.Chain // ends at a trusted self-signed root
+	}
+	top := ve.Cert
+	switch ve.Code {
+	case verify.CertHasExpired, verify.CertNotYetValid:
+		where := ""
+		if !containsCert(peer, top) {
+			where = c.trust.where(top)
+		}
+		res.verdict, res.diagnosis = timeVerdict(top, c.now), explainTime(top, ve.Depth == 0, c.now, where)
+	case verify.DepthZeroSelfSignedCert:
+		res.verdict, res.diagnosis = VerdictSelfSigned, explainSelfSigned(top, c.trust)
+	case verify.SelfSignedCertInChain:
+		res.verdict = VerdictUnknownAuthority
+		res.diagnosis = append(explainUntrustedRoot(top, c.trust), c.systemHint(peer, nil)...)
+	case verify.UnableToGetIssuerCertLocally:
+		res = c.missingIssuer(ctx, peer, top, res)
+	case verify.UnableToGetIssuerCert:
+		res.verdict = VerdictUnknownAuthority
+		res.diagnosis = append(c.explainAnchorNotRoot(top), c.systemHint(peer, nil)...)
+	case verify.InvalidPurpose:
+		res.verdict, res.diagnosis = VerdictHandshakeFailure, explainServerPurpose(top, ve.Depth)
+	default:
+		res.verdict = VerdictHandshakeFailure
+		res.diagnosis = []string{"OpenSSL clients (mosquitto_pub, a bridge) refuse the server's chain: " + ve.Error() + "."}
+	}
+	if res.verdict == VerdictUnknownAuthority || res.verdict == VerdictIncompleteChain || res.verdict == VerdictSelfSigned {
+		res.diagnosis = append(res.diagnosis, c.trustHints(peer, top)...)
+	}
+	if bad := firstOutOfTime(peer, c.now); bad != nil && bad != top {
+		res.diagnosis = append(res.diagnosis, explainTime(bad, bad == peer[0], c.now, "")...)
+	}
 	if peer[0].VerifyHostname(c.serverName) != nil {
 		res.diagnosis = append(res.diagnosis, "Next, a client would reject the name: "+explainHostname(peer[0], c.serverName)[0])
 	}
 	return res
 }
 
-// authority classifies a chain that does not lead to a trusted root.
-func (c *checker) authority(ctx context.Context, peer []*x509.Certificate, err error) chainResult {
-	leaf := peer[0]
-	_, storeInter := c.trust.pools(peer)
-	path := issuerPath(leaf, append(peer[1:len(peer):len(peer)], storeInter...))
-	top := path[len(path)-1]
-
-	// A trusted certificate with the right name and key that is outside
-	// its validity period: the store is the problem, not the server.
-	if cand, where := c.storeIssuer(peer, top); cand != nil && firstOutOfTime([]*x509.Certificate{cand}, c.now) != nil {
-		return chainResult{verdict: timeVerdict(cand, c.now), diagnosis: explainTime(cand, false, c.now, where),
-			issuers: append(path[1:len(path):len(path)], cand), unverified: true}
+// buildFailed reports whether code says OpenSSL found no chain to a
+// trusted self-signed root; after the other codes the chain is complete.
+func buildFailed(code verify.Code) bool {
+	switch code {
+	case verify.UnableToGetIssuerCert, verify.UnableToGetIssuerCertLocally, verify.DepthZeroSelfSignedCert,
+		verify.SelfSignedCertInChain, verify.CertChainTooLong:
+		return true
 	}
-	var ua x509.UnknownAuthorityError
-	if !errors.As(err, &ua) {
-		return chainResult{verdict: VerdictHandshakeFailure, diagnosis: []string{
-			"A TLS client rejects the server's certificate (it would send alert bad_certificate): " + err.Error() + ".",
-		}}
-	}
-	res := chainResult{verdict: VerdictUnknownAuthority, issuers: path[1:], unverified: true}
-	switch {
-	case selfSigned(leaf):
-		res.verdict = VerdictSelfSigned
-		res.issuers = []*x509.Certificate{leaf}
-		res.diagnosis = explainSelfSigned(leaf, c.trust)
-	case selfSigned(top):
-		res.diagnosis = explainUntrustedRoot(top, c.trust)
-		res.diagnosis = append(res.diagnosis, c.systemHint(peer, nil)...)
-	default:
-		res = c.missingIssuer(ctx, peer, top, res)
-	}
-	res.diagnosis = append(res.diagnosis, c.nameClash(top)...)
-	if c.trust.systemErr != nil {
-		res.diagnosis = append(res.diagnosis, fmt.Sprintf("This machine has no system CA certificates (%v): a slim or scratch image needs them installed (certinit trust install, or the ca-certificates package), or give the client --cafile.", c.trust.systemErr))
-	}
-	return res
+	return false
 }
 
-// missingIssuer handles a chain whose top certificate's issuer is nowhere:
-// an incomplete chain (the issuer is an intermediate the server should
-// send) or an unknown authority.
+// trustHints are the findings about the trust itself that explain an
+// unknown authority: a re-created CA, the server's own certificate used
+// as a trust anchor, a system store that is empty.
+func (c *checker) trustHints(peer []*x509.Certificate, top *x509.Certificate) []string {
+	out := c.nameClash(top)
+	if !selfSigned(peer[0]) && containsCert(c.trust.v.Certificates(), peer[0]) {
+		out = append(out, fmt.Sprintf("%s holds the server's own certificate %q. OpenSSL (as Mosquitto and mosquitto_pub run it) does not trust a certificate for being in the trust: the chain must end at a self-signed root there. Give the client the root CA instead (a server certificate would break at its next renewal anyway).",
+			c.trust.where(peer[0]), shortName(peer[0])))
+	}
+	if c.trust.systemErr != nil {
+		out = append(out, fmt.Sprintf("This machine has no system CA certificates (%v): a slim or scratch image needs them installed (certinit trust install, or the ca-certificates package), or give the client --cafile.", c.trust.systemErr))
+	}
+	return out
+}
+
+// missingIssuer handles a chain whose top certificate, one the server
+// sent, has an issuer that is nowhere: an incomplete chain (the issuer is
+// an intermediate the server should send, as its AIA URL says) or an
+// unknown authority (the issuer is a root the client lacks: servers need
+// not send roots).
 func (c *checker) missingIssuer(ctx context.Context, peer []*x509.Certificate, top *x509.Certificate, res chainResult) chainResult {
+	res.verdict = VerdictUnknownAuthority
 	urls := top.IssuingCertificateURL
-	if len(urls) == 0 {
+	var fetchErr error
+	if len(urls) > 0 && c.fetch != nil {
+		res.fetched, fetchErr = c.fetch(ctx, urls)
+	}
+	// Only a CA certificate at the top may be missing just its root; a
+	// leaf alone always lacks its intermediate.
+	missingRoot := top.IsCA && (len(res.fetched) == 0 || selfSigned(res.fetched[0]))
+	if len(urls) == 0 || missingRoot {
 		res.diagnosis = explainUnknownIssuer(peer, top, c.trust)
+		if len(res.fetched) > 0 {
+			root := res.fetched[0]
+			res.diagnosis = append(res.diagnosis, fmt.Sprintf("The certificate names its issuer at %s: the root %q (SHA-256 %s). If you trust it, add it to the client's trust, or save the chain with --save DIR and use --capath DIR.",
+				strings.Join(urls, ", "), shortName(root), fingerprint(root)))
+		} else if len(urls) > 0 {
+			res.diagnosis = append(res.diagnosis, "The certificate names its issuer at "+strings.Join(urls, ", ")+".")
+		}
 		res.diagnosis = append(res.diagnosis, c.capathHints(top.RawIssuer)...)
 		res.diagnosis = append(res.diagnosis, c.systemHint(peer, nil)...)
 		return res
 	}
 	res.verdict = VerdictIncompleteChain
-	var fetched []*x509.Certificate
-	var fetchErr error
-	if c.fetch != nil {
-		fetched, fetchErr = c.fetch(ctx, urls)
-	}
 	var completed []*x509.Certificate
 	var verr error
-	if len(fetched) > 0 {
-		chains, err := c.verifyAt(peer, c.now, fetched)
-		if err == nil {
-			completed = chains[0]
-			res.issuers = completed[1:]
-		} else {
-			verr = err
-			res.issuers = append(res.issuers, fetched...)
+	if len(res.fetched) > 0 {
+		completed, verr = verify.Chain(slices.Concat(peer, res.fetched), c.trust.v, c.verifyOptions())
+		if verr != nil {
+			completed = nil
 		}
 	}
-	res.diagnosis = explainIncomplete(peer, top, urls, fetched, fetchErr, completed, verr, c.fetch != nil, c.trust)
+	res.diagnosis = explainIncomplete(peer, top, urls, res.fetched, fetchErr, completed, verr, c.fetch != nil, c.trust)
 	if completed == nil {
-		res.diagnosis = append(res.diagnosis, c.systemHint(peer, fetched)...)
+		res.diagnosis = append(res.diagnosis, c.capathHints(top.RawIssuer)...)
+		res.diagnosis = append(res.diagnosis, c.systemHint(peer, res.fetched)...)
 	}
 	return res
-}
-
-// issuerPath follows issuers from leaf through pool: leaf, its issuer, that
-// one's issuer... It stops at a self-signed certificate or where the next
-// issuer is not in pool.
-func issuerPath(leaf *x509.Certificate, pool []*x509.Certificate) []*x509.Certificate {
-	path := []*x509.Certificate{leaf}
-	for len(path) <= len(pool) {
-		cur := path[len(path)-1]
-		if selfSigned(cur) {
-			break
-		}
-		var next *x509.Certificate
-		for _, p := range pool {
-			if p != cur && bytes.Equal(p.RawSubject, cur.RawIssuer) && cur.CheckSignatureFrom(p) == nil {
-				next = p
-				break
-			}
-		}
-		if next == nil {
-			break
-		}
-		path = append(path, next)
-	}
-	return path
-}
-
-// sentPath is the issuer path through what the server sent.
-func sentPath(peer []*x509.Certificate) []*x509.Certificate {
-	return issuerPath(peer[0], peer[1:])
-}
-
-// storeIssuer finds, in the cafile or through the capath lookup, the
-// certificate that signed top; where says which.
-func (c *checker) storeIssuer(peer []*x509.Certificate, top *x509.Certificate) (*x509.Certificate, string) {
-	for _, x := range c.trust.cafileCerts {
-		if bytes.Equal(x.RawSubject, top.RawIssuer) && top.CheckSignatureFrom(x) == nil {
-			return x, "--cafile " + c.trust.cafile
-		}
-	}
-	for _, x := range c.trust.capathCerts(append(peer, top)) {
-		if bytes.Equal(x.RawSubject, top.RawIssuer) && top.CheckSignatureFrom(x) == nil {
-			return x, "--capath " + c.trust.capath
-		}
-	}
-	return nil, ""
 }
 
 // systemHint says when the system store would have verified the chain that
 // --cafile/--capath did not.
 func (c *checker) systemHint(peer, extra []*x509.Certificate) []string {
-	if c.trust.system != nil || c.system == nil {
+	if c.trust.system || c.system == nil {
 		return nil
 	}
 	sys, err := c.system()
 	if err != nil || sys == nil {
 		return nil
 	}
-	inter := x509.NewCertPool()
-	for _, x := range append(peer[1:len(peer):len(peer)], extra...) {
-		inter.AddCert(x)
-	}
-	chains, err := peer[0].Verify(x509.VerifyOptions{Roots: sys, Intermediates: inter, CurrentTime: c.now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	chain, err := verify.Chain(slices.Concat(peer, extra), sys, c.verifyOptions())
 	if err != nil {
 		return nil
 	}
-	anchor := chains[0][len(chains[0])-1]
+	anchor := chain[len(chain)-1]
 	return []string{fmt.Sprintf("The system trust store does have the root %q: ", shortName(anchor)) + c.trust.describe() +
 		" replaces the system store for this client. Add that root to your CA file, or leave out --cafile/--capath (mosquitto_pub: omit --cafile, or use --capath /etc/ssl/certs)."}
+}
+
+// rootSet loads a set of roots when first asked (the Mozilla set certinit
+// carries, which takes a moment to parse).
+type rootSet func() ([]*x509.Certificate, error)
+
+// newRootSet returns the Mozilla set, loaded at most once.
+func newRootSet(log *slog.Logger) rootSet {
+	return sync.OnceValues(func() ([]*x509.Certificate, error) { return mozillaSet(log) })
+}
+
+// rootFor returns the root of the set that cert chains to, if any.
+func (s rootSet) rootFor(cert *x509.Certificate) *x509.Certificate {
+	if s == nil {
+		return nil
+	}
+	roots, err := s()
+	if err != nil {
+		return nil
+	}
+	t, err := verify.NewTrust(roots...)
+	if err != nil {
+		return nil
+	}
+	chain, err := verify.Chain([]*x509.Certificate{cert}, t, verify.Options{NoCheckTime: true})
+	if err != nil {
+		return nil
+	}
+	return chain[len(chain)-1]
 }
 
 // firstOutOfTime returns the first certificate not valid at now.
@@ -258,29 +242,6 @@ func firstOutOfTime(certs []*x509.Certificate, now time.Time) *x509.Certificate 
 		}
 	}
 	return nil
-}
-
-// commonValidTime returns the time closest to now at which every
-// certificate in certs is valid, if there is one.
-func commonValidTime(certs []*x509.Certificate, now time.Time) (time.Time, bool) {
-	lo, hi := certs[0].NotBefore, certs[0].NotAfter
-	for _, c := range certs[1:] {
-		if c.NotBefore.After(lo) {
-			lo = c.NotBefore
-		}
-		if c.NotAfter.Before(hi) {
-			hi = c.NotAfter
-		}
-	}
-	switch {
-	case lo.After(hi):
-		return time.Time{}, false
-	case now.Before(lo):
-		return lo, true
-	case now.After(hi):
-		return hi, true
-	}
-	return now, true
 }
 
 func timeVerdict(c *x509.Certificate, now time.Time) Verdict {

@@ -34,6 +34,10 @@ func decide(ctx context.Context, rep *Report, s *session, chk *checker, client *
 		if cr.chain != nil {
 			rep.VerifiedChain = describeAll(cr.chain)
 		}
+		if cr.verr != nil {
+			rep.OpenSSLError = &OpenSSLError{Code: int(cr.verr.Code), Depth: cr.verr.Depth, Text: cr.verr.Code.String(),
+				Subject: dn(cr.verr.Cert.RawSubject, cr.verr.Cert.Subject)}
+		}
 	}
 	switch {
 	case len(s.peer) == 0:

@@ -115,6 +115,26 @@ func explainUnknownIssuer(peer []*x509.Certificate, top *x509.Certificate, t *tr
 	return out
 }
 
+// explainAnchorNotRoot explains a chain that reaches a trusted
+// certificate, top, that is not self-signed (OpenSSL's "unable to get
+// issuer certificate"): the trust holds an intermediate without its root.
+func (c *checker) explainAnchorNotRoot(top *x509.Certificate) []string {
+	where := c.trust.where(top)
+	issuer := dn(top.RawIssuer, top.Issuer)
+	out := []string{
+		fmt.Sprintf("The chain reaches %q in %s, which is not a self-signed root, and its issuer %q is missing.", shortName(top), where, issuer),
+		"OpenSSL (as Mosquitto, its bridges and mosquitto_pub run it) trusts a chain only when it ends at a self-signed certificate it trusts: an intermediate CA alone (certbot's chain.pem) trusts nothing. Add the root that issued it.",
+	}
+	switch root := c.mozilla.rootFor(top); {
+	case root != nil:
+		out = append(out, fmt.Sprintf("That root is %q (SHA-256 %s), in the Mozilla root set certinit carries: certinit trust install --store dir:DIR installs it beside the intermediate (then use --capath DIR), or save the whole chain with --save DIR.",
+			shortName(root), fingerprint(root)))
+	case len(top.IssuingCertificateURL) > 0:
+		out = append(out, fmt.Sprintf("The certificate names its issuer at %s.", strings.Join(top.IssuingCertificateURL, ", ")))
+	}
+	return out
+}
+
 func explainIncomplete(peer []*x509.Certificate, top *x509.Certificate, urls []string, fetched []*x509.Certificate,
 	fetchErr error, completed []*x509.Certificate, verr error, fetching bool, t *trust) []string {
 	missing := shortName(&x509.Certificate{Subject: top.Issuer})
@@ -150,6 +170,9 @@ func (c *checker) capathHints(name []byte) []string {
 	for _, f := range c.trust.scanCapath(name) {
 		base := filepath.Base(f.path)
 		switch {
+		case f.count > 1:
+			out = append(out, fmt.Sprintf("%s holds %q among %d certificates. OpenSSL's capath lookup reads one certificate per hash link, and rehash (openssl's or certinit's) links only files that hold one: %s.",
+				f.path, shortName(f.cert), f.count, bundleFix(c.trust.capath, f.path)))
 		case !f.pem:
 			out = append(out, fmt.Sprintf("%s holds %q in DER form; OpenSSL reads only PEM files through a capath: convert it (openssl x509 -inform der -in %s -out %s.pem) and run certinit rehash %s.",
 				f.path, shortName(f.cert), base, strings.TrimSuffix(base, filepath.Ext(base)), c.trust.capath))

@@ -37,8 +37,9 @@ type session struct {
 // diagnosticHandshake runs a TLS handshake that records everything and
 // lets a failing certificate through so the rest of the handshake can be
 // observed. It never decides anything from what it lets through: verify
-// runs crypto/x509 inside the handshake, and its result (session.verifyErr)
-// also decides whether the client certificate is sent. The connection is
+// (the chain as OpenSSL verifies it, and the name) runs inside the
+// handshake, and its result (session.verifyErr) also decides whether the
+// client certificate is sent. The connection is
 // closed before returning; nothing but the handshake travels over it.
 func diagnosticHandshake(ctx context.Context, raw net.Conn, serverName string, client *tls.Certificate,
 	verify func([]*x509.Certificate) error) *session {
@@ -47,9 +48,8 @@ func diagnosticHandshake(ctx context.Context, raw net.Conn, serverName string, c
 	cache := &ticketWatch{conn: raw}
 	cfg := &tls.Config{
 		ServerName: serverName,
-		// Diagnostic connection only: VerifyConnection verifies with
-		// crypto/x509 and records the result, which is what the verdict
-		// comes from. Accepting here lets the probe see the rest of the
+		// Diagnostic connection only: VerifyConnection verifies and
+		// records the result, which is what the verdict comes from. Accepting here lets the probe see the rest of the
 		// handshake (client certificate request, alerts) of a server whose
 		// certificate fails, the way `openssl s_client` does.
 		InsecureSkipVerify: true,
@@ -154,10 +154,11 @@ func caNames(cri *tls.CertificateRequestInfo) []string {
 }
 
 // verifiedConfig is the configuration of the connection that carries MQTT:
-// the handshake fails unless chk.verifyFull (crypto/x509: chain to the
-// chosen trust, validity, server name) passes. crypto/tls's built-in check
-// is replaced only because it cannot use intermediates from --cafile or
-// --capath, which OpenSSL clients use.
+// the handshake fails unless chk.verifyFull (the chain to the chosen trust
+// as OpenSSL verifies it, and the server name) passes. crypto/tls's
+// built-in check is replaced because its rules are not OpenSSL's: it takes
+// any trusted certificate as an anchor and no intermediates from --cafile
+// or --capath.
 func verifiedConfig(chk *checker, client *tls.Certificate) *tls.Config {
 	cfg := &tls.Config{
 		ServerName:         chk.serverName,

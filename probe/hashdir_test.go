@@ -76,3 +76,42 @@ func TestHashDirAgreesWithOpenSSL(t *testing.T) {
 		})
 	}
 }
+
+// TestHashDirBundles: a file of several certificates in a capath is a
+// problem only when some of them have no file of their own (a system
+// store's bundle beside its linked files is not), and the fix is the
+// dir: store's rebuild, or in the system's trust store, which that would
+// turn into a dir: store, trust install of the file.
+func TestHashDirBundles(t *testing.T) {
+	p := newPKI(t, "Bundled")
+	bundle := testutil.CertPEM(p.root.Cert, p.inter.Cert)
+
+	linked := t.TempDir()
+	testutil.WriteFile(t, linked, "root.pem", testutil.CertPEM(p.root.Cert))
+	testutil.WriteFile(t, linked, "inter.pem", testutil.CertPEM(p.inter.Cert))
+	testutil.WriteFile(t, linked, "ca-certificates.crt", bundle)
+	testutil.OpenSSLRehashCode(t, linked)
+	if probs := hashDirProblems(linked); len(probs) > 0 {
+		t.Errorf("a bundle beside linked files: %q", probs)
+	}
+
+	root := t.TempDir()
+	testutil.WriteFile(t, root, "etc/os-release", []byte("ID=debian\n"))
+	system := testutil.Mkdir(t, filepath.Join(root, "etc/ssl/certs"))
+	other := t.TempDir()
+	for _, tc := range []struct {
+		dir, fix string
+	}{
+		{other, "certinit trust rebuild --store dir:" + other},
+		{system, "certinit trust install " + filepath.Join(system, "chain.pem") + ", which adds them to the system store"},
+	} {
+		testutil.WriteFile(t, tc.dir, "chain.pem", bundle)
+		saved := systemRoot
+		systemRoot = root
+		probs := hashDirProblems(tc.dir)
+		systemRoot = saved
+		if len(probs) != 1 || !strings.Contains(probs[0], "chain.pem holds 2 certificates, 2 of them in no file of their own") || !strings.Contains(probs[0], tc.fix) {
+			t.Errorf("%s: problems %q, want one naming %q", tc.dir, probs, tc.fix)
+		}
+	}
+}

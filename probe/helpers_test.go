@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/certinit/certinit/internal/testutil"
+	"github.com/certinit/certinit/verify"
 )
 
 // testPKI is a root, an intermediate and files for them.
@@ -107,8 +108,8 @@ func run(t *testing.T, o Options) *Report {
 	if o.Timeout == 0 {
 		o.Timeout = 10 * time.Second
 	}
-	if o.SystemRoots == nil {
-		o.SystemRoots = x509.NewCertPool() // an empty system store unless a test sets one
+	if o.SystemTrust == nil {
+		o.SystemTrust = &verify.Trust{} // an empty system store unless a test sets one
 	}
 	rep, err := Probe(context.Background(), o)
 	if err != nil {
@@ -135,4 +136,21 @@ func expect(t *testing.T, rep *Report, v Verdict, want ...string) {
 			t.Errorf("diagnosis lacks %q:\n%s", w, text)
 		}
 	}
+}
+
+// trustOf is a trust set of certs, standing in for the system store.
+func trustOf(t *testing.T, certs ...*x509.Certificate) *verify.Trust {
+	t.Helper()
+	tr, err := verify.NewTrust(certs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+// reportText is the report as the probe prints it, for failure messages.
+func reportText(rep *Report) string {
+	var sb strings.Builder
+	rep.WriteText(&sb)
+	return sb.String()
 }

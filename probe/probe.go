@@ -9,11 +9,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/truststore"
+	"github.com/certinit/certinit/verify"
 )
+
+// mozillaSet is the Mozilla root set certinit carries, from which --save
+// completes a chain; a test seam, since no public intermediate is at hand
+// offline.
+var mozillaSet = truststore.MozillaRoots
 
 // Defaults.
 const (
@@ -28,8 +36,9 @@ type Options struct {
 
 	CAFile string // trust exactly these CAs (with CAPath), like a client's cafile
 	CAPath string // an OpenSSL hash directory, looked up as OpenSSL does
-	// With neither, the system store is the trust (SystemRoots in tests).
-	SystemRoots *x509.CertPool
+	// With neither, the system store is the trust: OpenSSL's default
+	// paths, or SystemTrust when not nil (tests).
+	SystemTrust *verify.Trust
 
 	CertFile, KeyFile string // client certificate and key
 
@@ -38,7 +47,7 @@ type Options struct {
 	MQTTPassword string
 	MQTTClientID string // NewClientID() when empty
 
-	SaveDir string        // write the issuing chain here and rehash it
+	SaveDir string        // keep the chain up to its root here, as a dir: trust store
 	Timeout time.Duration // for the whole probe; DefaultTimeout when 0
 	Offline bool          // do not fetch missing intermediates from AIA URLs
 
@@ -86,7 +95,7 @@ func Probe(ctx context.Context, opts Options) (*Report, error) {
 	}
 	timeout := opts.Timeout
 	now := time.Now()
-	tr, err := loadTrust(opts.CAFile, opts.CAPath, opts.SystemRoots)
+	tr, err := loadTrust(opts.CAFile, opts.CAPath, opts.SystemTrust)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +109,8 @@ func Probe(ctx context.Context, opts Options) (*Report, error) {
 	addr := net.JoinHostPort(host, port)
 	rep := &Report{Address: addr, ServerName: name, Trust: tr.describe(), Certificates: []CertInfo{}, Diagnosis: []string{}}
 	chk := &checker{trust: tr, serverName: name, now: now,
-		system: func() (*x509.CertPool, error) { return systemPool(opts.SystemRoots) }}
+		system:  func() (*verify.Trust, error) { return systemTrust(opts.SystemTrust) },
+		mozilla: newRootSet(log)}
 	if !opts.Offline {
 		hc := &http.Client{Timeout: timeout}
 		chk.fetch = func(ctx context.Context, urls []string) ([]*x509.Certificate, error) {
@@ -121,12 +131,28 @@ func Probe(ctx context.Context, opts Options) (*Report, error) {
 	if rep.Verdict == VerdictOK && opts.MQTT {
 		mqttStage(ctx, rep, s, chk, client, opts)
 	}
+	addClientNotes(rep, clientPurposeNotes(client, opts.CertFile))
 	if opts.SaveDir != "" {
-		if err := saveChain(ctx, rep, cr, opts.SaveDir, log); err != nil {
+		if err := saveChain(ctx, rep, s.peer, cr, chk, opts.SaveDir, log); err != nil {
 			return rep, err
 		}
 	}
 	return rep, nil
+}
+
+// addClientNotes adds what is wrong with the client certificate's key
+// usages: after the first sentence when the server refused that
+// certificate, at the end otherwise (a broker that verifies client
+// certificates would refuse it).
+func addClientNotes(rep *Report, notes []string) {
+	if len(notes) == 0 {
+		return
+	}
+	if rep.Verdict == VerdictClientCertRequired && rep.ClientCertSent && len(rep.Diagnosis) > 0 {
+		rep.Diagnosis = slices.Concat(rep.Diagnosis[:1], notes, rep.Diagnosis[1:])
+		return
+	}
+	rep.Diagnosis = append(rep.Diagnosis, notes...)
 }
 
 // loadClient loads --cert/--key, which come as a pair.

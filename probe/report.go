@@ -34,12 +34,25 @@ type Report struct {
 	Alert *Alert `json:"alert,omitempty"` // the alert that ended the handshake
 	Error string `json:"error,omitempty"` // the low-level error, when one ended the probe
 
-	VerifiedChain []CertInfo  `json:"verified_chain,omitempty"` // leaf to trust anchor, when verification succeeded
-	MQTT          *MQTTResult `json:"mqtt,omitempty"`
-	Saved         []string    `json:"saved,omitempty"` // files written by SaveDir
+	VerifiedChain []CertInfo    `json:"verified_chain,omitempty"` // leaf to the trusted root, when OpenSSL builds that chain
+	OpenSSLError  *OpenSSLError `json:"openssl_error,omitempty"`  // where OpenSSL's verification of the chain stops
+	MQTT          *MQTTResult   `json:"mqtt,omitempty"`
+	Saved         []string      `json:"saved,omitempty"` // the files of SaveDir that hold the chain
 
 	Diagnosis []string `json:"diagnosis"`
 	Verdict   Verdict  `json:"verdict"`
+}
+
+// OpenSSLError is the first error OpenSSL's verification of the server's
+// chain meets (package verify), as Mosquitto's clients and `openssl
+// s_client -verify_return_error` report it: X509_V_ERR code, depth in the
+// chain (0: the server's own certificate) and text. The server's name is
+// checked apart from it.
+type OpenSSLError struct {
+	Code    int    `json:"code"`
+	Depth   int    `json:"depth"`
+	Text    string `json:"text"`
+	Subject string `json:"subject"` // of the certificate at that depth
 }
 
 // Alert is a TLS alert.

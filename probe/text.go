@@ -45,6 +45,9 @@ func (r *Report) WriteText(w io.Writer) error {
 		}
 		fmt.Fprintf(b, "verified chain: %s\n", strings.Join(names, " <- "))
 	}
+	if e := r.OpenSSLError; e != nil {
+		fmt.Fprintf(b, "openssl: error %d at depth %d (%s): %s\n", e.Code, e.Depth, q(e.Subject), e.Text)
+	}
 	if r.Alert != nil {
 		fmt.Fprintf(b, "alert: %s (%d) from the %s\n", r.Alert.Name, r.Alert.Code, r.Alert.SentBy)
 	}

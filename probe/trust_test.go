@@ -2,7 +2,6 @@ package probe
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -73,15 +72,11 @@ func TestTrustHints(t *testing.T) {
 
 	t.Run("issuer in the system store", func(t *testing.T) {
 		other := newPKI(t, "Unrelated")
-		sys := x509.NewCertPool()
-		sys.AddCert(p.root.Cert)
-		rep := run(t, Options{Address: addr, CAFile: other.rootFile, SystemRoots: sys})
+		rep := run(t, Options{Address: addr, CAFile: other.rootFile, SystemTrust: trustOf(t, p.root.Cert)})
 		expect(t, rep, VerdictUnknownAuthority, `system trust store does have the root "Hint Root"`, "replaces the system store")
 	})
 	t.Run("system store itself", func(t *testing.T) {
-		sys := x509.NewCertPool()
-		sys.AddCert(p.root.Cert)
-		rep := run(t, Options{Address: addr, SystemRoots: sys})
+		rep := run(t, Options{Address: addr, SystemTrust: trustOf(t, p.root.Cert)})
 		expect(t, rep, VerdictOK)
 		if rep.Trust != "the system trust store" {
 			t.Errorf("trust %q", rep.Trust)

@@ -30,7 +30,7 @@ var ErrPartialChain = errors.New("does not chain to a self-signed root in the st
 
 // mozillaSet is the Mozilla root set Install may complete chains from; a
 // test seam, since no public intermediate is at hand offline.
-var mozillaSet = mozillaRoots
+var mozillaSet = MozillaRoots
 
 // chainCheck is what checkChains found, and what it works with.
 type chainCheck struct {

@@ -89,6 +89,7 @@ type inputFile struct {
 	path  string
 	data  []byte
 	certs []*x509.Certificate
+	held  bool // certificates in hand (CertInputs): path only names where they came from
 }
 
 // ReadInputs reads and checks the certificate files as Install does before
@@ -110,6 +111,16 @@ func ReadInputs(files []string, opts InstallOptions) (*Inputs, error) {
 		return nil, errors.Join(errs...)
 	}
 	return in, nil
+}
+
+// CertInputs are certificates already in hand, such as the chain a server
+// sent, as Install's input: from says where they came from, for messages
+// and the report; it is not a file. They skip ReadInputs' checks of what a
+// file holds (no key, no CRL, no leaf unless AllowNonCA), since they hold
+// nothing but these certificates: give it CA certificates, or a
+// self-signed one to be trusted as it is.
+func CertInputs(from string, certs ...*x509.Certificate) *Inputs {
+	return &Inputs{files: []inputFile{{path: from, data: pemfile.EncodeCerts(certs...), certs: certs, held: true}}}
 }
 
 // Data returns the bytes read from path, or nil when it is not one of the

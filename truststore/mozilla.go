@@ -8,13 +8,14 @@ import (
 	"golang.org/x/crypto/x509roots/fallback/bundle"
 )
 
-// mozillaRoots returns the Mozilla (NSS) root set compiled into certinit
+// MozillaRoots returns the Mozilla (NSS) root set compiled into certinit
 // from golang.org/x/crypto/x509roots/fallback/bundle, for images with no
-// trust store at all (scratch). Roots that NSS trusts only with extra
+// trust store at all (scratch), and for completing a chain that stops
+// below its root (Install here, probe --save). Roots that NSS trusts only with extra
 // constraints (a distrust-after date, say) are left out: a file-based store
 // cannot express the constraint, and trusting them without it would trust
 // more than Mozilla does.
-func mozillaRoots(log *slog.Logger) ([]*x509.Certificate, error) {
+func MozillaRoots(log *slog.Logger) ([]*x509.Certificate, error) {
 	var out []*x509.Certificate
 	skipped := 0
 	for r := range bundle.Roots() {

@@ -122,7 +122,7 @@ func (s *Store) InstallInputs(ctx context.Context, in *Inputs, opts InstallOptio
 	var moz []*x509.Certificate
 	if opts.MozillaRoots {
 		var err error
-		if moz, err = mozillaRoots(s.log); err != nil {
+		if moz, err = MozillaRoots(s.log); err != nil {
 			return nil, err
 		}
 	}
@@ -205,6 +205,9 @@ func (s *Store) inStore(in *Inputs) map[string]bool {
 		return out
 	}
 	for _, f := range in.files {
+		if f.held {
+			continue
+		}
 		if fi, err := os.Stat(filepath.Dir(f.path)); err == nil && os.SameFile(fi, dirInfo) {
 			out[path.Join(s.layout.LocalDir, filepath.Base(f.path))] = true
 		}

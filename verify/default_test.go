@@ -44,3 +44,30 @@ func TestDefaultTrust(t *testing.T) {
 		})
 	}
 }
+
+// TestCapathOldLinks: a capath with only old-style (MD5) hash links, as
+// `openssl rehash -old` makes them, trusts nothing: OpenSSL's lookup opens
+// the links of the new hash only.
+func TestCapathOldLinks(t *testing.T) {
+	openssl := testutil.RequireTool(t, "openssl")
+	root := mk(t, spec{cn: "Old Links Root", ca: true}, nil)
+	leaf := mk(t, spec{cn: "old-links.example"}, root)
+	dir := t.TempDir()
+	testutil.WriteFile(t, dir, "root.pem", testutil.CertPEM(root.cert))
+	for _, args := range [][]string{{"-old"}, {}} {
+		if out, err := exec.Command(openssl, append(append([]string{"rehash"}, args...), dir)...).CombinedOutput(); err != nil {
+			t.Fatalf("openssl rehash %v: %v\n%s", args, err, out)
+		}
+		leafFile := testutil.WriteFile(t, t.TempDir(), "leaf.pem", testutil.CertPEM(leaf.cert))
+		ref := testutil.OpenSSLVerify(t, leafFile, testutil.VerifyFiles{CApath: dir})
+		trust, err := LoadTrust("", dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Chain([]*x509.Certificate{leaf.cert}, trust, Options{})
+		var ve *Error
+		if ref.OK != (err == nil) || (!ref.OK && (!errors.As(err, &ve) || int(ve.Code) != ref.Code)) {
+			t.Errorf("rehash %v: openssl verify says %v (%d), certinit: %v", args, ref.OK, ref.Code, err)
+		}
+	}
+}

@@ -143,7 +143,13 @@ func (t *Trust) loadDir(dir string) error {
 			if err != nil {
 				break
 			}
-			t.dir = append(t.dir, xs...)
+			// The lookup opens HASH.N for a name whose subject hash is
+			// HASH: a certificate under another hash (an old-style MD5
+			// link) is never asked for.
+			t.dir = append(t.dir, slices.DeleteFunc(xs, func(x *cert) bool {
+				got, err := hashlink.NameHash(x.RawSubject)
+				return err != nil || got != h
+			})...)
 		}
 	}
 	return nil

@@ -111,3 +111,21 @@ func plain(chain []*cert) []*x509.Certificate {
 	}
 	return out
 }
+
+// Allows is OpenSSL's purpose check of one certificate (X509_check_purpose,
+// what `openssl x509 -purpose` prints): whether c may be used for p as an
+// end-entity certificate, or, with asCA, as a CA that issues such
+// certificates. Chain applies it to every certificate of a chain; Allows
+// answers for a certificate whose chain is not at hand, such as a bridge's
+// client certificate, which the remote broker verifies against its own
+// trust. AnyPurpose allows everything.
+func Allows(c *x509.Certificate, p Purpose, asCA bool) (bool, error) {
+	if p == AnyPurpose {
+		return true, nil
+	}
+	x, err := newCert(c)
+	if err != nil {
+		return false, err
+	}
+	return x.allows(p, asCA), nil
+}

@@ -14,10 +14,12 @@ func (a *app) probeCommand() *cli.Command {
 		Usage:     "connect to a TLS endpoint and say why it fails",
 		ArgsUsage: "HOST[:PORT]",
 		Description: "Connects (port 8883 unless given), records the handshake, verifies the server's\n" +
-			"certificates against --cafile/--capath or the system store, and ends with\n" +
-			"`verdict: CODE` (ok, unknown-authority, self-signed, incomplete-chain, expired,\n" +
-			"not-yet-valid, hostname-mismatch, client-cert-required, handshake-failure,\n" +
-			"connect-failure, mqtt-refused) under a diagnosis. Exit 0 for ok, 1 otherwise.",
+			"certificates as OpenSSL does for Mosquitto and its clients (the chain must reach a\n" +
+			"self-signed root in --cafile/--capath or the system store; purpose TLS server), says\n" +
+			"what fails and which certificate is missing (and when --cert lacks clientAuth usage),\n" +
+			"and ends with `verdict: CODE` (ok, unknown-authority, self-signed, incomplete-chain,\n" +
+			"expired, not-yet-valid, hostname-mismatch, client-cert-required, handshake-failure,\n" +
+			"connect-failure, mqtt-refused). Exit 0 for ok, 1 otherwise.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "servername", Usage: "server `NAME` to send (SNI) and verify (default: HOST)"},
 			&cli.StringFlag{Name: "cafile", Usage: "trust the CA certificates in `FILE` (instead of the system store)"},
@@ -27,10 +29,10 @@ func (a *app) probeCommand() *cli.Command {
 			&cli.BoolFlag{Name: "mqtt", Usage: "after TLS, send an MQTT 3.1.1 CONNECT and read the CONNACK"},
 			&cli.StringFlag{Name: "mqtt-user", Usage: "MQTT `USER` name for --mqtt"},
 			&cli.StringFlag{Name: "mqtt-password", Usage: "MQTT `PASSWORD` for --mqtt (prefer CERTINIT_MQTT_PASSWORD)"},
-			&cli.StringFlag{Name: "save", Usage: "write the issuing chain into `DIR` and rehash it, for --capath DIR"},
+			&cli.StringFlag{Name: "save", Usage: "keep the chain up to its root in `DIR`, a dir: trust store (a file each, hash links), for --capath DIR"},
 			&cli.BoolFlag{Name: "json", Usage: "print the report as one JSON object"},
 			durationFlag("timeout", probe.DefaultTimeout, "`DURATION` the whole probe may take", ""),
-			&cli.BoolFlag{Name: "offline", Usage: "do not fetch a missing intermediate from the certificate's AIA URL"},
+			&cli.BoolFlag{Name: "offline", Usage: "do not fetch a missing issuer from the certificate's AIA URL"},
 		},
 		Action: a.probe,
 	}
@@ -87,10 +89,12 @@ func (a *app) checkCommand() *cli.Command {
 		Name:  "check",
 		Usage: "check local certificate files and a mosquitto.conf",
 		Description: "A health check for Docker HEALTHCHECK, Kubernetes probes and CI: --cert/--key (parse,\n" +
-			"match, valid for at least --min-validity, chain against --cafile/--capath), and every\n" +
-			"certfile, keyfile, cafile, capath and bridge_* file a --mosquitto-conf names (exists,\n" +
-			"readable by the broker's user, pairs match, nothing expired, hash links current).\n" +
-			"Prints one FILE[:LINE]: problem line each and exits 1 if there is any, else prints ok.",
+			"match, valid for at least --min-validity, chain against --cafile/--capath as OpenSSL\n" +
+			"verifies it), and every certfile, keyfile, cafile, capath and bridge_* file a\n" +
+			"--mosquitto-conf names (exists, readable by the broker's user, pairs match, nothing\n" +
+			"expired, every trusted CA chains to a self-signed root, hash links current, bundles\n" +
+			"split, bridge certificates allow clientAuth). Prints one FILE[:LINE]: problem line\n" +
+			"each and exits 1 if there is any, else prints ok.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "cert", Usage: "certificate `FILE` (leaf first, then intermediates)"},
 			&cli.StringFlag{Name: "key", Usage: "private key `FILE` of --cert"},

@@ -36,6 +36,9 @@ type CertOpts struct {
 	IsCA      bool
 	Key       crypto.Signer // the key certified; default: a fresh P-256 key
 	CAIssuers []string      // URLs of the issuer's certificate (the AIA extension)
+	// ExtKeyUsage replaces the default extended key usages: serverAuth and
+	// clientAuth for a leaf, none for a CA.
+	ExtKeyUsage []x509.ExtKeyUsage
 }
 
 // Localhost is CertOpts for a server on 127.0.0.1 that clients reach as
@@ -98,6 +101,9 @@ func (o *CertOpts) template() *x509.Certificate {
 	} else {
 		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	}
+	if o.ExtKeyUsage != nil {
+		tmpl.ExtKeyUsage = o.ExtKeyUsage
 	}
 	return tmpl
 }

@@ -4,6 +4,7 @@ import (
 	"os/exec"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -61,5 +62,51 @@ func OpenSSLVerify(t testing.TB, leaf string, f VerifyFiles) OpenSSLVerdict {
 	} else if err != nil {
 		t.Fatalf("openssl %v: %v\n%s", args, err, out)
 	}
+	return v
+}
+
+var (
+	sClientDepth = regexp.MustCompile(`(?m)^depth=(\d+) `)
+	sClientError = regexp.MustCompile(`(?m)^verify error:num=(\d+):(.*)$`)
+)
+
+// OpenSSLConnect runs `openssl s_client -verify_return_error` against the
+// TLS server at addr, sending serverName, with only the trust f names
+// (CAfile, CApath; the other fields are not used): a Mosquitto client's
+// handshake (purpose TLS server, the system's security level). The name
+// itself is not checked. The verdict is OK, or the first verification
+// error, at which the handshake stopped, with the depth s_client printed
+// for it.
+func OpenSSLConnect(t testing.TB, addr, serverName string, f VerifyFiles) OpenSSLVerdict {
+	t.Helper()
+	args := []string{"s_client", "-connect", addr, "-servername", serverName, "-verify_return_error", "-no-CAstore"}
+	if f.CAfile != "" {
+		args = append(args, "-CAfile", f.CAfile)
+	} else {
+		args = append(args, "-no-CAfile")
+	}
+	if f.CApath != "" {
+		args = append(args, "-CApath", f.CApath)
+	} else {
+		args = append(args, "-no-CApath")
+	}
+	cmd := exec.Command(RequireTool(t, "openssl"), args...)
+	out, err := cmd.CombinedOutput() // standard input is empty: s_client leaves after the handshake
+	v := OpenSSLVerdict{Output: string(out)}
+	loc := sClientError.FindStringSubmatchIndex(v.Output)
+	if loc == nil {
+		v.OK = err == nil && strings.Contains(v.Output, "Verify return code: 0 (ok)")
+		if !v.OK {
+			t.Fatalf("openssl %v: neither verified nor reported a verify error: %v\n%s", args, err, out)
+		}
+		return v
+	}
+	v.Code, _ = strconv.Atoi(v.Output[loc[2]:loc[3]])
+	v.Text = v.Output[loc[4]:loc[5]]
+	depths := sClientDepth.FindAllStringSubmatch(v.Output[:loc[0]], -1)
+	if len(depths) == 0 {
+		t.Fatalf("openssl %v: no depth before the verify error\n%s", args, out)
+	}
+	v.Depth, _ = strconv.Atoi(depths[len(depths)-1][1])
 	return v
 }
