@@ -62,6 +62,10 @@ type Config struct {
 	Settle      time.Duration  // --settle: how long a failing pair waits for more changes; zero: not at all
 	Poll        time.Duration  // --poll: backstop rescan interval; zero: none
 	StopTimeout time.Duration  // --stop-timeout; zero: the supervisor's default
+	// MosquittoConf is --mosquitto-conf: the broker's configuration, which
+	// decides what a change needs (rules.go); empty: the -c file on
+	// COMMAND's line when COMMAND is mosquitto.
+	MosquittoConf string
 }
 
 // Check reports mistakes in how the options combine, for the command
@@ -120,6 +124,10 @@ type state struct {
 	// the --trust files put (or found) in the store at their last install,
 	// so a certificate a changed --trust file no longer holds is removed.
 	installed map[string]truststore.Cert
+
+	// rules decide what a change needs from the broker's configuration;
+	// nil without one (run only).
+	rules *brokerRules
 
 	// reapLock is held by the supervisor's reaper; a reload hook or a
 	// DNS-01 hook that runs a program while COMMAND runs holds it for
@@ -206,6 +214,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stdio []*os.File) (i
 	sup, err := supervisor.New(supervisor.Options{Args: cfg.Command, Files: stdio, StopTimeout: cfg.StopTimeout,
 		ReapLock: &s.reapLock, Log: s.log})
 	if err != nil {
+		return 0, err
+	}
+	if err := s.watchBroker(); err != nil {
 		return 0, err
 	}
 	if err := s.prepare(ctx); err != nil {
