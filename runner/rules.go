@@ -106,7 +106,7 @@ func (c Config) brokerConf() string {
 }
 
 // loadBroker reads the broker's configuration, when run has one, for the
-// rules. Lines Mosquitto refuses are logged; the
+// rules and the liveness check. Lines Mosquitto refuses are logged; the
 // broker will say more when it starts.
 func (s *state) loadBroker() (*mosquittoconf.Config, error) {
 	path := s.cfg.brokerConf()
@@ -172,7 +172,7 @@ func (r *brokerRules) watched() []string {
 
 // restarted records that the broker starts again and reads every file
 // afresh: before it first starts, and after a restart the reloader did
-// not decide.
+// not decide (the liveness check's).
 func (r *brokerRules) restarted() {
 	if r == nil {
 		return
@@ -346,7 +346,7 @@ func absPaths(ps []string) []string {
 }
 
 // watchBroker reads the broker's configuration, when run has one, and
-// sets up the rules from it.
+// sets up the rules and the liveness check from it.
 func (s *state) watchBroker() error {
 	conf, err := s.loadBroker()
 	if err != nil {
@@ -356,5 +356,6 @@ func (s *state) watchBroker() error {
 		s.rules = newBrokerRules(conf, s.cfg, s.log)
 		s.log.Info("broker configuration", "path", conf.File, "watched", s.rules.watched())
 	}
+	s.live = newLiveness(s.cfg.Liveness, conf, s.log)
 	return nil
 }

@@ -63,9 +63,11 @@ type Config struct {
 	Poll        time.Duration  // --poll: backstop rescan interval; zero: none
 	StopTimeout time.Duration  // --stop-timeout; zero: the supervisor's default
 	// MosquittoConf is --mosquitto-conf: the broker's configuration, which
-	// decides what a change needs (rules.go); empty: the -c file on
-	// COMMAND's line when COMMAND is mosquitto.
+	// decides what a change needs (rules.go) and where the liveness check
+	// asks (liveness.go); empty: the -c file on COMMAND's line when
+	// COMMAND is mosquitto.
 	MosquittoConf string
+	Liveness      Liveness // --liveness-*
 }
 
 // Check reports mistakes in how the options combine, for the command
@@ -78,6 +80,9 @@ func (c Config) Check() error {
 					o.flag, acme.FullChainFile, acme.KeyFile)
 			}
 		}
+	}
+	if err := c.Liveness.check(); err != nil {
+		return err
 	}
 	rc := reload.Config{Files: c.pair(), CopyTo: c.CopyTo, Owner: c.copyOwner()}
 	return rc.Check()
@@ -125,9 +130,10 @@ type state struct {
 	// so a certificate a changed --trust file no longer holds is removed.
 	installed map[string]truststore.Cert
 
-	// rules decide what a change needs from the broker's configuration;
-	// nil without one (run only).
+	// rules decide what a change needs from the broker's configuration,
+	// and live checks that the broker answers; nil without (run only).
 	rules *brokerRules
+	live  *livenessCheck
 
 	// reapLock is held by the supervisor's reaper; a reload hook or a
 	// DNS-01 hook that runs a program while COMMAND runs holds it for

@@ -76,6 +76,9 @@ func (s *state) supervise(ctx context.Context, sup *supervisor.Supervisor) (int,
 				wg.Go(func() { _ = w.Run(ctx, func(changed []string) { _ = rl.Changed(ctx, changed) }) })
 			}
 		})
+		if s.live != nil {
+			wg.Go(func() { s.live.run(ctx, func() error { s.rules.restarted(); return sup.Restart() }) })
+		}
 	})
 	if s.issuer != nil {
 		// A renewal goes through the path of a file change: validate,

@@ -33,7 +33,12 @@ func TestRunUsage(t *testing.T) {
 		{"missing certificate, no --wait", []string{"init", "--cert", missing, "--key", key}, 1, "--wait"},
 		{"wait without unit", []string{"init", "--cert", cert, "--key", key, "--wait", "5"}, 2, "--wait"},
 		{"command not found", []string{"run", "--cert", missing, "--key", key, "--", "certinit-no-such-command"}, 127, "certinit-no-such-command"},
+		{"liveness threshold 0", []string{"run", "--liveness-threshold", "0", "--", "true"}, 2, "--liveness-threshold: 0"},
+		{"liveness threshold not a number", []string{"run", "--liveness-threshold", "three", "--", "true"}, 2, "--liveness-threshold"},
+		{"liveness addr without port", []string{"run", "--liveness-addr", "localhost", "--", "true"}, 2, `--liveness-addr: "localhost"`},
+		{"liveness option with the check off", []string{"run", "--liveness-interval", "0", "--liveness-addr", "127.0.0.1:1883", "--", "true"}, 2, "--liveness-interval 0"},
 		{"exec with mosquitto-conf", []string{"run", "--exec", "--mosquitto-conf", cert, "--", "true"}, 2, "--exec"},
+		{"exec with liveness", []string{"run", "--exec", "--liveness-interval", "5s", "--", "true"}, 2, "--exec"},
 		{"missing mosquitto-conf", []string{"run", "--mosquitto-conf", missing, "--", "true"}, 1, missing},
 	}
 	for _, tc := range tests {
