@@ -3,7 +3,9 @@
 // obtain a certificate in-process, wait for the pair to be valid, copy it
 // where the server's user can read it), then, for run, start COMMAND as a
 // supervised child and keep it in step with changes: watch, validate, copy,
-// reload or restart, and renew in-process certificates.
+// reload, restart or leave it alone as the broker's configuration says the
+// change needs (rules.go), and renew in-process certificates; and restart
+// a broker that no longer answers its clients (liveness.go).
 //
 // The caller (the command line) turns its flags into a Config, which this
 // package never modifies; what a run learns on the way (the checked pair,
