@@ -47,7 +47,7 @@ func (a *app) runCommand() *cli.Command {
 			&cli.BoolFlag{Name: "exec", Usage: "after preparing, replace certinit with COMMAND (nothing is watched)"},
 			&cli.StringFlag{Name: "mosquitto-conf", Usage: "the broker's mosquitto.conf `FILE`: decides whether a change gets the reload signal, a restart or nothing, and adds the TLS files it names to the watched paths (default: the -c file when COMMAND is mosquitto)"},
 			durationFlag("liveness-interval", runner.DefaultLivenessInterval, "check every `DURATION` that the broker answers an MQTT CONNECT on its listener", "turns the check off"),
-			&cli.IntFlag{Name: "liveness-threshold", Value: runner.DefaultLivenessThreshold, Usage: "restart the broker after `N` missed liveness checks in a row"},
+			countFlag("liveness-threshold", runner.DefaultLivenessThreshold, "restart the broker after `N` missed liveness checks in a row"),
 			durationFlag("liveness-timeout", runner.DefaultLivenessTimeout, "`DURATION` one liveness check waits for the broker's answer", ""),
 			&cli.StringFlag{Name: "liveness-addr", Usage: "listener `ADDR` (host:port) the liveness check asks (default: one from --mosquitto-conf)"},
 		),
@@ -123,7 +123,7 @@ func (a *app) runAction(c *cli.Context) error {
 	cfg.Debounce, cfg.Settle = durationOf(c, "debounce"), durationOf(c, "settle")
 	cfg.Poll, cfg.StopTimeout = durationOf(c, "poll"), durationOf(c, "stop-timeout")
 	cfg.MosquittoConf = c.String("mosquitto-conf")
-	cfg.Liveness = runner.Liveness{Interval: durationOf(c, "liveness-interval"), Threshold: c.Int("liveness-threshold"),
+	cfg.Liveness = runner.Liveness{Interval: durationOf(c, "liveness-interval"), Threshold: countOf(c, "liveness-threshold"),
 		Timeout: durationOf(c, "liveness-timeout"), Addr: c.String("liveness-addr")}
 	if cfg.Liveness.Interval == 0 {
 		for _, f := range []string{"liveness-threshold", "liveness-timeout", "liveness-addr"} {

@@ -206,8 +206,6 @@ func addEnvVars(flags []cli.Flag) {
 			f.EnvVars = env
 		case *cli.StringSliceFlag:
 			f.EnvVars = env
-		case *cli.IntFlag:
-			f.EnvVars = env
 		}
 	}
 }
