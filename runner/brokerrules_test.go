@@ -26,14 +26,17 @@ func (b *broker) client(ca *testutil.CA, name string) mosquittotest.Endpoint {
 }
 
 // startTLS starts certinit run on a server pair for a listener whose
-// client trust the conf lines extra give, with a 100 ms debounce.
-func (b *broker) startTLS(args []string, extra ...string) {
+// client trust the conf lines extra give, with a 100 ms debounce, and
+// returns the pair's paths (--cert and --key, the listener's certfile and
+// keyfile).
+func (b *broker) startTLS(args []string, extra ...string) (certPath, keyPath string) {
 	b.t.Helper()
 	cert, key, serial := b.issue(testutil.CertOpts{})
-	certPath, keyPath := testutil.WriteFile(b.t, b.dir, "server.pem", cert), testutil.WriteFile(b.t, b.dir, "server-key.pem", key)
+	certPath, keyPath = testutil.WriteFile(b.t, b.dir, "server.pem", cert), testutil.WriteFile(b.t, b.dir, "server-key.pem", key)
 	b.writeConf(certPath, keyPath, true, append([]string{"require_certificate true"}, extra...)...)
 	b.start(append([]string{"--cert", certPath, "--key", keyPath, "--debounce", "100ms"}, args...)...)
 	b.waitServed(serial, 10*time.Second)
+	return certPath, keyPath
 }
 
 // waitRule waits for the decision with rule on path and returns it.
@@ -122,10 +125,11 @@ func TestRunCafileRule(t *testing.T) {
 	mustRefuse(t, oldClient, "a client of the CA taken out of the cafile")
 }
 
-// TestRunCrlfileRule: a new CRL in the listener's crlfile gets the reload
+// TestRunSighupRules: a new CRL in the listener's crlfile gets the reload
 // signal, after which the revoked client is refused while a subscriber
-// stays connected and the broker is not restarted.
-func TestRunCrlfileRule(t *testing.T) {
+// stays connected and the broker is not restarted; so does a renewed pair
+// (the listener's certfile and keyfile), which the broker then serves.
+func TestRunSighupRules(t *testing.T) {
 	b := newBroker(t)
 	clients := testutil.NewCA(t, "clients")
 	cafile := testutil.WriteFile(t, b.dir, "clients.pem", testutil.CertPEM(clients.Cert))
@@ -135,7 +139,7 @@ func TestRunCrlfileRule(t *testing.T) {
 	revoked.KeyFile = testutil.WriteFile(t, b.dir, "revoked-key.pem", testutil.KeyPEM(t, revokedKey))
 	kept := b.client(clients, "client-kept")
 	crl := testutil.WriteFile(t, b.dir, "clients.crl", clients.CRL(t))
-	b.startTLS(nil, "cafile "+cafile, "crlfile "+crl)
+	certPath, keyPath := b.startTLS(nil, "cafile "+cafile, "crlfile "+crl)
 	sub := mosquittotest.Subscribe(t, kept, "certinit/test")
 	mustPublish(t, revoked, "before")
 	waitGot(t, sub, "before")
@@ -153,7 +157,20 @@ func TestRunCrlfileRule(t *testing.T) {
 	if n := sub.Connects(); n != 1 {
 		t.Fatalf("the subscriber connected %d times; a reload must not drop it", n)
 	}
+
+	cert, key, serial := b.issue(testutil.CertOpts{})
+	testutil.RenameOver(t, keyPath, key)
+	testutil.RenameOver(t, certPath, cert)
+	if r := b.waitRule("sighup", certPath); r.Message != "reloading" || r.Attrs["option"] != "certfile" {
+		t.Fatalf("pair renewed: %s %v", r.Message, r.Attrs)
+	}
+	b.waitServed(serial, servedWithin)
+	mustPublish(t, kept, "after the renewal")
+	waitGot(t, sub, "after the renewal")
+	if n := sub.Connects(); n != 1 {
+		t.Fatalf("the subscriber connected %d times; a reload must not drop it", n)
+	}
 	if pids := b.ChildPIDs(); len(pids) != 1 {
-		t.Fatalf("broker started %d times; a CRL is reloaded, not restarted", len(pids))
+		t.Fatalf("broker started %d times; a CRL and a pair are reloaded, not restarted", len(pids))
 	}
 }
