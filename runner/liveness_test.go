@@ -216,11 +216,14 @@ func TestRunLivenessRestartsStoppedBroker(t *testing.T) {
 	if r.Attrs["misses"] != "3" || r.Attrs["addr"] != "127.0.0.1:"+strconv.Itoa(b.port) || r.Attrs["reason"] == "" {
 		t.Fatalf("restart record %v", r.Attrs)
 	}
+	answered := b.Count(testutil.Message("broker answered"))
 	b.WaitRecords(testutil.Message("child did not stop in time, killing"), 1)
 	b.WaitRecords(testutil.Message("child started"), 2)
 	if syscall.Kill(first[0], 0) == nil {
 		t.Fatalf("the stopped broker %d is still there", first[0])
 	}
+	// The check is a client too: once it is answered, the new broker serves.
+	b.WaitRecords(testutil.Message("broker answered"), answered+1)
 	sub := mosquittotest.Subscribe(t, plain, "certinit/test")
 	mustPublish(t, plain, "after")
 	waitGot(t, sub, "after")
