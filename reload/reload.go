@@ -4,9 +4,11 @@
 // the integration hooks (trust store, hash links), then send the reload
 // signal, or restart the server when a file it only reads at start-up
 // changed or the key type changed (an OpenSSL server keeps the old
-// certificate beside a new one of another type; see keytype.go). A pair
-// that fails its checks may be a renewal half done: it waits for the
-// changes that complete it, and is refused only when it is still bad after
+// certificate beside a new one of another type; see keytype.go), or do
+// nothing when the server's own configuration says it reads the changed
+// files by itself (Config.Rules, decision.go). A pair that fails its
+// checks may be a renewal half done: it waits for the changes that
+// complete it, and is refused only when it is still bad after
 // Config.Settle (settle.go). A change that is refused gets one logged line
 // and nothing else happens: the server keeps serving the old certificate
 // and new handshakes keep working; the change is remembered, so the next
@@ -59,6 +61,11 @@ type Config struct {
 	Owner     *owner.Owner   // owner of the copies; nil: unchanged
 	RestartOn []string       // a change of one of these restarts instead of signalling
 	Signal    syscall.Signal // the reload signal; zero: SIGHUP
+	// Rules, when set, decides from the server's own configuration what a
+	// change needs: the signal, a restart or nothing (decision.go).
+	// Without it every change gets the signal. RestartOn and a new key
+	// type restart whatever it says.
+	Rules Rules
 	// Settle is how long a pair that fails its checks may wait for the
 	// changes that complete it before it is refused (settle.go); zero
 	// refuses it at the first check. Run must run for a refusal to come
@@ -261,30 +268,31 @@ func (r *Reloader) refuse(err error) error {
 // notPair reports whether p is none of the pair's files.
 func (r *Reloader) notPair(p string) bool { return !slices.Contains(r.cfg.Files.list(), p) }
 
-// act restarts or signals the server for a good change with pair snap (nil
-// without --cert), and records snap as loaded once that is done.
+// act carries out what a good change with pair snap (nil without --cert)
+// needs: a restart, the reload signal or nothing (decide), and records
+// snap as loaded once that is done.
 func (r *Reloader) act(changed []string, snap *Snapshot) error {
 	next := r.served
 	if snap != nil {
 		next = leafKeyType(snap.Pair.Chain[0])
 	}
-	var why string
-	var keyTypes []any
-	switch {
-	case next.changedFrom(r.served):
-		why = fmt.Sprintf("key type changed from %s to %s: on a reload signal the server would keep serving the old certificate beside the new one; the restart disconnects clients, which reconnect",
-			r.served.desc, next.desc)
-		keyTypes = []any{"old_key_type", r.served.desc, "new_key_type", next.desc}
-	case slices.ContainsFunc(changed, func(p string) bool { return slices.Contains(r.cfg.RestartOn, p) }):
-		why = "a --restart-on file changed; the server reads it only at start"
+	d, keyTypes := r.decide(changed, snap, next)
+	attrs := []any{"rule", d.Rule, "path", d.Path, "reason", d.Reason, "changed", changed}
+	if d.Option != "" {
+		attrs = append(attrs, "option", d.Option)
 	}
-	if why != "" {
-		r.log.Info("restarting", append([]any{"reason", why, "changed", changed}, keyTypes...)...)
+	switch d.Action {
+	case Nothing:
+		r.log.Info("no reload needed", attrs...)
+		r.loaded = snap
+		return nil
+	case Restart:
+		r.log.Info("restarting", append(attrs, keyTypes...)...)
 		if err := r.target.Restart(); err != nil {
 			return err
 		}
-	} else {
-		r.log.Info("reloading", "signal", supervisor.SignalName(r.cfg.Signal), "changed", changed)
+	default:
+		r.log.Info("reloading", append([]any{"signal", supervisor.SignalName(r.cfg.Signal)}, attrs...)...)
 		if err := r.target.Signal(r.cfg.Signal); err != nil {
 			r.log.Error("reload signal failed", "err", err)
 			return err
@@ -296,6 +304,36 @@ func (r *Reloader) act(changed []string, snap *Snapshot) error {
 		r.loaded = snap
 	}
 	return nil
+}
+
+// decide says what changed needs. A new key type or a --restart-on path
+// restarts, a changed pair is signalled; Config.Rules may ask for more
+// from the server's configuration. Without Rules every change is
+// signalled. keyTypes are the log attributes of a key-type restart.
+func (r *Reloader) decide(changed []string, snap *Snapshot, next keyType) (d Decision, keyTypes []any) {
+	switch restartOn := slices.IndexFunc(changed, func(p string) bool { return slices.Contains(r.cfg.RestartOn, p) }); {
+	case next.changedFrom(r.served):
+		d = Decision{Action: Restart, Rule: RuleKeyType, Path: r.cfg.Files.Cert,
+			Reason: fmt.Sprintf("key type changed from %s to %s: on a reload signal the server would keep serving the old certificate beside the new one; the restart disconnects clients, which reconnect",
+				r.served.desc, next.desc)}
+		keyTypes = []any{"old_key_type", r.served.desc, "new_key_type", next.desc}
+	case restartOn >= 0:
+		d = Decision{Action: Restart, Rule: RuleRestartOn, Path: changed[restartOn],
+			Reason: "a --restart-on file changed; the server reads it only at start"}
+	case snap != nil && (r.loaded == nil || !snap.sameBytes(r.loaded)):
+		d = Decision{Action: Signal, Rule: RuleSignal, Path: r.cfg.Files.Cert, Reason: "the certificate pair changed"}
+	}
+	if r.cfg.Rules != nil {
+		return r.cfg.Rules.Decide(changed, d), keyTypes
+	}
+	if d.Action == Nothing {
+		d = Decision{Action: Signal, Rule: RuleSignal,
+			Reason: "a watched path changed; without the server's configuration every change gets the reload signal"}
+		if len(changed) > 0 {
+			d.Path = changed[0]
+		}
+	}
+	return d, keyTypes
 }
 
 // prepare validates and prepares everything the server will read besides

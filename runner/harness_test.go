@@ -36,6 +36,10 @@ func startCertinit(t *testing.T, args ...string) *testutil.Certinit {
 	return c
 }
 
+// decision matches the one record of each decision on a change: a
+// reload, a restart or none needed, with the rule that decided.
+var decision = testutil.All(testutil.HasKey("rule"), testutil.HasKey("changed"))
+
 // waitOutput polls the output until it holds n occurrences of text: for
 // what COMMAND (Mosquitto) prints.
 func waitOutput(t *testing.T, c *testutil.Certinit, text string, n int) {

@@ -3,7 +3,9 @@
 // obtain a certificate in-process, wait for the pair to be valid, copy it
 // where the server's user can read it), then, for run, start COMMAND as a
 // supervised child and keep it in step with changes: watch, validate, copy,
-// reload or restart, and renew in-process certificates.
+// reload, restart or leave it alone as the broker's configuration says the
+// change needs (rules.go), and renew in-process certificates; and restart
+// a broker that no longer answers its clients (liveness.go).
 //
 // The caller (the command line) turns its flags into a Config, which this
 // package never modifies; what a run learns on the way (the checked pair,
@@ -62,6 +64,12 @@ type Config struct {
 	Settle      time.Duration  // --settle: how long a failing pair waits for more changes; zero: not at all
 	Poll        time.Duration  // --poll: backstop rescan interval; zero: none
 	StopTimeout time.Duration  // --stop-timeout; zero: the supervisor's default
+	// MosquittoConf is --mosquitto-conf: the broker's configuration, which
+	// decides what a change needs (rules.go) and where the liveness check
+	// asks (liveness.go); empty: the -c file on COMMAND's line when
+	// COMMAND is mosquitto.
+	MosquittoConf string
+	Liveness      Liveness // --liveness-*
 }
 
 // Check reports mistakes in how the options combine, for the command
@@ -74,6 +82,9 @@ func (c Config) Check() error {
 					o.flag, acme.FullChainFile, acme.KeyFile)
 			}
 		}
+	}
+	if err := c.Liveness.check(); err != nil {
+		return err
 	}
 	rc := reload.Config{Files: c.pair(), CopyTo: c.CopyTo, Owner: c.copyOwner()}
 	return rc.Check()
@@ -120,6 +131,11 @@ type state struct {
 	// the --trust files put (or found) in the store at their last install,
 	// so a certificate a changed --trust file no longer holds is removed.
 	installed map[string]truststore.Cert
+
+	// rules decide what a change needs from the broker's configuration,
+	// and live checks that the broker answers; nil without (run only).
+	rules *brokerRules
+	live  *livenessCheck
 
 	// reapLock is held by the supervisor's reaper; a reload hook or a
 	// DNS-01 hook that runs a program while COMMAND runs holds it for
@@ -206,6 +222,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stdio []*os.File) (i
 	sup, err := supervisor.New(supervisor.Options{Args: cfg.Command, Files: stdio, StopTimeout: cfg.StopTimeout,
 		ReapLock: &s.reapLock, Log: s.log})
 	if err != nil {
+		return 0, err
+	}
+	if err := s.watchBroker(); err != nil {
 		return 0, err
 	}
 	if err := s.prepare(ctx); err != nil {

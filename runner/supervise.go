@@ -26,6 +26,7 @@ func (s *state) supervise(ctx context.Context, sup *supervisor.Supervisor) (int,
 		RestartOn: s.cfg.RestartOn,
 		Signal:    s.cfg.Signal,
 		Settle:    s.cfg.Settle,
+		Rules:     s.reloadRules(),
 		Hooks:     s.reloadHooks(),
 		Log:       s.log,
 		Initial:   s.snap, // the key type and bytes the server starts with
@@ -63,6 +64,7 @@ func (s *state) supervise(ctx context.Context, sup *supervisor.Supervisor) (int,
 		}
 		watchers = append(watchers, w)
 	}
+	s.rules.restarted() // what the broker reads when it starts
 	var wg sync.WaitGroup
 	sup.AfterStart(func() {
 		wg.Go(func() { rl.Run(ctx) })
@@ -74,6 +76,9 @@ func (s *state) supervise(ctx context.Context, sup *supervisor.Supervisor) (int,
 				wg.Go(func() { _ = w.Run(ctx, func(changed []string) { _ = rl.Changed(ctx, changed) }) })
 			}
 		})
+		if s.live != nil {
+			wg.Go(func() { s.live.run(ctx, func() error { s.rules.restarted(); return sup.Restart() }) })
+		}
 	})
 	if s.issuer != nil {
 		// A renewal goes through the path of a file change: validate,
@@ -107,14 +112,15 @@ func (s *state) pollInterval() time.Duration {
 
 // watchPaths are the files and directories whose change matters: the pair
 // (--cert, --key, --chain), checked at every event, and the others
-// (--trust, --rehash, --watch, --restart-on), acted on after --debounce.
+// (--trust, --rehash, --watch, --restart-on, and the TLS files the
+// broker's configuration names: rules.go), acted on after --debounce.
 // The ACME output is not among them: certinit writes it itself and reloads
 // through the renewal callback, so a watch would reload twice.
 func (s *state) watchPaths() (pair, others []string) {
 	if s.issuer == nil {
 		pair = addPaths(nil, s.files.Cert, s.files.Key, s.files.Chain)
 	}
-	for _, p := range slices.Concat(s.cfg.Trust, s.cfg.Rehash, s.cfg.Watch, s.cfg.RestartOn) {
+	for _, p := range slices.Concat(s.cfg.Trust, s.cfg.Rehash, s.cfg.Watch, s.cfg.RestartOn, s.rules.watched()) {
 		if !slices.Contains(pair, p) {
 			others = addPaths(others, p)
 		}

@@ -38,9 +38,11 @@ func TestRunTrustCapath(t *testing.T) {
 
 // TestRunTrustChangesAndRehashDir: a changed --trust file is installed
 // again (a CA it gained is added to the store, one it lost removed), a
-// CA file added to a --rehash directory gets its link, each is one reload,
-// and the links certinit writes into the watched directory do not make it
-// reload again.
+// CA file added to a --rehash directory gets its link, each is one
+// decision, and the links certinit writes into the watched directory do
+// not make it decide again. The broker's configuration names none of
+// these files, so they need nothing from it; the --watch file it does not
+// name either is signalled.
 func TestRunTrustChangesAndRehashDir(t *testing.T) {
 	b := newBroker(t)
 	cert, key, serial := b.issue(testutil.CertOpts{})
@@ -58,11 +60,11 @@ func TestRunTrustChangesAndRehashDir(t *testing.T) {
 	ca2 := testutil.NewCA(t, "second trust CA")
 	second := testutil.WriteFile(t, b.dir, "second.pem", testutil.CertPEM(ca2.Cert))
 	testutil.RenameOver(t, trust, append(testutil.CertPEM(b.ca.Cert), testutil.CertPEM(ca2.Cert)...))
-	b.waitReload(1, trust)
+	b.waitDecision(1, trust, "none")
 	requireLink(t, capath, second, true)
 
 	testutil.RenameOver(t, trust, testutil.CertPEM(b.ca.Cert))
-	b.waitReload(2, trust)
+	b.waitDecision(2, trust, "none")
 	requireLink(t, capath, second, false)
 	requireLink(t, capath, b.caFile, true)
 
@@ -71,7 +73,7 @@ func TestRunTrustChangesAndRehashDir(t *testing.T) {
 	if err := os.Rename(testutil.WriteFile(t, b.dir, "peer2.pem", testutil.CertPEM(testutil.NewCA(t, "peer 2").Cert)), peer2); err != nil {
 		t.Fatal(err)
 	}
-	b.waitReload(3, peers)
+	b.waitDecision(3, peers, "none")
 	requireLink(t, peers, peer2, true)
 	// The watcher saw the links appear (events come in order); a change
 	// made after that is scanned together with, or after, the rehashed
@@ -80,19 +82,23 @@ func TestRunTrustChangesAndRehashDir(t *testing.T) {
 	link := filepath.Join(peers, testutil.SubjectHash(t, peer2)+".0")
 	b.WaitRecords(testutil.All(testutil.Message("file event"), testutil.HasAttr("path", link)), 1)
 	testutil.RenameOver(t, marker, []byte("1"))
-	b.waitReload(4, marker)
-	if n := b.Count(testutil.Message("reloading")); n != 4 {
-		t.Fatalf("%d reloads, want 4", n)
+	b.waitDecision(4, marker, "signal")
+	if n := b.Count(decision); n != 4 {
+		t.Fatalf("%d decisions, want 4", n)
+	}
+	if n := b.Count(testutil.Message("reloading")); n != 1 {
+		t.Fatalf("%d reloads, want 1 (for the --watch file)", n)
 	}
 	b.waitServed(serial, time.Second)
 }
 
-// waitReload waits for the n-th reload and checks it was for path alone.
-func (b *broker) waitReload(n int, path string) {
+// waitDecision waits for the n-th decision on a change (decision) and
+// checks it was for path alone, by rule.
+func (b *broker) waitDecision(n int, path, rule string) {
 	b.t.Helper()
-	r := b.WaitRecords(testutil.Message("reloading"), n)
-	if got := r.Attrs["changed"]; got != "["+path+"]" {
-		b.t.Fatalf("reload %d was for %s, want exactly %s", n, got, path)
+	r := b.WaitRecords(decision, n)
+	if got := r.Attrs["changed"]; got != "["+path+"]" || r.Attrs["rule"] != rule {
+		b.t.Fatalf("decision %d was %q for %s, want %q for exactly %s", n, r.Attrs["rule"], got, rule, path)
 	}
 }
 

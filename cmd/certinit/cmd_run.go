@@ -29,8 +29,13 @@ func (a *app) runCommand() *cli.Command {
 			"from the one served, certinit copies it, re-installs trust and rehashes as needed and sends\n" +
 			"--reload-signal, or restarts COMMAND when a --restart-on file changed. The other paths are\n" +
 			"acted on after --debounce of quiet. A pair that stays invalid for --settle is refused and\n" +
-			"logged; the server keeps its last good certificate. --exec replaces certinit with COMMAND\n" +
-			"instead.",
+			"logged; the server keeps its last good certificate. With a Mosquitto configuration\n" +
+			"(--mosquitto-conf, or mosquitto -c FILE as COMMAND) certinit also watches the TLS files it\n" +
+			"names and decides per file: the signal for certfile, keyfile and crlfile, a restart for a\n" +
+			"listener's cafile or a CA removed from its capath, nothing for a CA added to a capath or a\n" +
+			"bridge's files. It checks every --liveness-interval that the broker answers an MQTT CONNECT\n" +
+			"and restarts it after --liveness-threshold missed checks. --exec replaces certinit with\n" +
+			"COMMAND instead.",
 		Flags: append(prepareFlags(),
 			&cli.StringSliceFlag{Name: "watch", Usage: "also watch `PATH` (file or directory); a change reloads (repeatable)"},
 			&cli.StringFlag{Name: "reload-signal", Value: "HUP", Usage: "`SIG` that makes COMMAND reload its certificates (HUP, USR1, USR2, INT, QUIT, TERM, WINCH, ALRM)"},
@@ -40,6 +45,11 @@ func (a *app) runCommand() *cli.Command {
 			durationFlag("poll", watch.DefaultPoll, "rescan every `DURATION` even without events", "turns the rescan off"),
 			durationFlag("stop-timeout", supervisor.DefaultStopTimeout, "`DURATION` COMMAND gets after SIGTERM/SIGINT before SIGKILL", ""),
 			&cli.BoolFlag{Name: "exec", Usage: "after preparing, replace certinit with COMMAND (nothing is watched)"},
+			&cli.StringFlag{Name: "mosquitto-conf", Usage: "the broker's mosquitto.conf `FILE`: decides whether a change gets the reload signal, a restart or nothing, and adds the TLS files it names to the watched paths (default: the -c file when COMMAND is mosquitto)"},
+			durationFlag("liveness-interval", runner.DefaultLivenessInterval, "check every `DURATION` that the broker answers an MQTT CONNECT on its listener", "turns the check off"),
+			countFlag("liveness-threshold", runner.DefaultLivenessThreshold, "restart the broker after `N` missed liveness checks in a row"),
+			durationFlag("liveness-timeout", runner.DefaultLivenessTimeout, "`DURATION` one liveness check waits for the broker's answer", ""),
+			&cli.StringFlag{Name: "liveness-addr", Usage: "listener `ADDR` (host:port) the liveness check asks (default: one from --mosquitto-conf)"},
 		),
 		Action: a.runAction,
 	}
@@ -112,12 +122,26 @@ func (a *app) runAction(c *cli.Context) error {
 	cfg.Watch, cfg.RestartOn = c.StringSlice("watch"), c.StringSlice("restart-on")
 	cfg.Debounce, cfg.Settle = durationOf(c, "debounce"), durationOf(c, "settle")
 	cfg.Poll, cfg.StopTimeout = durationOf(c, "poll"), durationOf(c, "stop-timeout")
+	cfg.MosquittoConf = c.String("mosquitto-conf")
+	cfg.Liveness = runner.Liveness{Interval: durationOf(c, "liveness-interval"), Threshold: countOf(c, "liveness-threshold"),
+		Timeout: durationOf(c, "liveness-timeout"), Addr: c.String("liveness-addr")}
+	if cfg.Liveness.Interval == 0 {
+		for _, f := range []string{"liveness-threshold", "liveness-timeout", "liveness-addr"} {
+			if c.IsSet(f) {
+				return usageErrorf("--%s configures the liveness check, which --liveness-interval 0 turns off", f)
+			}
+		}
+	}
+	if err := cfg.Check(); err != nil {
+		return usageErrorf("run: %v", err)
+	}
 	if cfg.Exec = c.Bool("exec"); cfg.Exec {
 		if cfg.ACME != nil {
 			return usageErrorf("--exec leaves nothing running to renew certificates: --%s cannot be used with it (use init for a one-off)",
 				acmeFlagName(acmePrefix, "domain"))
 		}
-		for _, f := range []string{"watch", "restart-on", "reload-signal", "debounce", "settle", "poll", "stop-timeout"} {
+		for _, f := range []string{"watch", "restart-on", "reload-signal", "debounce", "settle", "poll", "stop-timeout",
+			"mosquitto-conf", "liveness-interval", "liveness-threshold", "liveness-timeout", "liveness-addr"} {
 			if c.IsSet(f) {
 				return usageErrorf("--exec leaves nothing running to watch or signal: --%s cannot be used with it", f)
 			}

@@ -33,6 +33,13 @@ func TestRunUsage(t *testing.T) {
 		{"missing certificate, no --wait", []string{"init", "--cert", missing, "--key", key}, 1, "--wait"},
 		{"wait without unit", []string{"init", "--cert", cert, "--key", key, "--wait", "5"}, 2, "--wait"},
 		{"command not found", []string{"run", "--cert", missing, "--key", key, "--", "certinit-no-such-command"}, 127, "certinit-no-such-command"},
+		{"liveness threshold 0", []string{"run", "--liveness-threshold", "0", "--", "true"}, 2, `--liveness-threshold: "0" must be at least 1`},
+		{"liveness threshold not a number", []string{"run", "--liveness-threshold", "three", "--", "true"}, 2, `--liveness-threshold: "three" is not a whole number`},
+		{"liveness addr without port", []string{"run", "--liveness-addr", "localhost", "--", "true"}, 2, `--liveness-addr: "localhost"`},
+		{"liveness option with the check off", []string{"run", "--liveness-interval", "0", "--liveness-addr", "127.0.0.1:1883", "--", "true"}, 2, "--liveness-interval 0"},
+		{"exec with mosquitto-conf", []string{"run", "--exec", "--mosquitto-conf", cert, "--", "true"}, 2, "--exec"},
+		{"exec with liveness", []string{"run", "--exec", "--liveness-interval", "5s", "--", "true"}, 2, "--exec"},
+		{"missing mosquitto-conf", []string{"run", "--mosquitto-conf", missing, "--", "true"}, 1, missing},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -40,6 +47,16 @@ func TestRunUsage(t *testing.T) {
 			requireErrorLine(t, tc.code, code, stderr, tc.stderr)
 		})
 	}
+}
+
+// TestRunMissingBrokerConf: the -c file on mosquitto's command line is
+// read before anything is prepared; when it is not there, run exits 1
+// naming it and does not start the broker.
+func TestRunMissingBrokerConf(t *testing.T) {
+	mosq := testutil.RequireTool(t, "mosquitto")
+	missing := filepath.Join(t.TempDir(), "mosquitto.conf")
+	code, _, stderr := runCLI(t, "run", "--", mosq, "-c", missing)
+	requireErrorLine(t, 1, code, stderr, missing)
 }
 
 // TestRunIntegrateUsage: the integration options' mistakes exit 2 before

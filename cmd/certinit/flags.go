@@ -101,6 +101,35 @@ func formatDuration(d time.Duration) string {
 	return strings.Replace(s, "h0m", "h", 1)
 }
 
+// countFlag declares an option that counts something (at least 1, as
+// --liveness-threshold's missed checks): a whole number; anything else is
+// refused naming the value. Read it with countOf.
+func countFlag(name string, def int, usage string) *cli.GenericFlag {
+	return &cli.GenericFlag{Name: name, Value: &countValue{n: def}, Usage: usage}
+}
+
+// countOf is the value of a flag declared with countFlag.
+func countOf(c *cli.Context, name string) int {
+	return c.Generic(name).(*countValue).n
+}
+
+// countValue is the flag.Value of a count option.
+type countValue struct{ n int }
+
+func (v *countValue) Set(s string) error {
+	n, err := strconv.Atoi(s)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not a whole number", s)
+	case n < 1:
+		return fmt.Errorf("%q must be at least 1", s)
+	}
+	v.n = n
+	return nil
+}
+
+func (v *countValue) String() string { return strconv.Itoa(v.n) }
+
 // ownerRule ends the help of every owner flag: it says what
 // owner.Owner.KeyMode and the writers do with the owner.
 const ownerRule = " (names, or ids from 0 to 4294967294): the key is 0600, or 0640 readable by GROUP when one is given " +

@@ -25,11 +25,14 @@ const clientTimeout = 10 * time.Second
 const crossTime = 500 * time.Millisecond
 
 // Endpoint is a broker listener on 127.0.0.1 as the real clients reach it:
-// plain MQTT, or TLS verified against CAFile or CAPath.
+// plain MQTT, or TLS verified against CAFile or CAPath, with a client
+// certificate when CertFile and KeyFile are set.
 type Endpoint struct {
 	Port   int
 	CAFile string
 	CAPath string
+
+	CertFile, KeyFile string
 }
 
 func (e Endpoint) args() []string {
@@ -39,6 +42,9 @@ func (e Endpoint) args() []string {
 	}
 	if e.CAPath != "" {
 		a = append(a, "--capath", e.CAPath)
+	}
+	if e.CertFile != "" {
+		a = append(a, "--cert", e.CertFile, "--key", e.KeyFile)
 	}
 	return a
 }

@@ -35,6 +35,9 @@ type Broker struct {
 	exitErr  error
 }
 
+// PID is the broker's process id, for a test that signals it.
+func (b *Broker) PID() int { return b.cmd.Process.Pid }
+
 // Log returns what the broker has logged so far.
 func (b *Broker) Log() string { return b.log.String() }
 

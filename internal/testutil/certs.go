@@ -165,6 +165,22 @@ func CertPEM(certs ...*x509.Certificate) []byte {
 	return out
 }
 
+// CRL returns a PEM CRL of ca, valid from an hour ago for a day, that
+// revokes the given certificates (none: an empty CRL).
+func (ca *CA) CRL(t testing.TB, revoked ...*x509.Certificate) []byte {
+	t.Helper()
+	tmpl := &x509.RevocationList{Number: nextSerial(), ThisUpdate: time.Now().Add(-time.Hour), NextUpdate: time.Now().Add(24 * time.Hour)}
+	for _, c := range revoked {
+		tmpl.RevokedCertificateEntries = append(tmpl.RevokedCertificateEntries,
+			x509.RevocationListEntry{SerialNumber: c.SerialNumber, RevocationTime: time.Now().Add(-time.Minute)})
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, ca.Cert, ca.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der})
+}
+
 // KeyPEM encodes a private key as PKCS#8 PEM.
 func KeyPEM(t testing.TB, k crypto.Signer) []byte {
 	t.Helper()
