@@ -29,6 +29,7 @@ import (
 
 	"github.com/certinit/certinit/acme"
 	"github.com/certinit/certinit/internal/owner"
+	"github.com/certinit/certinit/metrics"
 	"github.com/certinit/certinit/reload"
 	"github.com/certinit/certinit/supervisor"
 	"github.com/certinit/certinit/truststore"
@@ -62,6 +63,11 @@ type Config struct {
 	Settle      time.Duration  // --settle: how long a failing pair waits for more changes; zero: not at all
 	Poll        time.Duration  // --poll: backstop rescan interval; zero: none
 	StopTimeout time.Duration  // --stop-timeout; zero: the supervisor's default
+
+	MosquittoConf    string        // --mosquitto-conf: the broker's configuration; "": the -c FILE of a mosquitto COMMAND
+	MetricsAddr      string        // --metrics-addr: serve metrics and health endpoints here; "": no listener
+	ReadyMinValidity time.Duration // --ready-min-validity: /readyz wants the served certificate valid this much longer
+	Version          string        // certinit's version, for the metrics
 }
 
 // Check reports mistakes in how the options combine, for the command
@@ -125,6 +131,8 @@ type state struct {
 	// DNS-01 hook that runs a program while COMMAND runs holds it for
 	// reading from Start to Wait.
 	reapLock sync.RWMutex
+
+	mon *metrics.Monitor // run only: what the metrics, health endpoints and expiry warnings report
 }
 
 // newState checks cfg and opens what it names: the trust store and the
@@ -149,6 +157,7 @@ func newState(cfg Config, log *slog.Logger) (*state, error) {
 		ac.Owner = cfg.Owner
 		// A DNS hook runs its program while COMMAND may run.
 		ac.ReapLock = &s.reapLock
+		ac.Report = s.reportRenewal
 		iss, err := acme.New(ac, log)
 		if err != nil {
 			return nil, err // errors.Is(err, acme.ErrConfig): a usage error
@@ -208,6 +217,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stdio []*os.File) (i
 	if err != nil {
 		return 0, err
 	}
+	// The listener is up before the preparation, so that a liveness probe
+	// finds certinit healthy while it waits for its certificate.
+	s.mon = s.newMonitor()
+	srv, err := metrics.Start(cfg.MetricsAddr, s.mon)
+	if err != nil {
+		return 0, err
+	}
+	defer srv.Close()
 	if err := s.prepare(ctx); err != nil {
 		return 0, err
 	}

@@ -29,7 +29,9 @@ func (s *state) supervise(ctx context.Context, sup *supervisor.Supervisor) (int,
 		Hooks:     s.reloadHooks(),
 		Log:       s.log,
 		Initial:   s.snap, // the key type and bytes the server starts with
+		Report:    s.reportReload,
 	}, sup)
+	sup.Notify(s.mon.BrokerUp)
 	// The reload signal sent to certinit goes to COMMAND in step with the
 	// reloads: never while the copies are being written or COMMAND is still
 	// reading the last ones.
@@ -66,6 +68,7 @@ func (s *state) supervise(ctx context.Context, sup *supervisor.Supervisor) (int,
 	var wg sync.WaitGroup
 	sup.AfterStart(func() {
 		wg.Go(func() { rl.Run(ctx) })
+		wg.Go(func() { s.mon.WarnLoop(ctx) })
 		wg.Go(func() {
 			if changed := s.changedSincePrepare(); len(changed) > 0 {
 				_ = rl.Changed(ctx, changed)

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/certinit/certinit/acme"
+	"github.com/certinit/certinit/metrics"
 	"github.com/certinit/certinit/reload"
 	"github.com/certinit/certinit/runner"
 	"github.com/certinit/certinit/supervisor"
@@ -29,8 +30,9 @@ func (a *app) runCommand() *cli.Command {
 			"from the one served, certinit copies it, re-installs trust and rehashes as needed and sends\n" +
 			"--reload-signal, or restarts COMMAND when a --restart-on file changed. The other paths are\n" +
 			"acted on after --debounce of quiet. A pair that stays invalid for --settle is refused and\n" +
-			"logged; the server keeps its last good certificate. --exec replaces certinit with COMMAND\n" +
-			"instead.",
+			"logged; the server keeps its last good certificate. --metrics-addr serves Prometheus metrics\n" +
+			"(/metrics) and the health endpoints /healthz and /readyz; the log warns about a certificate\n" +
+			"near its end either way. --exec replaces certinit with COMMAND instead.",
 		Flags: append(prepareFlags(),
 			&cli.StringSliceFlag{Name: "watch", Usage: "also watch `PATH` (file or directory); a change reloads (repeatable)"},
 			&cli.StringFlag{Name: "reload-signal", Value: "HUP", Usage: "`SIG` that makes COMMAND reload its certificates (HUP, USR1, USR2, INT, QUIT, TERM, WINCH, ALRM)"},
@@ -39,6 +41,9 @@ func (a *app) runCommand() *cli.Command {
 			durationFlag("settle", reload.DefaultSettle, "refuse a pair that fails its checks only when it still does `DURATION` later (a renewal half done gets that long to complete)", "refuses it at the first failing check"),
 			durationFlag("poll", watch.DefaultPoll, "rescan every `DURATION` even without events", "turns the rescan off"),
 			durationFlag("stop-timeout", supervisor.DefaultStopTimeout, "`DURATION` COMMAND gets after SIGTERM/SIGINT before SIGKILL", ""),
+			&cli.StringFlag{Name: "mosquitto-conf", Usage: "the broker's mosquitto.conf `FILE`, whose TLS listeners are asked for the certificate they serve (default: the -c FILE of a mosquitto COMMAND)"},
+			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics (/metrics), /healthz and /readyz on `ADDR` (host:port, e.g. :9464); off when not given"},
+			durationFlag("ready-min-validity", 0, "/readyz fails, and the log warns, when the served certificate expires within `DURATION`", "needs it valid now"),
 			&cli.BoolFlag{Name: "exec", Usage: "after preparing, replace certinit with COMMAND (nothing is watched)"},
 		),
 		Action: a.runAction,
@@ -112,12 +117,20 @@ func (a *app) runAction(c *cli.Context) error {
 	cfg.Watch, cfg.RestartOn = c.StringSlice("watch"), c.StringSlice("restart-on")
 	cfg.Debounce, cfg.Settle = durationOf(c, "debounce"), durationOf(c, "settle")
 	cfg.Poll, cfg.StopTimeout = durationOf(c, "poll"), durationOf(c, "stop-timeout")
+	cfg.MosquittoConf, cfg.MetricsAddr = c.String("mosquitto-conf"), c.String("metrics-addr")
+	cfg.ReadyMinValidity, cfg.Version = durationOf(c, "ready-min-validity"), version
+	if cfg.MetricsAddr != "" {
+		if _, err := metrics.DialAddr(cfg.MetricsAddr); err != nil {
+			return usageErrorf("--metrics-addr: %v", err)
+		}
+	}
 	if cfg.Exec = c.Bool("exec"); cfg.Exec {
 		if cfg.ACME != nil {
 			return usageErrorf("--exec leaves nothing running to renew certificates: --%s cannot be used with it (use init for a one-off)",
 				acmeFlagName(acmePrefix, "domain"))
 		}
-		for _, f := range []string{"watch", "restart-on", "reload-signal", "debounce", "settle", "poll", "stop-timeout"} {
+		for _, f := range []string{"watch", "restart-on", "reload-signal", "debounce", "settle", "poll", "stop-timeout",
+			"mosquitto-conf", "metrics-addr", "ready-min-validity"} {
 			if c.IsSet(f) {
 				return usageErrorf("--exec leaves nothing running to watch or signal: --%s cannot be used with it", f)
 			}
