@@ -87,6 +87,9 @@ func (m *Monitor) handler() http.Handler {
 	mux.Handle("GET "+MetricsPath, promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
 		ErrorLog:      slogPrintln{m},
 		ErrorHandling: promhttp.ContinueOnError,
+		// The exposition is a few kilobytes: a compressor's state would
+		// cost more memory than the bytes it saves (docs/metrics.md).
+		DisableCompression: true,
 	}))
 	mux.HandleFunc("GET "+HealthPath, func(w http.ResponseWriter, r *http.Request) {
 		ok, why := m.Healthy()
