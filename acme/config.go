@@ -91,6 +91,9 @@ type Config struct {
 	// from its program's start to its Wait, so that the reaper cannot take
 	// the program's exit status. Nil when nothing else reaps.
 	ReapLock *sync.RWMutex
+	// Report, when set, hears every attempt of RenewLoop (run's metrics);
+	// it must not block.
+	Report func(Attempt)
 
 	Owner         *owner.Owner  // owner of the output files (nil: the running user); key mode from Owner.KeyMode
 	RenewBefore   time.Duration // renew when less than this remains; zero: the CA's window (ARI), else a third of the lifetime

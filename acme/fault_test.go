@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509/pkix"
+	"errors"
 	"log/slog"
 	"maps"
 	"net"
@@ -138,6 +139,7 @@ type faultRun struct {
 	before  map[string]string
 	served  *served
 	renewed <-chan *Result
+	tries   testutil.Collected[Attempt] // what Config.Report heard
 }
 
 func newFaultRun(t *testing.T, p *pebbletest.Server, name string) *faultRun {
@@ -155,6 +157,7 @@ func newFaultRun(t *testing.T, p *pebbletest.Server, name string) *faultRun {
 	f.old = leaf.SerialNumber.Text(16)
 	f.before = snapshot(t, f.cfg.Out)
 	f.served = serveOutput(t, f.cfg.Out)
+	f.cfg.Report = f.tries.Add
 	f.iss, f.logs = mustNew(t, f.cfg)
 	return f
 }
@@ -281,6 +284,12 @@ func TestRenewLoopCAErrors(t *testing.T) {
 		recs := f.failures()
 		f.checkErrors(recs, "the ACME CA failed the request", "badNonce", "not in this configuration")
 		f.checkBackoff(recs)
+		for _, a := range f.tries.All() {
+			// Retries come within a second (shortRetries).
+			if !errors.Is(a.Err, ErrCAFailure) || a.Renewed || a.Next.IsZero() || a.Next.After(time.Now().Add(time.Minute)) {
+				t.Errorf("attempt reported as %+v, want a CA failure with its retry time", a)
+			}
+		}
 
 		p.SetEnv()
 		p.Restart(t)

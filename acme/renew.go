@@ -16,14 +16,21 @@ var (
 	checkMax = 6 * time.Hour
 )
 
+// Attempt is what one Obtain of RenewLoop did, for Config.Report.
+type Attempt struct {
+	Renewed bool      // it wrote new files (onRenew is called with them)
+	Err     error     // it failed; wraps one of the Err* kinds when the cause is known
+	Next    time.Time // when the certificate is due next: its renewal time, or the retry after a failure
+}
+
 // RenewLoop implements Issuer. Its log lines name the CA's directory URL.
 func (is *ACMEIssuer) RenewLoop(ctx context.Context, onRenew func(*Result)) {
-	renewLoop(ctx, is.log.With("directory", is.cfg.DirectoryURL), is.Obtain, onRenew)
+	renewLoop(ctx, is.log.With("directory", is.cfg.DirectoryURL), is.Obtain, onRenew, is.cfg.Report)
 }
 
 // RenewLoop implements Issuer.
 func (ca *LocalCA) RenewLoop(ctx context.Context, onRenew func(*Result)) {
-	renewLoop(ctx, ca.log, ca.Obtain, onRenew)
+	renewLoop(ctx, ca.log, ca.Obtain, onRenew, ca.cfg.Report)
 }
 
 // renewLoop is the one background loop of an issuer: Obtain (which
@@ -33,8 +40,9 @@ func (ca *LocalCA) RenewLoop(ctx context.Context, onRenew func(*Result)) {
 // renewal time drawn in the CA's window is already spread; a computed one
 // gets jitter, so a fleet started together does not renew together.
 // Obtain writes files only after a complete issuance, so until then the
-// old files keep serving.
-func renewLoop(ctx context.Context, log *slog.Logger, obtain func(context.Context) (*Result, error), onRenew func(*Result)) {
+// old files keep serving. report (if not nil) hears every attempt.
+func renewLoop(ctx context.Context, log *slog.Logger, obtain func(context.Context) (*Result, error), onRenew func(*Result),
+	report func(Attempt)) {
 	failures := 0
 	for {
 		res, err := obtain(ctx)
@@ -47,7 +55,13 @@ func renewLoop(ctx context.Context, log *slog.Logger, obtain func(context.Contex
 			wait = backoff(failures)
 			log.Error("certificate renewal failed; the current files stay in place",
 				"err", err, "attempt", failures, "retry_in", roundWait(wait))
+			if report != nil {
+				report(Attempt{Err: err, Next: nowFunc().Add(wait)})
+			}
 		} else {
+			if report != nil {
+				report(Attempt{Renewed: res.Changed, Next: res.NextRenewal()})
+			}
 			if res.Changed && onRenew != nil {
 				onRenew(res)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -96,9 +97,12 @@ func TestRenewLoopPebble(t *testing.T) {
 }
 
 // TestRenewLoopLocal runs the loop on the local issuer with two-second
-// certificates: each renewal is reported once, with new complete files.
+// certificates: each renewal is reported once, with new complete files,
+// and Config.Report hears it before, with the next renewal's time.
 func TestRenewLoopLocal(t *testing.T) {
-	cfg := Config{Domains: []string{"localhost"}, Out: t.TempDir() + "/out", Issuer: IssuerLocal, LocalValidity: 2 * time.Second}
+	var reported testutil.Collected[Attempt]
+	cfg := Config{Domains: []string{"localhost"}, Out: t.TempDir() + "/out", Issuer: IssuerLocal, LocalValidity: 2 * time.Second,
+		Report: reported.Add}
 	iss, _ := mustNew(t, cfg)
 	first := obtain(t, iss)
 	renewed := startLoop(t, iss)
@@ -110,6 +114,9 @@ func TestRenewLoopLocal(t *testing.T) {
 			t.Fatalf("renewal %+v repeats a serial or changed nothing", r)
 		}
 		serials[s] = true
+		if !slices.ContainsFunc(reported.All(), func(a Attempt) bool { return a.Renewed && a.Err == nil && a.Next.Equal(r.NextRenewal()) }) {
+			t.Errorf("renewal %s was not reported with its next renewal at %s: %+v", s, r.NextRenewal(), reported.All())
+		}
 	}
 	ca := iss.(*LocalCA)
 	checkOutput(t, cfg.Out, caPool(t, ca), ca.CAFile(), "localhost", KeyECDSA, 0o600)

@@ -15,7 +15,10 @@
 # worst of $ROUNDS renewals; a renewal that is not served within 10 s fails
 # the benchmark.
 # Memory: certinit's RSS while watching after those renewals, and its peak
-# (VmHWM), next to the broker's own RSS for scale.
+# (VmHWM), next to the broker's own RSS for scale. With --metrics-addr
+# (bench_metrics): the same after $METRIC_ROUNDS renewals, /metrics and
+# /readyz asked after each as Prometheus (gzip accepted) and a readiness
+# probe would, next to a run without it that gets the same renewals.
 # Restart latency (bench_restart): a listener's cafile (which Mosquitto reads
 # only at start) renamed over, until a client with a certificate from the
 # new CA publishes: certinit run --restart-on with its default --debounce,
@@ -26,7 +29,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CERTINIT=${CERTINIT:-$PWD/bin/certinit}
-if [ "${BENCH_QUICK:-0}" = 1 ]; then ROUNDS=3 STARTS=5; else ROUNDS=20 STARTS=30; fi
+if [ "${BENCH_QUICK:-0}" = 1 ]; then ROUNDS=3 STARTS=5 METRIC_ROUNDS=10; else ROUNDS=20 STARTS=30 METRIC_ROUNDS=100; fi
 work=$(mktemp -d)
 chmod 755 "$work"
 pids=()
@@ -204,6 +207,62 @@ bench_reload() {
   echo "| run: reload latency after a certbot renewal until the new certificate is served, median of $ROUNDS, rounds interleaved with the deploy hook's (target: ratio ≤ 1.0) | ${ci_med} ms | ${ref_med} ms | deploy hook: cp + chown + kill -HUP | $(ratio "$ci_med" "$ref_med") |"
   echo "| run: reload latency, worst of $ROUNDS (target < 250 ms) | ${ci_max} ms | ${ref_max} ms | deploy hook: cp + chown + kill -HUP | $(ratio "$ci_max" "$ref_max") |"
   echo "| run: RSS while supervising and watching, after $ROUNDS reloads (peak VmHWM; target ≤ 20 MiB) | $(mib "$rss_kb") (peak $(mib "$hwm_kb")) | $(mib "$broker_kb") | the broker it supervises (mosquitto), for scale | $(ratio "$rss_kb" "$broker_kb") |"
+}
+
+# === memory with --metrics-addr =========================================
+# get PORT PATH: one HTTP GET of 127.0.0.1:PORT, the body read and dropped;
+# prints the status code.
+get() {
+  local status
+  exec 3<>"/dev/tcp/127.0.0.1/$1"
+  printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept-Encoding: gzip\r\n\r\n' "$2" >&3
+  read -r _ status _ <&3
+  cat <&3 >/dev/null
+  exec 3<&-
+  echo "$status"
+}
+
+bench_metrics() {
+  local port port2 mport ci_pid off_pid n pair side want start lat rss_kb hwm_kb off_kb off_hwm_kb
+  port=$(free_port)
+  port2=$(free_port)
+  mport=$(free_port)
+  certbot_renew "$work/le3" 1
+  certbot_renew "$work/le4" 1
+  "$CERTINIT" --log-level warn run --cert "$work/le3/live/x/fullchain.pem" --key "$work/le3/live/x/privkey.pem" \
+    --copy-to "$work/metrics-certs" --owner "$owner" --metrics-addr "127.0.0.1:$mport" \
+    -- mosquitto -c "$(conf "$port" "$work/metrics-certs")" &
+  ci_pid=$!
+  pids+=("$ci_pid")
+  "$CERTINIT" --log-level warn run --cert "$work/le4/live/x/fullchain.pem" --key "$work/le4/live/x/privkey.pem" \
+    --copy-to "$work/plain-certs" --owner "$owner" -- mosquitto -c "$(conf "$port2" "$work/plain-certs")" &
+  off_pid=$!
+  pids+=("$off_pid")
+  wait_up "$port"
+  wait_up "$port2"
+  # Both runs get the same renewals, one after the other. The renewals
+  # cycle through the pairs made above; each differs from the one before
+  # it, so each is a reload.
+  for n in $(seq 2 $((METRIC_ROUNDS + 1))); do
+    pair=$(((n - 1) % (ROUNDS + 1) + 1))
+    want=$(<"cert$pair.pem")
+    for side in "le3:$port" "le4:$port2"; do
+      certbot_renew "$work/${side%%:*}" "$pair"
+      start=${EPOCHREALTIME//[^0-9]/}
+      lat=$(wait_cert "${side#*:}" "$want" "$start") ||
+        { echo "bench/40-run.sh: certinit (${side%%:*}) did not reload renewal $((n - 1)) within 10 s" >&2; exit 1; }
+    done
+    [ "$(get "$mport" /metrics)" = 200 ] && [ "$(get "$mport" /readyz)" = 200 ] ||
+      { echo "bench/40-run.sh: /metrics or /readyz did not answer 200 after renewal $((n - 1))" >&2; exit 1; }
+    sleep "$round_gap"
+  done
+  rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$ci_pid/status")
+  hwm_kb=$(awk '/^VmHWM/ {print $2}' "/proc/$ci_pid/status")
+  off_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$off_pid/status")
+  off_hwm_kb=$(awk '/^VmHWM/ {print $2}' "/proc/$off_pid/status")
+  kill -TERM "$ci_pid" "$off_pid"
+  wait "$ci_pid" "$off_pid" 2>/dev/null || true
+  echo "| run --metrics-addr: RSS after $METRIC_ROUNDS reloads, /metrics and /readyz asked after each (peak VmHWM; target ≤ 20 MiB) | $(mib "$rss_kb") (peak $(mib "$hwm_kb")) | $(mib "$off_kb") (peak $(mib "$off_hwm_kb")) | the same run without --metrics-addr, the same renewals | $(ratio "$rss_kb" "$off_kb") |"
 }
 
 # === restart latency: a listener cafile change ==========================
@@ -465,10 +524,11 @@ bench_startup_capath() {
   echo "| run: start-up with --trust (dir: capath) + --rehash (5 CAs) + --cert/--key/--copy-to until COMMAND runs, median of $runs (budget < 100 ms) | $(ms "$ci_us") | $(ms "$sh_us") | sh entrypoint: cp + openssl rehash + cp + exec | $(ratio "$ci_us" "$sh_us") |"
 }
 
-# BENCH_RUN_PARTS picks rows: any of reload restart startup capath (default all).
-for part in ${BENCH_RUN_PARTS:-reload restart startup capath}; do
+# BENCH_RUN_PARTS picks rows: any of reload metrics restart startup capath (default all).
+for part in ${BENCH_RUN_PARTS:-reload metrics restart startup capath}; do
   case $part in
     reload) bench_reload ;;
+    metrics) bench_metrics ;;
     restart) bench_restart ;;
     startup) bench_startup ;;
     capath) bench_startup_capath ;;

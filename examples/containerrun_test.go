@@ -2,6 +2,8 @@ package examples
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/certinit/certinit/internal/bindtest"
 	"github.com/certinit/certinit/internal/mosquittotest"
@@ -35,6 +38,7 @@ const (
 	challenge                    // a challenge listener address (environment)
 	dnsServer                    // a DNS server for DNS-01: BIND here (environment)
 	mounted                      // a file bind-mounted from the example: that file
+	listening                    // --metrics-addr: a free port on 127.0.0.1 here (environment)
 )
 
 // settingRules covers every setting the examples use; a setting missing
@@ -52,6 +56,7 @@ var settingRules = map[string]settingRule{
 	"acme-http-addr": challenge, "acme-tls-addr": challenge,
 	"acme-dns-rfc2136-server": dnsServer, "acme-dns-resolver": dnsServer, "acme-dns-rfc2136-tsig": mounted,
 	"acme-profile": asGiven, "acme-dns-timeout": asGiven,
+	"metrics-addr": listening, "ready-min-validity": asGiven, "mosquitto-conf": inRoot,
 }
 
 // containerRun is one example container run here: its file system under a
@@ -67,6 +72,8 @@ type containerRun struct {
 	bind   *bindtest.Server   // the DNS server, for --acme-dns-rfc2136-server
 	traps  map[int]*trap      // by Pebble's validation port, those no listener of the container answers
 	proc   *mosquittotest.Proc
+	// metricsAddr is where certinit's --metrics-addr listens here.
+	metricsAddr string
 }
 
 // newBrokerRun prepares a container that runs mosquitto under certinit.
@@ -116,6 +123,10 @@ func (r *containerRun) environment(t *testing.T) []string {
 			t.Logf("not applied here (not root: mosquitto runs as us, the files stay ours): --%s %s", flag, v)
 		case rule == asGiven || rule == ownerRule:
 			set(flag, v)
+		case rule == listening:
+			r.metricsAddr = "127.0.0.1:" + strconv.Itoa(testutil.FreePort(t))
+			set(flag, r.metricsAddr)
+			t.Logf("here: --%s %s (the container's %s)", flag, r.metricsAddr, v)
 		case rule == mounted:
 			m, _, _ := r.c.locate(v)
 			if m == nil || m.volume != nil {
@@ -215,9 +226,24 @@ func (r *containerRun) tlsPorts(t *testing.T) []int {
 }
 
 // probes runs the container's certinit health checks and readiness probes,
-// which must pass.
+// which must pass: commands, and GETs of certinit's --metrics-addr
+// listener, which must answer 200 (once the broker serves: nothing
+// announces that).
 func (r *containerRun) probes(t *testing.T) {
 	t.Helper()
+	for _, pr := range r.c.httpProbes {
+		url := "http://" + r.metricsAddr + pr.path
+		testutil.Eventually(t, 30*time.Second, func() (bool, string) {
+			resp, err := http.Get(url)
+			if err != nil {
+				return false, fmt.Sprintf("probe GET %s: %v", url, err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode == http.StatusOK, fmt.Sprintf("probe GET %s: %s %s", url, resp.Status, body)
+		})
+		t.Logf("probe passes: GET %s", pr.path)
+	}
 	for _, pr := range r.c.probes {
 		if len(pr) == 0 || !isCertinit(pr[0]) {
 			continue

@@ -44,11 +44,20 @@ type container struct {
 	mounts []mount
 	image  *image     // nil for a foreign image
 	probes [][]string // health check and probe commands
-	ports  []int      // container ports it publishes; nil when not declared
+	// httpProbes are probes that GET a path of the container (Kubernetes
+	// httpGet), with the port resolved to its number.
+	httpProbes []httpProbe
+	ports      []int // container ports it publishes; nil when not declared
 	// published maps a container port to the host port that reaches it
 	// (Compose "80:80", docker run -p); ports a CA validates challenges
 	// on must be here.
 	published map[int]int
+}
+
+// httpProbe is a probe that GETs path on a container port.
+type httpProbe struct {
+	path string
+	port int
 }
 
 // group is containers that share volumes: a Compose project or a pod.
@@ -56,6 +65,7 @@ type group struct {
 	where      string
 	containers []*container
 	volumes    map[string]*volume
+	scrapePort int // the port a Prometheus scrape annotation names; 0: none
 }
 
 // locate finds what provides path in c: a mount (and the path inside it),
@@ -105,6 +115,13 @@ func checkGroup(t testing.TB, g *group) {
 	for _, c := range g.containers {
 		checkContainer(t, g, c)
 	}
+	if g.scrapePort != 0 && !slices.ContainsFunc(g.containers, func(c *container) bool {
+		_, s := containerSettings(t, c, func(string, ...any) {}) // checkContainer reports their mistakes
+		port, ok := metricsPort(s)
+		return ok && port == g.scrapePort
+	}) {
+		t.Errorf("%s: Prometheus is told to scrape port %d, where no certinit serves --metrics-addr", g.where, g.scrapePort)
+	}
 	for _, name := range sortedKeys(g.volumes) {
 		used := false
 		for _, c := range g.containers {
@@ -147,6 +164,17 @@ func checkContainer(t testing.TB, g *group, c *container) {
 	want := certinitWrites(settings)
 	if conf, confPath := brokerConf(t, c, inv, errorf); conf != nil {
 		checkBrokerConf(conf, confPath, c, settings, want, errorf)
+	}
+	for _, p := range c.httpProbes {
+		port, ok := metricsPort(settings)
+		switch {
+		case !ok:
+			errorf("a probe GETs %s on port %d, but certinit serves no --metrics-addr", p.path, p.port)
+		case p.port != port:
+			errorf("a probe GETs %s on port %d, but certinit's --metrics-addr is on port %d", p.path, p.port, port)
+		case p.path != "/healthz" && p.path != "/readyz":
+			errorf("a probe GETs %s: certinit answers /healthz and /readyz", p.path)
+		}
 	}
 	for _, p := range c.probes {
 		if len(p) == 0 || !isCertinit(p[0]) {
@@ -397,4 +425,14 @@ func checkChallengePorts(c *container, s map[string]string, errorf func(string, 
 				"(Let's Encrypt allows 5 an hour per name); publish %d:%d or disable the listener with --%s \"\"", l.flag, l.addr, l.public, port, l.public, port, l.flag)
 		}
 	}
+}
+
+// metricsPort is the port of a container's --metrics-addr.
+func metricsPort(settings map[string]string) (int, bool) {
+	_, p, err := net.SplitHostPort(settings["metrics-addr"])
+	if err != nil {
+		return 0, false
+	}
+	port, err := strconv.Atoi(p)
+	return port, err == nil
 }

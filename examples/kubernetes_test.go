@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/certinit/certinit/internal/testutil"
@@ -33,7 +34,8 @@ type k8sDeploymentSpec struct {
 	} `yaml:"selector"`
 	Template struct {
 		Metadata struct {
-			Labels map[string]string `yaml:"labels"`
+			Labels      map[string]string `yaml:"labels"`
+			Annotations map[string]string `yaml:"annotations"`
 		} `yaml:"metadata"`
 		Spec k8sPodSpec `yaml:"spec"`
 	} `yaml:"template"`
@@ -73,7 +75,8 @@ type k8sContainer struct {
 		ReadOnly  bool   `yaml:"readOnly"`
 	} `yaml:"volumeMounts"`
 	Ports []struct {
-		ContainerPort int `yaml:"containerPort"`
+		ContainerPort int    `yaml:"containerPort"`
+		Name          string `yaml:"name"`
 	} `yaml:"ports"`
 	ReadinessProbe *k8sProbe `yaml:"readinessProbe"`
 	LivenessProbe  *k8sProbe `yaml:"livenessProbe"`
@@ -84,6 +87,10 @@ type k8sProbe struct {
 	Exec *struct {
 		Command []string `yaml:"command"`
 	} `yaml:"exec"`
+	HTTPGet *struct {
+		Path string `yaml:"path"`
+		Port string `yaml:"port"` // a number or the name of a container port
+	} `yaml:"httpGet"`
 }
 
 // certManagerKeys are the files cert-manager writes into a Certificate's
@@ -151,6 +158,11 @@ func loadPods(t testing.TB, objs []*k8sObject, images map[string]*image) []*grou
 			}
 		}
 		g := &group{where: where, volumes: map[string]*volume{}}
+		if a := spec.Template.Metadata.Annotations; a["prometheus.io/scrape"] == "true" {
+			if g.scrapePort, _ = strconv.Atoi(a["prometheus.io/port"]); g.scrapePort == 0 {
+				t.Errorf("%s: prometheus.io/scrape without a prometheus.io/port", where)
+			}
+		}
 		for _, v := range spec.Template.Spec.Volumes {
 			vol := &volume{name: v.Name}
 			switch {
@@ -233,8 +245,22 @@ func podContainer(t testing.TB, g *group, where string, kc k8sContainer, images 
 		c.ports = append(c.ports, p.ContainerPort)
 	}
 	for _, p := range []*k8sProbe{kc.ReadinessProbe, kc.LivenessProbe, kc.StartupProbe} {
-		if p != nil && p.Exec != nil {
+		switch {
+		case p == nil:
+		case p.Exec != nil:
 			c.probes = append(c.probes, p.Exec.Command)
+		case p.HTTPGet != nil:
+			port, err := strconv.Atoi(p.HTTPGet.Port)
+			for _, cp := range kc.Ports {
+				if err != nil && cp.Name == p.HTTPGet.Port {
+					port, err = cp.ContainerPort, nil
+				}
+			}
+			if err != nil {
+				t.Errorf("%s: probe GETs %s on port %q, which is no number and no container port's name", where, p.HTTPGet.Path, p.HTTPGet.Port)
+				continue
+			}
+			c.httpProbes = append(c.httpProbes, httpProbe{path: p.HTTPGet.Path, port: port})
 		}
 	}
 	return c

@@ -73,6 +73,9 @@ type Config struct {
 	Settle time.Duration
 	Hooks  []Hook
 	Log    *slog.Logger
+	// Report, when set, is told the outcome of every change that was
+	// decided (outcome.go); it must not block.
+	Report func(Outcome)
 	// Initial is the pair the server starts with, as the preparation
 	// checked (and copied) it. Its key type is the one the server loaded
 	// first; without it, that type is read from disk when the Reloader is
@@ -236,7 +239,7 @@ func (r *Reloader) check(ctx context.Context) error {
 			if r.unsettled(err) {
 				return nil
 			}
-			return r.refuse(err)
+			return r.refuse(StageCheck, err)
 		}
 		r.settled()
 		if r.loaded != nil && snap.sameBytes(r.loaded) && !slices.ContainsFunc(r.pending, r.notPair) {
@@ -245,23 +248,25 @@ func (r *Reloader) check(ctx context.Context) error {
 			return nil
 		}
 	}
-	err := r.prepare(ctx, snap, r.pending)
+	stage, err := r.prepare(ctx, snap, r.pending)
 	if errors.Is(err, ErrSuperseded) {
 		// Not a problem with the files: they changed again while being
 		// handled, and the watcher brings that change here next.
 		r.log.Info("reload deferred", "reason", err.Error(), "changed", r.pending)
 		return nil
 	} else if err != nil {
-		return r.refuse(err)
+		return r.refuse(stage, err)
 	}
 	all := r.pending
 	r.pending = nil
 	return r.act(all, snap)
 }
 
-// refuse logs the one line of a refused change and returns its reason.
-func (r *Reloader) refuse(err error) error {
+// refuse logs the one line of a change that stage refused, reports it,
+// and returns its reason.
+func (r *Reloader) refuse(stage Stage, err error) error {
 	r.log.Error("reload refused", "reason", err.Error(), "changed", r.pending)
+	r.report(Outcome{Refused: err, Stage: stage})
 	return err
 }
 
@@ -284,20 +289,24 @@ func (r *Reloader) act(changed []string, snap *Snapshot) error {
 	switch d.Action {
 	case Nothing:
 		r.log.Info("no reload needed", attrs...)
+		r.report(Outcome{Action: Nothing})
 		r.loaded = snap
 		return nil
 	case Restart:
 		r.log.Info("restarting", append(attrs, keyTypes...)...)
 		if err := r.target.Restart(); err != nil {
+			r.report(Outcome{Action: Restart, Failed: err})
 			return err
 		}
 	default:
 		r.log.Info("reloading", append([]any{"signal", supervisor.SignalName(r.cfg.Signal)}, attrs...)...)
 		if err := r.target.Signal(r.cfg.Signal); err != nil {
 			r.log.Error("reload signal failed", "err", err)
+			r.report(Outcome{Action: Signal, Failed: err})
 			return err
 		}
 	}
+	r.report(Outcome{Action: d.Action})
 	r.acted = time.Now()
 	r.served = next
 	if snap != nil {
@@ -339,28 +348,29 @@ func (r *Reloader) decide(changed []string, snap *Snapshot, next keyType) (d Dec
 // prepare validates and prepares everything the server will read besides
 // the checked pair snap (nil without --cert): the other changed files, the
 // copy, the hooks. It changes nothing the server uses unless every check
-// passed. The pair's files are not read again here: Load has just checked
-// them, and a change since then is the next check's (settle.go).
-func (r *Reloader) prepare(ctx context.Context, snap *Snapshot, changed []string) error {
+// passed; an error comes with the stage it stopped at. The pair's files
+// are not read again here: Load has just checked them, and a change since
+// then is the next check's (settle.go).
+func (r *Reloader) prepare(ctx context.Context, snap *Snapshot, changed []string) (Stage, error) {
 	for _, p := range changed {
 		if !r.notPair(p) {
 			continue
 		}
 		if err := checkPEM(p); err != nil {
-			return err
+			return StageCheck, err
 		}
 	}
 	if snap != nil && r.cfg.CopyTo != "" {
 		if _, err := snap.CopyToIfCurrent(ctx, r.cfg.CopyTo, r.cfg.Owner); err != nil {
-			return err
+			return StageCopy, err
 		}
 	}
 	for _, h := range r.cfg.Hooks {
 		if err := h.Run(ctx, changed); err != nil {
-			return fmt.Errorf("%s: %w", h.Name, err)
+			return StageHook, fmt.Errorf("%s: %w", h.Name, err)
 		}
 	}
-	return nil
+	return StageCheck, nil
 }
 
 // checkPEM refuses a changed file that holds PEM but does not parse to the

@@ -42,6 +42,15 @@ type Snapshot struct {
 	data  map[string][]byte // by path
 }
 
+// Why Load refuses a pair besides the reasons of pemfile.LoadPair; its
+// errors wrap one of these.
+var (
+	// ErrChanging: a file changed while it was being checked.
+	ErrChanging = errors.New("changed while being checked (still being written?)")
+	// ErrChain: the chain does not verify to the roots given.
+	ErrChain = errors.New("chain does not verify")
+)
+
 // Load reads and checks a pair the way the server will when it loads it:
 // both files parse, the key matches the certificate, the certificate is
 // valid now, and, when roots (CA files) are given, the chain verifies to
@@ -76,7 +85,7 @@ func Load(f Files, roots []string, now time.Time) (*Snapshot, error) {
 	}
 	for p, b := range before {
 		if !bytes.Equal(b, after[p]) {
-			return nil, fmt.Errorf("%s: changed while being checked (still being written?)", p)
+			return nil, fmt.Errorf("%s: %w", p, ErrChanging)
 		}
 	}
 	return &Snapshot{Files: f, Pair: pair, data: before}, nil
@@ -119,7 +128,7 @@ func verifyChain(certPath string, leaf *x509.Certificate, inter []*x509.Certific
 		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
 	})
 	if err != nil {
-		return fmt.Errorf("%s: chain does not verify: %w", certPath, err)
+		return fmt.Errorf("%s: %w: %w", certPath, ErrChain, err)
 	}
 	return nil
 }

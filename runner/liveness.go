@@ -129,9 +129,10 @@ func (l *livenessCheck) Answering() bool {
 	return l != nil && l.answering.Load()
 }
 
-// run checks every Interval until ctx is done, and calls restart after
-// Threshold missed checks in a row; counting starts again after it.
-func (l *livenessCheck) run(ctx context.Context, restart func() error) {
+// run checks every Interval until ctx is done, tells answered each
+// result, and calls restart after Threshold missed checks in a row;
+// counting starts again after it.
+func (l *livenessCheck) run(ctx context.Context, answered func(bool), restart func() error) {
 	l.log.Info("liveness check", "addr", l.addr, "interval", l.cfg.Interval, "threshold", l.cfg.Threshold)
 	t := time.NewTimer(l.cfg.Interval)
 	defer t.Stop()
@@ -147,6 +148,7 @@ func (l *livenessCheck) run(ctx context.Context, restart func() error) {
 			return
 		}
 		l.answering.Store(err == nil)
+		answered(err == nil)
 		if err == nil {
 			misses = 0
 			l.log.Debug("broker answered", "addr", l.addr, "layer", layer)

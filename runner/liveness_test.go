@@ -163,7 +163,7 @@ func TestLivenessRunRestarts(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		l.run(ctx, func() error {
+		l.run(ctx, func(bool) {}, func() error {
 			restarts.Add(1)
 			return syscall.Kill(b.PID(), syscall.SIGCONT) // as good as a new broker, for the loop
 		})

@@ -352,6 +352,7 @@ func (s *state) watchBroker() error {
 	if err != nil {
 		return err
 	}
+	s.broker = conf
 	if conf != nil {
 		s.rules = newBrokerRules(conf, s.cfg, s.log)
 		s.log.Info("broker configuration", "path", conf.File, "watched", s.rules.watched())

@@ -31,6 +31,8 @@ import (
 
 	"github.com/certinit/certinit/acme"
 	"github.com/certinit/certinit/internal/owner"
+	"github.com/certinit/certinit/metrics"
+	"github.com/certinit/certinit/mosquittoconf"
 	"github.com/certinit/certinit/reload"
 	"github.com/certinit/certinit/supervisor"
 	"github.com/certinit/certinit/truststore"
@@ -68,8 +70,11 @@ type Config struct {
 	// decides what a change needs (rules.go) and where the liveness check
 	// asks (liveness.go); empty: the -c file on COMMAND's line when
 	// COMMAND is mosquitto.
-	MosquittoConf string
-	Liveness      Liveness // --liveness-*
+	MosquittoConf    string
+	Liveness         Liveness      // --liveness-*
+	MetricsAddr      string        // --metrics-addr: serve metrics and health endpoints here; "": no listener
+	ReadyMinValidity time.Duration // --ready-min-validity: /readyz wants the served certificate valid this much longer
+	Version          string        // certinit's version, for the metrics
 }
 
 // Check reports mistakes in how the options combine, for the command
@@ -132,15 +137,19 @@ type state struct {
 	// so a certificate a changed --trust file no longer holds is removed.
 	installed map[string]truststore.Cert
 
-	// rules decide what a change needs from the broker's configuration,
-	// and live checks that the broker answers; nil without (run only).
-	rules *brokerRules
-	live  *livenessCheck
+	// broker is the broker's configuration (run only; nil without one):
+	// rules decide from it what a change needs, live checks that the
+	// broker answers, and the metrics read what its listeners serve.
+	broker *mosquittoconf.Config
+	rules  *brokerRules
+	live   *livenessCheck
 
 	// reapLock is held by the supervisor's reaper; a reload hook or a
 	// DNS-01 hook that runs a program while COMMAND runs holds it for
 	// reading from Start to Wait.
 	reapLock sync.RWMutex
+
+	mon *metrics.Monitor // run only: what the metrics, health endpoints and expiry warnings report
 }
 
 // newState checks cfg and opens what it names: the trust store and the
@@ -165,6 +174,7 @@ func newState(cfg Config, log *slog.Logger) (*state, error) {
 		ac.Owner = cfg.Owner
 		// A DNS hook runs its program while COMMAND may run.
 		ac.ReapLock = &s.reapLock
+		ac.Report = s.reportRenewal
 		iss, err := acme.New(ac, log)
 		if err != nil {
 			return nil, err // errors.Is(err, acme.ErrConfig): a usage error
@@ -227,6 +237,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, stdio []*os.File) (i
 	if err := s.watchBroker(); err != nil {
 		return 0, err
 	}
+	// The listener is up before the preparation, so that a liveness probe
+	// finds certinit healthy while it waits for its certificate.
+	s.mon = s.newMonitor()
+	srv, err := metrics.Start(cfg.MetricsAddr, s.mon)
+	if err != nil {
+		return 0, err
+	}
+	defer srv.Close()
 	if err := s.prepare(ctx); err != nil {
 		return 0, err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/certinit/certinit/acme"
 	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/metrics"
 	"github.com/certinit/certinit/reload"
 	"github.com/certinit/certinit/supervisor"
 	"github.com/certinit/certinit/watch"
@@ -30,7 +31,9 @@ func (s *state) supervise(ctx context.Context, sup *supervisor.Supervisor) (int,
 		Hooks:     s.reloadHooks(),
 		Log:       s.log,
 		Initial:   s.snap, // the key type and bytes the server starts with
+		Report:    s.reportReload,
 	}, sup)
+	sup.Notify(s.mon.BrokerUp)
 	// The reload signal sent to certinit goes to COMMAND in step with the
 	// reloads: never while the copies are being written or COMMAND is still
 	// reading the last ones.
@@ -68,6 +71,7 @@ func (s *state) supervise(ctx context.Context, sup *supervisor.Supervisor) (int,
 	var wg sync.WaitGroup
 	sup.AfterStart(func() {
 		wg.Go(func() { rl.Run(ctx) })
+		wg.Go(func() { s.mon.WarnLoop(ctx) })
 		wg.Go(func() {
 			if changed := s.changedSincePrepare(); len(changed) > 0 {
 				_ = rl.Changed(ctx, changed)
@@ -77,7 +81,13 @@ func (s *state) supervise(ctx context.Context, sup *supervisor.Supervisor) (int,
 			}
 		})
 		if s.live != nil {
-			wg.Go(func() { s.live.run(ctx, func() error { s.rules.restarted(); return sup.Restart() }) })
+			wg.Go(func() {
+				s.live.run(ctx, s.mon.Answering, func() error {
+					s.rules.restarted()
+					s.mon.BrokerRestarted(metrics.RestartLiveness)
+					return sup.Restart()
+				})
+			})
 		}
 	})
 	if s.issuer != nil {

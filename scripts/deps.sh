@@ -25,6 +25,7 @@ declare -A need=(
   [bind9]=/usr/sbin/named             # DNS-01 tests: the name server (named, tsig-keygen, ddns-confgen)
   [bind9-dnsutils]=/usr/bin/nsupdate  # DNS-01 tests: nsupdate in hook scripts, dig
   [bind9-utils]=/usr/bin/named-checkconf # DNS-01 tests: BIND's reader of key files and configurations
+  [prometheus]=/usr/bin/prometheus # scrapes run --metrics-addr in the tests; its promtool lints the exposition
 )
 missing=()
 for pkg in "${!need[@]}"; do
@@ -41,10 +42,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
 fi
-# The broker must not run as a system service while tests start their own.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet mosquitto 2>/dev/null; then
-  systemctl stop mosquitto || true
-fi
+# The broker and Prometheus must not run as system services while tests
+# start their own.
+for svc in mosquitto prometheus; do
+  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$svc" 2>/dev/null; then
+    systemctl stop "$svc" || true
+  fi
+done
 
 # Go tools (Pebble ACME server and its DNS) at the versions pinned in go.mod.
 if [ ! -x .bin/pebble ] || [ ! -x .bin/pebble-challtestsrv ] || [ go.mod -nt .bin/pebble ]; then

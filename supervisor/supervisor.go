@@ -55,12 +55,19 @@ type Supervisor struct {
 	done     chan struct{}
 	started  func()                    // see AfterStart
 	redirect map[syscall.Signal]func() // see Redirect
+	notify   func(running bool)        // see Notify
 }
 
 // AfterStart makes Run call f, on its own goroutine, once the command has
 // first started: for work that should not delay that start (f should only
 // start goroutines). Call it before Run.
 func (s *Supervisor) AfterStart(f func()) { s.started = f }
+
+// Notify makes Run call f each time the command starts (true) and exits
+// (false), restarts included, for a caller that reports whether it runs
+// (certinit run's metrics). f runs on Run's goroutine and must not block.
+// Call it before Run.
+func (s *Supervisor) Notify(f func(running bool)) { s.notify = f }
 
 // Redirect makes Run call f instead of forwarding sig each time certinit
 // receives it, for a caller that sends sig to the child itself (through
@@ -204,6 +211,9 @@ func (s *Supervisor) Run(ctx context.Context) (int, error) {
 				continue
 			}
 			code := ExitCode(ex.status)
+			if s.notify != nil {
+				s.notify(false)
+			}
 			if st != restarting {
 				s.log.Info("child exited", "pid", ex.pid, "code", code)
 				return code, nil
@@ -246,6 +256,9 @@ func (s *Supervisor) start() (*os.Process, error) {
 		return nil, startError(s.opts.Args[0], s.path, s.opts.Dir, err)
 	}
 	s.log.Info("child started", "pid", p.Pid, "command", s.opts.Args[0])
+	if s.notify != nil {
+		s.notify(true)
+	}
 	return p, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -105,7 +106,8 @@ func TestSignal(t *testing.T) {
 }
 
 // TestRestartAndStop restarts the child (it logs each start) and then
-// cancels the context, which stops it with SIGTERM.
+// cancels the context, which stops it with SIGTERM. Notify hears each
+// start and each exit.
 func TestRestartAndStop(t *testing.T) {
 	sh := testutil.RequireTool(t, "sh")
 	dir := t.TempDir()
@@ -117,6 +119,8 @@ func TestRestartAndStop(t *testing.T) {
 	}
 	var afterStart atomic.Int32 // AfterStart runs once, after the first start only
 	s.AfterStart(func() { afterStart.Add(1) })
+	var notified []bool // written by Run's goroutine, read after Run returned
+	s.Notify(func(running bool) { notified = append(notified, running) })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	res := goRun(t, s, ctx)
@@ -131,6 +135,9 @@ func TestRestartAndStop(t *testing.T) {
 	}
 	if n := afterStart.Load(); n != 1 {
 		t.Fatalf("AfterStart ran %d times, want once", n)
+	}
+	if want := []bool{true, false, true, false}; !slices.Equal(notified, want) {
+		t.Fatalf("Notify heard %v, want %v (start, exit for the restart, start, exit)", notified, want)
 	}
 }
 

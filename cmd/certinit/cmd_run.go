@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/certinit/certinit/acme"
+	"github.com/certinit/certinit/metrics"
 	"github.com/certinit/certinit/reload"
 	"github.com/certinit/certinit/runner"
 	"github.com/certinit/certinit/supervisor"
@@ -34,8 +35,9 @@ func (a *app) runCommand() *cli.Command {
 			"names and decides per file: the signal for certfile, keyfile and crlfile, a restart for a\n" +
 			"listener's cafile or a CA removed from its capath, nothing for a CA added to a capath or a\n" +
 			"bridge's files. It checks every --liveness-interval that the broker answers an MQTT CONNECT\n" +
-			"and restarts it after --liveness-threshold missed checks. --exec replaces certinit with\n" +
-			"COMMAND instead.",
+			"and restarts it after --liveness-threshold missed checks. --metrics-addr serves Prometheus\n" +
+			"metrics (/metrics) and the health endpoints /healthz and /readyz; the log warns about a\n" +
+			"certificate near its end either way. --exec replaces certinit with COMMAND instead.",
 		Flags: append(prepareFlags(),
 			&cli.StringSliceFlag{Name: "watch", Usage: "also watch `PATH` (file or directory); a change reloads (repeatable)"},
 			&cli.StringFlag{Name: "reload-signal", Value: "HUP", Usage: "`SIG` that makes COMMAND reload its certificates (HUP, USR1, USR2, INT, QUIT, TERM, WINCH, ALRM)"},
@@ -44,8 +46,10 @@ func (a *app) runCommand() *cli.Command {
 			durationFlag("settle", reload.DefaultSettle, "refuse a pair that fails its checks only when it still does `DURATION` later (a renewal half done gets that long to complete)", "refuses it at the first failing check"),
 			durationFlag("poll", watch.DefaultPoll, "rescan every `DURATION` even without events", "turns the rescan off"),
 			durationFlag("stop-timeout", supervisor.DefaultStopTimeout, "`DURATION` COMMAND gets after SIGTERM/SIGINT before SIGKILL", ""),
+			&cli.StringFlag{Name: "metrics-addr", Usage: "serve Prometheus metrics (/metrics), /healthz and /readyz on `ADDR` (host:port, e.g. :9464); off when not given"},
+			durationFlag("ready-min-validity", 0, "/readyz fails, and the log warns, when the served certificate expires within `DURATION`", "needs it valid now"),
 			&cli.BoolFlag{Name: "exec", Usage: "after preparing, replace certinit with COMMAND (nothing is watched)"},
-			&cli.StringFlag{Name: "mosquitto-conf", Usage: "the broker's mosquitto.conf `FILE`: decides whether a change gets the reload signal, a restart or nothing, and adds the TLS files it names to the watched paths (default: the -c file when COMMAND is mosquitto)"},
+			&cli.StringFlag{Name: "mosquitto-conf", Usage: "the broker's mosquitto.conf `FILE`: decides whether a change gets the reload signal, a restart or nothing, adds the TLS files it names to the watched paths, and names the listeners asked for the certificate they serve (default: the -c file when COMMAND is mosquitto)"},
 			durationFlag("liveness-interval", runner.DefaultLivenessInterval, "check every `DURATION` that the broker answers an MQTT CONNECT on its listener", "turns the check off"),
 			countFlag("liveness-threshold", runner.DefaultLivenessThreshold, "restart the broker after `N` missed liveness checks in a row"),
 			durationFlag("liveness-timeout", runner.DefaultLivenessTimeout, "`DURATION` one liveness check waits for the broker's answer", ""),
@@ -132,6 +136,13 @@ func (a *app) runAction(c *cli.Context) error {
 			}
 		}
 	}
+	cfg.MetricsAddr = c.String("metrics-addr")
+	cfg.ReadyMinValidity, cfg.Version = durationOf(c, "ready-min-validity"), version
+	if cfg.MetricsAddr != "" {
+		if _, err := metrics.DialAddr(cfg.MetricsAddr); err != nil {
+			return usageErrorf("--metrics-addr: %v", err)
+		}
+	}
 	if err := cfg.Check(); err != nil {
 		return usageErrorf("run: %v", err)
 	}
@@ -141,7 +152,8 @@ func (a *app) runAction(c *cli.Context) error {
 				acmeFlagName(acmePrefix, "domain"))
 		}
 		for _, f := range []string{"watch", "restart-on", "reload-signal", "debounce", "settle", "poll", "stop-timeout",
-			"mosquitto-conf", "liveness-interval", "liveness-threshold", "liveness-timeout", "liveness-addr"} {
+			"mosquitto-conf", "liveness-interval", "liveness-threshold", "liveness-timeout", "liveness-addr",
+			"metrics-addr", "ready-min-validity"} {
 			if c.IsSet(f) {
 				return usageErrorf("--exec leaves nothing running to watch or signal: --%s cannot be used with it", f)
 			}

@@ -5,7 +5,7 @@
 //	certinit [--log-format text|json] [--log-level LEVEL] COMMAND [OPTIONS] [ARGS]
 //	certinit --version
 //
-// Commands: hash, rehash, trust, acme, run, init, probe, check, embed, version.
+// Commands: hash, rehash, trust, acme, run, init, probe, check, embed, health, version.
 // Without a command certinit prints its help to standard error and exits 2.
 // `certinit COMMAND --help` lists every option of a command. Every flag also
 // reads the environment variable CERTINIT_<FLAG> (upper case, "-" becomes

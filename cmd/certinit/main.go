@@ -77,6 +77,7 @@ func (a *app) newCLI() *cli.App {
 			a.probeCommand(),
 			a.checkCommand(),
 			a.embedCommand(),
+			a.healthCommand(),
 			a.versionCommand(),
 		},
 		// cli.Exit would call os.Exit inside App.Run and skip our shutdown:

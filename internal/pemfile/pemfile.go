@@ -232,10 +232,18 @@ type Pair struct {
 	TLS   tls.Certificate
 }
 
+// Why LoadPair refuses a pair that parses; its errors wrap one of these.
+var (
+	ErrKeyMismatch = errors.New("key does not match certificate")
+	ErrExpired     = errors.New("certificate expired")
+	ErrNotYetValid = errors.New("certificate not valid before")
+)
+
 // LoadPair loads a certificate file (leaf first, optional chain after it) and
 // a key file and checks what a TLS server checks when it loads them: both
-// parse, the key matches the leaf, and the leaf is valid at now.
-// The error names the file at fault.
+// parse, the key matches the leaf (else ErrKeyMismatch), and the leaf is
+// valid at now (else ErrExpired or ErrNotYetValid). The error names the
+// file at fault.
 func LoadPair(certPath, keyPath string, now time.Time) (*Pair, error) {
 	certs, err := ReadCertificates(certPath)
 	if err != nil {
@@ -247,13 +255,13 @@ func LoadPair(certPath, keyPath string, now time.Time) (*Pair, error) {
 	}
 	leaf := certs[0]
 	if !KeyMatches(leaf, key) {
-		return nil, fmt.Errorf("%s: key does not match certificate %s", keyPath, certPath)
+		return nil, fmt.Errorf("%s: %w %s", keyPath, ErrKeyMismatch, certPath)
 	}
 	if now.After(leaf.NotAfter) {
-		return nil, fmt.Errorf("%s: certificate expired at %s", certPath, leaf.NotAfter.UTC().Format(time.RFC3339))
+		return nil, fmt.Errorf("%s: %w at %s", certPath, ErrExpired, leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	if now.Before(leaf.NotBefore) {
-		return nil, fmt.Errorf("%s: certificate not valid before %s", certPath, leaf.NotBefore.UTC().Format(time.RFC3339))
+		return nil, fmt.Errorf("%s: %w %s", certPath, ErrNotYetValid, leaf.NotBefore.UTC().Format(time.RFC3339))
 	}
 	tc := tls.Certificate{PrivateKey: key, Leaf: leaf}
 	for _, c := range certs {

@@ -2,6 +2,8 @@ package pemfile
 
 import (
 	"crypto/x509/pkix"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,14 +65,20 @@ func TestLoadPair(t *testing.T) {
 	otherPath := testutil.WriteFile(t, dir, "otherkey.pem", testutil.KeyPEM(t, otherKey))
 	expPath := testutil.WriteFile(t, dir, "expired.pem", testutil.CertPEM(expired))
 	expKeyPath := testutil.WriteFile(t, dir, "expkey.pem", testutil.KeyPEM(t, expKey))
+	later, laterKey := ca.Issue(t, testutil.CertOpts{Subject: pkix.Name{CommonName: "later"},
+		NotBefore: time.Now().Add(24 * time.Hour), NotAfter: time.Now().Add(48 * time.Hour)})
+	laterPath := testutil.WriteFile(t, dir, "later.pem", testutil.CertPEM(later))
+	laterKeyPath := testutil.WriteFile(t, dir, "laterkey.pem", testutil.KeyPEM(t, laterKey))
 	tests := []struct {
 		name, cert, key, wantErr string
+		kind                     error // what the error wraps, if one of LoadPair's kinds
 	}{
-		{"good pair", certPath, keyPath, ""},
-		{"mismatched key", certPath, otherPath, "key does not match"},
-		{"expired", expPath, expKeyPath, "expired"},
-		{"missing key", certPath, filepath.Join(dir, "nope.pem"), "no such file"},
-		{"cert given as key", certPath, certPath, "no private key"},
+		{"good pair", certPath, keyPath, "", nil},
+		{"mismatched key", certPath, otherPath, "key does not match", ErrKeyMismatch},
+		{"expired", expPath, expKeyPath, "expired", ErrExpired},
+		{"not yet valid", laterPath, laterKeyPath, "not valid before", ErrNotYetValid},
+		{"missing key", certPath, filepath.Join(dir, "nope.pem"), "no such file", fs.ErrNotExist},
+		{"cert given as key", certPath, certPath, "no private key", nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,6 +94,11 @@ func TestLoadPair(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+			for _, k := range []error{ErrKeyMismatch, ErrExpired, ErrNotYetValid, fs.ErrNotExist} {
+				if errors.Is(err, k) != (k == tc.kind) {
+					t.Errorf("err = %v: errors.Is %v is %v", err, k, errors.Is(err, k))
+				}
 			}
 		})
 	}

@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -43,4 +44,34 @@ func (s *Buffer) Tail(n int) string {
 func LastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// Collected is a list safe for concurrent use: what a callback under test
+// (a report, an observer) was handed, in order, while the test reads it.
+type Collected[T any] struct {
+	mu    sync.Mutex
+	items []T
+}
+
+// Add appends x; pass it as the callback.
+func (c *Collected[T]) Add(x T) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.items = append(c.items, x)
+}
+
+// All returns what was added so far.
+func (c *Collected[T]) All() []T {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.items)
+}
+
+// Take returns what was added since the last Take, and forgets it.
+func (c *Collected[T]) Take() []T {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	items := c.items
+	c.items = nil
+	return items
 }

@@ -6,7 +6,7 @@
 // reference tool's answers (openssl.go); the built certinit run to its end
 // or in the background (certinit.go); a recording logger for in-process
 // code and for a program's JSON log (logs.go, logs_json.go); a
-// goroutine-safe Buffer; Eventually for state without an event (poll.go);
+// goroutine-safe Buffer and Collected list (buffer.go); Eventually for state without an event (poll.go);
 // servers and a TCP Relay on 127.0.0.1; the random-SIGKILL loop of crash
 // tests (kill.go); files certinit must refuse to read (unreadable.go,
 // fifo.go); a full disk in a private mount namespace (mountns.go); process
@@ -14,7 +14,8 @@
 // kubelet (renew.go).
 //
 // It is for tests only: it is imported from _test.go files and the other
-// test packages (internal/mosquittotest, internal/pebbletest), never from
+// test packages (internal/mosquittotest, internal/pebbletest,
+// internal/promtest), never from
 // certinit's own code, and it imports none of certinit's packages (their
 // in-package tests import it). It holds no mocks: its helpers run the
 // real programs or make real files.

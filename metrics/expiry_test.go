@@ -1,0 +1,122 @@
+package metrics
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/certinit/certinit/internal/testutil"
+)
+
+// expiryRecords are the warnings and errors about certificates so far.
+func expiryRecords(logs *testutil.Logs) []testutil.Record {
+	return logs.Matching(testutil.All(testutil.HasKey("not_after"), testutil.HasKey("reason")))
+}
+
+// TestExpiryWarnings: a certificate is warned about when it enters the
+// last tenth of its validity or falls to --ready-min-validity, an error
+// once it expired, and at most once a day; a fresh one never.
+func TestExpiryWarnings(t *testing.T) {
+	p := newPKI(t)
+	start := time.Now().Truncate(time.Second)
+	// 100 days of validity: the last tenth starts at day 90.
+	_, cert, _ := p.pair(t, "tls", start, start.Add(100*24*time.Hour))
+	day := 24 * time.Hour
+	for _, tc := range []struct {
+		name        string
+		minValidity time.Duration
+		at          time.Duration // after start
+		reason      string        // "": no record
+		level       slog.Level
+	}{
+		{"fresh", 0, 10 * day, "", 0},
+		{"just before the last tenth", 0, 90*day - time.Minute, "", 0},
+		{"in the last tenth", 0, 90*day + time.Minute, expiryLastTenth, slog.LevelWarn},
+		{"under --ready-min-validity", 20 * day, 85 * day, expiryMinValidity, slog.LevelWarn},
+		{"under both", 20 * day, 95 * day, expiryMinValidity, slog.LevelWarn},
+		{"expired", 0, 101 * day, expiryExpired, slog.LevelError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs, log := testutil.NewLogs(t)
+			m := New(Options{MinValidity: tc.minValidity, Log: log, Certs: []Cert{{Role: RoleCert, Path: cert}}})
+			m.now = at(start.Add(tc.at))
+			m.checkExpiry(context.Background())
+			recs := expiryRecords(logs)
+			if tc.reason == "" {
+				if len(recs) > 0 {
+					t.Fatalf("warned about a certificate with enough time left: %v", recs)
+				}
+				return
+			}
+			if len(recs) != 1 {
+				t.Fatalf("%d records, want 1: %v", len(recs), recs)
+			}
+			r := recs[0]
+			if r.Level != tc.level || r.Attrs["reason"] != tc.reason || r.Attrs["path"] != cert || r.Attrs["role"] != string(RoleCert) {
+				t.Errorf("record %v %v, want level %v, reason %s, path %s, role cert", r.Level, r.Attrs, tc.level, tc.reason, cert)
+			}
+		})
+	}
+}
+
+// TestExpiryOncePerDay: looking every hour, a certificate near its end is
+// warned about once, and again a day later; each certificate on its own.
+func TestExpiryOncePerDay(t *testing.T) {
+	p := newPKI(t)
+	start := time.Now().Truncate(time.Second)
+	_, a, _ := p.pair(t, "a", start, start.Add(10*24*time.Hour))
+	_, b, _ := p.pair(t, "b", start, start.Add(20*24*time.Hour))
+	logs, log := testutil.NewLogs(t)
+	m := New(Options{Log: log, Certs: []Cert{{Role: RoleCert, Path: a}, {Role: RoleCopy, Path: b}}})
+	count := func(path string) int {
+		return len(logs.Matching(testutil.All(testutil.HasKey("reason"), testutil.HasAttr("path", path))))
+	}
+	// a enters its last tenth at day 9, b at day 18; look every hour
+	// from day 8 to day 19.
+	for h := 8 * 24; h <= 19*24; h++ {
+		m.now = at(start.Add(time.Duration(h) * time.Hour))
+		m.checkExpiry(context.Background())
+	}
+	// a: warned at day 9, then, expired, at days 10 to 19.
+	warnA := len(logs.Matching(testutil.All(testutil.HasAttr("path", a), testutil.HasAttr("reason", expiryLastTenth))))
+	if warnA != 1 {
+		t.Errorf("a: %d last-tenth warnings over its last day, want 1", warnA)
+	}
+	expiredA := len(logs.Matching(testutil.All(testutil.HasAttr("path", a), testutil.HasAttr("reason", expiryExpired))))
+	if expiredA != 10 {
+		t.Errorf("a: %d expired errors from day 10 to day 19, want 10 (one a day)", expiredA)
+	}
+	if got := count(b); got != 2 {
+		t.Errorf("b: %d warnings from day 18 to day 19, want 2 (one a day)", got)
+	}
+}
+
+// TestWarnLoop: the loop looks at once when it starts and again after a
+// reload (which may bring a certificate that is short already), and
+// returns when its context ends.
+func TestWarnLoop(t *testing.T) {
+	p := newPKI(t)
+	now := time.Now()
+	_, cert, _ := p.pair(t, "tls", now.Add(-24*time.Hour), now.Add(time.Hour))
+	_, fresh, _ := p.pair(t, "fresh", now.Add(-time.Hour), now.Add(90*24*time.Hour))
+	logs, log := testutil.NewLogs(t)
+	m := New(Options{Log: log, Certs: []Cert{{Role: RoleCert, Path: cert}, {Role: RoleCopy, Path: fresh}}})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		m.WarnLoop(ctx)
+		close(done)
+	}()
+	logs.WaitFor(testutil.All(testutil.HasAttr("path", cert), testutil.HasAttr("reason", expiryLastTenth)), 10*time.Second)
+	_, short, _ := p.pair(t, "short", now.Add(-24*time.Hour), now.Add(time.Hour))
+	testutil.RenameOver(t, fresh, testutil.ReadFile(t, short))
+	m.Reloaded(ActionSignal)
+	logs.WaitFor(testutil.All(testutil.HasAttr("path", fresh), testutil.HasAttr("reason", expiryLastTenth)), 10*time.Second)
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("WarnLoop did not return after its context ended")
+	}
+}

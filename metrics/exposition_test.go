@@ -1,0 +1,192 @@
+package metrics
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/certinit/certinit/internal/testutil"
+)
+
+// scrape serves m on a free port for the test and returns one scrape of
+// /metrics, as text and parsed.
+func scrape(t *testing.T, m *Monitor) (string, map[string]*dto.MetricFamily) {
+	t.Helper()
+	srv, err := Start("127.0.0.1:0", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	code, text := get(t, srv, MetricsPath)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", MetricsPath, code, text)
+	}
+	body := []byte(text)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse the exposition: %v\n%s", err, body)
+	}
+	return string(body), fams
+}
+
+// value is the value of the one sample of family name whose labels
+// include want; ok is false when there is none.
+func value(fams map[string]*dto.MetricFamily, name string, want map[string]string) (v float64, ok bool) {
+	f := fams[name]
+	if f == nil {
+		return 0, false
+	}
+	for _, m := range f.Metric {
+		labels := map[string]string{}
+		for _, l := range m.Label {
+			labels[l.GetName()] = l.GetValue()
+		}
+		match := true
+		for k, w := range want {
+			match = match && labels[k] == w
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case m.Gauge != nil:
+			return m.Gauge.GetValue(), true
+		case m.Counter != nil:
+			return m.Counter.GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// fullMonitor is a Monitor that has seen one of everything: a pair, a
+// chain, a copy, a trust CA, a missing file, the certificate a real
+// Mosquitto serves, reloads of every result, restarts, renewals.
+func fullMonitor(t *testing.T) (*Monitor, map[Role]string) {
+	t.Helper()
+	p := newPKI(t)
+	now := time.Now()
+	_, cert, key := p.pair(t, "tls", now.Add(-time.Hour), now.Add(30*24*time.Hour))
+	paths := map[Role]string{RoleCert: cert, RoleTrust: p.caFile, RoleCopy: filepath.Join(p.dir, "copy", "missing.pem")}
+	m := New(Options{Version: "v1.2.3-test", ACME: true, MinValidity: time.Hour, Certs: []Cert{
+		{Role: RoleCert, Path: cert},
+		{Role: RoleTrust, Path: p.caFile},
+		{Role: RoleCopy, Path: paths[RoleCopy]},
+		serve(t, cert, key),
+	}})
+	m.BrokerUp(true)
+	m.Answering(true)
+	m.Reloaded(ActionSignal)
+	m.Reloaded(ActionRestart)
+	m.ReloadRefused(ReasonKeyMismatch)
+	m.ReloadRefused(Reason("a reason nobody listed"))
+	m.ReloadFailed(ActionSignal)
+	m.BrokerRestarted(RestartLiveness)
+	m.Renewed(now.Add(20 * 24 * time.Hour))
+	m.RenewalFailed(RenewalRateLimited, now.Add(time.Hour))
+	return m, paths
+}
+
+// TestExpositionPromtool: the exposition passes `promtool check metrics`,
+// Prometheus' own linter of names, units, types and help.
+func TestExpositionPromtool(t *testing.T) {
+	promtool := testutil.RequireTool(t, "promtool")
+	m, _ := fullMonitor(t)
+	text, _ := scrape(t, m)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, promtool, "check", "metrics")
+	cmd.Stdin = strings.NewReader(text)
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Fatalf("promtool check metrics: %v\n%s\nexposition:\n%s", err, out, text)
+	}
+}
+
+// TestExpositionValues: every family is there with the values recorded;
+// the dates are those of the files and of what the broker serves; label
+// values come from the fixed sets; no subject shows anywhere.
+func TestExpositionValues(t *testing.T) {
+	m, paths := fullMonitor(t)
+	text, fams := scrape(t, m)
+	leaf, err := look(context.Background(), m.certs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, role := range []Role{RoleCert, RoleServed} {
+		labels := map[string]string{"path": paths[RoleCert], "role": string(role)}
+		if v, ok := value(fams, "certinit_certificate_not_after_timestamp_seconds", labels); !ok || int64(v) != leaf.NotAfter.Unix() {
+			t.Errorf("not_after %v: %v, %v; want %d", labels, v, ok, leaf.NotAfter.Unix())
+		}
+		if v, ok := value(fams, "certinit_certificate_read_success", labels); !ok || v != 1 {
+			t.Errorf("read_success %v: %v, %v; want 1", labels, v, ok)
+		}
+	}
+	missing := map[string]string{"path": paths[RoleCopy], "role": string(RoleCopy)}
+	if v, ok := value(fams, "certinit_certificate_read_success", missing); !ok || v != 0 {
+		t.Errorf("read_success of a missing file: %v, %v; want 0", v, ok)
+	}
+	if _, ok := value(fams, "certinit_certificate_not_after_timestamp_seconds", missing); ok {
+		t.Error("a missing file has a not_after")
+	}
+	for _, c := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"certinit_reloads_total", map[string]string{"result": "ok", "reason": "signal"}, 1},
+		{"certinit_reloads_total", map[string]string{"result": "ok", "reason": "restart"}, 1},
+		{"certinit_reloads_total", map[string]string{"result": "refused", "reason": "key_mismatch"}, 1},
+		{"certinit_reloads_total", map[string]string{"result": "refused", "reason": "other"}, 1},
+		{"certinit_reloads_total", map[string]string{"result": "refused", "reason": "expired"}, 0},
+		{"certinit_reloads_total", map[string]string{"result": "failed", "reason": "signal"}, 1},
+		{"certinit_broker_restarts_total", map[string]string{"reason": "reload"}, 1},
+		{"certinit_broker_restarts_total", map[string]string{"reason": "liveness"}, 1},
+		{"certinit_acme_renewals_total", map[string]string{"result": "ok"}, 1},
+		{"certinit_acme_renewals_total", map[string]string{"result": "failed", "reason": "rate_limited"}, 1},
+		{"certinit_broker_up", nil, 1},
+		{"certinit_broker_answering", nil, 1},
+		{"certinit_build_info", map[string]string{"version": "v1.2.3-test"}, 1},
+	} {
+		if v, ok := value(fams, c.name, c.labels); !ok || v != c.want {
+			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, v, ok, c.want)
+		}
+	}
+	for _, name := range []string{"certinit_last_reload_success_timestamp_seconds", "certinit_acme_next_renewal_timestamp_seconds",
+		"certinit_certificate_not_before_timestamp_seconds", "process_resident_memory_bytes", "go_goroutines"} {
+		if fams[name] == nil {
+			t.Errorf("no %s", name)
+		}
+	}
+	if strings.Contains(text, "nobody listed") || strings.Contains(text, testCN) || strings.Contains(text, "metrics test CA") {
+		t.Errorf("the exposition shows an unlisted reason or a subject:\n%s", text)
+	}
+}
+
+// TestExpositionBeforeEvents: before anything happened, the counters of
+// the fixed sets are at zero, the times that are not known are absent
+// (not 1970), and renewals are not reported without ACME.
+func TestExpositionBeforeEvents(t *testing.T) {
+	_, fams := scrape(t, New(Options{Version: "dev"}))
+	if v, ok := value(fams, "certinit_reloads_total", map[string]string{"result": "refused", "reason": "untrusted_chain"}); !ok || v != 0 {
+		t.Errorf("refused untrusted_chain: %v, %v; want a zero", v, ok)
+	}
+	if v, ok := value(fams, "certinit_broker_up", nil); !ok || v != 0 {
+		t.Errorf("broker_up before the start: %v, %v; want 0", v, ok)
+	}
+	for _, name := range []string{"certinit_last_reload_success_timestamp_seconds", "certinit_acme_next_renewal_timestamp_seconds",
+		"certinit_acme_renewals_total", "certinit_broker_answering", "certinit_certificate_not_after_timestamp_seconds"} {
+		if fams[name] != nil {
+			t.Errorf("%s is there before anything reported it", name)
+		}
+	}
+}

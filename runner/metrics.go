@@ -1,0 +1,156 @@
+package runner
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"syscall"
+
+	"github.com/certinit/certinit/acme"
+	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/internal/userfile"
+	"github.com/certinit/certinit/metrics"
+	"github.com/certinit/certinit/probe"
+	"github.com/certinit/certinit/reload"
+)
+
+// What run reports through package metrics: the certificates it manages,
+// and its events mapped to the metrics' fixed sets of words.
+
+// newMonitor returns the run's Monitor. It serves nothing by itself:
+// Run starts its listener when --metrics-addr is given.
+func (s *state) newMonitor() *metrics.Monitor {
+	return metrics.New(metrics.Options{Version: s.cfg.Version, Certs: s.managedCerts(),
+		MinValidity: s.cfg.ReadyMinValidity, ACME: s.issuer != nil, Log: s.log})
+}
+
+// managedCerts are the certificates run reports on and warns about: the
+// pair's certificate and chain files, the copy the broker loads, the
+// --trust files, and what the broker's TLS listeners serve.
+func (s *state) managedCerts() []metrics.Cert {
+	var certs []metrics.Cert
+	add := func(role metrics.Role, path string) {
+		if path != "" {
+			certs = append(certs, metrics.Cert{Role: role, Path: path})
+		}
+	}
+	add(metrics.RoleCert, s.files.Cert)
+	add(metrics.RoleChain, s.files.Chain)
+	if s.cfg.CopyTo != "" && s.files.Cert != "" {
+		add(metrics.RoleCopy, filepath.Join(s.cfg.CopyTo, filepath.Base(s.files.Cert)))
+	}
+	for _, p := range s.cfg.Trust {
+		add(metrics.RoleTrust, p)
+	}
+	return append(certs, s.servedCerts()...)
+}
+
+// servedCerts are the TLS listeners of the broker's mosquitto.conf (read
+// once, by watchBroker), each read through a handshake on the address a
+// local client uses (the loopback for a listener on every address), under
+// the path of its certfile. Listeners that share a certfile are read once.
+func (s *state) servedCerts() []metrics.Cert {
+	if s.broker == nil {
+		return nil
+	}
+	var certs []metrics.Cert
+	for _, l := range s.broker.Listeners {
+		listen, ok := l.Address()
+		certfile, _ := l.Get("certfile")
+		if !ok || !l.TLS() || slices.ContainsFunc(certs, func(c metrics.Cert) bool { return c.Path == certfile.Value }) {
+			continue
+		}
+		addr, err := metrics.DialAddr(listen)
+		if err != nil {
+			continue
+		}
+		certs = append(certs, metrics.Cert{Role: metrics.RoleServed, Path: certfile.Value,
+			Served: func(ctx context.Context) ([]*x509.Certificate, error) { return probe.ServedChain(ctx, addr, "") }})
+	}
+	return certs
+}
+
+// reportReload hands a reload's outcome to the Monitor.
+func (s *state) reportReload(o reload.Outcome) {
+	action := map[reload.Action]metrics.Action{
+		reload.Nothing: metrics.ActionNone,
+		reload.Signal:  metrics.ActionSignal,
+		reload.Restart: metrics.ActionRestart,
+	}[o.Action]
+	switch {
+	case o.Refused != nil:
+		s.mon.ReloadRefused(refusal(o))
+	case o.Failed != nil:
+		s.mon.ReloadFailed(action)
+	default:
+		s.mon.Reloaded(action)
+	}
+}
+
+// refusal is why a change was refused, in the metrics' words. The checks'
+// errors say it through the kinds they wrap; what is left of them are
+// files that do not parse.
+func refusal(o reload.Outcome) metrics.Reason {
+	err := o.Refused
+	switch {
+	case o.Stage == reload.StageCopy:
+		return metrics.ReasonCopy
+	case o.Stage == reload.StageHook:
+		return metrics.ReasonTrust
+	case errors.Is(err, pemfile.ErrKeyMismatch):
+		return metrics.ReasonKeyMismatch
+	case errors.Is(err, pemfile.ErrExpired):
+		return metrics.ReasonExpired
+	case errors.Is(err, pemfile.ErrNotYetValid):
+		return metrics.ReasonNotYetValid
+	case errors.Is(err, reload.ErrChain):
+		return metrics.ReasonUntrusted
+	case errors.Is(err, reload.ErrChanging):
+		return metrics.ReasonIncomplete
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EISDIR),
+		errors.Is(err, userfile.ErrNotRegular), errors.Is(err, userfile.ErrTooLarge):
+		return metrics.ReasonUnreadable
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return metrics.ReasonOther
+	}
+	return metrics.ReasonMalformed
+}
+
+// reportRenewal hands an attempt of the renewal loop to the Monitor (set
+// once Run made it; Init renews nothing).
+func (s *state) reportRenewal(a acme.Attempt) {
+	if s.mon == nil {
+		return
+	}
+	switch {
+	case a.Err != nil:
+		s.mon.RenewalFailed(renewalFailure(a.Err), a.Next)
+	case a.Renewed:
+		s.mon.Renewed(a.Next)
+	default:
+		s.mon.NextRenewal(a.Next)
+	}
+}
+
+// renewalFailure is why a renewal failed, in the metrics' words: the kind
+// of acme's error.
+func renewalFailure(err error) metrics.RenewalReason {
+	for _, k := range []struct {
+		kind   error
+		reason metrics.RenewalReason
+	}{
+		{acme.ErrCAUnreachable, metrics.RenewalCAUnreachable},
+		{acme.ErrRateLimited, metrics.RenewalRateLimited},
+		{acme.ErrChallenge, metrics.RenewalChallenge},
+		{acme.ErrAccount, metrics.RenewalAccount},
+		{acme.ErrCAFailure, metrics.RenewalCAFailure},
+	} {
+		if errors.Is(err, k.kind) {
+			return k.reason
+		}
+	}
+	return metrics.RenewalOther
+}
