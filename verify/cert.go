@@ -146,6 +146,30 @@ func newCert(c *x509.Certificate) (*cert, error) {
 	return x, nil
 }
 
+// SelfSigned is OpenSSL's "self-signed" (EXFLAG_SS): subject and issuer
+// are the same name, the authority key identifier, when there is one,
+// matches the certificate itself, and its key is of the type its signature
+// algorithm needs. The signature is not checked, as OpenSSL does not check
+// it for this. Only a self-signed certificate can end a trusted chain; one
+// whose issuer is its own name but whose key identifier names another key
+// is issued by that other key, and OpenSSL looks for it. A certificate
+// whose names OpenSSL cannot decode is not self-signed.
+func SelfSigned(c *x509.Certificate) bool {
+	x, err := newCert(c)
+	return err == nil && x.selfSigned
+}
+
+// IsCA is OpenSSL's X509_check_ca: whether c is a CA certificate in any of
+// the senses OpenSSL accepts (checkCA): basicConstraints CA:TRUE, a
+// self-signed version 1 certificate, a key usage with keyCertSign and no
+// basicConstraints, or a Netscape CA type; never when a key usage without
+// keyCertSign forbids it. A certificate whose names OpenSSL cannot decode
+// is not a CA.
+func IsCA(c *x509.Certificate) bool {
+	x, err := newCert(c)
+	return err == nil && x.checkCA() != 0
+}
+
 func supported(id asn1.ObjectIdentifier) bool {
 	for _, s := range supportedCritical {
 		if id.Equal(s) {

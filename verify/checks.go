@@ -74,7 +74,8 @@ var minBits = []int{80, 112, 128, 192, 256}
 func levelBits(level int) int { return minBits[min(level, len(minBits))-1] }
 
 // checkAuthLevel is check_auth_level: every CA key, and every signature
-// but the trust anchor's, must be as strong as the level asks.
+// but the trust anchor's, must be as strong as the level asks. (Chain
+// checks the leaf's key before it builds the chain, as OpenSSL does.)
 func checkAuthLevel(chain []*cert, level int) (Code, int) {
 	if level <= 0 {
 		return 0, 0
@@ -88,6 +89,39 @@ func checkAuthLevel(chain []*cert, level int) (Code, int) {
 		}
 	}
 	return 0, 0
+}
+
+// CheckLoad is what OpenSSL refuses when a TLS server or client loads its
+// own certificate file at a security level, before any peer sees it:
+// SSL_CTX_use_certificate_chain_file applies ssl_security_cert to every
+// certificate in the file. The first certificate's key is an end-entity
+// key, every other's a CA key, and each must be as strong as the level
+// asks; so must the signature of every certificate that is not self-signed
+// (a self-signed one is trusted or not for itself, not for its digest).
+// Mosquitto then says "Unable to load server certificate" (or client
+// certificate, for a bridge). Whether the chain is trusted is Chain's
+// question, not this one. A refusal is an *Error: EEKeyTooSmall,
+// CAKeyTooSmall or CAMDTooWeak, at the certificate's position in certs.
+func CheckLoad(certs []*x509.Certificate, level int) error {
+	xs, err := newCerts(certs)
+	if err != nil || level <= 0 {
+		return err
+	}
+	for i, x := range xs {
+		code := Code(0)
+		switch bits := levelBits(level); {
+		case i == 0 && keyBits(x.PublicKey) < bits:
+			code = EEKeyTooSmall
+		case i > 0 && keyBits(x.PublicKey) < bits:
+			code = CAKeyTooSmall
+		case !x.selfSigned && sigBits(x.SignatureAlgorithm) < bits:
+			code = CAMDTooWeak
+		}
+		if code != 0 {
+			return &Error{Code: code, Depth: i, Cert: certs[i], Chain: certs}
+		}
+	}
+	return nil
 }
 
 // keyBits is EVP_PKEY_get_security_bits of OpenSSL 3.

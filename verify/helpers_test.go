@@ -39,6 +39,7 @@ type spec struct {
 	notAfter  time.Time
 	key       crypto.Signer // nil: a fresh P-256 key
 	skid      []byte        // nil: derived by crypto/x509
+	akid      []byte        // a self-signed certificate's authority key identifier; nil: none
 	subject   *pkix.Name    // overrides cn
 	extra     []pkix.Extension
 	aia       []string // caIssuers URLs
@@ -71,6 +72,7 @@ func mk(t *testing.T, s spec, parent *issued) *issued {
 		BasicConstraintsValid: !s.noBC,
 		IsCA:                  s.ca,
 		SubjectKeyId:          s.skid,
+		AuthorityKeyId:        s.akid,
 		ExtraExtensions:       s.extra,
 		IssuingCertificateURL: s.aia,
 	}
