@@ -194,27 +194,32 @@ func ReadKey(path string) (crypto.Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	blocks, err := Parse(data)
+	k, err := Key(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
+}
+
+// Key parses the first private key in data (PEM or DER).
+func Key(data []byte) (crypto.Signer, error) {
+	blocks, err := Parse(data)
+	if err != nil {
+		return nil, err
 	}
 	for _, b := range blocks {
 		if b.Kind != KindKey {
 			continue
 		}
 		if b.Type == "ENCRYPTED PRIVATE KEY" {
-			return nil, fmt.Errorf("%s: private key is encrypted; certinit needs an unencrypted key", path)
+			return nil, errors.New("private key is encrypted; certinit needs an unencrypted key")
 		}
-		k, err := ParseKey(b.DER)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		return k, nil
+		return ParseKey(b.DER)
 	}
 	if f := Container(data); f != nil {
-		return nil, fmt.Errorf("%s: %w", path, f)
+		return nil, f
 	}
-	return nil, fmt.Errorf("%s: no private key in file", path)
+	return nil, errors.New("no private key in file")
 }
 
 // KeyMatches reports whether priv is the private half of the certificate's
@@ -240,18 +245,34 @@ var (
 )
 
 // LoadPair loads a certificate file (leaf first, optional chain after it) and
-// a key file and checks what a TLS server checks when it loads them: both
-// parse, the key matches the leaf (else ErrKeyMismatch), and the leaf is
-// valid at now (else ErrExpired or ErrNotYetValid). The error names the
-// file at fault.
+// a key file and checks them as ParsePair does. The error names the file
+// at fault.
 func LoadPair(certPath, keyPath string, now time.Time) (*Pair, error) {
-	certs, err := ReadCertificates(certPath)
+	certData, err := ReadFile(certPath)
 	if err != nil {
 		return nil, err
 	}
-	key, err := ReadKey(keyPath)
+	keyData, err := ReadFile(keyPath)
 	if err != nil {
 		return nil, err
+	}
+	return ParsePair(certPath, certData, keyPath, keyData, now)
+}
+
+// ParsePair parses the contents of a certificate file (leaf first,
+// optional chain after it) and of a key file, and checks what a TLS server
+// checks when it loads them: both parse, the key matches the leaf (else
+// ErrKeyMismatch), and the leaf is valid at now (else ErrExpired or
+// ErrNotYetValid). The paths are where the bytes came from: the error
+// names the file at fault.
+func ParsePair(certPath string, certData []byte, keyPath string, keyData []byte, now time.Time) (*Pair, error) {
+	certs, err := Certificates(certData)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", certPath, err)
+	}
+	key, err := Key(keyData)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", keyPath, err)
 	}
 	leaf := certs[0]
 	if !KeyMatches(leaf, key) {
