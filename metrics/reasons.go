@@ -17,15 +17,16 @@ const (
 	ReasonKeyMismatch Reason = "key_mismatch"    // the key does not belong to the certificate
 	ReasonExpired     Reason = "expired"         // the certificate's validity has ended
 	ReasonNotYetValid Reason = "not_yet_valid"   // the certificate's validity has not begun
+	ReasonWeak        Reason = "weak"            // a key or signature digest is below the security level OpenSSL loads certificates at
 	ReasonUntrusted   Reason = "untrusted_chain" // the chain does not verify to the configured CAs
-	ReasonIncomplete  Reason = "incomplete"      // the files changed while being checked, or stayed incomplete past --settle
+	ReasonIncomplete  Reason = "incomplete"      // not counted: a check judges the bytes it read; kept for existing queries
 	ReasonCopy        Reason = "copy_failed"     // the --copy-to copy could not be written
 	ReasonTrust       Reason = "trust_failed"    // installing --trust files or rehashing failed
 	ReasonOther       Reason = "other"
 )
 
 var reasons = []Reason{ReasonUnreadable, ReasonMalformed, ReasonKeyMismatch, ReasonExpired, ReasonNotYetValid,
-	ReasonUntrusted, ReasonIncomplete, ReasonCopy, ReasonTrust, ReasonOther}
+	ReasonWeak, ReasonUntrusted, ReasonIncomplete, ReasonCopy, ReasonTrust, ReasonOther}
 
 func (r Reason) known() Reason { return orOther(reasons, r, ReasonOther) }
 

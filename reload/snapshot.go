@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/certinit/certinit/internal/owner"
 	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/internal/userfile"
+	"github.com/certinit/certinit/verify"
 )
 
 // Files names the certificate material a server loads. Chain is optional
@@ -39,56 +41,53 @@ func (f Files) list() []string {
 type Snapshot struct {
 	Files Files
 	Pair  *pemfile.Pair
-	data  map[string][]byte // by path
+	data  map[string][]byte   // by path
+	extra []*x509.Certificate // the Chain file's certificates
 }
 
-// Why Load refuses a pair besides the reasons of pemfile.LoadPair; its
+// Why Load refuses a pair besides the reasons of pemfile.ParsePair; its
 // errors wrap one of these.
 var (
-	// ErrChanging: a file changed while it was being checked.
-	ErrChanging = errors.New("changed while being checked (still being written?)")
+	// ErrWeak: Mosquitto's TLS library refuses to load the certificate
+	// file: a key or a signature digest weaker than its security level
+	// allows (verify.CheckLoad).
+	ErrWeak = fmt.Errorf("OpenSSL at security level %d, as Mosquitto runs it, refuses to load it", verify.MosquittoSecurityLevel)
 	// ErrChain: the chain does not verify to the roots given.
 	ErrChain = errors.New("chain does not verify")
 )
 
-// Load reads and checks a pair the way the server will when it loads it:
-// both files parse, the key matches the certificate, the certificate is
-// valid now, and, when roots (CA files) are given, the chain verifies to
-// one of them. A file that changes while it is being checked (a renewal
-// still being written) is refused too; the watcher sees the next write.
+// Load reads and checks a pair the way the server will when it loads it,
+// and more: both files parse, the key matches the certificate, OpenSSL at
+// Mosquitto's security level loads the certificate file (ErrWeak
+// otherwise), the certificate is valid now, and, when roots (CA files) are
+// given, the chain verifies to them as Mosquitto's clients verify it
+// (VerifyChain). Each file is read once and the snapshot holds the bytes
+// that were checked; Current says whether the files still hold them.
 // Errors name the file at fault.
 func Load(f Files, roots []string, now time.Time) (*Snapshot, error) {
-	before, err := readAll(f.list())
+	data, err := readAll(f.list())
 	if err != nil {
 		return nil, err
 	}
-	pair, err := pemfile.LoadPair(f.Cert, f.Key, now)
+	pair, err := pemfile.ParsePair(f.Cert, data[f.Cert], f.Key, data[f.Key], now)
 	if err != nil {
 		return nil, err
 	}
-	inter := pair.Chain[1:]
+	if err := verify.CheckLoad(pair.Chain, verify.MosquittoSecurityLevel); err != nil {
+		return nil, fmt.Errorf("%s: %w: %w", f.Cert, ErrWeak, err)
+	}
+	s := &Snapshot{Files: f, Pair: pair, data: data}
 	if f.Chain != "" {
-		certs, err := pemfile.ReadCertificates(f.Chain)
-		if err != nil {
-			return nil, err
+		if s.extra, err = pemfile.Certificates(data[f.Chain]); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Chain, err)
 		}
-		inter = append(inter, certs...)
 	}
 	if len(roots) > 0 {
-		if err := verifyChain(f.Cert, pair.Chain[0], inter, roots, now); err != nil {
+		if err := s.VerifyChain(roots, now); err != nil {
 			return nil, err
 		}
 	}
-	after, err := readAll(f.list())
-	if err != nil {
-		return nil, err
-	}
-	for p, b := range before {
-		if !bytes.Equal(b, after[p]) {
-			return nil, fmt.Errorf("%s: %w", p, ErrChanging)
-		}
-	}
-	return &Snapshot{Files: f, Pair: pair, data: before}, nil
+	return s, nil
 }
 
 func readAll(paths []string) (map[string][]byte, error) {
@@ -103,32 +102,30 @@ func readAll(paths []string) (map[string][]byte, error) {
 	return out, nil
 }
 
-// verifyChain checks that leaf chains to one of the certificates in the
-// root files through the given intermediates. Only the chain is checked,
-// not a host name or a key usage: which names clients use is not known here.
-func verifyChain(certPath string, leaf *x509.Certificate, inter []*x509.Certificate, rootFiles []string, now time.Time) error {
-	roots := x509.NewCertPool()
-	for _, rf := range rootFiles {
-		certs, err := pemfile.ReadCertificates(rf)
+// VerifyChain checks that the certificate, with the rest of its file and
+// the Chain file's certificates as intermediates, verifies to the
+// certificates of the root files as OpenSSL verifies a server's chain for
+// Mosquitto's clients (verify.Chain): up to a self-signed certificate among
+// them, every certificate for TLS servers, keys and digests at Mosquitto's
+// security level, all valid at now. A CA among the roots that is not
+// self-signed is no anchor. Host names are not checked: which names
+// clients use is not known here. The error wraps ErrChain.
+func (s *Snapshot) VerifyChain(roots []string, now time.Time) error {
+	var certs []*x509.Certificate
+	for _, rf := range roots {
+		c, err := pemfile.ReadCertificates(rf)
 		if err != nil {
 			return err
 		}
-		for _, c := range certs {
-			roots.AddCert(c)
-		}
+		certs = append(certs, c...)
 	}
-	pool := x509.NewCertPool()
-	for _, c := range inter {
-		pool.AddCert(c)
+	trust, err := verify.NewTrust(certs...)
+	if err == nil {
+		_, err = verify.Chain(slices.Concat(s.Pair.Chain, s.extra), trust,
+			verify.Options{Purpose: verify.ServerAuth, SecurityLevel: verify.MosquittoSecurityLevel, Time: now})
 	}
-	_, err := leaf.Verify(x509.VerifyOptions{
-		Roots:         roots,
-		Intermediates: pool,
-		CurrentTime:   now,
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-	})
 	if err != nil {
-		return fmt.Errorf("%s: %w: %w", certPath, ErrChain, err)
+		return fmt.Errorf("%s: %w: %w", s.Files.Cert, ErrChain, err)
 	}
 	return nil
 }

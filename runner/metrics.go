@@ -106,10 +106,10 @@ func refusal(o reload.Outcome) metrics.Reason {
 		return metrics.ReasonExpired
 	case errors.Is(err, pemfile.ErrNotYetValid):
 		return metrics.ReasonNotYetValid
+	case errors.Is(err, reload.ErrWeak):
+		return metrics.ReasonWeak
 	case errors.Is(err, reload.ErrChain):
 		return metrics.ReasonUntrusted
-	case errors.Is(err, reload.ErrChanging):
-		return metrics.ReasonIncomplete
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EISDIR),
 		errors.Is(err, userfile.ErrNotRegular), errors.Is(err, userfile.ErrTooLarge):
 		return metrics.ReasonUnreadable

@@ -1,6 +1,8 @@
 package runner
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"os"
@@ -48,6 +50,23 @@ func TestRefusalReasons(t *testing.T) {
 			other := testutil.WriteFile(t, dir, "other-ca.pem", testutil.CertPEM(testutil.NewCA(t, "other").Cert))
 			return good(dir), []string{other}
 		}, metrics.ReasonUntrusted},
+		{"chain to an intermediate alone", func(dir string) (reload.Files, []string) {
+			inter := ca.Intermediate(t, "refusal intermediate")
+			leaf, key := inter.Issue(t, testutil.Localhost())
+			return reload.Files{Cert: testutil.WriteFile(t, dir, "cert.pem", testutil.CertPEM(leaf, inter.Cert)),
+				Key: testutil.WriteFile(t, dir, "key.pem", testutil.KeyPEM(t, key))}, []string{testutil.WriteFile(t, dir, "inter.pem", testutil.CertPEM(inter.Cert))}
+		}, metrics.ReasonUntrusted},
+		{"RSA 1024 key", func(dir string) (reload.Files, []string) {
+			k, err := rsa.GenerateKey(rand.Reader, 1024)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := testutil.Localhost()
+			o.Key = k
+			leaf, _ := ca.Issue(t, o)
+			return reload.Files{Cert: testutil.WriteFile(t, dir, "cert.pem", testutil.CertPEM(leaf)),
+				Key: testutil.WriteFile(t, dir, "key.pem", testutil.KeyPEM(t, k))}, nil
+		}, metrics.ReasonWeak},
 		{"missing key", func(dir string) (reload.Files, []string) {
 			f := good(dir)
 			os.Remove(f.Key)

@@ -161,21 +161,24 @@ func (s *state) obtain(ctx context.Context) error {
 // verified the pair at start-up is the one later changes must verify to.
 // Only the pair is waited for, not its chain: a pair that is there and
 // valid but does not verify is a configuration mistake, not a sidecar
-// still writing.
+// still writing. The pair is read once; the chain is checked on what was
+// read.
 func (s *state) waitForPair(ctx context.Context, wait time.Duration) (*reload.Snapshot, error) {
 	if s.store == nil {
 		return reload.WaitForPair(ctx, s.files, s.roots, wait, s.log)
 	}
-	if _, err := reload.WaitForPair(ctx, s.files, nil, wait, s.log); err != nil {
+	snap, err := reload.WaitForPair(ctx, s.files, nil, wait, s.log)
+	if err != nil {
 		return nil, err
 	}
-	snap, err := reload.Load(s.files, s.roots, time.Now())
+	now := time.Now()
+	err = snap.VerifyChain(s.roots, now)
 	if err == nil || s.widened {
 		return snap, err
 	}
 	extra := s.storeRoots()
 	wide := slices.Concat(s.roots, extra)
-	if snap, err = reload.Load(s.files, wide, time.Now()); err != nil {
+	if err := snap.VerifyChain(wide, now); err != nil {
 		return nil, err
 	}
 	s.log.Debug("chain verifies to the trust store", "path", s.files.Cert, "roots", extra)

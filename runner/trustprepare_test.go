@@ -2,6 +2,7 @@ package runner
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"github.com/certinit/certinit/internal/owner"
 	"github.com/certinit/certinit/internal/testutil"
 	"github.com/certinit/certinit/reload"
+	"github.com/certinit/certinit/verify"
 )
 
 // Tests of the preparation with --trust, --rehash and --acme-*, through
@@ -261,5 +263,49 @@ func TestWatchPaths(t *testing.T) {
 	s.files = s.cfg.pair()
 	if pair, others := s.watchPaths(); len(pair) != 0 || !slices.Equal(others, []string{"/conf"}) {
 		t.Fatalf("with ACME: watchPaths = %q and %q, want only /conf", pair, others)
+	}
+}
+
+// TestInitPairChainsToARoot: the pair's chain must reach a self-signed
+// root of the --trust files (or the store), as OpenSSL's clients need. An
+// intermediate installed with --allow-partial-chain anchors nothing: init
+// refuses a leaf it issued, as `openssl verify -CAfile` with that
+// intermediate does, and accepts it once the root is the --trust file.
+func TestInitPairChainsToARoot(t *testing.T) {
+	testutil.RequireTool(t, "openssl")
+	dir := t.TempDir()
+	root := testutil.NewCA(t, "partial root")
+	inter := root.Intermediate(t, "partial intermediate")
+	leaf, key := inter.Issue(t, testutil.Localhost())
+	cert := testutil.WriteFile(t, dir, "fullchain.pem", testutil.CertPEM(leaf, inter.Cert))
+	keyFile := testutil.WriteFile(t, dir, "privkey.pem", testutil.KeyPEM(t, key))
+	leafFile := testutil.WriteFile(t, dir, "leaf.pem", testutil.CertPEM(leaf))
+	interFile := testutil.WriteFile(t, dir, "inter.pem", testutil.CertPEM(inter.Cert))
+	rootFile := testutil.WriteFile(t, dir, "root.pem", testutil.CertPEM(root.Cert))
+	for _, tc := range []struct {
+		name, trust string
+		trusted     bool // what the row is for; openssl verify decides
+	}{
+		{"intermediate", interFile, false},
+		{"root", rootFile, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ref := testutil.OpenSSLVerify(t, leafFile, testutil.VerifyFiles{CAfile: tc.trust, Untrusted: interFile, Purpose: "sslserver"})
+			if ref.OK != tc.trusted {
+				t.Fatalf("the fixture does not make the case: openssl verify: %s", ref.Output)
+			}
+			_, err := initLogged(t, Config{Trust: []string{tc.trust}, AllowPartialChain: true, TrustStore: "auto",
+				Root: t.TempDir(), Cert: cert, Key: keyFile})
+			if ref.OK {
+				if err != nil {
+					t.Fatalf("openssl verify says OK, init: %v", err)
+				}
+				return
+			}
+			var ve *verify.Error
+			if !errors.Is(err, reload.ErrChain) || !errors.As(err, &ve) || int(ve.Code) != ref.Code || ve.Depth != ref.Depth {
+				t.Fatalf("init: %v\nopenssl verify: %s", err, ref.Output)
+			}
+		})
 	}
 }
