@@ -1,5 +1,15 @@
 package reload
 
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"syscall"
+
+	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/internal/userfile"
+)
+
 // Outcome is what became of one change that was decided, for
 // Config.Report (run's metrics): it reached the server, it was refused, or
 // it passed its checks but the signal or restart could not be delivered.
@@ -16,6 +26,39 @@ type Outcome struct {
 	// Failed is why the signal or restart could not be delivered; nil when
 	// it was.
 	Failed error
+}
+
+// Kind says in one word why the change was refused, from the step that
+// refused it and the kind of error that step returned: the "kind" of the
+// refusal's log record, and the reason run's metrics count it under
+// (docs/metrics.md). What is left once the kinds are told apart are files
+// that do not parse: "malformed". It is "" for a change not refused.
+func (o Outcome) Kind() string {
+	err := o.Refused
+	switch {
+	case err == nil:
+		return ""
+	case o.Stage == StageCopy:
+		return "copy_failed"
+	case o.Stage == StageHook:
+		return "trust_failed"
+	case errors.Is(err, pemfile.ErrKeyMismatch):
+		return "key_mismatch"
+	case errors.Is(err, pemfile.ErrExpired):
+		return "expired"
+	case errors.Is(err, pemfile.ErrNotYetValid):
+		return "not_yet_valid"
+	case errors.Is(err, ErrWeak):
+		return "weak"
+	case errors.Is(err, ErrChain):
+		return "untrusted_chain"
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EISDIR),
+		errors.Is(err, userfile.ErrNotRegular), errors.Is(err, userfile.ErrTooLarge):
+		return "unreadable"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "other"
+	}
+	return "malformed"
 }
 
 // Stage is the step of a change that refused it.

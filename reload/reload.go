@@ -262,11 +262,12 @@ func (r *Reloader) check(ctx context.Context) error {
 	return r.act(all, snap)
 }
 
-// refuse logs the one line of a change that stage refused, reports it,
-// and returns its reason.
+// refuse logs the one line of a change that stage refused (its reason,
+// and its kind in one word), reports it, and returns its reason.
 func (r *Reloader) refuse(stage Stage, err error) error {
-	r.log.Error("reload refused", "reason", err.Error(), "changed", r.pending)
-	r.report(Outcome{Refused: err, Stage: stage})
+	o := Outcome{Refused: err, Stage: stage}
+	r.log.Error("reload refused", "reason", err.Error(), "kind", o.Kind(), "changed", r.pending)
+	r.report(o)
 	return err
 }
 

@@ -22,8 +22,9 @@ import (
 // asked for. The real supervisor and a real Mosquitto are exercised by
 // cmd/certinit's run tests.
 type recorder struct {
-	mu      sync.Mutex
-	actions []string
+	mu       sync.Mutex
+	actions  []string
+	outcomes testutil.Collected[Outcome] // Config.Report's, where a test sets it
 }
 
 func (r *recorder) Signal(sig syscall.Signal) error {

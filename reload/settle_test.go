@@ -2,11 +2,12 @@ package reload
 
 import (
 	"context"
+	"errors"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/internal/testutil"
 )
 
@@ -26,7 +27,8 @@ func settlingReloader(t *testing.T, f *fixture, settle time.Duration) (*Reloader
 	}
 	logs, log := testutil.NewLogs(t)
 	rec := &recorder{}
-	r := New(Config{Files: Files{Cert: f.cert, Key: f.key}, Settle: settle, Initial: initial, Log: log}, rec)
+	r := New(Config{Files: Files{Cert: f.cert, Key: f.key}, Settle: settle, Initial: initial, Log: log,
+		Report: rec.outcomes.Add}, rec)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); r.Run(ctx) }()
@@ -87,8 +89,11 @@ func TestSettleRefusesOnce(t *testing.T) {
 	if took := time.Since(start); took < settle {
 		t.Fatalf("refused %s after the first failing change, before the settle time %s", took, settle)
 	}
-	if !strings.Contains(rf.Attrs["reason"], "key does not match certificate") {
-		t.Fatalf("refused for %q", rf.Attrs["reason"])
+	r.mu.Lock() // held while the refusal is logged and reported
+	out := rec.outcomes.Take()
+	r.mu.Unlock()
+	if len(out) != 1 || !errors.Is(out[0].Refused, pemfile.ErrKeyMismatch) || rf.Attrs["kind"] != "key_mismatch" {
+		t.Fatalf("refused for %q (kind %q), outcomes %+v; want one key mismatch", rf.Attrs["reason"], rf.Attrs["kind"], out)
 	}
 	f.writePairKeyOnly()
 	changed(t, r, f.key)

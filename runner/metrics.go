@@ -4,14 +4,10 @@ import (
 	"context"
 	"crypto/x509"
 	"errors"
-	"io/fs"
 	"path/filepath"
 	"slices"
-	"syscall"
 
 	"github.com/certinit/certinit/acme"
-	"github.com/certinit/certinit/internal/pemfile"
-	"github.com/certinit/certinit/internal/userfile"
 	"github.com/certinit/certinit/metrics"
 	"github.com/certinit/certinit/probe"
 	"github.com/certinit/certinit/reload"
@@ -90,34 +86,9 @@ func (s *state) reportReload(o reload.Outcome) {
 	}
 }
 
-// refusal is why a change was refused, in the metrics' words. The checks'
-// errors say it through the kinds they wrap; what is left of them are
-// files that do not parse.
-func refusal(o reload.Outcome) metrics.Reason {
-	err := o.Refused
-	switch {
-	case o.Stage == reload.StageCopy:
-		return metrics.ReasonCopy
-	case o.Stage == reload.StageHook:
-		return metrics.ReasonTrust
-	case errors.Is(err, pemfile.ErrKeyMismatch):
-		return metrics.ReasonKeyMismatch
-	case errors.Is(err, pemfile.ErrExpired):
-		return metrics.ReasonExpired
-	case errors.Is(err, pemfile.ErrNotYetValid):
-		return metrics.ReasonNotYetValid
-	case errors.Is(err, reload.ErrWeak):
-		return metrics.ReasonWeak
-	case errors.Is(err, reload.ErrChain):
-		return metrics.ReasonUntrusted
-	case errors.Is(err, fs.ErrNotExist), errors.Is(err, fs.ErrPermission), errors.Is(err, syscall.EISDIR),
-		errors.Is(err, userfile.ErrNotRegular), errors.Is(err, userfile.ErrTooLarge):
-		return metrics.ReasonUnreadable
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return metrics.ReasonOther
-	}
-	return metrics.ReasonMalformed
-}
+// refusal is why a change was refused, in the metrics' words: the kind
+// of the refusal, which its log record carries too.
+func refusal(o reload.Outcome) metrics.Reason { return metrics.Reason(o.Kind()) }
 
 // reportRenewal hands an attempt of the renewal loop to the Monitor (set
 // once Run made it; Init renews nothing).

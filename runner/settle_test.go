@@ -99,8 +99,8 @@ func TestRunMismatchRefusedOnce(t *testing.T) {
 	if took := time.Since(start); took < settle {
 		t.Fatalf("refused %s after the pair went bad, before --settle %s", took, settle)
 	}
-	if !strings.Contains(r.Attrs["reason"], "key does not match certificate") {
-		t.Fatalf("refused for %q", r.Attrs["reason"])
+	if r.Attrs["kind"] != "key_mismatch" {
+		t.Fatalf("refused for %q (kind %q), want a key mismatch", r.Attrs["reason"], r.Attrs["kind"])
 	}
 	if got, err := b.served(); err != nil || got.Cmp(old) != 0 {
 		t.Fatalf("after the refusal: serial %v, err %v; want the old %x", got, err, old)
