@@ -15,6 +15,7 @@ import (
 	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/internal/safetext"
 	"github.com/certinit/certinit/internal/userfile"
+	"github.com/certinit/certinit/verify"
 )
 
 // CheckOptions configure Check. At least one of CertFile or MosquittoConf
@@ -191,7 +192,35 @@ func (ck *checkRun) certificates(o origin, path string, acct *account, leafFirst
 			ck.add(o, "%s expires at %s, in %s: less than --min-validity %s", what, c.NotAfter.UTC().Format(time.RFC3339), humanDuration(c.NotAfter.Sub(ck.now)), ck.minValidity)
 		}
 	}
+	if leafFirst {
+		ck.loads(o, path, certs)
+	}
 	return certs
+}
+
+// loads reports a certificate file (leaf first) that OpenSSL, at the
+// security level Mosquitto runs it at, refuses to load (verify.CheckLoad):
+// Mosquitto then says "Unable to load server certificate" and does not
+// start, or does not take the file on SIGHUP.
+func (ck *checkRun) loads(o origin, path string, certs []*x509.Certificate) {
+	err := verify.CheckLoad(certs, verify.MosquittoSecurityLevel)
+	var ve *verify.Error
+	if !errors.As(err, &ve) {
+		if err != nil {
+			ck.add(o, "%s: %v", path, err)
+		}
+		return
+	}
+	what := fmt.Sprintf("certificate %q", shortName(ve.Cert))
+	if ve.Depth > 0 {
+		what = fmt.Sprintf("intermediate %q", shortName(ve.Cert))
+	}
+	weak := fmt.Sprintf("the key of %s (%s)", what, pemfile.KeyDescription(ve.Cert.PublicKey))
+	if ve.Code == verify.CAMDTooWeak {
+		weak = fmt.Sprintf("the signature of %s (%s)", what, ve.Cert.SignatureAlgorithm)
+	}
+	ck.add(o, "%s: %s is too weak for OpenSSL at security level %d (Debian's default, as Mosquitto runs it): Mosquitto refuses to load this file (OpenSSL: %s); issue it again with an RSA key of 2048 bits or more (or ECDSA) and a SHA-256 signature",
+		path, weak, verify.MosquittoSecurityLevel, ve.Code)
 }
 
 // key reads a private key and checks that not everyone can read it.
