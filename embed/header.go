@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+
+	"github.com/certinit/certinit/verify"
 )
 
 // This file holds what makes the generated arrays usable from other
@@ -67,7 +69,7 @@ func warnNotCA(opts Options, certs []*x509.Certificate) {
 		return
 	}
 	for i, c := range certs {
-		if c.BasicConstraintsValid && c.IsCA || c.Version == 1 && c.CheckSignatureFrom(c) == nil {
+		if verify.IsCA(c) {
 			continue
 		}
 		opts.Log.Warn("not a CA certificate: as a trust anchor it breaks when it is renewed; embed the root CA that issued it",

@@ -131,7 +131,7 @@ func buildFailed(code verify.Code) bool {
 // as a trust anchor, a system store that is empty.
 func (c *checker) trustHints(peer []*x509.Certificate, top *x509.Certificate) []string {
 	out := c.nameClash(top)
-	if !selfSigned(peer[0]) && containsCert(c.trust.v.Certificates(), peer[0]) {
+	if !verify.SelfSigned(peer[0]) && containsCert(c.trust.v.Certificates(), peer[0]) {
 		out = append(out, fmt.Sprintf("%s holds the server's own certificate %q. OpenSSL (as Mosquitto and mosquitto_pub run it) does not trust a certificate for being in the trust: the chain must end at a self-signed root there. Give the client the root CA instead (a server certificate would break at its next renewal anyway).",
 			c.trust.where(peer[0]), shortName(peer[0])))
 	}
@@ -155,7 +155,7 @@ func (c *checker) missingIssuer(ctx context.Context, peer []*x509.Certificate, t
 	}
 	// Only a CA certificate at the top may be missing just its root; a
 	// leaf alone always lacks its intermediate.
-	missingRoot := top.IsCA && (len(res.fetched) == 0 || selfSigned(res.fetched[0]))
+	missingRoot := verify.IsCA(top) && (len(res.fetched) == 0 || verify.SelfSigned(res.fetched[0]))
 	if len(urls) == 0 || missingRoot {
 		res.diagnosis = explainUnknownIssuer(peer, top, c.trust)
 		if len(res.fetched) > 0 {

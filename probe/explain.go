@@ -13,6 +13,7 @@ import (
 	"github.com/certinit/certinit/embed"
 	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/safetext"
+	"github.com/certinit/certinit/verify"
 )
 
 // This file turns certificate findings into sentences a person can act on.
@@ -109,7 +110,7 @@ func explainUnknownIssuer(peer []*x509.Certificate, top *x509.Certificate, t *tr
 		}
 		out = append(out, fmt.Sprintf("%s holds %s.", t.cafile, strings.Join(names, ", ")))
 	}
-	if len(peer) == 1 && !top.IsCA {
+	if len(peer) == 1 && !verify.IsCA(top) {
 		out = append(out, fmt.Sprintf("The server sent only its own certificate. If %q is an intermediate CA, the server must send it too: point certfile at fullchain.pem (leaf, then intermediates), not cert.pem.", shortName(&x509.Certificate{Subject: top.Issuer})))
 	}
 	return out

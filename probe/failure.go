@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/certinit/certinit/verify"
 )
 
 // explainDial says why the TCP connection failed.
@@ -129,7 +131,7 @@ func explainClientCert(code uint8, haveAlert, sent bool, client *tls.Certificate
 // after it issued it), and names that issuer.
 func missingClientIssuer(c *tls.Certificate) (string, bool) {
 	leaf := c.Leaf
-	if selfSigned(leaf) {
+	if verify.SelfSigned(leaf) {
 		return "", false
 	}
 	for _, der := range c.Certificate[1:] {

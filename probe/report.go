@@ -14,6 +14,7 @@ import (
 	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/internal/safetext"
+	"github.com/certinit/certinit/verify"
 )
 
 // Report is everything a probe learned, in the form --json prints.
@@ -84,8 +85,8 @@ type CertInfo struct {
 	KeyType     string    `json:"key_type"` // RSA, ECDSA, Ed25519
 	KeyBits     int       `json:"key_bits,omitempty"`
 	Key         string    `json:"key"` // "RSA 2048", "ECDSA P-256"
-	IsCA        bool      `json:"is_ca"`
-	SelfSigned  bool      `json:"self_signed"`
+	IsCA        bool      `json:"is_ca"`       // as OpenSSL decides it (verify.IsCA)
+	SelfSigned  bool      `json:"self_signed"` // as OpenSSL decides it (verify.SelfSigned)
 	SubjectHash string    `json:"subject_hash,omitempty"` // openssl x509 -subject_hash
 	SHA256      string    `json:"sha256"`                 // openssl x509 -fingerprint -sha256
 	AIAIssuers  []string  `json:"aia_issuers,omitempty"`  // caIssuers URLs
@@ -103,8 +104,8 @@ func describe(c *x509.Certificate) CertInfo {
 		DNSNames:   c.DNSNames,
 		Emails:     c.EmailAddresses,
 		Key:        pemfile.KeyDescription(c.PublicKey),
-		IsCA:       c.BasicConstraintsValid && c.IsCA,
-		SelfSigned: selfSigned(c),
+		IsCA:       verify.IsCA(c),
+		SelfSigned: verify.SelfSigned(c),
 		SHA256:     embed.Fingerprint(sum[:]),
 		AIAIssuers: c.IssuingCertificateURL,
 	}
@@ -136,16 +137,6 @@ func describeAll(certs []*x509.Certificate) []CertInfo {
 		out = append(out, describe(c))
 	}
 	return out
-}
-
-// selfSigned reports whether c names itself as issuer and its signature
-// verifies with its own key. It does not require the CA flag: a server's
-// self-signed certificate often lacks it.
-func selfSigned(c *x509.Certificate) bool {
-	if string(c.RawSubject) != string(c.RawIssuer) {
-		return false
-	}
-	return c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
 // dn formats a distinguished name in RFC 4514 order (as crypto/x509 does),

@@ -3,9 +3,11 @@ package truststore
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
 	"log/slog"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,6 +90,42 @@ func TestNotCAError(t *testing.T) {
 	_, _, err := readInput(f, InstallOptions{})
 	if !errors.Is(err, errNotCA) {
 		t.Fatalf("err = %v, want errNotCA", err)
+	}
+}
+
+// TestSelfIssuedLeafIsNotAnAnchor: a leaf that names itself as issuer and
+// signs itself is an anchor only when OpenSSL calls it self-signed; with
+// an authority key identifier naming another key than its subject key
+// identifier it is not, and trusting
+// it trusts nothing (openssl verify -CAfile with it alone fails). Install
+// accepts without --allow-non-ca exactly the leaves openssl verify accepts
+// that way.
+func TestSelfIssuedLeafIsNotAnAnchor(t *testing.T) {
+	in := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		akid []byte
+	}{
+		{"no authority key identifier", nil},
+		{"foreign authority key identifier", []byte{1, 2, 3, 4, 5, 6, 7, 8}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			key := testutil.NewKey(t, "p256")
+			tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: "pinned.example"},
+				NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), BasicConstraintsValid: true,
+				KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+				SubjectKeyId: []byte{9, 9, 9, 9}, AuthorityKeyId: tc.akid}
+			c := testutil.CreateCertificate(t, tmpl, tmpl, key.Public(), key)
+			if !bytes.Equal(c.AuthorityKeyId, tc.akid) || c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) != nil {
+				t.Fatal("the fixture does not make the case")
+			}
+			f := testutil.WriteFile(t, in, strings.ReplaceAll(tc.name, " ", "-")+".pem", testutil.CertPEM(c))
+			ref := testutil.OpenSSLVerify(t, f, testutil.VerifyFiles{CAfile: f})
+			_, _, err := readInput(f, InstallOptions{})
+			if ref.OK != (err == nil) || err != nil && !errors.Is(err, errNotCA) {
+				t.Fatalf("install: %v; openssl verify with it as the only trust: %s", err, ref.Output)
+			}
+		})
 	}
 }
 

@@ -1,12 +1,12 @@
 package truststore
 
 import (
-	"bytes"
 	"crypto/x509"
 	"errors"
 	"fmt"
 
 	"github.com/certinit/certinit/internal/pemfile"
+	"github.com/certinit/certinit/verify"
 )
 
 // This file reads and checks the certificate files given to Install.
@@ -55,7 +55,9 @@ func readInput(path string, opts InstallOptions) ([]byte, []*x509.Certificate, e
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: certificate %d: %w", path, i+1, err)
 		}
-		if !opts.AllowNonCA && !isCA(c) {
+		// A trust store holds CAs, and self-signed certificates, which
+		// OpenSSL trusts for themselves; both as OpenSSL decides them.
+		if !opts.AllowNonCA && !verify.IsCA(c) && !verify.SelfSigned(c) {
 			return nil, nil, fmt.Errorf("%s: certificate %d (%s) is %w and not self-signed: it looks like a server or client certificate. Trust the root CA at the top of its chain instead: a private CA's root certificate, or for a public certificate the root itself or certbot's chain.pem, beside which certinit installs the root from its Mozilla set (OpenSSL needs the root: an intermediate alone trusts nothing); or pass --allow-non-ca to trust this certificate itself", path, i+1, subject(c), errNotCA)
 		}
 		certs = append(certs, c)
@@ -64,18 +66,6 @@ func readInput(path string, opts InstallOptions) ([]byte, []*x509.Certificate, e
 		return nil, nil, fmt.Errorf("%s: no certificate in file", path)
 	}
 	return data, certs, nil
-}
-
-// isCA: basicConstraints CA:TRUE, or self-signed (a v1 root has no
-// extensions at all).
-func isCA(c *x509.Certificate) bool {
-	if c.BasicConstraintsValid && c.IsCA {
-		return true
-	}
-	if !bytes.Equal(c.RawSubject, c.RawIssuer) {
-		return false
-	}
-	return c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
 // Inputs are certificate files read and checked (ReadInputs), to be

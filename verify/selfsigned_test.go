@@ -21,13 +21,13 @@ var ocspHelperCA = regexp.MustCompile(`(?m)^OCSP helper CA : (Yes|No)`)
 func TestSelfSignedAndIsCAAgreeWithOpenSSL(t *testing.T) {
 	openssl := testutil.RequireTool(t, "openssl")
 	root := mk(t, spec{cn: "Self Root", ca: true}, nil)
-	foreign := []byte{1, 2, 3, 4, 5, 6, 7, 8}
+	own, foreign := []byte{9, 9, 9, 9}, []byte{1, 2, 3, 4, 5, 6, 7, 8} // key identifiers
 	certs := map[string]*issued{
 		"root":                                   root,
 		"self-signed leaf":                       mk(t, spec{cn: "self.example"}, nil),
-		"self-signed, own key identifier":        mk(t, spec{cn: "Own AKID", ca: true, skid: foreign, akid: foreign}, nil),
-		"CA named as its issuer, foreign AKID":   mk(t, spec{cn: "Foreign AKID CA", ca: true, akid: foreign}, nil),
-		"leaf named as its issuer, foreign AKID": mk(t, spec{cn: "foreign-akid.example", akid: foreign}, nil),
+		"self-signed, own key identifier":        mk(t, spec{cn: "Own AKID", ca: true, skid: own, akid: own}, nil),
+		"CA named as its issuer, foreign AKID":   mk(t, spec{cn: "Foreign AKID CA", ca: true, skid: own, akid: foreign}, nil),
+		"leaf named as its issuer, foreign AKID": mk(t, spec{cn: "foreign-akid.example", skid: own, akid: foreign}, nil),
 		"leaf from a CA":                         mk(t, spec{cn: "leaf.example"}, root),
 		"intermediate":                           mk(t, spec{cn: "Self Intermediate", ca: true}, root),
 		"version 1 root":                         opensslCert(t, openssl, "V1 Self Root", nil),
@@ -36,11 +36,12 @@ func TestSelfSignedAndIsCAAgreeWithOpenSSL(t *testing.T) {
 		"CA:TRUE, key usage without keyCertSign": mk(t, spec{cn: "No CertSign", ca: true, ku: x509.KeyUsageDigitalSignature}, nil),
 	}
 	// The look-alikes sign themselves and name themselves as issuer, but
-	// their key identifier points elsewhere: a check of name and signature
-	// alone calls them self-signed, OpenSSL does not.
+	// their authority key identifier is not their subject key identifier:
+	// a check of name and signature alone calls them self-signed, OpenSSL
+	// does not.
 	for _, name := range []string{"CA named as its issuer, foreign AKID", "leaf named as its issuer, foreign AKID"} {
 		c := certs[name].cert
-		if !bytes.Equal(c.AuthorityKeyId, foreign) || !bytes.Equal(c.RawSubject, c.RawIssuer) ||
+		if !bytes.Equal(c.AuthorityKeyId, foreign) || !bytes.Equal(c.SubjectKeyId, own) || !bytes.Equal(c.RawSubject, c.RawIssuer) ||
 			c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) != nil {
 			t.Fatalf("%s: the fixture does not make the case", name)
 		}
