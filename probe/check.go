@@ -177,6 +177,13 @@ func (ck *checkRun) certificates(o origin, path string, acct *account, leafFirst
 		ck.add(o, "%v", err)
 		return nil
 	}
+	ck.dates(o, certs, leafFirst)
+	return certs
+}
+
+// dates checks the dates of certificates read from one file (leaf: also
+// --min-validity).
+func (ck *checkRun) dates(o origin, certs []*x509.Certificate, leafFirst bool) {
 	for i, c := range certs {
 		what := fmt.Sprintf("certificate %q", shortName(c))
 		if i > 0 && leafFirst {
@@ -191,7 +198,6 @@ func (ck *checkRun) certificates(o origin, path string, acct *account, leafFirst
 			ck.add(o, "%s expires at %s, in %s: less than --min-validity %s", what, c.NotAfter.UTC().Format(time.RFC3339), humanDuration(c.NotAfter.Sub(ck.now)), ck.minValidity)
 		}
 	}
-	return certs
 }
 
 // key reads a private key and checks that not everyone can read it.
