@@ -16,7 +16,10 @@
 // (IsLookupName), what it makes of a file's bytes (Classify) and which
 // links it makes, keeps and removes (Planner, with OpenSSL's numbering,
 // duplicates, stale links and its limit of 256 objects per hash).
-// truststore plans the links of its stores with the same Planner.
+// truststore plans the links of its stores with the same Planner. What the
+// capath lookup finds, how far it reads and where it stops (Lookup,
+// LookupDir) is here too, for verify, probe and runner; and so is the
+// reader with which OpenSSL loads a cafile (ParseInfos).
 //
 // Rehash makes the link set `openssl rehash DIR` makes, with two
 // deliberate differences: it logs a warning for every candidate file it

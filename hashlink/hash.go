@@ -84,7 +84,7 @@ func (k Kind) String() string {
 	return "certificate"
 }
 
-// Object is a certificate or CRL reduced to what hash links need.
+// Object is a certificate or CRL with what hash links need.
 type Object struct {
 	Kind Kind
 	// Name is the DER of the subject (certificate) or issuer (CRL).
@@ -95,6 +95,9 @@ type Object struct {
 	// Fingerprint is the SHA-1 of the object's DER, as X509_digest and
 	// X509_CRL_digest compute it; rehash uses it to skip duplicates.
 	Fingerprint [sha1.Size]byte
+	// DER is the certificate or CRL itself, without the trust settings a
+	// TRUSTED CERTIFICATE block adds after it.
+	DER []byte
 }
 
 func readName(der []byte) (element, error) {

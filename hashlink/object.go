@@ -56,7 +56,7 @@ func ParseCertificate(der []byte) (*Object, error) {
 	if err := checkElements(tbs); err != nil {
 		return nil, fmt.Errorf("certificate: extensions: %w", err)
 	}
-	obj := &Object{Kind: Certificate, Name: subject.raw}
+	obj := &Object{Kind: Certificate, Name: subject.raw, DER: outer.raw}
 	if obj.Hash, err = nameHash(subject); err != nil {
 		return nil, fmt.Errorf("certificate: subject %w", err)
 	}
@@ -93,7 +93,7 @@ func ParseCRL(der []byte) (*Object, error) {
 	if err := checkElements(tbs); err != nil {
 		return nil, fmt.Errorf("CRL: %w", err)
 	}
-	obj := &Object{Kind: CRL, Name: issuer.raw}
+	obj := &Object{Kind: CRL, Name: issuer.raw, DER: outer.raw}
 	if obj.Hash, err = nameHash(issuer); err != nil {
 		return nil, fmt.Errorf("CRL: issuer %w", err)
 	}

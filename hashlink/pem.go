@@ -33,23 +33,25 @@ var pemTypes = map[string]Kind{
 // or a corrupt PEM block anywhere, makes OpenSSL drop the whole file. DER
 // is never linked: OpenSSL's capath lookup reads PEM only.
 func Classify(data []byte) (*Object, error) {
-	first, n, err := readInfos(data)
+	infos, err := readInfos(data, 2)
 	switch {
 	case err != nil:
 		return nil, fmt.Errorf("OpenSSL cannot load it: %w", err)
-	case n == 0 && !bytes.Contains(data, beginMarker):
+	case len(infos) == 0 && !bytes.Contains(data, beginMarker):
 		return nil, notPEM(data)
-	case n == 0:
+	case len(infos) == 0:
 		if f := pemfile.Container(data); f != nil {
 			return nil, f
 		}
 		return nil, errors.New("no certificate or CRL in it")
-	case n > 1:
+	case len(infos) > 1:
 		return nil, errors.New("holds more than one certificate, CRL or key; split bundles into one file each")
-	case first.obj == nil:
-		return nil, errors.New("holds a private key but no certificate or CRL")
+	case infos[0].Cert != nil:
+		return infos[0].Cert, nil // a certificate wins over a CRL in one info
+	case infos[0].CRL != nil:
+		return infos[0].CRL, nil
 	}
-	return first.obj, nil
+	return nil, errors.New("holds a private key but no certificate or CRL")
 }
 
 // Why Classify gives a file without a PEM block no link (errors.Is):
@@ -79,81 +81,6 @@ func notPEM(data []byte) error {
 		return fmt.Errorf("empty file, %w", ErrNotCertificate)
 	}
 	return fmt.Errorf("%w: not PEM and not DER", ErrNotCertificate)
-}
-
-// info is one X509_INFO: what rehash counts as one object.
-type info struct {
-	obj *Object // the certificate, else the CRL, else nil
-	crl *Object
-	key bool
-}
-
-func (i *info) empty() bool { return i.obj == nil && i.crl == nil && !i.key }
-
-// readInfos groups the PEM blocks of data into infos. It stops once a
-// second info starts (n = 2): Classify refuses such a file whatever the
-// rest holds. The count includes key-only infos.
-func readInfos(data []byte) (first info, n int, err error) {
-	var cur info
-	push := func() bool {
-		if n == 0 {
-			first = cur
-		}
-		n++
-		cur = info{}
-		return n >= 2
-	}
-	rest := data
-	for {
-		var typ string
-		var headers, ok bool
-		var der []byte
-		typ, headers, der, rest, ok, err = nextPEM(rest)
-		if err != nil {
-			return first, n, err
-		}
-		if !ok {
-			break
-		}
-		kind, known := pemTypes[typ]
-		switch {
-		case known:
-			if headers {
-				return first, n, fmt.Errorf("%s block has PEM headers (encrypted?)", typ)
-			}
-			if (kind == Certificate && cur.obj != nil) || (kind == CRL && cur.crl != nil) {
-				if push() {
-					return first, n, nil
-				}
-			}
-			var obj *Object
-			if kind == Certificate {
-				obj, err = ParseCertificate(der)
-			} else {
-				obj, err = ParseCRL(der)
-			}
-			if err != nil {
-				return first, n, err
-			}
-			if kind == Certificate {
-				cur.obj = obj
-			} else {
-				cur.crl = obj
-			}
-		case strings.Contains(typ, "PRIVATE KEY"):
-			if cur.key && push() {
-				return first, n, nil
-			}
-			cur.key = true
-		}
-	}
-	if !cur.empty() {
-		push()
-	}
-	if first.obj == nil {
-		first.obj = first.crl // a certificate wins over a CRL in one info
-	}
-	return first, n, nil
 }
 
 var (

@@ -178,6 +178,16 @@ func (ck *checkRun) certificates(o origin, path string, acct *account, leafFirst
 		ck.add(o, "%v", err)
 		return nil
 	}
+	ck.dates(o, certs, leafFirst)
+	if leafFirst {
+		ck.loads(o, path, certs)
+	}
+	return certs
+}
+
+// dates checks the dates of certificates read from one file (leaf: also
+// --min-validity).
+func (ck *checkRun) dates(o origin, certs []*x509.Certificate, leafFirst bool) {
 	for i, c := range certs {
 		what := fmt.Sprintf("certificate %q", shortName(c))
 		if i > 0 && leafFirst {
@@ -192,10 +202,6 @@ func (ck *checkRun) certificates(o origin, path string, acct *account, leafFirst
 			ck.add(o, "%s expires at %s, in %s: less than --min-validity %s", what, c.NotAfter.UTC().Format(time.RFC3339), humanDuration(c.NotAfter.Sub(ck.now)), ck.minValidity)
 		}
 	}
-	if leafFirst {
-		ck.loads(o, path, certs)
-	}
-	return certs
 }
 
 // loads reports a certificate file (leaf first) that OpenSSL, at the

@@ -90,6 +90,37 @@ func TestCheckListenerTrustAgreesWithMosquitto(t *testing.T) {
 	}
 }
 
+// TestCheckTrustProblemsAtTheirLines: a cafile with a corrupt block after
+// its root, which OpenSSL loads nothing from, stops mosquitto; check
+// reports it at the cafile line, and a DER certificate behind a hash link
+// of the capath beside it at the capath line.
+func TestCheckTrustProblemsAtTheirLines(t *testing.T) {
+	f := newBrokerFiles(t)
+	dir := t.TempDir()
+	corrupt := "-----BEGIN CERTIFICATE-----\nnot base64!!\n-----END CERTIFICATE-----\n"
+	cafile := testutil.WriteFile(t, dir, "ca.pem", append(testutil.CertPEM(f.p.root.Cert), corrupt...))
+	capath := testutil.Mkdir(t, filepath.Join(dir, "capath"))
+	testutil.WriteFile(t, capath, "root.der", f.p.root.Cert.Raw)
+	testutil.Symlink(t, "root.der", filepath.Join(capath, testutil.SubjectHash(t, f.p.rootFile)+".0"))
+	conf := fmt.Sprintf("user root\nlistener %d 127.0.0.1\ncertfile %s\nkeyfile %s\ncafile %s\ncapath %s\n",
+		testutil.FreePort(t), f.fullchain, f.key, cafile, capath)
+	b, started := mosquittotest.Run(t, t.TempDir(), conf)
+	if started {
+		t.Fatalf("mosquitto started with a cafile OpenSSL cannot load; log:\n%s", b.Log())
+	}
+	probs, err := Check(CheckOptions{MosquittoConf: b.ConfPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := map[int]int{}
+	for _, p := range probs {
+		lines[p.Line]++
+	}
+	if len(probs) != 2 || lines[5] != 1 || lines[6] != 1 {
+		t.Fatalf("want one problem at line 5 (cafile) and one at line 6 (capath):\n%s", problemLines(probs))
+	}
+}
+
 // TestCheckServedCertificateNotForServers: a listener whose certfile is
 // a client certificate. Mosquitto starts and serves it (check is stricter
 // than the broker here, and says so), and every client refuses it, as

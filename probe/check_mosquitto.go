@@ -3,7 +3,6 @@ package probe
 import (
 	"crypto/x509"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/certinit/certinit/mosquittoconf"
@@ -12,23 +11,6 @@ import (
 // validTLSVersions are the tls_version values mosquitto 2.0 accepts; any
 // other value stops the broker ("Unsupported tls_version").
 var validTLSVersions = map[string]bool{"tlsv1.3": true, "tlsv1.2": true, "tlsv1.1": true}
-
-// caPath checks that a capath directory exists, the broker may read it, and
-// its hash links are present and current. It returns whether OpenSSL can
-// look certificates up in it at all.
-func (ck *checkRun) caPath(o origin, dir string, acct *account) bool {
-	if !ck.readable(o, dir, acct) {
-		return false
-	}
-	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
-		ck.add(o, "%s: not a directory", dir)
-		return false
-	}
-	for _, p := range hashDirProblems(dir) {
-		ck.add(o, "%s: %s", dir, p)
-	}
-	return true
-}
 
 // checkMosquitto checks every TLS file and option of a configuration.
 func (ck *checkRun) checkMosquitto(path string) {

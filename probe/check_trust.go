@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/certinit/certinit/verify"
@@ -57,32 +58,30 @@ type loadedTrust struct {
 }
 
 // trustSet checks a cafile and a capath as the endpoint loads them: each
-// file readable and current (dates, hash links), the set loadable by
-// OpenSSL (PEM only), and every certificate in it chaining to a
-// self-signed root in it. It returns the set, or nil when it cannot be
+// file readable and current (dates, hash links), each loadable by OpenSSL
+// (PEM only), and every certificate in them chaining to a self-signed root
+// there. Each is read once, and a problem is reported at the line (or
+// flag) of the one it is in. It returns the set, or nil when it cannot be
 // loaded (the problem is reported).
 func (ck *checkRun) trustSet(f trustFiles, acct *account) *loadedTrust {
+	var cafile, capath *verify.Trust
 	ok := true
-	var caCerts []*x509.Certificate
 	if f.cafile != "" {
-		caCerts = ck.certificates(f.caOrigin, f.cafile, acct, false)
-		ok = caCerts != nil
+		cafile = ck.caFile(f.caOrigin, f.cafile, acct)
+		ok = cafile != nil
 	}
-	if f.capath != "" && !ck.caPath(f.pathOrigin, f.capath, acct) {
-		ok = false
+	if f.capath != "" {
+		capath = ck.caPath(f.pathOrigin, f.capath, acct)
+		ok = ok && capath != nil
 	}
 	if !ok {
 		return nil
 	}
-	v, err := verify.LoadTrust(f.cafile, f.capath)
-	if err != nil {
-		o := f.pathOrigin
-		if f.cafile != "" && strings.HasPrefix(err.Error(), f.cafile+":") {
-			o = f.caOrigin
-		}
-		ck.add(o, "%v", err)
-		return nil
+	var caCerts []*x509.Certificate
+	if cafile != nil {
+		caCerts = cafile.Certificates()
 	}
+	v := verify.Join(cafile, capath)
 	seen := map[string]bool{}
 	for _, c := range v.Certificates() {
 		if fp := fingerprint(c); !seen[fp] {
@@ -99,6 +98,44 @@ func (ck *checkRun) trustSet(f trustFiles, acct *account) *loadedTrust {
 		}
 	}
 	return &loadedTrust{files: f, v: v, cafileCerts: caCerts}
+}
+
+// caFile reads a cafile as OpenSSL loads it, and checks the dates of its
+// certificates. It returns nil when the file cannot be loaded (reported).
+func (ck *checkRun) caFile(o origin, path string, acct *account) *verify.Trust {
+	if !ck.readable(o, path, acct) {
+		return nil
+	}
+	t, err := verify.LoadTrust(path, "")
+	if err != nil {
+		ck.add(o, "%v", err)
+		return nil
+	}
+	ck.dates(o, t.Certificates(), false)
+	return t
+}
+
+// caPath reads a capath as OpenSSL's lookup does, and checks that the
+// broker may read it and that its hash links are present and current. It
+// returns nil when OpenSSL cannot look certificates up in it at all
+// (reported).
+func (ck *checkRun) caPath(o origin, dir string, acct *account) *verify.Trust {
+	if !ck.readable(o, dir, acct) {
+		return nil
+	}
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		ck.add(o, "%s: not a directory", dir)
+		return nil
+	}
+	t, err := verify.LoadTrust("", dir)
+	if err != nil {
+		ck.add(o, "%v", err)
+		return nil
+	}
+	for _, p := range hashDirProblems(dir, t.CapathFiles()) {
+		ck.add(o, "%s: %s", dir, p)
+	}
+	return t
 }
 
 // noRoot says that c, in the trust set f, does not chain to a self-signed

@@ -3,9 +3,11 @@ package probe
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/atomicfile"
@@ -14,135 +16,178 @@ import (
 )
 
 // hashDirProblems compares a capath directory's hash links with the
-// certificates and CRLs in it: every file `openssl rehash` would link must
-// be reachable through a link of its hash, every link must resolve to an
-// object with the hash in its name, and numbering must have no gap (the
-// lookup stops at the first missing number). Links are the names OpenSSL's
-// lookup opens (hashlink.IsLookupName), files the ones openssl rehash
-// links (hashlink.IsCandidate). It returns one sentence per problem, each
-// ending with the command that fixes it: a rehash for links, and for a
-// file of several certificates (which no rehash links) the dir: store's
-// rebuild, which splits it.
-func hashDirProblems(dir string) []string {
+// certificates and CRLs in it, given what OpenSSL's capath lookup opened
+// there (hashlink.LookupDir, as verify.LoadTrust read it): every link the
+// lookup opens must load and hold an object of the hash in its name; no
+// link may sit where the lookup never gets to, after a gap in the
+// numbering; and every file `openssl rehash` would link (hashlink.Classify)
+// must have a link of its hash. Of the files, it reads only the candidates
+// no link leads to. It returns one sentence per problem, each ending with
+// the command that fixes it: a rehash for links, and for a file of several
+// certificates (which no rehash links) the dir: store's rebuild, which
+// splits it.
+func hashDirProblems(dir string, opened []hashlink.LookupFile) []string {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return []string{err.Error()}
 	}
-	var out []string
-	rehash := func(format string, args ...any) {
-		out = append(out, fmt.Sprintf(format, args...)+": run certinit rehash "+dir)
+	hd := &hashDir{dir: dir, present: map[hashlink.LinkName][]uint16{},
+		links: map[hashlink.LinkName][]os.FileInfo{}, found: map[hashlink.LinkName][]*hashlink.Object{}}
+	isOpened := map[hashlink.LinkName]bool{}
+	for _, f := range opened {
+		isOpened[f.LinkName] = true
+		hd.opened(f)
 	}
-	type linkInfo struct {
-		fi os.FileInfo
-		fp [20]byte
-	}
-	// Links by hash and kind (the name with number 0), and their numbers.
-	links := map[hashlink.LinkName][]linkInfo{}
-	numbers := map[hashlink.LinkName][]int{}
 	var files []string
 	for _, e := range ents {
 		name := e.Name()
-		if atomicfile.IsTemp(name) {
-			continue
-		}
-		path := filepath.Join(dir, name)
 		ln, ok := hashlink.ParseLinkName(name)
-		if !ok || !hashlink.IsLookupName(name) {
+		switch {
+		case atomicfile.IsTemp(name):
+		case !ok || !hashlink.IsLookupName(name):
 			if hashlink.IsCandidate(name) {
 				files = append(files, name)
 			}
-			continue
+		case ln.String() == name: // else a number beyond 16 bits: no lookup counts that far
+			hd.present[bucketOf(ln)] = append(hd.present[bucketOf(ln)], ln.ID)
+			if !isOpened[ln] {
+				hd.unopened(ln)
+			}
 		}
-		if ln.String() != name {
-			continue // a number beyond 16 bits: no lookup counts that far
-		}
-		first := hashlink.LinkName{Hash: ln.Hash, CRL: ln.CRL}
-		numbers[first] = append(numbers[first], int(ln.ID))
-		fi, err := os.Stat(path)
-		if err != nil {
-			target, _ := os.Readlink(path)
-			rehash("hash link %s points to %s, which does not exist", name, target)
-			continue
-		}
-		obj, err := hashlink.HashFile(path)
-		if err != nil {
-			rehash("hash link %s: %v", name, err)
-			continue
-		}
-		if obj.Hash != ln.Hash || ln.CRL != (obj.Kind == hashlink.CRL) {
-			rehash("hash link %s is stale: its %s has hash %s", name, obj.Kind, hashlink.FormatHash(obj.Hash))
-			continue
-		}
-		links[first] = append(links[first], linkInfo{fi, obj.Fingerprint})
 	}
 	for _, name := range files {
-		path := filepath.Join(dir, name)
-		data, err := pemfile.ReadFile(path)
-		if err != nil {
-			continue
-		}
-		objs, err := hashlink.ParseObjects(data)
-		if n := countCerts(objs); err == nil && n > 1 {
-			// A bundle is fine beside files of one certificate each that
-			// hold its certificates (a system store's bundle).
-			unlinked := 0
-			for _, o := range objs {
-				first := hashlink.LinkName{Hash: o.Hash, CRL: o.Kind == hashlink.CRL}
-				if o.Kind != hashlink.CRL && !slices.ContainsFunc(links[first], func(l linkInfo) bool { return l.fp == o.Fingerprint }) {
-					unlinked++
-				}
-			}
-			if unlinked > 0 {
-				out = append(out, fmt.Sprintf("%s holds %d certificates, %d of them in no file of their own; rehash (openssl's or certinit's) links only files that hold one, so OpenSSL never finds those: %s",
-					name, n, unlinked, bundleFix(dir, path)))
-			}
-			continue
-		}
-		if err != nil || len(objs) != 1 {
-			continue // openssl rehash skips it too (a key, not PEM)
-		}
-		obj := objs[0]
-		fi, err := os.Stat(path)
-		if err != nil {
-			continue
-		}
-		first := hashlink.LinkName{Hash: obj.Hash, CRL: obj.Kind == hashlink.CRL}
-		found := slices.ContainsFunc(links[first], func(l linkInfo) bool {
-			return os.SameFile(l.fi, fi) || l.fp == obj.Fingerprint
-		})
-		if !found {
-			rehash("%s has no hash link %s (or later number) to it, so OpenSSL never finds it", name, first)
-		}
+		hd.candidate(name)
 	}
-	firsts := make([]hashlink.LinkName, 0, len(numbers))
-	for first := range numbers {
-		firsts = append(firsts, first)
-	}
-	slices.SortFunc(firsts, func(a, b hashlink.LinkName) int { return cmp.Compare(a.String(), b.String()) })
-	for _, first := range firsts {
-		ns := numbers[first]
-		slices.Sort(ns)
-		for i, n := range ns {
-			if n != i {
-				at, missing := first, first
-				at.ID, missing.ID = uint16(n), uint16(i)
-				rehash("hash link %s follows a gap (no %s): OpenSSL stops looking at the first missing number", at, missing)
-				break
-			}
-		}
-	}
-	return out
+	hd.gaps(opened)
+	return hd.problems
 }
 
-// countCerts counts the certificates among objs.
-func countCerts(objs []*hashlink.Object) int {
-	n := 0
-	for _, o := range objs {
-		if o.Kind != hashlink.CRL {
-			n++
+// hashDir is what hashDirProblems learns about a capath.
+type hashDir struct {
+	dir      string
+	present  map[hashlink.LinkName][]uint16           // the numbers of the lookup names there, by bucket
+	links    map[hashlink.LinkName][]os.FileInfo      // the files the good links of a bucket lead to
+	found    map[hashlink.LinkName][]*hashlink.Object // what the lookup finds, by bucket
+	problems []string
+}
+
+// bucketOf is the name with number 0 of n's hash and kind.
+func bucketOf(n hashlink.LinkName) hashlink.LinkName {
+	return hashlink.LinkName{Hash: n.Hash, CRL: n.CRL}
+}
+
+func (hd *hashDir) rehash(format string, args ...any) {
+	hd.problems = append(hd.problems, fmt.Sprintf(format, args...)+": run certinit rehash "+hd.dir)
+}
+
+// opened checks a file the lookup opened: it loads, and holds its hash.
+func (hd *hashDir) opened(f hashlink.LookupFile) {
+	b := bucketOf(f.LinkName)
+	switch {
+	case f.Err != nil:
+		why := strings.TrimPrefix(f.Err.Error(), filepath.Join(hd.dir, f.String())+": ") // the name is said once
+		hd.rehash("hash link %s: %s; OpenSSL's lookup stops there", f.LinkName, why)
+	case len(f.Found()) == 0:
+		hd.rehash("hash link %s is stale: its %s has hash %s", f.LinkName, f.Objects[0].Kind, hashlink.FormatHash(f.Objects[0].Hash))
+	default:
+		hd.links[b] = append(hd.links[b], f.Info)
+		hd.found[b] = append(hd.found[b], f.Found()...)
+	}
+}
+
+// unopened notes a link the lookup did not open: dangling, or after the
+// point where the lookup stops (which gaps reports).
+func (hd *hashDir) unopened(n hashlink.LinkName) {
+	path := filepath.Join(hd.dir, n.String())
+	fi, err := os.Stat(path)
+	if err != nil {
+		target, _ := os.Readlink(path)
+		hd.rehash("hash link %s points to %s, which does not exist", n, target)
+		return
+	}
+	hd.links[bucketOf(n)] = append(hd.links[bucketOf(n)], fi)
+}
+
+// gaps reports, for each hash, the first link the lookup does not get to
+// because a number before it is missing. Where the lookup stops at a
+// file it cannot load, or at a dangling link, that is reported already.
+func (hd *hashDir) gaps(opened []hashlink.LookupFile) {
+	buckets := slices.SortedFunc(maps.Keys(hd.present), func(a, b hashlink.LinkName) int { return cmp.Compare(a.String(), b.String()) })
+	for _, b := range buckets {
+		missing, stopped := b, false // where the lookup stops, and whether at a file
+		for _, f := range opened {
+			if bucketOf(f.LinkName) == b {
+				missing.ID, stopped = f.ID+1, f.Err != nil
+			}
+		}
+		ids := slices.Sorted(slices.Values(hd.present[b]))
+		if stopped || slices.Contains(ids, missing.ID) {
+			continue
+		}
+		if i := slices.IndexFunc(ids, func(id uint16) bool { return id > missing.ID }); i >= 0 {
+			at := b
+			at.ID = ids[i]
+			hd.rehash("hash link %s follows a gap (no %s): OpenSSL stops looking at the first missing number", at, missing)
 		}
 	}
-	return n
+}
+
+// candidate checks a file `openssl rehash` reads: when it would link it,
+// a link of its hash must lead to it, or to a file of the same
+// certificate; a bundle's certificates need files of their own.
+func (hd *hashDir) candidate(name string) {
+	path := filepath.Join(hd.dir, name)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return
+	}
+	for _, fis := range hd.links {
+		if slices.ContainsFunc(fis, func(l os.FileInfo) bool { return os.SameFile(l, fi) }) {
+			return // linked (a gap before the link is reported on its own)
+		}
+	}
+	data, err := pemfile.ReadFile(path)
+	if err != nil {
+		return
+	}
+	obj, err := hashlink.Classify(data)
+	if err != nil {
+		hd.bundle(name, path, data) // rehash skips it, and a bundle needs a word
+		return
+	}
+	b := hashlink.LinkName{Hash: obj.Hash, CRL: obj.Kind == hashlink.CRL}
+	if !hd.finds(b, obj) {
+		hd.rehash("%s has no hash link %s (or later number) to it, so OpenSSL never finds it", name, b)
+	}
+}
+
+// finds reports whether the lookup finds obj in bucket b, in any file.
+func (hd *hashDir) finds(b hashlink.LinkName, obj *hashlink.Object) bool {
+	return slices.ContainsFunc(hd.found[b], func(o *hashlink.Object) bool { return o.Fingerprint == obj.Fingerprint })
+}
+
+// bundle reports a file of several certificates when the lookup finds
+// some of them in no file: a bundle is fine beside files of one
+// certificate each that hold its certificates (a system store's bundle).
+func (hd *hashDir) bundle(name, path string, data []byte) {
+	infos, err := hashlink.ParseInfos(data)
+	if err != nil {
+		return
+	}
+	n, unlinked := 0, 0
+	for _, in := range infos {
+		if in.Cert == nil {
+			continue
+		}
+		n++
+		if !hd.finds(hashlink.LinkName{Hash: in.Cert.Hash}, in.Cert) {
+			unlinked++
+		}
+	}
+	if n > 1 && unlinked > 0 {
+		hd.problems = append(hd.problems, fmt.Sprintf("%s holds %d certificates, %d of them in no file of their own; rehash (openssl's or certinit's) links only files that hold one, so OpenSSL never finds those: %s",
+			name, n, unlinked, bundleFix(hd.dir, path)))
+	}
 }
 
 // bundleFix is the command that puts the certificates of a bundle (file)

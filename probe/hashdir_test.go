@@ -1,12 +1,14 @@
 package probe
 
 import (
+	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/testutil"
 )
 
@@ -17,6 +19,7 @@ import (
 // not links, however `openssl rehash` would treat them.
 func TestHashDirAgreesWithOpenSSL(t *testing.T) {
 	openssl := testutil.RequireTool(t, "openssl")
+	crl := testutil.NewCA(t, "Another CA").CRL(t)
 	tests := []struct {
 		name   string
 		change func(dir, hash string) error
@@ -36,6 +39,23 @@ func TestHashDirAgreesWithOpenSSL(t *testing.T) {
 		{"second link renamed to upper-case hex", func(dir, hash string) error {
 			return os.Rename(filepath.Join(dir, hash+".1"), filepath.Join(dir, strings.ToUpper(hash)+".1"))
 		}, []string{"b.pem has no hash link HASH.0"}, []bool{true, false}},
+		{"first file in DER", func(dir, hash string) error {
+			return rewrite(filepath.Join(dir, "a.pem"), func(data []byte) []byte {
+				b, _ := pem.Decode(data)
+				return b.Bytes
+			})
+		}, []string{"hash link HASH.0: DER"}, []bool{false, false}},
+		{"a corrupt block after the first certificate", func(dir, hash string) error {
+			return rewrite(filepath.Join(dir, "a.pem"), func(data []byte) []byte {
+				return append(data, "-----BEGIN CERTIFICATE-----\nnot base64!!\n-----END CERTIFICATE-----\n"...)
+			})
+		}, []string{"hash link HASH.0: OpenSSL's capath lookup cannot load it"}, []bool{true, false}},
+		{"first link removed from a file that also holds a CRL", func(dir, hash string) error {
+			if err := rewrite(filepath.Join(dir, "a.pem"), func(data []byte) []byte { return append(data, crl...) }); err != nil {
+				return err
+			}
+			return os.Remove(filepath.Join(dir, hash+".0"))
+		}, []string{"a.pem has no hash link HASH.0", "hash link HASH.1 follows a gap"}, []bool{false, false}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,7 +78,7 @@ func TestHashDirAgreesWithOpenSSL(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			probs := hashDirProblems(dir)
+			probs := dirProblems(t, dir)
 			if len(probs) != len(tc.want) {
 				t.Errorf("problems %q, want %d", probs, len(tc.want))
 			}
@@ -91,7 +111,7 @@ func TestHashDirBundles(t *testing.T) {
 	testutil.WriteFile(t, linked, "inter.pem", testutil.CertPEM(p.inter.Cert))
 	testutil.WriteFile(t, linked, "ca-certificates.crt", bundle)
 	testutil.OpenSSLRehashCode(t, linked)
-	if probs := hashDirProblems(linked); len(probs) > 0 {
+	if probs := dirProblems(t, linked); len(probs) > 0 {
 		t.Errorf("a bundle beside linked files: %q", probs)
 	}
 
@@ -108,10 +128,30 @@ func TestHashDirBundles(t *testing.T) {
 		testutil.WriteFile(t, tc.dir, "chain.pem", bundle)
 		saved := systemRoot
 		systemRoot = root
-		probs := hashDirProblems(tc.dir)
+		probs := dirProblems(t, tc.dir)
 		systemRoot = saved
 		if len(probs) != 1 || !strings.Contains(probs[0], "chain.pem holds 2 certificates, 2 of them in no file of their own") || !strings.Contains(probs[0], tc.fix) {
 			t.Errorf("%s: problems %q, want one naming %q", tc.dir, probs, tc.fix)
 		}
 	}
+}
+
+// rewrite replaces the bytes of the file at path with edit's.
+func rewrite(path string, edit func([]byte) []byte) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, edit(data), 0o644)
+}
+
+// dirProblems is hashDirProblems of dir with what the lookup opens there,
+// as check reads it.
+func dirProblems(t *testing.T, dir string) []string {
+	t.Helper()
+	opened, err := hashlink.LookupDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hashDirProblems(dir, opened)
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"crypto/x509"
 	"fmt"
-	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 
@@ -33,12 +31,13 @@ type trust struct {
 // used.
 func loadTrust(cafile, capath string, sys *verify.Trust) (*trust, error) {
 	t := &trust{cafile: cafile, capath: capath}
+	var ft, pt *verify.Trust
 	if cafile != "" {
-		ft, err := verify.LoadTrust(cafile, "")
-		if err != nil {
+		var err error
+		if ft, err = verify.LoadTrust(cafile, ""); err != nil {
 			return nil, fmt.Errorf("--cafile %w", err)
 		}
-		t.cafileCerts, t.v = ft.Certificates(), ft
+		t.cafileCerts = ft.Certificates()
 	}
 	if capath != "" {
 		fi, err := os.Stat(capath)
@@ -48,9 +47,12 @@ func loadTrust(cafile, capath string, sys *verify.Trust) (*trust, error) {
 		if !fi.IsDir() {
 			return nil, fmt.Errorf("--capath %s: not a directory", capath)
 		}
-		if t.v, err = verify.LoadTrust(cafile, capath); err != nil {
+		if pt, err = verify.LoadTrust("", capath); err != nil {
 			return nil, fmt.Errorf("--capath %w", err)
 		}
+	}
+	if ft != nil || pt != nil {
+		t.v = verify.Join(ft, pt)
 	}
 	if cafile == "" && capath == "" {
 		t.system = true
@@ -117,8 +119,8 @@ type capathFile struct {
 	cert   *x509.Certificate
 	count  int // certificates in the file: rehash links only files of one
 	pem    bool
-	linked bool // some HASH.N link with the new hash resolves to this file
-	oldLnk bool // a link named after the old (MD5) hash resolves to it
+	linked bool // the capath lookup for its (new) hash opens this file (hashlink.Lookup)
+	oldLnk bool // a lookup by its old (MD5) hash would open it
 }
 
 // scanCapath finds the certificates in --capath whose subject is name,
@@ -131,10 +133,18 @@ func (t *trust) scanCapath(name []byte) []capathFile {
 	if err != nil {
 		return nil
 	}
+	var lookup, lookupOld []hashlink.LookupFile
+	if h, err := hashlink.NameHash(name); err == nil {
+		lookup = hashlink.Lookup(t.capath, h, false)
+	}
+	if h, err := hashlink.NameHashOld(name); err == nil {
+		lookupOld = hashlink.Lookup(t.capath, h, false)
+	}
 	var out []capathFile
 	for _, e := range ents {
 		p := filepath.Join(t.capath, e.Name())
-		if fi, err := os.Lstat(p); err != nil || fi.Mode()&fs.ModeSymlink != 0 || !fi.Mode().IsRegular() {
+		fi, err := os.Lstat(p)
+		if err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
 		data, err := pemfile.ReadFile(p)
@@ -146,37 +156,11 @@ func (t *trust) scanCapath(name []byte) []capathFile {
 			continue
 		}
 		for _, c := range certs {
-			if !bytes.Equal(c.RawSubject, name) {
-				continue
+			if bytes.Equal(c.RawSubject, name) {
+				out = append(out, capathFile{path: p, cert: c, count: len(certs), pem: bytes.Contains(data, []byte("-----BEGIN ")),
+					linked: hashlink.Reaches(lookup, fi), oldLnk: hashlink.Reaches(lookupOld, fi)})
 			}
-			f := capathFile{path: p, cert: c, count: len(certs), pem: bytes.Contains(data, []byte("-----BEGIN "))}
-			if h, err := hashlink.NameHash(name); err == nil {
-				f.linked = linkTo(t.capath, h, e.Name())
-			}
-			if h, err := hashlink.NameHashOld(name); err == nil {
-				f.oldLnk = linkTo(t.capath, h, e.Name())
-			}
-			out = append(out, f)
 		}
 	}
 	return out
-}
-
-// linkTo reports whether one of dir/HASH.0, HASH.1, ... (up to the first
-// missing one, as the lookup stops there) is target or resolves to it.
-func linkTo(dir string, hash uint32, target string) bool {
-	want, err := os.Stat(filepath.Join(dir, target))
-	if err != nil {
-		return false
-	}
-	for id := 0; id <= math.MaxUint16; id++ {
-		fi, err := os.Stat(filepath.Join(dir, hashlink.LinkName{Hash: hash, ID: uint16(id)}.String()))
-		if err != nil {
-			return false
-		}
-		if os.SameFile(fi, want) {
-			return true
-		}
-	}
-	return false
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -64,8 +63,8 @@ type brokerFile struct {
 
 // content stands for what a file holds (one SHA-256 of its bytes, or
 // "missing", or the error that kept it from being read) or, for a
-// directory, the certificates and CRLs OpenSSL's lookup can open in it
-// (one SHA-256 of each DER object behind a lookup name).
+// directory, the certificates and CRLs OpenSSL's lookup finds in it (one
+// SHA-256 of the DER of each).
 type content map[string]bool
 
 // brokerRules decides what a change needs from Mosquitto's own
@@ -300,29 +299,20 @@ func (f *brokerFile) read() content {
 	return content{fmt.Sprintf("%x", sha256.Sum256(data)): true}
 }
 
-// lookupContent is what OpenSSL's capath lookup can find in dir: every
-// certificate and CRL in a file of a name it opens (hashlink.IsLookupName).
-// A name it cannot read (a dangling link), and a directory that is not
-// there, hold nothing for it.
+// lookupContent is what OpenSSL's capath lookup can find in dir
+// (hashlink.LookupDir): the certificates and CRLs it reaches, as far as
+// it reads. A CA after a gap in the numbering, or behind a link the lookup
+// cannot load, is never found, so it is not held. A directory that is not
+// there holds nothing.
 func lookupContent(dir string) content {
-	c := content{}
-	ents, err := os.ReadDir(dir)
+	files, err := hashlink.LookupDir(dir)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return content{"unreadable: " + err.Error(): true}
 	}
-	for _, e := range ents {
-		if !hashlink.IsLookupName(e.Name()) {
-			continue
-		}
-		data, err := pemfile.ReadFile(filepath.Join(dir, e.Name()))
-		if err != nil {
-			continue
-		}
-		blocks, _ := pemfile.Parse(data)
-		for _, b := range blocks {
-			if b.Kind == pemfile.KindCert || b.Kind == pemfile.KindCRL {
-				c[fmt.Sprintf("%x", sha256.Sum256(b.DER))] = true
-			}
+	c := content{}
+	for _, f := range files {
+		for _, o := range f.Found() {
+			c[fmt.Sprintf("%x", sha256.Sum256(o.DER))] = true
 		}
 	}
 	return c

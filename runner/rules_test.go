@@ -244,6 +244,30 @@ func TestRulesCapathRemembersFoundCAs(t *testing.T) {
 	}
 }
 
+// TestRulesCapathGap: a CA linked after a gap in the capath's numbering,
+// which OpenSSL's lookup never reaches (as openssl verify -CApath shows),
+// is not held by the broker: taking it out again needs nothing, unlike a
+// CA the lookup finds (TestRulesCapathRemembersFoundCAs).
+func TestRulesCapathGap(t *testing.T) {
+	f := newRulesFixture(t, Config{})
+	ca := testutil.NewCA(t, "behind a gap")
+	file := testutil.WriteFile(t, f.capath, "gap.pem", testutil.CertPEM(ca.Cert))
+	testutil.Symlink(t, "gap.pem", filepath.Join(f.capath, testutil.SubjectHash(t, file)+".1"))
+	leaf, _ := ca.Issue(t, testutil.CertOpts{})
+	if testutil.OpenSSLVerify(t, testutil.WriteFile(t, t.TempDir(), "leaf.pem", testutil.CertPEM(leaf)), testutil.VerifyFiles{CApath: f.capath}).OK {
+		t.Fatal("openssl verify finds the CA behind the gap")
+	}
+	if d := f.decide(reload.Decision{}, f.capath); d.Action != reload.Nothing {
+		t.Fatalf("added: %+v", d)
+	}
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	if d := f.decide(reload.Decision{}, f.capath); d.Action != reload.Nothing {
+		t.Fatalf("removed after being added behind a gap: %+v", d)
+	}
+}
+
 // TestRulesStrongestWins: a change of several files is decided by the
 // most disruptive rule, and a pair change names the configuration's
 // certfile rather than the default rule.

@@ -25,10 +25,11 @@
 // depth and text, the first line `openssl verify` prints for the same
 // files; for a missing issuer it names the issuer and the issuer URL the
 // certificate carries. LoadTrust reads a cafile and a capath as
-// SSL_CTX_load_verify_locations does (the capath through the names
-// OpenSSL's lookup opens, hashlink.IsLookupName); DefaultTrust is what a
-// client given neither uses (OpenSSL's default paths, SSL_CERT_FILE and
-// SSL_CERT_DIR); NewTrust takes certificates already in hand.
+// SSL_CTX_load_verify_locations does (the cafile with OpenSSL's reader,
+// hashlink.ParseInfos; the capath as far as OpenSSL's lookup reads it,
+// hashlink.LookupDir); DefaultTrust is what a client given neither uses
+// (OpenSSL's default paths, SSL_CERT_FILE and SSL_CERT_DIR); NewTrust
+// takes certificates already in hand.
 //
 // The tests compare every verdict with `openssl verify -purpose` on the
 // same files.

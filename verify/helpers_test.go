@@ -167,7 +167,7 @@ func opensslCert(t *testing.T, openssl, name string, parent *issued, args ...str
 			"-CAkey", testutil.WriteFile(t, dir, "parent.key", testutil.KeyPEM(t, parent.key)))
 	}
 	run(append(a, args...)...)
-	certs, err := readPEMCerts(out)
+	certs, err := readCAFile(out)
 	if err != nil {
 		t.Fatal(err)
 	}

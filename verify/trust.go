@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -17,8 +16,9 @@ import (
 // certificates of a cafile in file order, and those of a capath in the
 // order its lookup loads them.
 type Trust struct {
-	file []*cert // a cafile's (and NewTrust's), in load order
-	dir  []*cert // a capath's, by hash, then HASH.0, HASH.1, ...
+	file   []*cert               // a cafile's (and NewTrust's), in load order
+	dir    []*cert               // a capath's, by hash, then HASH.0, HASH.1, ...
+	capath []hashlink.LookupFile // what the capath lookup opened, as read
 }
 
 // NewTrust returns a trust set of certs, as a cafile holding them in this
@@ -45,18 +45,17 @@ func newCerts(certs []*x509.Certificate) ([]*cert, error) {
 
 // LoadTrust reads a cafile and a capath (either may be "") as
 // SSL_CTX_load_verify_locations does for Mosquitto's cafile and capath:
-// every certificate of the cafile, which must be PEM; from the capath the
-// PEM files the lookup opens, HASH.0, HASH.1, ... up to the first name
-// missing or a file without a certificate. Errors name the file.
+// every certificate of the cafile, read as OpenSSL reads it
+// (hashlink.ParseInfos: PEM only, and a file with a block OpenSSL cannot
+// read is not loaded at all); from the capath what OpenSSL's lookup finds
+// there (hashlink.LookupDir). Errors name the file. To tell which of the
+// two a problem is in, load them one at a time and Join them.
 func LoadTrust(cafile, capath string) (*Trust, error) {
 	t := &Trust{}
 	if cafile != "" {
-		certs, err := readPEMCerts(cafile)
+		certs, err := readCAFile(cafile)
 		if err != nil {
 			return nil, err
-		}
-		if len(certs) == 0 {
-			return nil, fmt.Errorf("%s: no certificate in the file", cafile)
 		}
 		if t.file, err = newCerts(certs); err != nil {
 			return nil, fmt.Errorf("%s: %w", cafile, err)
@@ -68,6 +67,20 @@ func LoadTrust(cafile, capath string) (*Trust, error) {
 		}
 	}
 	return t, nil
+}
+
+// Join is the trust of a cafile and a capath loaded together, as
+// LoadTrust(cafile, capath) returns it, from LoadTrust(cafile, "") and
+// LoadTrust("", capath) (either may be nil), without reading them again.
+func Join(cafile, capath *Trust) *Trust {
+	t := &Trust{}
+	if cafile != nil {
+		t.file = cafile.file
+	}
+	if capath != nil {
+		t.dir, t.capath = capath.dir, capath.capath
+	}
+	return t
 }
 
 // OpenSSL's default verify locations on Debian (OPENSSLDIR is
@@ -109,78 +122,71 @@ func DefaultTrust() (*Trust, error) {
 	return t, nil
 }
 
-// loadDir loads a capath as OpenSSL's by_dir lookup would, over time,
-// for every hash there.
+// loadDir loads what OpenSSL's capath lookup finds in dir, over time,
+// for every hash there (hashlink.LookupDir). A certificate crypto/x509
+// cannot parse is passed over: OpenSSL loads it, but nothing here could
+// check a signature with it.
 func (t *Trust) loadDir(dir string) error {
-	ents, err := os.ReadDir(dir)
+	files, err := hashlink.LookupDir(dir)
 	if err != nil {
 		return err
 	}
-	names := map[string]bool{}
-	var hashes []uint32
-	for _, e := range ents {
-		n, ok := hashlink.ParseLinkName(e.Name())
-		if !ok || n.CRL || !hashlink.IsLookupName(e.Name()) {
+	for _, f := range files {
+		if f.CRL {
 			continue
 		}
-		names[e.Name()] = true
-		if !slices.Contains(hashes, n.Hash) {
-			hashes = append(hashes, n.Hash)
-		}
-	}
-	slices.Sort(hashes)
-	for _, h := range hashes {
-		for id := 0; ; id++ {
-			name := hashlink.LinkName{Hash: h, ID: uint16(id)}.String()
-			if !names[name] {
-				break
-			}
-			certs, err := readPEMCerts(filepath.Join(dir, name))
-			if err != nil || len(certs) == 0 {
-				break // the lookup stops at a file it cannot load
-			}
-			xs, err := newCerts(certs)
+		for _, o := range f.Found() {
+			c, err := x509.ParseCertificate(o.DER)
 			if err != nil {
-				break
+				continue
 			}
-			// The lookup opens HASH.N for a name whose subject hash is
-			// HASH: a certificate under another hash (an old-style MD5
-			// link) is never asked for.
-			t.dir = append(t.dir, slices.DeleteFunc(xs, func(x *cert) bool {
-				got, err := hashlink.NameHash(x.RawSubject)
-				return err != nil || got != h
-			})...)
+			if x, err := newCert(c); err == nil {
+				t.dir = append(t.dir, x)
+			}
 		}
 	}
+	t.capath = append(t.capath, files...)
 	return nil
 }
 
-// readPEMCerts reads the certificates of a PEM file through the guarded
-// reader. OpenSSL reads cafile and capath files as PEM only.
-func readPEMCerts(path string) ([]*x509.Certificate, error) {
+// readCAFile reads the certificates of a cafile as OpenSSL loads it
+// (X509_load_cert_crl_file: hashlink.ParseInfos), through the guarded
+// reader. A file that gives OpenSSL no certificate is an error: a DER one
+// included, which OpenSSL does not read as a cafile.
+func readCAFile(path string) ([]*x509.Certificate, error) {
 	data, err := pemfile.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	blocks, err := pemfile.Parse(data)
+	infos, err := hashlink.ParseInfos(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: OpenSSL loads nothing from it: %w", path, err)
 	}
 	var out []*x509.Certificate
-	for i, b := range blocks {
-		if b.Kind != pemfile.KindCert {
+	for _, in := range infos {
+		if in.Cert == nil {
 			continue
 		}
-		if b.Type == "DER" {
-			return nil, fmt.Errorf("%s: DER, not PEM: OpenSSL reads trusted certificates as PEM only", path)
-		}
-		c, err := x509.ParseCertificate(b.CertDER())
+		c, err := x509.ParseCertificate(in.Cert.DER)
 		if err != nil {
-			return nil, fmt.Errorf("%s: certificate %d: %w", path, i+1, err)
+			return nil, fmt.Errorf("%s: certificate %d: %w", path, len(out)+1, err)
 		}
 		out = append(out, c)
 	}
+	if len(out) == 0 {
+		if _, err := hashlink.ParseCertificate(data); err == nil {
+			return nil, fmt.Errorf("%s: DER, not PEM: OpenSSL reads trusted certificates as PEM only", path)
+		}
+		return nil, fmt.Errorf("%s: no certificate in the file", path)
+	}
 	return out, nil
+}
+
+// CapathFiles returns what the capath lookup opened, as LoadTrust read it
+// (hashlink.LookupDir), for a diagnosis of the directory that reads no
+// file again.
+func (t *Trust) CapathFiles() []hashlink.LookupFile {
+	return t.capath
 }
 
 // Certificates returns the trust set's certificates, cafile first.

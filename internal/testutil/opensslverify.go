@@ -16,11 +16,13 @@ type VerifyFiles struct {
 	CApath    string // -CApath
 	Purpose   string // -purpose: sslserver, sslclient; "" checks none
 	AuthLevel int    // -auth_level when > 0
+	CRLCheck  bool   // -crl_check: the leaf's issuer must have a CRL in the trust
 }
 
 // OpenSSLVerdict is what `openssl verify` said about a certificate: OK,
 // or the first error it printed ("error N at D depth lookup: TEXT"), the
-// one a TLS handshake under Mosquitto would stop at.
+// one a TLS handshake under Mosquitto would stop at, or (Code 0) that it
+// could not load the -CAfile ("Error loading file ...").
 type OpenSSLVerdict struct {
 	OK          bool
 	Code, Depth int
@@ -39,6 +41,9 @@ func OpenSSLVerify(t testing.TB, leaf string, f VerifyFiles) OpenSSLVerdict {
 	}
 	if f.AuthLevel > 0 {
 		args = append(args, "-auth_level", strconv.Itoa(f.AuthLevel))
+	}
+	if f.CRLCheck {
+		args = append(args, "-crl_check")
 	}
 	if f.CAfile != "" {
 		args = append(args, "-CAfile", f.CAfile)
@@ -59,11 +64,15 @@ func OpenSSLVerify(t testing.TB, leaf string, f VerifyFiles) OpenSSLVerdict {
 		v.Code, _ = strconv.Atoi(m[1])
 		v.Depth, _ = strconv.Atoi(m[2])
 		v.Text, v.OK = m[3], false
+	} else if m := opensslLoadError.FindString(string(out)); m != "" && err != nil {
+		v.Text = m // a cafile OpenSSL loads nothing from: no verification at all
 	} else if err != nil {
 		t.Fatalf("openssl %v: %v\n%s", args, err, out)
 	}
 	return v
 }
+
+var opensslLoadError = regexp.MustCompile(`(?m)^Error loading file .*$`)
 
 var (
 	sClientDepth = regexp.MustCompile(`(?m)^depth=(\d+) `)
