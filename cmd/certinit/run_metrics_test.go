@@ -33,8 +33,7 @@ type metricsBroker struct {
 	addr               string // the metrics listener
 	run                *testutil.Certinit
 	leaf               *x509.Certificate // the last pair written
-	reloads, refusals  int
-	restarts           int
+	reloads            int
 	prom               *promtest.Server
 }
 
