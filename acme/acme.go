@@ -69,7 +69,7 @@ func newDNSSolver(cfg Config, log *slog.Logger) (*dnsSolver, error) {
 	}
 	view, err := newDNSView(cfg.DNSResolver)
 	if err != nil {
-		return nil, configErrorf("%v; name a DNS server with the DNS resolver option", err)
+		return nil, configErrorf("", "%v; name a DNS server with {dns-resolver}", err)
 	}
 	s := &dnsSolver{view: view, timeout: cfg.DNSTimeout, log: log}
 	if cfg.DNSHook != "" {
@@ -78,7 +78,9 @@ func newDNSSolver(cfg Config, log *slog.Logger) (*dnsSolver, error) {
 	}
 	key, err := readTSIGKey(cfg.RFC2136TSIG)
 	if err != nil {
-		return nil, configErrorf("TSIG key file: %v", err)
+		ce := configErrorf("dns-rfc2136-tsig", "%v", err)
+		ce.Err = err
+		return nil, ce
 	}
 	s.pub = &rfc2136Publisher{server: cfg.RFC2136Server, key: key, view: view, timeout: cfg.DNSTimeout}
 	return s, nil

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -101,12 +102,54 @@ type Config struct {
 }
 
 // ErrConfig marks a configuration mistake (the command line maps it to
-// exit code 2).
+// exit code 2). Every one is a *ConfigError.
 var ErrConfig = errors.New("invalid configuration")
 
-func configErrorf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+// ConfigError is a configuration mistake. It names the options at fault by
+// the names of `acme obtain`'s flags ("renew-before", "domain"), so that a
+// command line that spells them otherwise (run's --acme-renew-before) can
+// say which of its own flags to change: Message.
+type ConfigError struct {
+	// Option is the option whose value is wrong; "" when the mistake is in
+	// how options combine (Message names them all).
+	Option string
+	Err    error  // the cause, or nil
+	format string // what is wrong (fmt), other options written as {name}
+	args   []any
 }
+
+// optionRef is how a ConfigError's format names an option: {dns-hook}.
+var optionRef = regexp.MustCompile(`\{[a-z0-9-]+\}`)
+
+// configErrorf returns a *ConfigError about option ("" for none); format
+// may name other options as {name}.
+func configErrorf(option, format string, args ...any) *ConfigError {
+	return &ConfigError{Option: option, format: format, args: args}
+}
+
+// Message is the mistake in one line, each option written as flag returns
+// its name: "--acme-renew-before: 300000h0m0s is longer than any
+// certificate lives".
+func (e *ConfigError) Message(flag func(option string) string) string {
+	format := optionRef.ReplaceAllStringFunc(e.format, func(ref string) string {
+		return strings.ReplaceAll(flag(ref[1:len(ref)-1]), "%", "%%")
+	})
+	msg := fmt.Sprintf(format, e.args...)
+	if e.Option != "" {
+		msg = flag(e.Option) + ": " + msg
+	}
+	return msg
+}
+
+// Error names the options as `acme obtain` does.
+func (e *ConfigError) Error() string {
+	return ErrConfig.Error() + ": " + e.Message(func(option string) string { return "--" + option })
+}
+
+// Is makes every ConfigError an ErrConfig.
+func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
+
+func (e *ConfigError) Unwrap() error { return e.Err }
 
 // dns01 reports whether DNS names are validated through DNS-01.
 func (c *Config) dns01() bool { return c.DNSHook != "" || c.RFC2136Server != "" }
@@ -117,10 +160,10 @@ func (c Config) normalize() (Config, error) {
 		c.Issuer = IssuerACME
 	}
 	if c.Issuer != IssuerACME && c.Issuer != IssuerLocal {
-		return c, configErrorf("issuer must be %q or %q, not %q", IssuerACME, IssuerLocal, c.Issuer)
+		return c, configErrorf("issuer", "must be %q or %q, not %q", IssuerACME, IssuerLocal, c.Issuer)
 	}
 	if c.Out == "" {
-		return c, configErrorf("no output directory")
+		return c, configErrorf("", "{out} is required: the output directory")
 	}
 	out, err := filepath.Abs(c.Out)
 	if err != nil {
@@ -134,7 +177,7 @@ func (c Config) normalize() (Config, error) {
 		return c, err
 	}
 	if c.CacheDir == c.Out {
-		return c, configErrorf("cache directory must not be the output directory %s (it holds account and CA keys)", c.Out)
+		return c, configErrorf("cache", "must not be the output directory %s (it holds account and CA keys)", c.Out)
 	}
 	rules := nameRules{local: c.Issuer == IssuerLocal, dns01: c.dns01()}
 	if c.Domains, err = normalizeNames(c.Domains, rules); err != nil {
@@ -145,7 +188,7 @@ func (c Config) normalize() (Config, error) {
 		c.KeyType = KeyECDSA
 	case KeyECDSA, KeyRSA:
 	default:
-		return c, configErrorf("key type must be %q or %q, not %q", KeyECDSA, KeyRSA, c.KeyType)
+		return c, configErrorf("key-type", "must be %q or %q, not %q", KeyECDSA, KeyRSA, c.KeyType)
 	}
 	if c.LocalValidity == 0 {
 		c.LocalValidity = DefaultLocalValidity
@@ -153,26 +196,36 @@ func (c Config) normalize() (Config, error) {
 	if c.DNSTimeout == 0 {
 		c.DNSTimeout = DefaultDNSTimeout
 	}
+	for _, d := range []struct {
+		option string
+		value  time.Duration
+	}{{"renew-before", c.RenewBefore}, {"local-validity", c.LocalValidity}, {"dns-timeout", c.DNSTimeout}} {
+		if d.value < 0 {
+			return c, configErrorf(d.option, "%s is negative", d.value)
+		}
+	}
 	switch {
-	case c.RenewBefore < 0 || c.LocalValidity < 0 || c.DNSTimeout < 0:
-		return c, configErrorf("durations must not be negative")
 	case c.LocalValidity < time.Second:
-		return c, configErrorf("local validity %s is shorter than a second", c.LocalValidity)
+		return c, configErrorf("local-validity", "%s is shorter than a second", c.LocalValidity)
 	case c.LocalValidity > maxLocalValidity:
-		return c, configErrorf("local validity %s is longer than the local CA's own lifetime (%s)", c.LocalValidity, maxLocalValidity)
+		return c, configErrorf("local-validity", "%s is longer than the local CA's own lifetime (%s)", c.LocalValidity, maxLocalValidity)
 	case c.RenewBefore > maxLocalValidity:
 		// No CA issues certificates this long: the value is a mistake,
 		// such as a number of days that overflowed.
-		return c, configErrorf("renew-before %s is longer than any certificate lives", c.RenewBefore)
+		return c, configErrorf("renew-before", "%s is longer than any certificate lives", c.RenewBefore)
 	}
 	if c.Owner != nil && c.Owner.UID < 0 {
-		return c, configErrorf("owner ids must not be negative")
+		return c, configErrorf("owner", "ids must not be negative")
 	}
 	if c.Issuer == IssuerACME {
 		return c.normalizeACME()
 	}
-	if c.Profile != "" || c.dns01() || c.DNSResolver != "" {
-		return c, configErrorf("profiles and DNS-01 options are for the ACME issuer, not the local one")
+	for _, o := range []struct{ option, value string }{
+		{"profile", c.Profile}, {"dns-hook", c.DNSHook}, {"dns-rfc2136-server", c.RFC2136Server}, {"dns-resolver", c.DNSResolver},
+	} {
+		if o.value != "" {
+			return c, configErrorf(o.option, "is for the ACME issuer, not the local one ({issuer} %s)", IssuerLocal)
+		}
 	}
 	return c, nil
 }
@@ -183,33 +236,33 @@ func (c Config) normalizeACME() (Config, error) {
 	}
 	u, err := url.Parse(c.DirectoryURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return c, configErrorf("ACME directory %q is not an https:// URL", c.DirectoryURL)
+		return c, configErrorf("directory", "%q is not an https:// URL", c.DirectoryURL)
 	}
 	needListener := !c.dns01() || slices.ContainsFunc(c.Domains, isIP)
 	if needListener && c.HTTPAddr == "" && c.TLSAddr == "" {
 		if c.dns01() {
-			return c, configErrorf("an IP address is validated through HTTP-01 or TLS-ALPN-01, and both challenge listeners are disabled")
+			return c, configErrorf("", "an IP address is validated through HTTP-01 or TLS-ALPN-01, and both challenge listeners are disabled: set {http-addr} or {tls-addr}")
 		}
-		return c, configErrorf("both challenge listeners are disabled: set an HTTP-01 or a TLS-ALPN-01 address, or DNS-01")
+		return c, configErrorf("", "both challenge listeners are disabled: set {http-addr} or {tls-addr}, or answer DNS-01 ({dns-hook}, {dns-rfc2136-server})")
 	}
-	for _, a := range []string{c.HTTPAddr, c.TLSAddr} {
-		if a == "" {
+	for _, l := range []struct{ option, addr string }{{"http-addr", c.HTTPAddr}, {"tls-addr", c.TLSAddr}} {
+		if l.addr == "" {
 			continue
 		}
-		if _, _, err := net.SplitHostPort(a); err != nil {
-			return c, configErrorf("challenge listener address %q: %v", a, err)
+		if _, _, err := net.SplitHostPort(l.addr); err != nil {
+			return c, configErrorf(l.option, "challenge listener address %q: %v", l.addr, err)
 		}
 	}
 	if (c.EABKID == "") != (c.EABHMAC == "") {
-		return c, configErrorf("external account binding needs both the key id and the HMAC key")
+		return c, configErrorf("", "external account binding needs both {eab-kid} and {eab-hmac}")
 	}
 	if c.EABHMAC != "" {
 		if _, err := decodeHMAC(c.EABHMAC); err != nil {
-			return c, configErrorf("external account binding HMAC key is not base64url: %v", err)
+			return c, configErrorf("eab-hmac", "is not base64url: %v", err)
 		}
 	}
 	if c.Email != "" && !strings.Contains(c.Email, "@") {
-		return c, configErrorf("account email %q has no @", c.Email)
+		return c, configErrorf("email", "%q has no @", c.Email)
 	}
 	return c.normalizeDNS()
 }
@@ -218,25 +271,25 @@ func (c Config) normalizeACME() (Config, error) {
 func (c Config) normalizeDNS() (Config, error) {
 	switch {
 	case c.DNSHook != "" && c.RFC2136Server != "":
-		return c, configErrorf("a DNS hook and an RFC 2136 server exclude each other")
+		return c, configErrorf("", "{dns-hook} and {dns-rfc2136-server} exclude each other")
 	case c.DNSCleanupHook != "" && c.DNSHook == "":
-		return c, configErrorf("a DNS cleanup hook needs a DNS hook")
+		return c, configErrorf("", "{dns-cleanup-hook} needs a DNS hook: {dns-hook}")
 	case c.RFC2136Server != "" && c.RFC2136TSIG == "":
-		return c, configErrorf("an RFC 2136 server needs a TSIG key file")
+		return c, configErrorf("", "{dns-rfc2136-server} needs a TSIG key file: {dns-rfc2136-tsig}")
 	case c.RFC2136TSIG != "" && c.RFC2136Server == "":
-		return c, configErrorf("a TSIG key file needs an RFC 2136 server")
+		return c, configErrorf("", "{dns-rfc2136-tsig} needs an RFC 2136 server: {dns-rfc2136-server}")
 	case c.DNSResolver != "" && !c.dns01():
-		return c, configErrorf("a DNS resolver is for DNS-01: give a DNS hook or an RFC 2136 server too")
+		return c, configErrorf("", "{dns-resolver} is for DNS-01: give {dns-hook} or {dns-rfc2136-server} too")
 	}
 	var err error
 	if c.RFC2136Server != "" {
 		if c.RFC2136Server, err = dnsServerAddr(c.RFC2136Server); err != nil {
-			return c, configErrorf("RFC 2136 server: %v", err)
+			return c, configErrorf("dns-rfc2136-server", "%v", err)
 		}
 	}
 	if c.DNSResolver != "" {
 		if c.DNSResolver, err = dnsServerAddr(c.DNSResolver); err != nil {
-			return c, configErrorf("DNS resolver: %v", err)
+			return c, configErrorf("dns-resolver", "%v", err)
 		}
 	}
 	return c, nil
@@ -275,7 +328,9 @@ func loadCAFile(path string) (*x509.CertPool, error) {
 	}
 	certs, err := pemfile.ReadCertificates(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: ACME CA file: %w", ErrConfig, err)
+		ce := configErrorf("acme-ca", "%v", err)
+		ce.Err = err
+		return nil, ce
 	}
 	for _, c := range certs {
 		pool.AddCert(c)

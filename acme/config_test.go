@@ -25,8 +25,8 @@ func TestConfigErrors(t *testing.T) {
 		words  string // in the error; "" means valid
 	}{
 		{"valid", func(c *Config) {}, ""},
-		{"no domain", func(c *Config) { c.Domains = nil }, "no domain"},
-		{"no out", func(c *Config) { c.Out = "" }, "no output directory"},
+		{"no domain", func(c *Config) { c.Domains = nil }, "--domain is required"},
+		{"no out", func(c *Config) { c.Out = "" }, "--out is required"},
 		{"dotless for ACME", func(c *Config) { c.Domains = []string{"localhost"} }, "local issuer"},
 		{"dotless for local", func(c *Config) { c.Domains = []string{"localhost"}; c.Issuer = IssuerLocal }, ""},
 		{"IP for ACME", func(c *Config) { c.Domains = []string{"192.0.2.1", "2001:db8::1"} }, ""},
@@ -52,13 +52,13 @@ func TestConfigErrors(t *testing.T) {
 		{"name over 253", func(c *Config) {
 			c.Domains = []string{strings.Repeat(long[:62]+".", 4) + "com"}
 		}, "longer than 253"},
-		{"unknown issuer", func(c *Config) { c.Issuer = "vault" }, "issuer must be"},
-		{"unknown key type", func(c *Config) { c.KeyType = "ed25519" }, "key type"},
+		{"unknown issuer", func(c *Config) { c.Issuer = "vault" }, "--issuer: must be"},
+		{"unknown key type", func(c *Config) { c.KeyType = "ed25519" }, "--key-type: must be"},
 		{"no listener", func(c *Config) { c.HTTPAddr, c.TLSAddr = "", "" }, "both challenge listeners"},
 		{"no listener, DNS-01", dns01, ""},
 		{"bad listener", func(c *Config) { c.HTTPAddr = "80" }, "listener address"},
 		{"http directory", func(c *Config) { c.DirectoryURL = "http://ca.example/dir" }, "https://"},
-		{"EAB half", func(c *Config) { c.EABKID = "kid" }, "both the key id"},
+		{"EAB half", func(c *Config) { c.EABKID = "kid" }, "needs both --eab-kid and --eab-hmac"},
 		{"EAB not base64", func(c *Config) { c.EABKID, c.EABHMAC = "kid", "!!!" }, "base64url"},
 		{"email", func(c *Config) { c.Email = "ops" }, "@"},
 		{"negative renew", func(c *Config) { c.RenewBefore = -time.Hour }, "negative"},
@@ -95,6 +95,46 @@ func TestConfigErrors(t *testing.T) {
 				t.Fatalf("err = %v, want one saying %q", err, tc.words)
 			case tc.words != "" && !errors.Is(err, ErrConfig):
 				t.Fatalf("err = %v is not ErrConfig", err)
+			case tc.words != "" && !strings.Contains(err.Error(), " --"):
+				t.Fatalf("err = %v names no option", err)
+			}
+		})
+	}
+}
+
+// TestConfigErrorOptions: a configuration error names the option at
+// fault in its Option field, and Message writes every option it names the
+// way the caller spells its flags (run's --acme- prefix).
+func TestConfigErrorOptions(t *testing.T) {
+	base := Config{Domains: []string{"mqtt.example.com"}, Out: "/tmp/x", HTTPAddr: ":80"}
+	prefixed := func(option string) string { return "--acme-" + option }
+	for _, tc := range []struct {
+		name    string
+		modify  func(c *Config)
+		option  string // ConfigError.Option
+		message string // Message(prefixed)
+	}{
+		{"renew-before overflow", func(c *Config) { c.RenewBefore = 300000 * time.Hour },
+			"renew-before", "--acme-renew-before: 300000h0m0s is longer than any certificate lives"},
+		{"empty label", func(c *Config) { c.Domains = []string{"a..example"} },
+			"domain", "--acme-domain: a..example: empty label"},
+		{"negative DNS timeout", func(c *Config) { c.DNSTimeout = -time.Second },
+			"dns-timeout", "--acme-dns-timeout: -1s is negative"},
+		{"two DNS-01 ways", func(c *Config) { c.DNSHook, c.RFC2136Server, c.RFC2136TSIG = "/bin/true", "127.0.0.1:53", "/k" },
+			"", "--acme-dns-hook and --acme-dns-rfc2136-server exclude each other"},
+		{"percent in a value", func(c *Config) { c.Email = "100%" },
+			"email", `--acme-email: "100%" has no @`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base
+			tc.modify(&c)
+			_, err := New(c, nil)
+			var ce *ConfigError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a *ConfigError", err)
+			}
+			if ce.Option != tc.option || ce.Message(prefixed) != tc.message {
+				t.Errorf("Option %q, Message %q; want %q, %q", ce.Option, ce.Message(prefixed), tc.option, tc.message)
 			}
 		})
 	}

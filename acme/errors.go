@@ -117,7 +117,7 @@ func (is *ACMEIssuer) classify(ctx context.Context, err error, rt *roundTranspor
 				Hint: "a fault at the CA or a proxy in front of it, not in this configuration; the order is tried again later, and if this persists check the CA's status"}
 		}
 		if problemName(ae.ProblemType) == "invalidProfile" {
-			return configErrorf("profile %q: the CA at %s refused it: %s", is.cfg.Profile, dir, ae.Detail)
+			return configErrorf("profile", "%q: the CA at %s refused it: %s", is.cfg.Profile, dir, ae.Detail)
 		}
 		if errors.As(err, new(errAccount)) || isAccountProblem(ae.ProblemType) {
 			return &Error{Kind: ErrAccount, Object: dir, Hint: accountHint(ae.ProblemType), Err: ae}

@@ -28,7 +28,7 @@ type nameRules struct {
 // section 7.1.3); the local issuer takes dotless names and wildcards.
 func normalizeNames(names []string, r nameRules) ([]string, error) {
 	if len(names) == 0 {
-		return nil, configErrorf("no domain name given")
+		return nil, configErrorf("", "{domain} is required: the names to certify")
 	}
 	seen := map[string]bool{}
 	var out []string
@@ -48,7 +48,7 @@ func normalizeNames(names []string, r nameRules) ([]string, error) {
 func normalizeName(n string, r nameRules) (string, error) {
 	n = strings.TrimSuffix(strings.TrimSpace(n), ".")
 	if n == "" {
-		return "", configErrorf("empty domain name")
+		return "", configErrorf("domain", "empty name")
 	}
 	if ip := net.ParseIP(n); ip != nil {
 		return ip.String(), nil
@@ -56,24 +56,24 @@ func normalizeName(n string, r nameRules) (string, error) {
 	wild := strings.HasPrefix(n, "*.")
 	a, err := idna.Lookup.ToASCII(strings.TrimPrefix(n, "*."))
 	if err != nil || strings.ContainsAny(a, ":/ *") {
-		return "", configErrorf("%s: not a valid domain name", n)
+		return "", configErrorf("domain", "%s: not a valid domain name", n)
 	}
 	if len(a) > maxName {
-		return "", configErrorf("%s: longer than %d characters", n, maxName)
+		return "", configErrorf("domain", "%s: longer than %d characters", n, maxName)
 	}
 	for _, l := range strings.Split(a, ".") {
 		switch {
 		case l == "":
-			return "", configErrorf("%s: empty label", n)
+			return "", configErrorf("domain", "%s: empty label", n)
 		case len(l) > maxLabel:
-			return "", configErrorf("%s: label %q is longer than %d characters", n, l, maxLabel)
+			return "", configErrorf("domain", "%s: label %q is longer than %d characters", n, l, maxLabel)
 		}
 	}
 	switch {
 	case wild && !r.local && !r.dns01:
-		return "", configErrorf("%s: a wildcard needs the DNS-01 challenge: give a DNS hook or an RFC 2136 server, or use the local issuer", n)
+		return "", configErrorf("domain", "%s: a wildcard needs the DNS-01 challenge: give {dns-hook} or {dns-rfc2136-server}, or use the local issuer ({issuer} local)", n)
 	case !strings.Contains(a, ".") && !r.local:
-		return "", configErrorf("%s: a public CA certifies only names with a dot; use the local issuer for names like localhost", n)
+		return "", configErrorf("domain", "%s: a public CA certifies only names with a dot; use the local issuer ({issuer} local) for names like localhost", n)
 	}
 	if wild {
 		a = "*." + a

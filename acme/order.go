@@ -116,14 +116,14 @@ func (is *ACMEIssuer) orderOptions(ctx context.Context, c *acme.Client) ([]acme.
 // unknownProfile is a configuration error that lists what the CA offers.
 func unknownProfile(name, dirURL string, offered map[acme.ProfileName]string) error {
 	if len(offered) == 0 {
-		return configErrorf("profile %q: the CA at %s offers no profiles; leave the profile out", name, dirURL)
+		return configErrorf("profile", "%q: the CA at %s offers no profiles; leave {profile} out", name, dirURL)
 	}
 	var list []string
 	for p, desc := range offered {
 		list = append(list, fmt.Sprintf("%s (%s)", p, desc))
 	}
 	slices.Sort(list)
-	return configErrorf("profile %q is not offered by the CA at %s; it offers: %s", name, dirURL, strings.Join(list, ", "))
+	return configErrorf("profile", "%q is not offered by the CA at %s; it offers: %s", name, dirURL, strings.Join(list, ", "))
 }
 
 // task is one authorization to complete and the challenge chosen for it.

@@ -39,7 +39,8 @@ type Cert struct {
 func (c Cert) key() string { return string(c.Role) + "\x00" + c.Path }
 
 // fetchTimeout bounds one look at a served certificate: a broker that
-// does not answer must not hold a scrape or a probe.
+// does not answer must not hold a probe or the expiry warnings. A scrape
+// also bounds all of its looks together (scrapeBudget).
 const fetchTimeout = 5 * time.Second
 
 // look returns the certificate of c that expires first: the moment the
@@ -74,8 +75,12 @@ func look(ctx context.Context, c Cert) (*x509.Certificate, error) {
 	return first, nil
 }
 
-// certCollector reads every managed certificate at each scrape.
-type certCollector struct{ m *Monitor }
+// certCollector reads every managed certificate for one scrape, all
+// within the deadline of ctx (Monitor.serveMetrics makes one per scrape).
+type certCollector struct {
+	m   *Monitor
+	ctx context.Context
+}
 
 var (
 	certLabels      = []string{"path", "role"}
@@ -99,7 +104,7 @@ func (c certCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c certCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, mc := range c.m.certs {
 		labels := []string{mc.Path, string(mc.Role)}
-		cert, err := look(context.Background(), mc)
+		cert, err := look(c.ctx, mc)
 		if err != nil {
 			// The scrape shows the failure; the reason goes to the debug
 			// log, since every scrape would repeat it.

@@ -3,10 +3,11 @@ package metrics
 import (
 	"context"
 	"crypto/x509"
+	"log/slog"
 	"time"
 )
 
-// How often WarnLoop looks at the certificates, and how long a certificate
+// How often Expiry looks at the certificates, and how long a certificate
 // it warned about stays quiet: a warning a day is enough to be noticed and
 // few enough not to drown the log.
 const (
@@ -21,51 +22,81 @@ const (
 	expiryLastTenth   = "last_tenth"         // in the last tenth of its validity
 )
 
-// WarnLoop logs, until ctx is done, a warning for each managed certificate
-// in the last tenth of its validity or with no more than
+// Expiry is the log's side of what the metrics show: a warning for each
+// certificate in the last tenth of its validity or with no more than
 // --ready-min-validity left, and an error for one that expired, at most
-// once a day per certificate. It looks at once, then every hour and after
-// every reload (a new certificate may be short already), whether or not
-// metrics are served: the log says it either way.
-func (m *Monitor) WarnLoop(ctx context.Context) {
+// once a day per certificate. It needs neither a Monitor nor a listener,
+// so run keeps one whether or not metrics are served; what it looks at is
+// the caller's choice (the files alone cost no handshake with the broker).
+type Expiry struct {
+	certs       []Cert
+	minValidity time.Duration
+	log         *slog.Logger
+	now         func() time.Time     // test seam
+	recheck     chan struct{}        // Recheck was called (capacity 1)
+	warned      map[string]time.Time // by Cert.key: when it was last warned about; Loop's alone
+}
+
+// NewExpiry returns an Expiry for certs; minValidity is run's
+// --ready-min-validity. It looks at nothing until Loop.
+func NewExpiry(certs []Cert, minValidity time.Duration, log *slog.Logger) *Expiry {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Expiry{certs: certs, minValidity: minValidity, log: log, now: time.Now,
+		recheck: make(chan struct{}, 1), warned: map[string]time.Time{}}
+}
+
+// Loop looks at the certificates at once, then every hour and after every
+// Recheck, until ctx is done.
+func (e *Expiry) Loop(ctx context.Context) {
 	t := time.NewTicker(warnEvery)
 	defer t.Stop()
 	for {
-		m.checkExpiry(ctx)
+		e.check(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-m.recheck:
+		case <-e.recheck:
 		}
 	}
 }
 
-// checkExpiry looks at every managed certificate once and logs those near
-// their end that were not warned about in the last day. A certificate that
-// cannot be read is not reported here: the reload path refuses it and the
-// exposition shows it.
-func (m *Monitor) checkExpiry(ctx context.Context) {
-	now := m.now()
-	for _, c := range m.certs {
+// Recheck asks Loop to look again soon: a reload may have brought a
+// certificate that is short already. It never blocks.
+func (e *Expiry) Recheck() {
+	select { // a look already pending covers this one too
+	case e.recheck <- struct{}{}:
+	default:
+	}
+}
+
+// check looks at every certificate once and logs those near their end
+// that were not warned about in the last day. A certificate that cannot be
+// read is not reported here: the reload path refuses it and the exposition
+// shows it.
+func (e *Expiry) check(ctx context.Context) {
+	now := e.now()
+	for _, c := range e.certs {
 		cert, err := look(ctx, c)
 		if err != nil {
 			continue
 		}
-		why := expiryReason(cert, now, m.minValidity)
-		if why == "" || !m.dueWarning(c, now) {
+		why := expiryReason(cert, now, e.minValidity)
+		if why == "" || !e.due(c, now) {
 			continue
 		}
 		args := []any{"path", c.Path, "role", c.Role, "not_after", rfc3339(cert.NotAfter), "reason", why}
 		if why == expiryExpired {
-			m.log.Error("certificate expired", args...)
+			e.log.Error("certificate expired", args...)
 			continue
 		}
 		args = append(args, "remaining", cert.NotAfter.Sub(now).Round(time.Second).String())
 		if why == expiryMinValidity {
-			args = append(args, "ready_min_validity", m.minValidity.String())
+			args = append(args, "ready_min_validity", e.minValidity.String())
 		}
-		m.log.Warn("certificate expires soon", args...)
+		e.log.Warn("certificate expires soon", args...)
 	}
 }
 
@@ -84,14 +115,12 @@ func expiryReason(cert *x509.Certificate, now time.Time, minValidity time.Durati
 	return ""
 }
 
-// dueWarning reports whether c may be warned about at now, and if so
-// notes that it was.
-func (m *Monitor) dueWarning(c Cert, now time.Time) bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if last, ok := m.warned[c.key()]; ok && now.Sub(last) < warnAgain {
+// due reports whether c may be warned about at now, and if so notes that
+// it was.
+func (e *Expiry) due(c Cert, now time.Time) bool {
+	if last, ok := e.warned[c.key()]; ok && now.Sub(last) < warnAgain {
 		return false
 	}
-	m.warned[c.key()] = now
+	e.warned[c.key()] = now
 	return true
 }

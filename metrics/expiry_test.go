@@ -39,9 +39,9 @@ func TestExpiryWarnings(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			logs, log := testutil.NewLogs(t)
-			m := New(Options{MinValidity: tc.minValidity, Log: log, Certs: []Cert{{Role: RoleCert, Path: cert}}})
-			m.now = at(start.Add(tc.at))
-			m.checkExpiry(context.Background())
+			e := NewExpiry([]Cert{{Role: RoleCert, Path: cert}}, tc.minValidity, log)
+			e.now = at(start.Add(tc.at))
+			e.check(context.Background())
 			recs := expiryRecords(logs)
 			if tc.reason == "" {
 				if len(recs) > 0 {
@@ -68,15 +68,15 @@ func TestExpiryOncePerDay(t *testing.T) {
 	_, a, _ := p.pair(t, "a", start, start.Add(10*24*time.Hour))
 	_, b, _ := p.pair(t, "b", start, start.Add(20*24*time.Hour))
 	logs, log := testutil.NewLogs(t)
-	m := New(Options{Log: log, Certs: []Cert{{Role: RoleCert, Path: a}, {Role: RoleCopy, Path: b}}})
+	e := NewExpiry([]Cert{{Role: RoleCert, Path: a}, {Role: RoleCopy, Path: b}}, 0, log)
 	count := func(path string) int {
 		return len(logs.Matching(testutil.All(testutil.HasKey("reason"), testutil.HasAttr("path", path))))
 	}
 	// a enters its last tenth at day 9, b at day 18; look every hour
 	// from day 8 to day 19.
 	for h := 8 * 24; h <= 19*24; h++ {
-		m.now = at(start.Add(time.Duration(h) * time.Hour))
-		m.checkExpiry(context.Background())
+		e.now = at(start.Add(time.Duration(h) * time.Hour))
+		e.check(context.Background())
 	}
 	// a: warned at day 9, then, expired, at days 10 to 19.
 	warnA := len(logs.Matching(testutil.All(testutil.HasAttr("path", a), testutil.HasAttr("reason", expiryLastTenth))))
@@ -92,31 +92,31 @@ func TestExpiryOncePerDay(t *testing.T) {
 	}
 }
 
-// TestWarnLoop: the loop looks at once when it starts and again after a
-// reload (which may bring a certificate that is short already), and
-// returns when its context ends.
-func TestWarnLoop(t *testing.T) {
+// TestExpiryLoop: the loop looks at once when it starts and again at a
+// Recheck (a reload, which may bring a certificate that is short already),
+// and returns when its context ends.
+func TestExpiryLoop(t *testing.T) {
 	p := newPKI(t)
 	now := time.Now()
 	_, cert, _ := p.pair(t, "tls", now.Add(-24*time.Hour), now.Add(time.Hour))
 	_, fresh, _ := p.pair(t, "fresh", now.Add(-time.Hour), now.Add(90*24*time.Hour))
 	logs, log := testutil.NewLogs(t)
-	m := New(Options{Log: log, Certs: []Cert{{Role: RoleCert, Path: cert}, {Role: RoleCopy, Path: fresh}}})
+	e := NewExpiry([]Cert{{Role: RoleCert, Path: cert}, {Role: RoleCopy, Path: fresh}}, 0, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		m.WarnLoop(ctx)
+		e.Loop(ctx)
 		close(done)
 	}()
 	logs.WaitFor(testutil.All(testutil.HasAttr("path", cert), testutil.HasAttr("reason", expiryLastTenth)), 10*time.Second)
 	_, short, _ := p.pair(t, "short", now.Add(-24*time.Hour), now.Add(time.Hour))
 	testutil.RenameOver(t, fresh, testutil.ReadFile(t, short))
-	m.Reloaded(ActionSignal)
+	e.Recheck()
 	logs.WaitFor(testutil.All(testutil.HasAttr("path", fresh), testutil.HasAttr("reason", expiryLastTenth)), 10*time.Second)
 	cancel()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
-		t.Fatal("WarnLoop did not return after its context ended")
+		t.Fatal("Loop did not return after its context ended")
 	}
 }

@@ -3,9 +3,13 @@ package metrics
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
+	"io"
+	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/certinit/certinit/internal/testutil"
+	"github.com/certinit/certinit/probe"
 )
 
 // scrape serves m on a free port for the test and returns one scrape of
@@ -30,13 +35,104 @@ func scrape(t *testing.T, m *Monitor) (string, map[string]*dto.MetricFamily) {
 	if code != http.StatusOK {
 		t.Fatalf("GET %s: %d %s", MetricsPath, code, text)
 	}
-	body := []byte(text)
+	return text, parse(t, text)
+}
+
+// parse parses an exposition in the text format.
+func parse(t *testing.T, text string) map[string]*dto.MetricFamily {
+	t.Helper()
 	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(text))
 	if err != nil {
-		t.Fatalf("parse the exposition: %v\n%s", err, body)
+		t.Fatalf("parse the exposition: %v\n%s", err, text)
 	}
-	return string(body), fams
+	return fams
+}
+
+// TestScrapeDeadline: listeners that accept the connection but never
+// finish the handshake cost a scrape no more than the time the scraper
+// says it waits, all of them together: each shows as not read, and the
+// rest of the exposition arrives in time. (One after the other, each at
+// fetchTimeout, they would take 15 s.)
+func TestScrapeDeadline(t *testing.T) {
+	p := newPKI(t)
+	now := time.Now()
+	_, cert, _ := p.pair(t, "tls", now.Add(-time.Hour), now.Add(30*24*time.Hour))
+	certs := []Cert{{Role: RoleCert, Path: cert}}
+	for i := range 3 {
+		addr := testutil.ServeTCP(t, func(c net.Conn) { io.Copy(io.Discard, c) }) // never answers the ClientHello
+		certs = append(certs, Cert{Role: RoleServed, Path: filepath.Join(p.dir, "listener"+strconv.Itoa(i)+".pem"),
+			Served: func(ctx context.Context) ([]*x509.Certificate, error) { return probe.ServedChain(ctx, addr, "") }})
+	}
+	srv, err := Start("127.0.0.1:0", New(Options{Version: "dev", Certs: certs}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+
+	const scrapeTimeout = 2 * time.Second
+	req, err := http.NewRequest(http.MethodGet, "http://"+srv.Addr()+MetricsPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set(scrapeTimeoutHeader, strconv.FormatFloat(scrapeTimeout.Seconds(), 'f', -1, 64))
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	start := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	took := time.Since(start)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %v %s %s", MetricsPath, err, resp.Status, body)
+	}
+	if took >= scrapeTimeout {
+		t.Errorf("the scrape took %s, the scraper waits %s", took, scrapeTimeout)
+	}
+	fams := parse(t, string(body))
+	for _, c := range certs {
+		want := 0.0
+		if c.Role == RoleCert {
+			want = 1
+		}
+		labels := map[string]string{"path": c.Path, "role": string(c.Role)}
+		if v, ok := value(fams, "certinit_certificate_read_success", labels); !ok || v != want {
+			t.Errorf("read_success %v: %v (present %v), want %v", labels, v, ok, want)
+		}
+	}
+	if fams["certinit_build_info"] == nil || fams["certinit_reloads_total"] == nil {
+		t.Error("the rest of the exposition is missing")
+	}
+}
+
+// TestScrapeBudget: the certificates get nine tenths of the time the
+// scraper says it waits, Prometheus' default when it says nothing usable,
+// and never more than the listener's write timeout.
+func TestScrapeBudget(t *testing.T) {
+	for _, tc := range []struct {
+		header string
+		want   time.Duration
+	}{
+		{"", 9 * time.Second},
+		{"2", 1800 * time.Millisecond},
+		{"0.5", 450 * time.Millisecond},
+		{"1e300", writeTimeout - writeTimeout/10},
+		{"+Inf", writeTimeout - writeTimeout/10},
+		{"0", 9 * time.Second},
+		{"-3", 9 * time.Second},
+		{"NaN", 9 * time.Second},
+		{"ten", 9 * time.Second},
+	} {
+		h := http.Header{}
+		if tc.header != "" {
+			h.Set(scrapeTimeoutHeader, tc.header)
+		}
+		if got := scrapeBudget(h); got != tc.want {
+			t.Errorf("scrapeBudget(%q) = %s, want %s", tc.header, got, tc.want)
+		}
+	}
 }
 
 // value is the value of the one sample of family name whose labels

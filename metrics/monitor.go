@@ -4,19 +4,20 @@
 // refusals and restarts; whether the broker is up; ACME renewals; the build),
 // the health endpoints /healthz and /readyz on the same listener, the
 // client side of `certinit health`, and the log warning for a certificate
-// near its end.
+// near its end (Expiry, which works without the rest).
 //
 // The runner tells a Monitor what happens (Reloaded, ReloadRefused,
 // BrokerUp, Renewed, ...); certificates are read when someone looks (a
-// scrape, a probe, the daily warning), so what is reported is what is on
-// disk and what the broker sends at that moment. Labels are file paths and
+// scrape, a probe, the hourly look of Expiry), so what is reported is what
+// is on disk and what the broker sends at that moment. Labels are file paths and
 // small fixed sets of words, never subjects or other text from a
 // certificate, and never key material.
 //
 // It does not decide anything about reloads, watch files or run the broker
 // (runner, reload, watch and supervisor do), and it keeps no history: that
-// is Prometheus' job. Start with an empty address opens nothing and starts
-// no goroutine.
+// is Prometheus' job. Without metrics there is no Monitor at all: a nil
+// *Monitor records nothing, and Start with an empty address opens nothing
+// and starts no goroutine.
 package metrics
 
 import (
@@ -32,36 +33,34 @@ import (
 // Options describe what one run manages.
 type Options struct {
 	Version string // certinit's version, for certinit_build_info
-	Certs   []Cert // the certificates to report on and warn about
+	Certs   []Cert // the certificates to report on
 	// MinValidity is run's --ready-min-validity: /readyz fails when the
-	// served certificate expires sooner, and the expiry warning names it.
+	// served certificate expires sooner.
 	MinValidity time.Duration
 	ACME        bool // certificates are obtained in-process: report renewals
 	Log         *slog.Logger
 }
 
-// Monitor holds what a run has told it and serves it to the exposition,
-// the health endpoints and the expiry warning. Its methods may be called
-// from any goroutine.
+// Monitor holds what a run has told it and serves it to the exposition
+// and the health endpoints. Its methods may be called from any goroutine;
+// on a nil *Monitor (a run without metrics) they record nothing.
 type Monitor struct {
 	certs       []Cert
 	minValidity time.Duration
 	log         *slog.Logger
-	reg         *prometheus.Registry
-	now         func() time.Time // test seam
+	reg         *prometheus.Registry // all but the certificates, which each scrape reads anew (serveMetrics)
+	now         func() time.Time     // test seam
 
 	reloads  *prometheus.CounterVec
 	restarts *prometheus.CounterVec
 	renewals *prometheus.CounterVec // nil without ACME
-	recheck  chan struct{}          // a reload happened: WarnLoop looks again (capacity 1)
 
 	mu          sync.Mutex
-	started     bool                 // the broker started once: preparation is over
-	up          bool                 // the broker process runs
-	answering   *bool                // the last liveness check's answer; nil: no check
-	lastReload  time.Time            // the last successful reload; zero: none yet
-	nextRenewal time.Time            // zero: not known
-	warned      map[string]time.Time // by Cert.key: when it was last warned about
+	started     bool      // the broker started once: preparation is over
+	up          bool      // the broker process runs
+	answering   *bool     // the last liveness check's answer; nil: no check
+	lastReload  time.Time // the last successful reload; zero: none yet
+	nextRenewal time.Time // zero: not known
 }
 
 // New returns a Monitor for a run configured as opts says; it serves
@@ -73,8 +72,7 @@ func New(opts Options) *Monitor {
 	}
 	m := &Monitor{
 		certs: opts.Certs, minValidity: opts.MinValidity, log: log,
-		reg: prometheus.NewRegistry(), now: time.Now, warned: map[string]time.Time{},
-		recheck: make(chan struct{}, 1),
+		reg: prometheus.NewRegistry(), now: time.Now,
 	}
 	m.reloads = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "certinit_reloads_total",
@@ -99,7 +97,7 @@ func New(opts Options) *Monitor {
 	for _, r := range restartReasons {
 		m.restarts.WithLabelValues(string(r))
 	}
-	m.reg.MustRegister(m.reloads, m.restarts, stateCollector{m}, certCollector{m},
+	m.reg.MustRegister(m.reloads, m.restarts, stateCollector{m},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		buildInfo(opts.Version))
 	if opts.ACME {
@@ -126,6 +124,9 @@ const (
 // BrokerUp records that the broker process started (up) or exited. Its
 // first start ends the preparation.
 func (m *Monitor) BrokerUp(up bool) {
+	if m == nil {
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.up = up
@@ -134,12 +135,18 @@ func (m *Monitor) BrokerUp(up bool) {
 
 // BrokerRestarted counts a restart certinit made, for reason.
 func (m *Monitor) BrokerRestarted(reason RestartReason) {
+	if m == nil {
+		return
+	}
 	m.restarts.WithLabelValues(string(reason.known())).Inc()
 }
 
 // Answering records the result of a liveness check of the broker: whether
 // it answered on its listener. Without any, /healthz goes by the process.
 func (m *Monitor) Answering(ok bool) {
+	if m == nil {
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.answering = &ok
@@ -148,6 +155,9 @@ func (m *Monitor) Answering(ok bool) {
 // Reloaded records a change that reached the broker the way a says (a
 // restart also counts as a broker restart for reason reload).
 func (m *Monitor) Reloaded(a Action) {
+	if m == nil {
+		return
+	}
 	a = a.known()
 	m.reloads.WithLabelValues(resultOK, string(a)).Inc()
 	if a == ActionRestart {
@@ -156,28 +166,30 @@ func (m *Monitor) Reloaded(a Action) {
 	m.mu.Lock()
 	m.lastReload = m.now()
 	m.mu.Unlock()
-	select { // a look already pending covers this reload too
-	case m.recheck <- struct{}{}:
-	default:
-	}
 }
 
 // ReloadRefused records a change that was refused for reason r: nothing
 // reached the broker.
 func (m *Monitor) ReloadRefused(r Reason) {
+	if m == nil {
+		return
+	}
 	m.reloads.WithLabelValues(resultRefused, string(r.known())).Inc()
 }
 
 // ReloadFailed records a good change whose signal or restart (a) could not
 // be delivered.
 func (m *Monitor) ReloadFailed(a Action) {
+	if m == nil {
+		return
+	}
 	m.reloads.WithLabelValues(resultFailed, string(a.known())).Inc()
 }
 
 // Renewed records an in-process renewal that wrote new files, and when
 // the next one is planned. Without Options.ACME it does nothing.
 func (m *Monitor) Renewed(next time.Time) {
-	if m.renewals == nil {
+	if m == nil || m.renewals == nil {
 		return
 	}
 	m.renewals.WithLabelValues(resultOK, "").Inc()
@@ -187,7 +199,7 @@ func (m *Monitor) Renewed(next time.Time) {
 // RenewalFailed records a failed renewal, for reason r, and when it is
 // tried again. Without Options.ACME it does nothing.
 func (m *Monitor) RenewalFailed(r RenewalReason, retry time.Time) {
-	if m.renewals == nil {
+	if m == nil || m.renewals == nil {
 		return
 	}
 	m.renewals.WithLabelValues(resultFailed, string(r.known())).Inc()
@@ -197,6 +209,9 @@ func (m *Monitor) RenewalFailed(r RenewalReason, retry time.Time) {
 // NextRenewal records when the next renewal is planned (a check that found
 // nothing due yet moves it too).
 func (m *Monitor) NextRenewal(t time.Time) {
+	if m == nil {
+		return
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.nextRenewal = t

@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -17,8 +19,8 @@ import (
 const MetricsPath = "/metrics"
 
 // HTTP timeouts of the listener: a client that sends its request slowly
-// or reads slowly cannot hold a connection for long. A scrape may wait
-// for one handshake per served certificate (fetchTimeout each).
+// or reads slowly cannot hold a connection for long. A scrape ends well
+// before writeTimeout: its handshakes share one deadline (scrapeBudget).
 const (
 	readHeaderTimeout = 5 * time.Second
 	writeTimeout      = 30 * time.Second
@@ -84,13 +86,7 @@ func (s *Server) Close() {
 // handler routes the three paths; anything else is 404.
 func (m *Monitor) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET "+MetricsPath, promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
-		ErrorLog:      slogPrintln{m},
-		ErrorHandling: promhttp.ContinueOnError,
-		// The exposition is a few kilobytes: a compressor's state would
-		// cost more memory than the bytes it saves (docs/metrics.md).
-		DisableCompression: true,
-	}))
+	mux.HandleFunc("GET "+MetricsPath, m.serveMetrics)
 	mux.HandleFunc("GET "+HealthPath, func(w http.ResponseWriter, r *http.Request) {
 		ok, why := m.Healthy()
 		answer(w, ok, why)
@@ -100,6 +96,44 @@ func (m *Monitor) handler() http.Handler {
 		answer(w, ok, why)
 	})
 	return mux
+}
+
+// serveMetrics is /metrics. The certificates are read within one deadline
+// for the whole scrape (scrapeBudget): a listener that does not answer
+// shows as not read, and the scrape still arrives in time with everything
+// else, instead of being lost whole.
+func (m *Monitor) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), scrapeBudget(r.Header))
+	defer cancel()
+	certs := prometheus.NewRegistry()
+	certs.MustRegister(certCollector{m: m, ctx: ctx})
+	promhttp.HandlerFor(prometheus.Gatherers{m.reg, certs}, promhttp.HandlerOpts{
+		ErrorLog:      slogPrintln{m},
+		ErrorHandling: promhttp.ContinueOnError,
+		// The exposition is a few kilobytes: a compressor's state would
+		// cost more memory than the bytes it saves (docs/metrics.md).
+		DisableCompression: true,
+	}).ServeHTTP(w, r)
+}
+
+// Prometheus says in each scrape how long it waits for the answer (its
+// scrape_timeout, 10 s unless configured); an answer later than that is
+// lost whole.
+const (
+	scrapeTimeoutHeader  = "X-Prometheus-Scrape-Timeout-Seconds"
+	defaultScrapeTimeout = 10 * time.Second
+)
+
+// scrapeBudget is how long one scrape may spend reading certificates:
+// nine tenths of what the scraper waits (the header, else Prometheus'
+// default, and never more than writeTimeout), the rest being left for the
+// other metrics and the answer itself.
+func scrapeBudget(h http.Header) time.Duration {
+	timeout := defaultScrapeTimeout
+	if s, err := strconv.ParseFloat(h.Get(scrapeTimeoutHeader), 64); err == nil && s > 0 {
+		timeout = time.Duration(min(s, writeTimeout.Seconds()) * float64(time.Second))
+	}
+	return timeout - timeout/10
 }
 
 // answer writes a health verdict: 200 or 503, and the reason as one line

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -17,22 +16,6 @@ import (
 	"github.com/certinit/certinit/internal/testutil"
 	"github.com/certinit/certinit/probe"
 )
-
-// sockets counts this process's open sockets.
-func sockets(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, e := range ents {
-		if l, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && strings.HasPrefix(l, "socket:") {
-			n++
-		}
-	}
-	return n
-}
 
 // serving reports whether a goroutine that Start started is alive.
 func serving(t *testing.T) bool {
@@ -49,7 +32,7 @@ func serving(t *testing.T) bool {
 // Close ends them.
 func TestStartDisabled(t *testing.T) {
 	m := New(Options{Version: "dev"})
-	socks, wasServing := sockets(t), serving(t)
+	socks, wasServing := testutil.Sockets(t, os.Getpid()), serving(t)
 	if wasServing {
 		t.Fatal("a goroutine of Start runs before the test")
 	}
@@ -57,7 +40,7 @@ func TestStartDisabled(t *testing.T) {
 	if err != nil || srv != nil {
 		t.Fatalf(`Start(""): %v, %v; want nil, nil`, srv, err)
 	}
-	if n, s := sockets(t), serving(t); n != socks || s {
+	if n, s := testutil.Sockets(t, os.Getpid()), serving(t); n != socks || s {
 		t.Fatalf(`Start(""): %d sockets (before: %d), serving %v`, n, socks, s)
 	}
 	srv.Close() // a nil *Server closes as nothing
@@ -66,12 +49,12 @@ func TestStartDisabled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, s := sockets(t), serving(t); n <= socks || !s {
+	if n, s := testutil.Sockets(t, os.Getpid()), serving(t); n <= socks || !s {
 		srv.Close()
 		t.Fatalf("Start(127.0.0.1:0): %d sockets (before: %d), serving %v", n, socks, s)
 	}
 	srv.Close()
-	if n := sockets(t); n != socks {
+	if n := testutil.Sockets(t, os.Getpid()); n != socks {
 		t.Errorf("after Close: %d sockets, before Start %d", n, socks)
 	}
 	// The goroutine ends right after Close returns; nothing announces it.

@@ -14,23 +14,47 @@ import (
 )
 
 // What run reports through package metrics: the certificates it manages,
-// and its events mapped to the metrics' fixed sets of words.
+// and its events mapped to the metrics' fixed sets of words. Every path
+// label is absolute and clean (absPath), the form the broker's own files
+// get too, so that a certificate served from a file and that file share
+// their path label whatever way each was written.
 
-// newMonitor returns the run's Monitor. It serves nothing by itself:
-// Run starts its listener when --metrics-addr is given.
+// newMonitor returns the run's Monitor, or nil without --metrics-addr: then
+// nothing is registered or collected, and the nil Monitor records nothing.
+// It serves nothing by itself: Run starts its listener.
 func (s *state) newMonitor() *metrics.Monitor {
-	return metrics.New(metrics.Options{Version: s.cfg.Version, Certs: s.managedCerts(),
+	if s.cfg.MetricsAddr == "" {
+		return nil
+	}
+	return metrics.New(metrics.Options{Version: s.cfg.Version, Certs: append(s.fileCerts(), s.servedCerts()...),
 		MinValidity: s.cfg.ReadyMinValidity, ACME: s.issuer != nil, Log: s.log})
 }
 
-// managedCerts are the certificates run reports on and warns about: the
-// pair's certificate and chain files, the copy the broker loads, the
-// --trust files, and what the broker's TLS listeners serve.
-func (s *state) managedCerts() []metrics.Cert {
+// newExpiry returns what logs the expiry warnings, which run gives with or
+// without metrics.
+func (s *state) newExpiry() *metrics.Expiry {
+	return metrics.NewExpiry(s.expiryCerts(), s.cfg.ReadyMinValidity, s.log)
+}
+
+// expiryCerts are the certificates the expiry warnings look at: the files,
+// and what the broker serves only when metrics are served. A look at what
+// it serves costs a handshake with the broker (and a connection in its
+// log) every hour and after every reload, and the files hold what the
+// broker loaded at its last reload.
+func (s *state) expiryCerts() []metrics.Cert {
+	if s.mon == nil {
+		return s.fileCerts()
+	}
+	return append(s.fileCerts(), s.servedCerts()...)
+}
+
+// fileCerts are the certificate files run manages: the pair's certificate
+// and chain files, the copy the broker loads and the --trust files.
+func (s *state) fileCerts() []metrics.Cert {
 	var certs []metrics.Cert
 	add := func(role metrics.Role, path string) {
 		if path != "" {
-			certs = append(certs, metrics.Cert{Role: role, Path: path})
+			certs = append(certs, metrics.Cert{Role: role, Path: absPath(path)})
 		}
 	}
 	add(metrics.RoleCert, s.files.Cert)
@@ -41,7 +65,7 @@ func (s *state) managedCerts() []metrics.Cert {
 	for _, p := range s.cfg.Trust {
 		add(metrics.RoleTrust, p)
 	}
-	return append(certs, s.servedCerts()...)
+	return certs
 }
 
 // servedCerts are the TLS listeners of the broker's mosquitto.conf (read
@@ -56,14 +80,15 @@ func (s *state) servedCerts() []metrics.Cert {
 	for _, l := range s.broker.Listeners {
 		listen, ok := l.Address()
 		certfile, _ := l.Get("certfile")
-		if !ok || !l.TLS() || slices.ContainsFunc(certs, func(c metrics.Cert) bool { return c.Path == certfile.Value }) {
+		path := absPath(certfile.Value)
+		if !ok || !l.TLS() || slices.ContainsFunc(certs, func(c metrics.Cert) bool { return c.Path == path }) {
 			continue
 		}
 		addr, err := metrics.DialAddr(listen)
 		if err != nil {
 			continue
 		}
-		certs = append(certs, metrics.Cert{Role: metrics.RoleServed, Path: certfile.Value,
+		certs = append(certs, metrics.Cert{Role: metrics.RoleServed, Path: path,
 			Served: func(ctx context.Context) ([]*x509.Certificate, error) { return probe.ServedChain(ctx, addr, "") }})
 	}
 	return certs
@@ -83,6 +108,7 @@ func (s *state) reportReload(o reload.Outcome) {
 		s.mon.ReloadFailed(action)
 	default:
 		s.mon.Reloaded(action)
+		s.expiry.Recheck() // the new certificate may be short already
 	}
 }
 
@@ -90,12 +116,9 @@ func (s *state) reportReload(o reload.Outcome) {
 // of the refusal, which its log record carries too.
 func refusal(o reload.Outcome) metrics.Reason { return metrics.Reason(o.Kind()) }
 
-// reportRenewal hands an attempt of the renewal loop to the Monitor (set
-// once Run made it; Init renews nothing).
+// reportRenewal hands an attempt of the renewal loop to the Monitor (nil
+// without metrics, and in Init, which renews nothing).
 func (s *state) reportRenewal(a acme.Attempt) {
-	if s.mon == nil {
-		return
-	}
 	switch {
 	case a.Err != nil:
 		s.mon.RenewalFailed(renewalFailure(a.Err), a.Next)

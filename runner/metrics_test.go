@@ -5,13 +5,17 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/certinit/certinit/acme"
 	"github.com/certinit/certinit/internal/testutil"
 	"github.com/certinit/certinit/metrics"
+	"github.com/certinit/certinit/mosquittoconf"
 	"github.com/certinit/certinit/reload"
 )
 
@@ -130,5 +134,45 @@ func TestRenewalFailures(t *testing.T) {
 		if got := renewalFailure(err); got != want {
 			t.Errorf("%v: %s, want %s", err, got, want)
 		}
+	}
+}
+
+// TestMetricsCerts: every path label is absolute and clean, so that the
+// certificate a listener serves and the --copy-to copy it loads share
+// their label however each was written (relative, with a doubled slash);
+// and the expiry warnings look at what the broker serves only when
+// metrics are served.
+func TestMetricsCerts(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	conf := testutil.WriteFile(t, dir, "mosquitto.conf", []byte("listener 8883\ncertfile copy//fullchain.pem\nkeyfile ./copy/privkey.pem\n"))
+	cfg := Config{Cert: "live/fullchain.pem", Key: "live/privkey.pem", CopyTo: "./copy/", Trust: []string{"ca.pem"}, MosquittoConf: conf}
+	s := &state{cfg: cfg, files: cfg.pair()}
+	broker, problems, err := mosquittoconf.Load(conf)
+	if err != nil || len(problems) > 0 {
+		t.Fatalf("%s: %v %v", conf, err, problems)
+	}
+	s.broker = broker
+	got := map[metrics.Role]string{}
+	for _, c := range slices.Concat(s.fileCerts(), s.servedCerts()) {
+		got[c.Role] = c.Path
+	}
+	want := map[metrics.Role]string{
+		metrics.RoleCert:   filepath.Join(dir, "live", "fullchain.pem"),
+		metrics.RoleCopy:   filepath.Join(dir, "copy", "fullchain.pem"),
+		metrics.RoleServed: filepath.Join(dir, "copy", "fullchain.pem"),
+		metrics.RoleTrust:  filepath.Join(dir, "ca.pem"),
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("path labels %v, want %v", got, want)
+	}
+
+	served := func(c metrics.Cert) bool { return c.Role == metrics.RoleServed }
+	if slices.ContainsFunc(s.expiryCerts(), served) {
+		t.Error("without metrics, the expiry warnings look at what the broker serves")
+	}
+	s.mon = metrics.New(metrics.Options{})
+	if !slices.ContainsFunc(s.expiryCerts(), served) {
+		t.Error("with metrics, the expiry warnings do not look at what the broker serves")
 	}
 }

@@ -149,7 +149,8 @@ type state struct {
 	// reading from Start to Wait.
 	reapLock sync.RWMutex
 
-	mon *metrics.Monitor // run only: what the metrics, health endpoints and expiry warnings report
+	mon    *metrics.Monitor // run with --metrics-addr only: what the metrics and health endpoints report
+	expiry *metrics.Expiry  // run only: the expiry warnings in the log
 }
 
 // newState checks cfg and opens what it names: the trust store and the

@@ -19,6 +19,7 @@ import (
 // supervise runs COMMAND under sup with the watchers, the reloader and the
 // renewal loop around it, until COMMAND exits for good.
 func (s *state) supervise(ctx context.Context, sup *supervisor.Supervisor) (int, error) {
+	s.expiry = s.newExpiry()
 	rl := reload.New(reload.Config{
 		Files:     s.files,
 		Roots:     s.roots,
@@ -71,7 +72,7 @@ func (s *state) supervise(ctx context.Context, sup *supervisor.Supervisor) (int,
 	var wg sync.WaitGroup
 	sup.AfterStart(func() {
 		wg.Go(func() { rl.Run(ctx) })
-		wg.Go(func() { s.mon.WarnLoop(ctx) })
+		wg.Go(func() { s.expiry.Loop(ctx) })
 		wg.Go(func() {
 			if changed := s.changedSincePrepare(); len(changed) > 0 {
 				_ = rl.Changed(ctx, changed)

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/certinit/certinit/hashlink"
+	"github.com/certinit/certinit/internal/safetext"
 	"github.com/certinit/certinit/verify"
 )
 
@@ -104,7 +105,7 @@ func (ck *chainCheck) check(file string, i int, c *x509.Certificate) error {
 	}
 	ck.partial = append(ck.partial, Partial{
 		Cert:          newCert(c, file, true, s.now()),
-		MissingIssuer: top.Issuer.String(),
+		MissingIssuer: safetext.Name(top.Issuer.String()),
 		IssuerURLs:    top.IssuingCertificateURL,
 	})
 	s.log.Warn("installing a certificate that does not chain to a self-signed root in the store: OpenSSL clients will not accept what it issued",

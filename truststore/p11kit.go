@@ -229,9 +229,7 @@ func (e *p11Engine) sync(o syncOptions) (changes, error) {
 	}
 	var all []*x509.Certificate
 	for _, src := range srcs {
-		for _, c := range src.certs {
-			all = append(all, c)
-		}
+		all = append(all, src.certs...)
 	}
 	// The hash directory is wholly the extractor's: one file per anchor.
 	v, err := loadVdir(s.root, l.HashDir)

@@ -54,6 +54,6 @@ type Completion struct {
 // not accept what it issued until that root is trusted too.
 type Partial struct {
 	Cert          Cert     `json:"cert"`
-	MissingIssuer string   `json:"missing_issuer"`        // RFC 2253 name of the issuer not in the store
-	IssuerURLs    []string `json:"issuer_urls,omitempty"` // where the certificate says its issuer is (AIA caIssuers)
+	MissingIssuer string   `json:"missing_issuer"`        // RFC 4514 name of the issuer not in the store, escaped as Cert.Subject
+	IssuerURLs    []string `json:"issuer_urls,omitempty"` // where the certificate says its issuer is (AIA caIssuers), as written there: escape before printing
 }

@@ -394,20 +394,3 @@ func (s *Store) Rebuild(ctx context.Context, fresh bool) (*Report, error) {
 	rep.record(ch)
 	return rep, err
 }
-
-// WriteDirs returns the host directories an operation on the store may
-// write in: the managed directories and those of its compatibility links,
-// resolved inside the root as far as they exist.
-func (s *Store) WriteDirs() []string {
-	dirs := s.layout.managedDirs()
-	for _, c := range s.layout.Compat {
-		dirs = append(dirs, path.Dir(c.Path))
-	}
-	var out []string
-	for _, d := range dirs {
-		if hp, err := s.root.resolve(d, true); err == nil {
-			out = append(out, hp)
-		}
-	}
-	return out
-}

@@ -27,7 +27,6 @@ import (
 	"errors"
 	"log/slog"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -261,32 +260,4 @@ func (w *Watcher) dirCount() int {
 		return 0
 	}
 	return len(w.fsw.WatchList())
-}
-
-// Snapshot is what some paths hold at one moment, as a Watcher compares
-// them (see Take and ChangedSince).
-type Snapshot map[string]fingerprint
-
-// Take records what paths hold now: for a caller that sets its Watcher up
-// later (after starting the program that reads them) and must not miss a
-// change in between.
-func Take(paths []string) Snapshot {
-	s := make(Snapshot, len(paths))
-	for _, p := range paths {
-		s[p] = fingerprintOf(p)
-	}
-	return s
-}
-
-// ChangedSince returns the paths of s whose content in the Watcher's
-// baseline differs from s, sorted.
-func (w *Watcher) ChangedSince(s Snapshot) []string {
-	var out []string
-	for p, fp := range s {
-		if base, ok := w.baseline[p]; ok && base != fp {
-			out = append(out, p)
-		}
-	}
-	sort.Strings(out)
-	return out
 }

@@ -319,36 +319,3 @@ func (h *harness) expect(t *testing.T, want ...string) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
-// TestChangedSince: what changed between Take and the Watcher's baseline
-// (a file rewritten, a certificate added to a watched directory) is
-// reported; what did not change, or changed only in hash links, is not.
-func TestChangedSince(t *testing.T) {
-	dir := t.TempDir()
-	same := testutil.WriteFile(t, dir, "same.pem", []byte("same"))
-	rewritten := testutil.WriteFile(t, dir, "clients.pem", []byte("clients 1"))
-	capath := filepath.Join(dir, "capath")
-	linksOnly := filepath.Join(dir, "links-only")
-	for _, d := range []string{capath, linksOnly} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		testutil.WriteFile(t, d, "a.pem", []byte("a"))
-	}
-	paths := []string{same, rewritten, capath, linksOnly}
-	before := Take(paths)
-
-	testutil.RenameOver(t, rewritten, []byte("clients 2"))
-	testutil.WriteFile(t, capath, "b.pem", []byte("b"))
-	if err := os.Symlink("a.pem", filepath.Join(linksOnly, "0123abcd.0")); err != nil {
-		t.Fatal(err)
-	}
-	w, err := New(paths, Options{Poll: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if got, want := w.ChangedSince(before), []string{capath, rewritten}; !slices.Equal(got, want) {
-		t.Fatalf("ChangedSince = %v, want %v", got, want)
-	}
-}

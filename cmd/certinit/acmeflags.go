@@ -36,7 +36,7 @@ func acmeFlags(prefix string) []cli.Flag {
 		&cli.StringFlag{Name: n("http-addr"), Value: acme.DefaultHTTPAddr, Usage: "HTTP-01 challenge listener `ADDR` while ordering; \"\" disables it"},
 		&cli.StringFlag{Name: n("tls-addr"), Value: acme.DefaultTLSAddr, Usage: "TLS-ALPN-01 challenge listener `ADDR` while ordering; \"\" disables it"},
 		&cli.StringFlag{Name: n("key-type"), Value: string(acme.KeyECDSA), Usage: "certificate key `TYPE`: ecdsa (P-256) or rsa (2048)"},
-		&cli.StringFlag{Name: n("cache"), Usage: "cache `DIR` for the account, the certificate, the CA's renewal information and the local CA (default: OUT.cache beside --out)"},
+		&cli.StringFlag{Name: n("cache"), Usage: "cache `DIR` for the account, the certificate, the CA's renewal information and the local CA (default: OUT.cache beside --" + n("out") + ")"},
 		&cli.StringFlag{Name: n("acme-ca"), Usage: "PEM `FILE` of a CA to trust for the ACME server's own HTTPS (private ACME CAs)"},
 		&cli.StringFlag{Name: n("eab-kid"), Usage: "external account binding key `ID` (CAs that require it)"},
 		&cli.StringFlag{Name: n("eab-hmac"), Usage: "external account binding HMAC `KEY`, base64url"},
@@ -113,7 +113,24 @@ func acmeConfig(c *cli.Context, prefix string) (acme.Config, error) {
 func newIssuer(a *app, cfg acme.Config) (acme.Issuer, error) {
 	iss, err := acme.New(cfg, a.log)
 	if errors.Is(err, acme.ErrConfig) {
-		return nil, usageErrorf("%v", err)
+		return nil, acmeUsageError("acme obtain", "", err)
 	}
 	return iss, err
+}
+
+// acmeUsageError is a configuration mistake acme found (errors.Is
+// acme.ErrConfig) in command cmd, as a usage error that names the flags at
+// fault as cmd spells them: under prefix, and --owner, which run and init
+// share with --copy-to, unprefixed.
+func acmeUsageError(cmd, prefix string, err error) error {
+	var ce *acme.ConfigError
+	if !errors.As(err, &ce) {
+		return usageErrorf("%s: %v", cmd, err)
+	}
+	return usageErrorf("%s: %s", cmd, ce.Message(func(option string) string {
+		if option == "owner" {
+			return "--owner"
+		}
+		return "--" + acmeFlagName(prefix, option)
+	}))
 }

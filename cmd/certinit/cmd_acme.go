@@ -64,7 +64,7 @@ func (a *app) acmeObtain(c *cli.Context) error {
 	}
 	res, err := iss.Obtain(c.Context)
 	if errors.Is(err, acme.ErrConfig) { // a profile the CA does not offer
-		return usageErrorf("%v", err)
+		return acmeUsageError("acme obtain", "", err)
 	}
 	if err != nil {
 		return err

@@ -107,7 +107,10 @@ func (a *app) initAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return runnerError(runner.Init(c.Context, cfg, a.log))
+	if err := checkConfig(c, cfg); err != nil {
+		return err
+	}
+	return runnerError(c, runner.Init(c.Context, cfg, a.log))
 }
 
 // runAction is run: prepare, then run COMMAND; certinit exits with its
@@ -143,8 +146,8 @@ func (a *app) runAction(c *cli.Context) error {
 			return usageErrorf("--metrics-addr: %v", err)
 		}
 	}
-	if err := cfg.Check(); err != nil {
-		return usageErrorf("run: %v", err)
+	if err := checkConfig(c, cfg); err != nil {
+		return err
 	}
 	if cfg.Exec = c.Bool("exec"); cfg.Exec {
 		if cfg.ACME != nil {
@@ -163,7 +166,7 @@ func (a *app) runAction(c *cli.Context) error {
 	defer closeFiles()
 	code, err := runner.Run(c.Context, cfg, a.log, files)
 	if err != nil {
-		return runnerError(err)
+		return runnerError(c, err)
 	}
 	if code != 0 {
 		return &exitError{code: code, silent: true}
@@ -171,7 +174,8 @@ func (a *app) runAction(c *cli.Context) error {
 	return nil
 }
 
-// prepareConfig turns the flags run and init share into a runner.Config.
+// prepareConfig turns the flags run and init share into a runner.Config,
+// not yet checked (checkConfig).
 func prepareConfig(c *cli.Context) (runner.Config, error) {
 	cfg := runner.Config{
 		Cert: c.String("cert"), Key: c.String("key"), Chain: c.String("chain"),
@@ -206,22 +210,30 @@ func prepareConfig(c *cli.Context) (runner.Config, error) {
 		}
 		cfg.ACME = &ac
 	}
-	if err := cfg.Check(); err != nil {
-		return cfg, usageErrorf("%s: %v", c.Command.Name, err)
-	}
 	return cfg, nil
 }
 
+// checkConfig is runner.Config.Check of the finished configuration (run
+// adds its own options to prepareConfig's), its mistakes usage errors
+// naming the command. The runner checks again, for callers other than
+// the command line.
+func checkConfig(c *cli.Context, cfg runner.Config) error {
+	if err := cfg.Check(); err != nil {
+		return usageErrorf("%s: %v", c.Command.Name, err)
+	}
+	return nil
+}
+
 // runnerError maps the runner's errors to exit codes: a configuration
-// mistake the issuer found is a usage error, a COMMAND that cannot start
-// exits as a shell would (127, 126).
-func runnerError(err error) error {
+// mistake the issuer found is a usage error naming the flag, a COMMAND
+// that cannot start exits as a shell would (127, 126).
+func runnerError(c *cli.Context, err error) error {
 	var se *supervisor.StartError
 	switch {
 	case err == nil:
 		return nil
 	case errors.Is(err, acme.ErrConfig):
-		return usageErrorf("%v", err)
+		return acmeUsageError(c.Command.Name, acmePrefix, err)
 	case errors.As(err, &se):
 		return &exitError{code: se.Code, err: err}
 	}

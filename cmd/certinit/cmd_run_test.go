@@ -78,7 +78,11 @@ func TestRunIntegrateUsage(t *testing.T) {
 		{"acme without out", []string{"init", "--acme-issuer", "local", "--acme-domain", "localhost"}, 2, "--acme-out is required"},
 		{"cert with acme", append([]string{"init", "--cert", cert, "--key", key}, local...), 2, "--cert and --acme-domain exclude each other"},
 		{"exec with acme", append(append([]string{"run", "--exec"}, local...), "--", "true"), 2, "--exec"},
-		{"bad issuer", []string{"init", "--acme-issuer", "self", "--acme-domain", "localhost", "--acme-out", out}, 2, "issuer"},
+		{"bad issuer", []string{"init", "--acme-issuer", "self", "--acme-domain", "localhost", "--acme-out", out}, 2, "--acme-issuer"},
+		{"renew-before overflow", append([]string{"init", "--acme-renew-before", "36500d"}, local...), 2, "--acme-renew-before"},
+		{"empty label", []string{"init", "--acme-domain", "a..example", "--acme-out", out}, 2, "--acme-domain"},
+		{"empty label, run", []string{"run", "--acme-domain", "a..example", "--acme-out", out, "--", "true"}, 2, "--acme-domain"},
+		{"profile for local", append([]string{"init", "--acme-profile", "shortlived"}, local...), 2, "--acme-profile"},
 		{"missing rehash directory", []string{"init", "--rehash", missing}, 1, missing},
 	}
 	for _, tc := range tests {

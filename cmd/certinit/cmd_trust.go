@@ -114,34 +114,41 @@ func (a *app) trustInstall(c *cli.Context) error {
 			p.Cert.Subject, p.MissingIssuer, issuerURLs(p.IssuerURLs))
 	}
 	a.printSyncNotes(rep)
-	fmt.Fprintf(a.stdout, "%s store: %d added, %d already present; bundle %s\n", rep.Store, len(rep.Added), len(rep.Present), rep.Bundle)
+	fmt.Fprintf(a.stdout, "%s store: %d added, %d already present; bundle %s\n", safetext.Quote(rep.Store), len(rep.Added), len(rep.Present), safetext.Quote(rep.Bundle))
 	return nil
 }
 
 // printSyncNotes says what an operation on a dir: store did besides
-// links: bundles split, the bundle's move from its old name.
+// links: bundles split, the bundle's move from its old name. The paths are
+// file names in a directory others write to, so they are escaped.
 func (a *app) printSyncNotes(rep *truststore.Report) {
 	for _, sp := range rep.Split {
 		if sp.KeptAs == "" {
 			fmt.Fprintf(a.stdout, "split %s into one file per certificate (%d new), since a capath needs that; "+
 				"the file stays, as you named it, and rehash skips it (move it out of the directory, or run trust rebuild to move it aside)\n",
-				sp.Bundle, len(sp.Certs))
+				safetext.Quote(sp.Bundle), len(sp.Certs))
 			continue
 		}
 		fmt.Fprintf(a.stdout, "split %s into one file per certificate (%d new), since a capath needs that; the original is now %s, which rehash ignores\n",
-			sp.Bundle, len(sp.Certs), sp.KeptAs)
+			safetext.Quote(sp.Bundle), len(sp.Certs), safetext.Quote(sp.KeptAs))
 	}
 	if rep.Migrated != "" {
 		fmt.Fprintf(a.stdout, "removed %s, the bundle of an older certinit that rehash took for a certificate file; the bundle is now %s (point cafile there)\n",
-			rep.Migrated, rep.Bundle)
+			safetext.Quote(rep.Migrated), safetext.Quote(rep.Bundle))
 	}
 }
 
+// issuerURLs is where a certificate says its issuer is, each URL escaped:
+// the certificate's author wrote them.
 func issuerURLs(urls []string) string {
 	if len(urls) == 0 {
 		return ""
 	}
-	return " (the certificate names it at " + strings.Join(urls, ", ") + ")"
+	quoted := make([]string, len(urls))
+	for i, u := range urls {
+		quoted[i] = safetext.Quote(u)
+	}
+	return " (the certificate names it at " + strings.Join(quoted, ", ") + ")"
 }
 
 func (a *app) trustRemove(c *cli.Context) error {
@@ -160,7 +167,7 @@ func (a *app) trustRemove(c *cli.Context) error {
 		fmt.Fprintf(a.stdout, "removed %s (%s) from %s\n", safetext.Quote(ct.Name), ct.Subject, safetext.Quote(ct.Source))
 	}
 	a.printSyncNotes(rep)
-	fmt.Fprintf(a.stdout, "%s store: %d removed; bundle %s\n", rep.Store, len(rep.Removed), rep.Bundle)
+	fmt.Fprintf(a.stdout, "%s store: %d removed; bundle %s\n", safetext.Quote(rep.Store), len(rep.Removed), safetext.Quote(rep.Bundle))
 	return nil
 }
 
@@ -209,7 +216,7 @@ func (a *app) trustRebuild(c *cli.Context) error {
 		return err
 	}
 	a.printSyncNotes(rep)
-	fmt.Fprintf(a.stdout, "%s store: %d links created, %d removed; bundle %s\n", rep.Store, len(rep.LinksCreated), len(rep.LinksRemoved), rep.Bundle)
+	fmt.Fprintf(a.stdout, "%s store: %d links created, %d removed; bundle %s\n", safetext.Quote(rep.Store), len(rep.LinksCreated), len(rep.LinksRemoved), safetext.Quote(rep.Bundle))
 	return nil
 }
 

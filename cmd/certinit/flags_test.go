@@ -257,3 +257,38 @@ func TestOwnerIDs(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagHelpNamesOwnFlags: a flag's help names other flags as the same
+// command spells them (under run and init, --acme-out, not acme obtain's
+// --out), or global ones, or those of the command named before them
+// ("run --metrics-addr").
+func TestFlagHelpNamesOwnFlags(t *testing.T) {
+	names := map[string]map[string]bool{} // command path -> its flag names
+	walkFlags(func(path string, f cli.Flag) {
+		if names[path] == nil {
+			names[path] = map[string]bool{}
+		}
+		for _, n := range f.Names() {
+			names[path][n] = true
+		}
+	})
+	ref := regexp.MustCompile(`(?:^|[^-\w])(?:(\w+) )?--([a-z0-9][a-z0-9-]*)`)
+	checked := 0
+	walkFlags(func(path string, f cli.Flag) {
+		for _, m := range ref.FindAllStringSubmatch(f.(cli.DocGenerationFlag).GetUsage(), -1) {
+			checked++
+			if cmd, ok := names[m[1]]; ok && m[1] != "" {
+				if !cmd[m[2]] {
+					t.Errorf("certinit %s --%s: its help names %s --%s, which %s does not have", path, f.Names()[0], m[1], m[2], m[1])
+				}
+				continue
+			}
+			if !names[path][m[2]] && !names[""][m[2]] {
+				t.Errorf("certinit %s --%s: its help names --%s, which %s does not have", path, f.Names()[0], m[2], path)
+			}
+		}
+	})
+	if checked == 0 {
+		t.Fatal("no help names a flag: the walk or the pattern is wrong")
+	}
+}

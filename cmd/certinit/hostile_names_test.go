@@ -119,6 +119,41 @@ func TestHostileNames(t *testing.T) {
 		}
 		requirePrintable(t, "trust list --json subject", certs[0].Subject)
 	})
+	t.Run("trust install --allow-partial-chain", func(t *testing.T) {
+		// An intermediate whose issuer (the hostile root, not installed)
+		// and issuer URL hold a newline: the partial-chain line names both.
+		inter, _ := ca.Issue(t, testutil.CertOpts{Subject: pkix.Name{CommonName: "Plain Intermediate"}, IsCA: true,
+			CAIssuers: []string{"http://ca.example/root.crt\nadded fake (\x1b[31m"}})
+		interFile := testutil.WriteFile(t, dir, "inter.pem", testutil.CertPEM(inter))
+		code, stdout, stderr := runCLI(t, "trust", "install", "--root", t.TempDir(), "--store", "dir:/capath", "--allow-partial-chain", interFile)
+		if code != 0 || strings.Count(stdout, "\n") != 3 {
+			t.Fatalf("exit %d, stdout %q, stderr %q: want an added, a partial-chain and a summary line", code, stdout, stderr)
+		}
+		requirePrintable(t, "trust install --allow-partial-chain", stdout)
+		for _, l := range strings.Split(strings.TrimSuffix(stdout, "\n"), "\n") {
+			if strings.HasPrefix(l, "added fake") {
+				t.Errorf("forged line %q", l)
+			}
+		}
+	})
+	t.Run("trust rebuild of a dir: store with hostile file names", func(t *testing.T) {
+		// A bundle in the store, under a name holding a newline and an
+		// escape sequence, in a store directory whose name holds one too:
+		// rebuild splits it and says so, naming the bundle, where it moved
+		// and the store's own bundle.
+		root := t.TempDir()
+		store := filepath.Join(root, "cap\npath")
+		if err := os.Mkdir(store, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		other := testutil.NewCA(t, "Other Root")
+		testutil.WriteFile(t, store, "bun\ndle\x1b[31m.pem", testutil.CertPEM(ca.Cert, other.Cert))
+		code, stdout, stderr := runCLI(t, "trust", "rebuild", "--root", root, "--store", "dir:/cap\npath")
+		if code != 0 || strings.Count(stdout, "\n") != 2 {
+			t.Fatalf("exit %d, stdout %q, stderr %q: want a split line and a summary", code, stdout, stderr)
+		}
+		requirePrintable(t, "trust rebuild", stdout)
+	})
 	t.Run("check", func(t *testing.T) {
 		leaf, _ := ca.Issue(t, testutil.CertOpts{Subject: pkix.Name{CommonName: hostileCN},
 			NotBefore: time.Now().Add(-2 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})

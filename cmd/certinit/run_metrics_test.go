@@ -4,11 +4,12 @@ import (
 	"crypto/x509"
 	"fmt"
 	"math/big"
-	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -33,8 +34,7 @@ type metricsBroker struct {
 	addr               string // the metrics listener
 	run                *testutil.Certinit
 	leaf               *x509.Certificate // the last pair written
-	reloads, refusals  int
-	restarts           int
+	reloads            int
 	prom               *promtest.Server
 }
 
@@ -161,32 +161,48 @@ func TestRunMetricsPrometheus(t *testing.T) {
 	})
 }
 
-// sockets counts the open sockets of process pid.
-func sockets(t *testing.T, pid int) int {
+// goroutineStacks ends c with SIGABRT, on which the Go runtime prints the
+// stack of every goroutine (all of them: the caller set GOTRACEBACK=all
+// before starting it), and returns those stacks, one per goroutine.
+// COMMAND, left behind, is killed once the dump began: it holds the output
+// pipe open.
+func goroutineStacks(t *testing.T, c *testutil.Certinit) []string {
 	t.Helper()
-	dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
+	children := c.ChildPIDs()
+	c.Signal(syscall.SIGABRT)
+	testutil.Eventually(t, 10*time.Second, func() (bool, string) {
+		return strings.Contains(c.Out.String(), "\ngoroutine "), "no goroutine dump after SIGABRT"
+	})
+	for _, pid := range children {
+		syscall.Kill(pid, syscall.SIGKILL)
 	}
-	n := 0
-	for _, e := range ents {
-		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && strings.HasPrefix(l, "socket:") {
-			n++
-		}
-	}
-	return n
+	c.Wait(10 * time.Second)
+	out := c.Out.String()
+	return strings.Split(out[strings.Index(out, "\ngoroutine ")+1:], "\n\n")
 }
 
-// TestRunMetricsOff: without --metrics-addr, run opens no socket at all;
-// with it, the listener is open before the preparation ends, so /healthz
-// answers while certinit waits for its certificate (--wait).
+// TestRunMetricsOff: without --metrics-addr, run opens no socket at all
+// and runs nothing of the metrics (no HTTP server, nothing of Prometheus'
+// library, no Monitor); with it, the listener is open and served before
+// the preparation ends, so /healthz answers while certinit waits for its
+// certificate (--wait).
 func TestRunMetricsOff(t *testing.T) {
 	sleep := testutil.RequireTool(t, "sleep")
+	t.Setenv("GOTRACEBACK", "all")
+	metricsFrames := []string{"net/http.", "prometheus", "certinit/metrics.Start", "certinit/metrics.(*Monitor)"}
 	off := testutil.StartCertinit(t, false, "run", "--", sleep, "60")
 	off.WaitRecords(testutil.Message("child started"), 1)
-	if n := sockets(t, off.PID); n != 0 {
+	if n := testutil.Sockets(t, off.PID); n != 0 {
 		t.Errorf("run without --metrics-addr has %d sockets open", n)
+	}
+	stacks := goroutineStacks(t, off)
+	if !slices.ContainsFunc(stacks, func(s string) bool { return strings.Contains(s, "supervisor.startReaper") }) {
+		t.Fatalf("the dump lacks the supervisor's reaper:\n%s", strings.Join(stacks, "\n\n"))
+	}
+	for _, s := range stacks {
+		if slices.ContainsFunc(metricsFrames, func(f string) bool { return strings.Contains(s, f) }) {
+			t.Errorf("run without --metrics-addr runs a goroutine of the metrics:\n%s", s)
+		}
 	}
 
 	dir := t.TempDir()
@@ -201,7 +217,11 @@ func TestRunMetricsOff(t *testing.T) {
 	if r := testutil.Run(t, exec.Command(bin, "health", "--ready", "--addr", addr)); r.Code != 1 {
 		t.Errorf("health --ready while waiting for the certificate: exit %d, want 1", r.Code)
 	}
-	if n := sockets(t, waiting.PID); n < 1 {
+	if n := testutil.Sockets(t, waiting.PID); n < 1 {
 		t.Errorf("run --metrics-addr has %d sockets open", n)
+	}
+	serving := func(s string) bool { return strings.Contains(s, "net/http.(*Server).Serve") }
+	if !slices.ContainsFunc(goroutineStacks(t, waiting), serving) {
+		t.Error("run --metrics-addr runs no HTTP server")
 	}
 }

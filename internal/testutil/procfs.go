@@ -67,6 +67,24 @@ func FDCount(t testing.TB, pid int) int {
 	return len(ents)
 }
 
+// Sockets is the number of open sockets of pid (os.Getpid() for the
+// test itself).
+func Sockets(t testing.TB, pid int) int {
+	t.Helper()
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatalf("count sockets of %d: %v", pid, err)
+	}
+	n := 0
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && strings.HasPrefix(l, "socket:") {
+			n++
+		}
+	}
+	return n
+}
+
 // ProcUsage is what a leak check compares before and after a load.
 type ProcUsage struct {
 	FDs, Threads int
