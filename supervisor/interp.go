@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/certinit/certinit/internal/userfile"
 )
 
 // This file explains the most confusing way a command fails to start:
@@ -75,15 +77,11 @@ func missingError(kind, interp, via string) error {
 // interpreterOfFile is interpreterOf for the file at path, "" when it
 // cannot be read.
 func interpreterOfFile(path string) (kind, interp string) {
-	f, err := os.Open(path)
+	f, err := userfile.Open(path) // a FIFO named as COMMAND must not block
 	if err != nil {
 		return "", ""
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		return "", ""
-	}
 	return interpreterOf(f)
 }
 

@@ -175,3 +175,28 @@ func FuzzInterpreterOf(f *testing.F) {
 		}
 	})
 }
+
+// TestInterpreterIsFIFO: a #! line that names a FIFO does not block the
+// start (the interpreter is opened as userfile opens a file, O_NONBLOCK);
+// the FIFO exists, so nothing is reported missing and exec says the rest.
+func TestInterpreterIsFIFO(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := filepath.Join(dir, "script")
+	if err := os.WriteFile(script, []byte("#!"+fifo+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- missingInterpreter(script, "") }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("missingInterpreter = %v, want nil: the FIFO exists", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("missingInterpreter blocked opening a FIFO")
+	}
+}

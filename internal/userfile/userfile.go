@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"strconv"
 	"syscall"
@@ -38,18 +39,11 @@ var (
 // The error names path once: "PATH: is a named pipe (FIFO), not a
 // regular file; ...". A directory gives an error wrapping syscall.EISDIR.
 func Read(path string, max int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	f, err := open(path, max)
 	if err != nil {
-		return nil, PathError(path, err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, PathError(path, err)
-	}
-	if err := check(path, fi, max); err != nil {
 		return nil, err
 	}
+	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, max+1))
 	if err != nil {
 		return nil, PathError(path, err)
@@ -58,6 +52,32 @@ func Read(path string, max int64) ([]byte, error) {
 		return nil, tooLarge(path, max)
 	}
 	return data, nil
+}
+
+// Open opens the regular file at path for a caller that reads only part
+// of it (the head of an executable), under Read's rules except the size
+// bound. The caller closes the file.
+func Open(path string) (*os.File, error) {
+	return open(path, math.MaxInt64)
+}
+
+// open opens path with O_NONBLOCK and refuses what Read does not read.
+func open(path string, max int64) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, PathError(path, err)
+	}
+	fi, err := f.Stat()
+	if err == nil {
+		err = check(path, fi, max)
+	} else {
+		err = PathError(path, err)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // check refuses what Read does not read, given the file's Stat.

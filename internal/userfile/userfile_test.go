@@ -2,6 +2,7 @@ package userfile
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -56,16 +57,32 @@ func TestRead(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			type result struct {
-				data []byte
-				err  error
+				data    []byte
+				err     error
+				openErr error // of Open, which has no size bound
 			}
 			done := make(chan result, 1)
-			go func() { d, err := Read(tc.path, 100); done <- result{d, err} }()
+			go func() {
+				d, err := Read(tc.path, 100)
+				f, openErr := Open(tc.path)
+				if f != nil {
+					f.Close()
+				}
+				done <- result{d, err, openErr}
+			}()
 			var r result
 			select {
 			case r = <-done:
 			case <-time.After(10 * time.Second):
-				t.Fatalf("Read(%s) blocked", tc.path)
+				t.Fatalf("Read or Open(%s) blocked", tc.path)
+			}
+			switch {
+			case tc.want == ErrTooLarge:
+				if r.openErr != nil {
+					t.Errorf("Open(%s) = %v; it has no size bound", tc.path, r.openErr)
+				}
+			case fmt.Sprint(r.openErr) != fmt.Sprint(r.err):
+				t.Errorf("Open(%s) = %v, Read's error is %v: want the same", tc.path, r.openErr, r.err)
 			}
 			if tc.name == "socket" {
 				if r.err == nil || !errors.Is(r.err, syscall.ENXIO) {
