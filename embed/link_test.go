@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"log/slog"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -22,7 +21,7 @@ func TestLinksFromCAndCPP(t *testing.T) {
 	gcc := testutil.RequireTool(t, "gcc")
 	gpp := testutil.RequireTool(t, "g++")
 	openssl := testutil.RequireTool(t, "openssl")
-	requireMbedTLS(t)
+	testutil.RequireFile(t, "/usr/include/mbedtls/x509_crt.h", "libmbedtls-dev not installed: run `make deps`")
 	root := testutil.NewCA(t, "Link Root")
 	inter := root.Intermediate(t, "Link Intermediate")
 	cppHarness, _ := filepath.Abs("testdata/parse.cpp")
@@ -125,16 +124,5 @@ func TestWarnsWhenNotCA(t *testing.T) {
 				t.Errorf("want one warning about %s, got %v", tc.warn, warned)
 			}
 		})
-	}
-}
-
-func requireMbedTLS(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat("/usr/include/mbedtls/x509_crt.h"); err != nil {
-		msg := "libmbedtls-dev not installed: run `make deps`"
-		if testutil.InCI() {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
 	}
 }

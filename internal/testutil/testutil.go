@@ -54,6 +54,20 @@ func RequireTool(t testing.TB, name string) string {
 	return ""
 }
 
+// RequireFile fails the test (CI) or skips it (elsewhere) when path, a
+// file a test component installs, is missing; hint says which one and how
+// to get it ("libmbedtls-dev not installed: run `make deps`").
+func RequireFile(t testing.TB, path, hint string) {
+	t.Helper()
+	if _, err := os.Stat(path); err == nil {
+		return
+	}
+	if InCI() {
+		t.Fatal(hint)
+	}
+	t.Skip(hint)
+}
+
 // ModuleRoot returns the directory holding go.mod (tests run in their
 // package directory).
 func ModuleRoot(t testing.TB) string {
