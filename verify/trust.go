@@ -159,6 +159,9 @@ func readCAFile(path string) ([]*x509.Certificate, error) {
 		return nil, err
 	}
 	infos, err := hashlink.ParseInfos(data)
+	if f := pemfile.Container(data); f != nil && (err != nil || !hasCert(infos)) {
+		return nil, fmt.Errorf("%s: %w", path, f) // a .p7b or .p12: say how to convert it
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: OpenSSL loads nothing from it: %w", path, err)
 	}
@@ -246,4 +249,9 @@ func bestIssuer(candidates []*cert, x *cert, now time.Time, checkTime bool, chai
 
 func contains(chain []*cert, c *cert) bool {
 	return slices.ContainsFunc(chain, func(x *cert) bool { return x.Certificate.Equal(c.Certificate) })
+}
+
+// hasCert reports whether infos hold a certificate.
+func hasCert(infos []hashlink.Info) bool {
+	return slices.ContainsFunc(infos, func(in hashlink.Info) bool { return in.Cert != nil })
 }
