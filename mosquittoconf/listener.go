@@ -16,18 +16,27 @@ const DefaultPort = 1883
 // plain MQTT on port 1883 of 127.0.0.1 and ::1.
 const LocalOnlyAddr = "127.0.0.1:1883"
 
-// TLS reports whether the listener speaks TLS: it has both certfile and
-// keyfile (TLS with a certificate), or psk_hint (TLS-PSK; with a
-// certificate as well when certfile and keyfile are there too). That is
-// the test Mosquitto 2.0 makes when it opens the listener
-// (net__socket_listen). Half a pair, a certfile without a keyfile or the
-// other way round, does not stop the broker: it serves that listener as
-// plain MQTT.
+// TLS reports whether the listener speaks TLS: it serves a certificate
+// (ServedCert), or has psk_hint (TLS-PSK; with a certificate as well when
+// it serves one). That is the test Mosquitto 2.0 makes when it opens the
+// listener (net__socket_listen). Half a pair, a certfile without a keyfile
+// or the other way round, does not stop the broker: it serves that
+// listener as plain MQTT, or as TLS-PSK only.
 func (l *Listener) TLS() bool {
-	_, cert := l.Get("certfile")
-	_, key := l.Get("keyfile")
+	_, cert := l.ServedCert()
 	_, psk := l.Get("psk_hint")
-	return cert && key || psk
+	return cert || psk
+}
+
+// ServedCert is the certfile line of a listener that serves a
+// certificate: one with both certfile and keyfile; Mosquitto loads
+// neither file of half a pair.
+func (l *Listener) ServedCert() (Directive, bool) {
+	cert, ok := l.Get("certfile")
+	if _, key := l.Get("keyfile"); !ok || !key {
+		return Directive{}, false
+	}
+	return cert, true
 }
 
 // DialAddress is where a client on this machine reaches the listener, as

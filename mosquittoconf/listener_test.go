@@ -81,6 +81,27 @@ func TestDialAddress(t *testing.T) {
 	}
 }
 
+// TestServedCert: only a whole pair serves a certificate, with psk_hint
+// or without.
+func TestServedCert(t *testing.T) {
+	for _, tc := range []struct {
+		name, conf, want string // want: the certfile, "" for none
+	}{
+		{"pair", "listener 8883\ncertfile /c.pem\nkeyfile /k.pem\n", "/c.pem"},
+		{"pair and psk_hint", "listener 8883\ncertfile /c.pem\nkeyfile /k.pem\npsk_hint h\n", "/c.pem"},
+		{"certfile only", "listener 8883\ncertfile /c.pem\n", ""},
+		{"certfile and psk_hint", "listener 8883\ncertfile /c.pem\npsk_hint h\n", ""},
+		{"keyfile only", "listener 8883\nkeyfile /k.pem\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, ok := loadText(t, tc.conf).Listeners[0].ServedCert()
+			if d.Value != tc.want || ok != (tc.want != "") {
+				t.Fatalf("ServedCert: %q, %v; want %q", d.Value, ok, tc.want)
+			}
+		})
+	}
+}
+
 // TestEndpoints: the dialable listeners in configuration order, and
 // Mosquitto's local-only listener where it opens none.
 func TestEndpoints(t *testing.T) {
