@@ -17,30 +17,40 @@ import (
 	"github.com/certinit/certinit/mosquittoconf"
 )
 
-// TestLivenessListeners: which listener of a configuration the check
-// asks, and whether over TLS.
+// TestLivenessListeners: which listeners of a configuration the check
+// may ask, in its order (plain MQTT first), and whether over TLS.
 func TestLivenessListeners(t *testing.T) {
 	for _, tc := range []struct {
 		name, conf string
-		want       []livenessListener
+		want       []string // "HOST:PORT", " tls" added for TLS
 	}{
-		{"no listener: Mosquitto 2.0's local-only one", "persistence false\n", []livenessListener{{addr: "127.0.0.1:1883"}}},
+		{"no listener: Mosquitto 2.0's local-only one", "persistence false\n", []string{"127.0.0.1:1883"}},
 		{"plain before TLS", "listener 8883\ncertfile /c.pem\nkeyfile /k.pem\nlistener 1883 127.0.0.1\n",
-			[]livenessListener{{addr: "127.0.0.1:1883"}, {addr: "127.0.0.1:8883", tls: true}}},
-		{"every address, IPv6", "listener 1883 ::\nlistener 1884\nsocket_domain ipv6\n",
-			[]livenessListener{{addr: "[::1]:1883"}, {addr: "[::1]:1884"}}},
-		{"a named address", "listener 1883 mqtt.internal\n", []livenessListener{{addr: "mqtt.internal:1883"}}},
-		{"the default listener", "port 1885\nbind_address 127.0.0.2\n", []livenessListener{{addr: "127.0.0.2:1885"}}},
+			[]string{"127.0.0.1:1883", "127.0.0.1:8883 tls"}},
+		{"every address, IPv6", "listener 1883 ::\nlistener 1884\nsocket_domain ipv6\n", []string{"[::1]:1883", "[::1]:1884"}},
+		{"a named address", "listener 1883 mqtt.internal\n", []string{"mqtt.internal:1883"}},
+		{"the default listener", "port 1885\nbind_address 127.0.0.2\n", []string{"127.0.0.2:1885"}},
+		{"the default listener without a port line", "certfile /c.pem\nkeyfile /k.pem\nlistener 1884\n",
+			[]string{"127.0.0.1:1884", "127.0.0.1:1883 tls"}},
 		{"websockets and Unix sockets are skipped", "listener 9001\nprotocol websockets\nlistener 0 /run/mqtt.sock\nlistener 8884\npsk_hint hint\n",
-			[]livenessListener{{addr: "127.0.0.1:8884", tls: true}}},
+			[]string{"127.0.0.1:8884 tls"}},
+		{"a certfile without keyfile is plain", "listener 8883\ncertfile /c.pem\n", []string{"127.0.0.1:8883"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conf, _, err := mosquittoconf.Load(testutil.WriteFile(t, t.TempDir(), "m.conf", []byte(tc.conf)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := livenessListeners(conf); fmt.Sprint(got) != fmt.Sprint(tc.want) {
-				t.Fatalf("got %v, want %v", got, tc.want)
+			var got []string
+			for _, e := range livenessListeners(conf) {
+				s := e.Addr
+				if e.TLS {
+					s += " tls"
+				}
+				got = append(got, s)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
 			}
 		})
 	}
@@ -106,7 +116,7 @@ func TestLivenessCheckAnswers(t *testing.T) {
 			b, conf := livenessBroker(t, tc.extra...)
 			cfg := quickLiveness
 			if tc.addrOnly {
-				cfg.Addr, conf = livenessListeners(conf)[0].addr, nil
+				cfg.Addr, conf = livenessListeners(conf)[0].Addr, nil
 			}
 			l := newLiveness(cfg, conf, testutil.Logger(t))
 			layer, err := l.check(context.Background())
