@@ -72,8 +72,6 @@ type livenessCheck struct {
 	addr string
 	tls  atomic.Int32 // tlsUnknown until a mode has answered, then tlsOn or tlsOff
 	log  *slog.Logger
-
-	answering atomic.Bool
 }
 
 const (
@@ -120,14 +118,6 @@ func (l *livenessCheck) setTLS(on bool) {
 	}
 }
 
-// Answering reports whether the broker answered the last check (false
-// before the first): for whoever reports the broker's state, such as
-// metrics. Safe for concurrent use; a nil check (none running) reports
-// false.
-func (l *livenessCheck) Answering() bool {
-	return l != nil && l.answering.Load()
-}
-
 // run checks every Interval until ctx is done, tells answered each
 // result, and calls restart after Threshold missed checks in a row;
 // counting starts again after it.
@@ -146,7 +136,6 @@ func (l *livenessCheck) run(ctx context.Context, answered func(bool), restart fu
 		if ctx.Err() != nil {
 			return
 		}
-		l.answering.Store(err == nil)
 		answered(err == nil)
 		if err == nil {
 			misses = 0
