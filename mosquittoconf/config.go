@@ -25,7 +25,7 @@ type Config struct {
 	Directives []Directive          // every accepted line, in reading order
 	User       Directive            // the `user` line; zero when absent (DefaultUser applies)
 	Global     map[string]Directive // global options (and security options without per_listener_settings)
-	Listeners  []*Listener          // the default listener first, when it has options
+	Listeners  []*Listener          // the default listener first, when it has options (Mosquitto may still not open it: Listener.Opened)
 	Bridges    []*Bridge
 }
 

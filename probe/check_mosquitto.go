@@ -52,17 +52,25 @@ func dirOrigin(d mosquittoconf.Directive) origin {
 	return origin{file: d.File, line: d.Line, option: d.Name}
 }
 
-// listener checks one listener's TLS settings and files.
+// listener checks one listener's TLS settings and files. Whether it
+// speaks TLS, and serves a certificate, is mosquittoconf's rule (TLS,
+// ServedCert); half a pair is a problem because Mosquitto then serves no
+// certificate, and no TLS at all without psk_hint.
 func (ck *checkRun) listener(l *mosquittoconf.Listener, acct *account) {
 	cert, hasCert := l.Get("certfile")
 	key, hasKey := l.Get("keyfile")
+	tlsOn := l.TLS()
+	_, served := l.ServedCert()
+	half := "mosquitto runs this listener WITHOUT TLS"
+	if tlsOn {
+		half = "mosquitto serves no certificate on this listener, only TLS-PSK"
+	}
 	switch {
 	case hasCert && !hasKey:
-		ck.add(dirOrigin(cert), "no keyfile on %s: mosquitto runs this listener WITHOUT TLS", l.Name())
+		ck.add(dirOrigin(cert), "no keyfile on %s: %s", l.Name(), half)
 	case hasKey && !hasCert:
-		ck.add(dirOrigin(key), "no certfile on %s: mosquitto runs this listener WITHOUT TLS", l.Name())
+		ck.add(dirOrigin(key), "no certfile on %s: %s", l.Name(), half)
 	}
-	tlsOn := hasCert && hasKey
 	if certs := ck.certAndKey(cert, hasCert, key, hasKey, acct); len(certs) > 0 {
 		ck.servesTLS(dirOrigin(cert), certs)
 	}
@@ -72,12 +80,19 @@ func (ck *checkRun) listener(l *mosquittoconf.Listener, acct *account) {
 	if hasCA || hasCAPath {
 		trusted = ck.trustSet(directiveTrust(ca, hasCA, capath, hasCAPath), acct)
 	}
+	// tls_version shapes any TLS; the others verify client certificates,
+	// which takes a certificate of the listener's own.
 	for _, opt := range []string{"cafile", "capath", "require_certificate", "tls_version", "crlfile"} {
-		if d, ok := l.Get(opt); ok && !tlsOn {
-			ck.add(dirOrigin(d), "has no effect: %s is not a TLS listener (it needs both certfile and keyfile)", l.Name())
+		d, ok := l.Get(opt)
+		switch {
+		case !ok || served || tlsOn && opt == "tls_version":
+		case tlsOn:
+			ck.add(dirOrigin(d), "has no effect: %s speaks TLS-PSK only (client certificates need certfile and keyfile)", l.Name())
+		default:
+			ck.add(dirOrigin(d), "has no effect: %s is not a TLS listener (it needs certfile and keyfile, or psk_hint)", l.Name())
 		}
 	}
-	if d, ok := l.Get("require_certificate"); ok && tlsOn {
+	if d, ok := l.Get("require_certificate"); ok && served {
 		v, _ := d.Bool()
 		switch {
 		case v && !hasCA && !hasCAPath:
@@ -86,7 +101,7 @@ func (ck *checkRun) listener(l *mosquittoconf.Listener, acct *account) {
 			ck.acceptsClients(trusted, l.Name())
 		}
 	}
-	if d, ok := l.Get("crlfile"); ok && tlsOn {
+	if d, ok := l.Get("crlfile"); ok && served {
 		ck.readable(dirOrigin(d), d.Value, acct)
 	}
 	if d, ok := l.Get("tls_version"); ok && !validTLSVersions[d.Value] {

@@ -84,9 +84,9 @@ type CertInfo struct {
 	URIs        []string  `json:"uris,omitempty"`
 	KeyType     string    `json:"key_type"` // RSA, ECDSA, Ed25519
 	KeyBits     int       `json:"key_bits,omitempty"`
-	Key         string    `json:"key"` // "RSA 2048", "ECDSA P-256"
-	IsCA        bool      `json:"is_ca"`       // as OpenSSL decides it (verify.IsCA)
-	SelfSigned  bool      `json:"self_signed"` // as OpenSSL decides it (verify.SelfSigned)
+	Key         string    `json:"key"`                    // "RSA 2048", "ECDSA P-256"
+	IsCA        bool      `json:"is_ca"`                  // as OpenSSL decides it (verify.IsCA)
+	SelfSigned  bool      `json:"self_signed"`            // as OpenSSL decides it (verify.SelfSigned)
 	SubjectHash string    `json:"subject_hash,omitempty"` // openssl x509 -subject_hash
 	SHA256      string    `json:"sha256"`                 // openssl x509 -fingerprint -sha256
 	AIAIssuers  []string  `json:"aia_issuers,omitempty"`  // caIssuers URLs

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -73,8 +72,6 @@ type livenessCheck struct {
 	addr string
 	tls  atomic.Int32 // tlsUnknown until a mode has answered, then tlsOn or tlsOff
 	log  *slog.Logger
-
-	answering atomic.Bool
 }
 
 const (
@@ -90,22 +87,22 @@ func newLiveness(cfg Liveness, conf *mosquittoconf.Config, log *slog.Logger) *li
 		return nil
 	}
 	l := &livenessCheck{cfg: cfg, addr: cfg.Addr, log: log}
-	var listeners []livenessListener
+	var listeners []mosquittoconf.Endpoint
 	if conf != nil {
 		listeners = livenessListeners(conf)
 	}
 	switch {
 	case l.addr != "":
 		_, port, _ := net.SplitHostPort(l.addr)
-		for _, ll := range listeners {
-			if _, p, _ := net.SplitHostPort(ll.addr); p == port {
-				l.setTLS(ll.tls)
+		for _, e := range listeners {
+			if _, p, _ := net.SplitHostPort(e.Addr); p == port {
+				l.setTLS(e.TLS)
 				break
 			}
 		}
 	case len(listeners) > 0:
-		l.addr = listeners[0].addr
-		l.setTLS(listeners[0].tls)
+		l.addr = listeners[0].Addr
+		l.setTLS(listeners[0].TLS)
 	default:
 		log.Debug("liveness check off: no listener to check (give --liveness-addr)")
 		return nil
@@ -119,14 +116,6 @@ func (l *livenessCheck) setTLS(on bool) {
 	} else {
 		l.tls.Store(tlsOff)
 	}
-}
-
-// Answering reports whether the broker answered the last check (false
-// before the first): for whoever reports the broker's state, such as
-// metrics. Safe for concurrent use; a nil check (none running) reports
-// false.
-func (l *livenessCheck) Answering() bool {
-	return l != nil && l.answering.Load()
 }
 
 // run checks every Interval until ctx is done, tells answered each
@@ -147,7 +136,6 @@ func (l *livenessCheck) run(ctx context.Context, answered func(bool), restart fu
 		if ctx.Err() != nil {
 			return
 		}
-		l.answering.Store(err == nil)
 		answered(err == nil)
 		if err == nil {
 			misses = 0
@@ -249,60 +237,16 @@ func livenessClientID() string {
 	return "certinit-liveness-" + hex.EncodeToString(b[:])[:5]
 }
 
-// livenessListener is a listener the check can ask: HOST:PORT, and
-// whether it speaks TLS.
-type livenessListener struct {
-	addr string
-	tls  bool
-}
-
-// livenessListeners lists the listeners of conf a client reaches over
-// TCP, plain MQTT first (the cheaper check): not websockets, not Unix
-// sockets. A listener bound to every address is asked on the loopback
-// address. A configuration without listeners gets Mosquitto 2.0's
-// local-only listener, 127.0.0.1:1883.
-func livenessListeners(conf *mosquittoconf.Config) []livenessListener {
-	if len(conf.Listeners) == 0 {
-		return []livenessListener{{addr: "127.0.0.1:1883"}}
-	}
-	var plain, withTLS []livenessListener
-	for _, l := range conf.Listeners {
-		port, host := "", ""
-		if l.Decl.Line == 0 { // the default listener: port and bind_address
-			d, ok := l.Get("port")
-			if !ok {
-				continue
-			}
-			port = d.Word()
-			if b, ok := l.Get("bind_address"); ok {
-				host = b.Value
-			}
+// livenessListeners are where the check can ask the broker of conf
+// (mosquittoconf's Endpoints: each listener a client on this machine
+// dials, or the local-only one), plain MQTT first, the cheaper check.
+func livenessListeners(conf *mosquittoconf.Config) []mosquittoconf.Endpoint {
+	var plain, withTLS []mosquittoconf.Endpoint
+	for _, e := range conf.Endpoints() {
+		if e.TLS {
+			withTLS = append(withTLS, e)
 		} else {
-			f := strings.Fields(l.Decl.Value)
-			port = f[0]
-			if len(f) > 1 {
-				host = f[1]
-			}
-		}
-		if p, ok := l.Get("protocol"); port == "0" || strings.HasPrefix(host, "/") || ok && p.Word() != "mqtt" {
-			continue
-		}
-		switch host {
-		case "", "0.0.0.0":
-			host = "127.0.0.1"
-			if d, ok := l.Get("socket_domain"); ok && d.Word() == "ipv6" {
-				host = "::1"
-			}
-		case "::":
-			host = "::1"
-		}
-		ll := livenessListener{addr: net.JoinHostPort(host, port)}
-		_, cert := l.Get("certfile")
-		_, psk := l.Get("psk_hint")
-		if ll.tls = cert || psk; ll.tls {
-			withTLS = append(withTLS, ll)
-		} else {
-			plain = append(plain, ll)
+			plain = append(plain, e)
 		}
 	}
 	return append(plain, withTLS...)

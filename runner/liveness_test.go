@@ -17,30 +17,40 @@ import (
 	"github.com/certinit/certinit/mosquittoconf"
 )
 
-// TestLivenessListeners: which listener of a configuration the check
-// asks, and whether over TLS.
+// TestLivenessListeners: which listeners of a configuration the check
+// may ask, in its order (plain MQTT first), and whether over TLS.
 func TestLivenessListeners(t *testing.T) {
 	for _, tc := range []struct {
 		name, conf string
-		want       []livenessListener
+		want       []string // "HOST:PORT", " tls" added for TLS
 	}{
-		{"no listener: Mosquitto 2.0's local-only one", "persistence false\n", []livenessListener{{addr: "127.0.0.1:1883"}}},
+		{"no listener: Mosquitto 2.0's local-only one", "persistence false\n", []string{"127.0.0.1:1883"}},
 		{"plain before TLS", "listener 8883\ncertfile /c.pem\nkeyfile /k.pem\nlistener 1883 127.0.0.1\n",
-			[]livenessListener{{addr: "127.0.0.1:1883"}, {addr: "127.0.0.1:8883", tls: true}}},
-		{"every address, IPv6", "listener 1883 ::\nlistener 1884\nsocket_domain ipv6\n",
-			[]livenessListener{{addr: "[::1]:1883"}, {addr: "[::1]:1884"}}},
-		{"a named address", "listener 1883 mqtt.internal\n", []livenessListener{{addr: "mqtt.internal:1883"}}},
-		{"the default listener", "port 1885\nbind_address 127.0.0.2\n", []livenessListener{{addr: "127.0.0.2:1885"}}},
+			[]string{"127.0.0.1:1883", "127.0.0.1:8883 tls"}},
+		{"every address, IPv6", "listener 1883 ::\nlistener 1884\nsocket_domain ipv6\n", []string{"[::1]:1883", "[::1]:1884"}},
+		{"a named address", "listener 1883 mqtt.internal\n", []string{"mqtt.internal:1883"}},
+		{"the default listener", "port 1885\nbind_address 127.0.0.2\n", []string{"127.0.0.2:1885"}},
+		{"the default listener without a port line", "certfile /c.pem\nkeyfile /k.pem\nlistener 1884\n",
+			[]string{"127.0.0.1:1884", "127.0.0.1:1883 tls"}},
 		{"websockets and Unix sockets are skipped", "listener 9001\nprotocol websockets\nlistener 0 /run/mqtt.sock\nlistener 8884\npsk_hint hint\n",
-			[]livenessListener{{addr: "127.0.0.1:8884", tls: true}}},
+			[]string{"127.0.0.1:8884 tls"}},
+		{"a certfile without keyfile is plain", "listener 8883\ncertfile /c.pem\n", []string{"127.0.0.1:8883"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conf, _, err := mosquittoconf.Load(testutil.WriteFile(t, t.TempDir(), "m.conf", []byte(tc.conf)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := livenessListeners(conf); fmt.Sprint(got) != fmt.Sprint(tc.want) {
-				t.Fatalf("got %v, want %v", got, tc.want)
+			var got []string
+			for _, e := range livenessListeners(conf) {
+				s := e.Addr
+				if e.TLS {
+					s += " tls"
+				}
+				got = append(got, s)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Fatalf("got %q, want %q", got, tc.want)
 			}
 		})
 	}
@@ -106,7 +116,7 @@ func TestLivenessCheckAnswers(t *testing.T) {
 			b, conf := livenessBroker(t, tc.extra...)
 			cfg := quickLiveness
 			if tc.addrOnly {
-				cfg.Addr, conf = livenessListeners(conf)[0].addr, nil
+				cfg.Addr, conf = livenessListeners(conf)[0].Addr, nil
 			}
 			l := newLiveness(cfg, conf, testutil.Logger(t))
 			layer, err := l.check(context.Background())
@@ -151,7 +161,8 @@ func TestLivenessCheckMisses(t *testing.T) {
 
 // TestLivenessRunRestarts: the loop restarts a broker that stopped
 // answering (SIGSTOP) after Threshold missed checks, not before, reports
-// it as not answering meanwhile, and as answering once it answers again.
+// each result through its callback: not answering meanwhile, and
+// answering once it answers again.
 func TestLivenessRunRestarts(t *testing.T) {
 	b, conf := livenessBroker(t)
 	logs, log := testutil.NewLogs(t)
@@ -159,19 +170,20 @@ func TestLivenessRunRestarts(t *testing.T) {
 	cfg.Timeout = 200 * time.Millisecond
 	l := newLiveness(cfg, conf, log)
 	var restarts atomic.Int32
+	var answering atomic.Bool // the last result the loop reported
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		l.run(ctx, func(bool) {}, func() error {
+		l.run(ctx, answering.Store, func() error {
 			restarts.Add(1)
 			return syscall.Kill(b.PID(), syscall.SIGCONT) // as good as a new broker, for the loop
 		})
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	logs.WaitFor(testutil.Message("broker answered"), 5*time.Second)
-	if !l.Answering() {
-		t.Fatal("Answering is false after an answer")
+	if !answering.Load() {
+		t.Fatal("reported not answering after an answer")
 	}
 	if err := syscall.Kill(b.PID(), syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -181,15 +193,15 @@ func TestLivenessRunRestarts(t *testing.T) {
 	if miss.Attrs["misses"] != "1" || restarts.Load() != 0 {
 		t.Fatalf("first miss %v, restarts %d", miss.Attrs, restarts.Load())
 	}
-	if l.Answering() && restarts.Load() == 0 {
-		t.Fatal("Answering is true after a missed check")
+	if answering.Load() && restarts.Load() == 0 {
+		t.Fatal("reported answering after a missed check")
 	}
 	r := logs.WaitFor(testutil.Message("broker not answering"), 5*time.Second)
 	if r.Attrs["misses"] != "2" || r.Attrs["addr"] != l.addr {
 		t.Fatalf("restart record %v", r.Attrs)
 	}
 	testutil.Eventually(t, 5*time.Second, func() (bool, string) {
-		return restarts.Load() == 1 && l.Answering(), fmt.Sprintf("%d restarts, answering %v", restarts.Load(), l.Answering())
+		return restarts.Load() == 1 && answering.Load(), fmt.Sprintf("%d restarts, answering %v", restarts.Load(), answering.Load())
 	})
 }
 

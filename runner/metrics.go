@@ -68,28 +68,27 @@ func (s *state) fileCerts() []metrics.Cert {
 	return certs
 }
 
-// servedCerts are the TLS listeners of the broker's mosquitto.conf (read
-// once, by watchBroker), each read through a handshake on the address a
-// local client uses (the loopback for a listener on every address), under
-// the path of its certfile. Listeners that share a certfile are read once.
+// servedCerts are the listeners of the broker's mosquitto.conf (read
+// once, by watchBroker) that serve a certificate, each read through a
+// handshake where a local client dials it (mosquittoconf's Endpoints),
+// under the path of its certfile. Listeners that share a certfile are
+// read once.
 func (s *state) servedCerts() []metrics.Cert {
 	if s.broker == nil {
 		return nil
 	}
 	var certs []metrics.Cert
-	for _, l := range s.broker.Listeners {
-		listen, ok := l.Address()
-		certfile, _ := l.Get("certfile")
-		path := absPath(certfile.Value)
-		if !ok || !l.TLS() || slices.ContainsFunc(certs, func(c metrics.Cert) bool { return c.Path == path }) {
+	for _, e := range s.broker.Endpoints() {
+		if e.Listener == nil {
 			continue
 		}
-		addr, err := metrics.DialAddr(listen)
-		if err != nil {
+		certfile, ok := e.Listener.ServedCert()
+		path := absPath(certfile.Value)
+		if !ok || slices.ContainsFunc(certs, func(c metrics.Cert) bool { return c.Path == path }) {
 			continue
 		}
 		certs = append(certs, metrics.Cert{Role: metrics.RoleServed, Path: path,
-			Served: func(ctx context.Context) ([]*x509.Certificate, error) { return probe.ServedChain(ctx, addr, "") }})
+			Served: func(ctx context.Context) ([]*x509.Certificate, error) { return probe.ServedChain(ctx, e.Addr, "") }})
 	}
 	return certs
 }
