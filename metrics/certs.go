@@ -2,12 +2,15 @@ package metrics
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/pemfile"
 )
 
@@ -44,35 +47,44 @@ func (c Cert) key() string { return string(c.Role) + "\x00" + c.Path }
 const fetchTimeout = 5 * time.Second
 
 // look returns the certificate of c that expires first: the moment the
-// file (or what the listener sends) stops being usable. A file is read
-// through the guarded reader, so a FIFO or a huge file there is an error,
-// not a hang.
+// file (or what the listener sends) stops being usable.
 func look(ctx context.Context, c Cert) (*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	var err error
-	if c.Role == RoleServed {
-		if c.Served == nil {
-			return nil, errors.New("no way to reach the listener")
-		}
-		ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
-		defer cancel()
-		certs, err = c.Served(ctx)
-		if err == nil && len(certs) == 0 {
-			err = errors.New("the listener sent no certificate")
-		}
-	} else {
-		certs, err = pemfile.ReadCertificates(c.Path)
-	}
+	certs, err := read(ctx, c)
 	if err != nil {
 		return nil, err
 	}
+	return firstExpiring(certs), nil
+}
+
+// read returns the certificates of c, at least one. A file is read
+// through the guarded reader, so a FIFO or a huge file there is an error,
+// not a hang.
+func read(ctx context.Context, c Cert) ([]*x509.Certificate, error) {
+	if c.Role != RoleServed {
+		return pemfile.ReadCertificates(c.Path)
+	}
+	if c.Served == nil {
+		return nil, errors.New("no way to reach the listener")
+	}
+	ctx, cancel := context.WithTimeout(ctx, fetchTimeout)
+	defer cancel()
+	certs, err := c.Served(ctx)
+	if err == nil && len(certs) == 0 {
+		err = errors.New("the listener sent no certificate")
+	}
+	return certs, err
+}
+
+// firstExpiring is the certificate of certs (not empty) whose validity
+// ends first.
+func firstExpiring(certs []*x509.Certificate) *x509.Certificate {
 	first := certs[0]
 	for _, x := range certs[1:] {
 		if x.NotAfter.Before(first.NotAfter) {
 			first = x
 		}
 	}
-	return first, nil
+	return first
 }
 
 // certCollector reads every managed certificate for one scrape, all
@@ -93,18 +105,32 @@ var (
 	certNotBeforeDesc = prometheus.NewDesc("certinit_certificate_not_before_timestamp_seconds",
 		"When the validity of that same certificate began (Unix time).",
 		certLabels, nil)
+
+	// Each CA of a --trust file, told apart by its subject's OpenSSL hash
+	// (what `openssl x509 -hash` prints, the name of its capath link) and
+	// its SHA-256 fingerprint (two CAs of one subject, as in a root
+	// rollover): bounded hex, never the subject's text.
+	trustCALabels       = []string{"path", "subject_hash", "sha256"}
+	trustCANotAfterDesc = prometheus.NewDesc("certinit_trust_ca_not_after_timestamp_seconds",
+		"When each CA certificate of a --trust file expires (Unix time).",
+		trustCALabels, nil)
+	trustCANotBeforeDesc = prometheus.NewDesc("certinit_trust_ca_not_before_timestamp_seconds",
+		"When the validity of each CA certificate of a --trust file began (Unix time).",
+		trustCALabels, nil)
 )
 
 func (c certCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- certSuccessDesc
 	ch <- certNotAfterDesc
 	ch <- certNotBeforeDesc
+	ch <- trustCANotAfterDesc
+	ch <- trustCANotBeforeDesc
 }
 
 func (c certCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, mc := range c.m.certs {
 		labels := []string{mc.Path, string(mc.Role)}
-		cert, err := look(c.ctx, mc)
+		certs, err := read(c.ctx, mc)
 		if err != nil {
 			// The scrape shows the failure; the reason goes to the debug
 			// log, since every scrape would repeat it.
@@ -112,8 +138,32 @@ func (c certCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(certSuccessDesc, prometheus.GaugeValue, 0, labels...)
 			continue
 		}
+		cert := firstExpiring(certs)
 		ch <- prometheus.MustNewConstMetric(certSuccessDesc, prometheus.GaugeValue, 1, labels...)
 		ch <- prometheus.MustNewConstMetric(certNotAfterDesc, prometheus.GaugeValue, unixSeconds(cert.NotAfter), labels...)
 		ch <- prometheus.MustNewConstMetric(certNotBeforeDesc, prometheus.GaugeValue, unixSeconds(cert.NotBefore), labels...)
+		if mc.Role == RoleTrust {
+			collectTrustCAs(ch, mc.Path, certs)
+		}
+	}
+}
+
+// collectTrustCAs sends the dates of each certificate of the --trust file
+// at path; a certificate listed twice in the file is one series.
+func collectTrustCAs(ch chan<- prometheus.Metric, path string, certs []*x509.Certificate) {
+	seen := map[[sha256.Size]byte]bool{}
+	for _, x := range certs {
+		sum := sha256.Sum256(x.Raw)
+		if seen[sum] {
+			continue
+		}
+		seen[sum] = true
+		hash, err := hashlink.SubjectHash(x.Raw)
+		if err != nil {
+			continue // a subject OpenSSL cannot canonicalise: it never looks this CA up either
+		}
+		labels := []string{path, hashlink.FormatHash(hash), hex.EncodeToString(sum[:])}
+		ch <- prometheus.MustNewConstMetric(trustCANotAfterDesc, prometheus.GaugeValue, unixSeconds(x.NotAfter), labels...)
+		ch <- prometheus.MustNewConstMetric(trustCANotBeforeDesc, prometheus.GaugeValue, unixSeconds(x.NotBefore), labels...)
 	}
 }

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -284,5 +286,75 @@ func TestExpositionBeforeEvents(t *testing.T) {
 		if fams[name] != nil {
 			t.Errorf("%s is there before anything reported it", name)
 		}
+	}
+}
+
+// TestTrustCASeries: each CA of a --trust file has its own dates, labelled
+// with the subject hash and the SHA-256 fingerprint that openssl prints
+// for it; a CA listed twice is one series, and the file's own series
+// still gives the CA that expires first.
+func TestTrustCASeries(t *testing.T) {
+	openssl := testutil.RequireTool(t, "openssl")
+	dir := t.TempDir()
+	root := testutil.NewCA(t, "certinit metrics root")
+	inter := root.Intermediate(t, "certinit metrics issuing CA")
+	bundle := testutil.WriteFile(t, dir, "bundle.pem", slices.Concat(
+		testutil.CertPEM(root.Cert), testutil.CertPEM(inter.Cert), testutil.CertPEM(root.Cert)))
+	m := New(Options{Certs: []Cert{{Role: RoleTrust, Path: bundle}}})
+	_, fams := scrape(t, m)
+	series := fams["certinit_trust_ca_not_after_timestamp_seconds"].GetMetric()
+	if len(series) != 2 {
+		t.Fatalf("%d series, want one per distinct CA (2)", len(series))
+	}
+	for _, ca := range []*testutil.CA{root, inter} {
+		pemFile := testutil.WriteFile(t, dir, "one.pem", testutil.CertPEM(ca.Cert))
+		out, err := exec.Command(openssl, "x509", "-in", pemFile, "-noout", "-hash", "-fingerprint", "-sha256").Output()
+		if err != nil {
+			t.Fatalf("openssl x509: %v", err)
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		_, fp, _ := strings.Cut(lines[1], "=")
+		labels := map[string]string{"path": bundle, "subject_hash": lines[0],
+			"sha256": strings.ToLower(strings.ReplaceAll(fp, ":", ""))}
+		for name, want := range map[string]time.Time{
+			"certinit_trust_ca_not_after_timestamp_seconds":  ca.Cert.NotAfter,
+			"certinit_trust_ca_not_before_timestamp_seconds": ca.Cert.NotBefore,
+		} {
+			if v, ok := value(fams, name, labels); !ok || int64(v) != want.Unix() {
+				t.Errorf("%s%v = %v, %v; want %d", name, labels, v, ok, want.Unix())
+			}
+		}
+	}
+	first := root.Cert.NotAfter
+	if inter.Cert.NotAfter.Before(first) {
+		first = inter.Cert.NotAfter
+	}
+	file := map[string]string{"path": bundle, "role": string(RoleTrust)}
+	if v, ok := value(fams, "certinit_certificate_not_after_timestamp_seconds", file); !ok || int64(v) != first.Unix() {
+		t.Errorf("the file's not_after = %v, %v; want the first to expire, %d", v, ok, first.Unix())
+	}
+}
+
+// TestDocAlertRules: the alert rules docs/metrics.md offers pass
+// `promtool check rules`, so a user can paste them as they are.
+func TestDocAlertRules(t *testing.T) {
+	promtool := testutil.RequireTool(t, "promtool")
+	doc := string(testutil.ReadFile(t, filepath.Join(testutil.ModuleRoot(t), "docs", "metrics.md")))
+	_, after, ok := strings.Cut(doc, "### Alerts that follow from these")
+	_, after, ok2 := strings.Cut(after, "```yaml\n")
+	rules, _, ok3 := strings.Cut(after, "```")
+	if !ok || !ok2 || !ok3 {
+		t.Fatal("docs/metrics.md has no yaml block under \"Alerts that follow from these\"")
+	}
+	var file strings.Builder
+	file.WriteString("groups:\n- name: certinit\n  rules:\n")
+	for _, line := range strings.Split(strings.TrimRight(rules, "\n"), "\n") {
+		file.WriteString("  " + line + "\n")
+	}
+	path := testutil.WriteFile(t, t.TempDir(), "rules.yml", []byte(file.String()))
+	out, err := exec.Command(promtool, "check", "rules", path).CombinedOutput()
+	want := fmt.Sprintf("SUCCESS: %d rules found", strings.Count(rules, "- alert:"))
+	if err != nil || !strings.Contains(string(out), want) {
+		t.Fatalf("promtool check rules: %v\n%s\nrules:\n%s", err, out, file.String())
 	}
 }

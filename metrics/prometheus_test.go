@@ -39,6 +39,10 @@ func TestPrometheusScrapes(t *testing.T) {
 	if got := prom.WaitValue(t, scrapeWithin, trust, func(float64) bool { return true }); int64(got) != p.ca.Cert.NotAfter.Unix() {
 		t.Errorf("%s = %v, want %d", trust, got, p.ca.Cert.NotAfter.Unix())
 	}
+	perCA := fmt.Sprintf(`certinit_trust_ca_not_after_timestamp_seconds{path=%q}`, p.caFile)
+	if got := prom.WaitValue(t, scrapeWithin, perCA, func(float64) bool { return true }); int64(got) != p.ca.Cert.NotAfter.Unix() {
+		t.Errorf("%s = %v, want %d", perCA, got, p.ca.Cert.NotAfter.Unix())
+	}
 	prom.WaitValue(t, scrapeWithin, `certinit_broker_up`, func(v float64) bool { return v == 0 })
 	prom.WaitValue(t, scrapeWithin, `certinit_build_info{version="v0.0.0-promtest"}`, func(v float64) bool { return v == 1 })
 
