@@ -161,6 +161,13 @@ func TestCheckTrustFlags(t *testing.T) {
 	o.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}
 	codeLeaf, _ := f.p.inter.Issue(t, o)
 	codeFile := testutil.WriteFile(t, dir, "code.pem", testutil.CertPEM(codeLeaf, f.p.inter.Cert))
+	// A CA by its key usage alone (keyCertSign, no basicConstraints): Go's
+	// IsCA says no, OpenSSL's X509_check_ca yes.
+	kuKey := testutil.NewKey(t, "p256")
+	kuCA := testutil.CreateCertificate(t, &x509.Certificate{SerialNumber: big.NewInt(7),
+		Subject: pkix.Name{CommonName: "Key Usage CA"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage: x509.KeyUsageCertSign}, f.p.root.Cert, kuKey.Public(), f.p.root.Key)
+	kuFile := testutil.WriteFile(t, dir, "ku-ca.pem", testutil.CertPEM(kuCA))
 	tests := []struct {
 		name    string
 		opts    CheckOptions
@@ -174,6 +181,8 @@ func TestCheckTrustFlags(t *testing.T) {
 		{"intermediate alone, with a chain", CheckOptions{CertFile: f.fullchain, CAFile: interFile}, false,
 			[]string{`"Check Intermediate" does not chain to a self-signed root`}},
 		{"DER cafile", CheckOptions{CAFile: derFile}, false, []string{"DER, not PEM"}},
+		{"CA by key usage alone", CheckOptions{CAFile: kuFile}, false,
+			[]string{`CA certificate "Key Usage CA" does not chain to a self-signed root in the trust (--cafile): the issuer "CN=Check Root,O=certinit test" is missing; OpenSSL (Mosquitto) trusts nothing through it: add the root that issued it`}},
 		{"code signing only", CheckOptions{CertFile: codeFile}, false, []string{"for neither TLS servers nor TLS clients"}},
 		{"code signing only, with a chain", CheckOptions{CertFile: codeFile, CAFile: f.p.rootFile}, false, []string{"for neither TLS servers nor TLS clients"}},
 	}

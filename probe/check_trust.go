@@ -142,7 +142,7 @@ func (ck *checkRun) caPath(o origin, dir string, acct *account) *verify.Trust {
 // root there because the issuer of top is missing, and what to add.
 func (ck *checkRun) noRoot(c, top *x509.Certificate, f trustFiles) string {
 	var b strings.Builder
-	isCA := c.BasicConstraintsValid && c.IsCA
+	isCA := verify.IsCA(c)
 	what := "CA certificate"
 	if !isCA {
 		what = "certificate"
@@ -260,7 +260,7 @@ func (ck *checkRun) bridgeClient(o origin, certs []*x509.Certificate, bridge str
 // refuses every client certificate they issued.
 func (ck *checkRun) acceptsClients(t *loadedTrust, listener string) {
 	for _, c := range t.v.Certificates() {
-		if !c.IsCA {
+		if !verify.IsCA(c) {
 			continue // issues nothing; trustSet reports it when it is trusted for nothing
 		}
 		if ok, err := verify.Allows(c, verify.ClientAuth, true); err == nil && !ok {
