@@ -201,6 +201,10 @@ func (ck *checkRun) chain(o origin, certs []*x509.Certificate, t *loadedTrust) {
 		}
 	case verify.UnableToGetIssuerCert:
 		// A trusted certificate without its root: trustSet said so.
+	case verify.EEKeyTooSmall, verify.CAKeyTooSmall, verify.CAMDTooWeak:
+		if !containsCert(certs, e.Cert) { // in the file, loads said so, with the fix
+			ck.add(o, "certificate %q does not verify against %s: %v", shortName(leaf), desc, e)
+		}
 	case verify.UnableToGetIssuerCertLocally:
 		top := e.Cert
 		urls := ""

@@ -59,12 +59,22 @@ func TestWeakPairLikeMosquitto(t *testing.T) {
 			for _, args := range [][]string{
 				{"check", "--cert", cert, "--key", key},
 				{"check", "--mosquitto-conf", b.ConfPath},
+				{"check", "--cert", cert, "--key", key, "--cafile", caCert},
 				{"init", "--cert", cert, "--key", key},
 			} {
 				code, out, errOut := runCLI(t, args...)
 				if code != want || want == 1 && !strings.Contains(out+errOut, cert) {
 					t.Errorf("%s: exit %d, want %d (mosquitto loads it: %v), naming %s\nstdout %s\nstderr %s",
 						args[0], code, want, loads, cert, out, errOut)
+				}
+				weak := 0
+				for _, line := range strings.Split(out+errOut, "\n") {
+					if strings.Contains(line, "too weak") {
+						weak++
+					}
+				}
+				if want == 1 && weak != 1 {
+					t.Errorf("%v: %d lines say the pair is too weak, want one:\n%s%s", args, weak, out, errOut)
 				}
 			}
 		})
