@@ -6,6 +6,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -141,6 +142,19 @@ func TestChanged(t *testing.T) {
 				return []string{f.cafile}
 			},
 			wantErr: "ca.pem",
+		},
+		{
+			name:   "restart-on file OpenSSL reads nothing from is refused",
+			config: func(f *fixture, c *Config) { c.RestartOn = []string{f.cafile} },
+			change: func(f *fixture) []string {
+				pem := bytes.Replace(testutil.CertPEM(f.ca.Cert), []byte("-----\n"), []byte("-----\nComment: a header OpenSSL refuses\n\n"), 1)
+				testutil.WriteFile(f.t, f.dir, "ca.pem", pem)
+				if out, err := exec.Command(testutil.RequireTool(f.t, "openssl"), "x509", "-noout", "-in", f.cafile).CombinedOutput(); err == nil {
+					f.t.Fatalf("openssl reads the certificate despite its header: the case tests nothing\n%s", out)
+				}
+				return []string{f.cafile}
+			},
+			wantErr: "OpenSSL reads no certificate",
 		},
 		{
 			name:     "other reload signal",
