@@ -109,6 +109,30 @@ func TestScrapeDeadline(t *testing.T) {
 	}
 }
 
+// TestReadyDeadline: /readyz with listeners that never answer is a 503
+// that says so, within the time `certinit health --ready` waits (Check),
+// not a timeout without a reason.
+func TestReadyDeadline(t *testing.T) {
+	p := newPKI(t)
+	var certs []Cert
+	for i := range 3 {
+		addr := testutil.ServeTCP(t, func(c net.Conn) { io.Copy(io.Discard, c) }) // never answers the ClientHello
+		certs = append(certs, Cert{Role: RoleServed, Path: filepath.Join(p.dir, "listener"+strconv.Itoa(i)+".pem"),
+			Served: func(ctx context.Context) ([]*x509.Certificate, error) { return probe.ServedChain(ctx, addr, "") }})
+	}
+	m := New(Options{Version: "dev", Certs: certs})
+	m.BrokerUp(true)
+	srv, err := Start("127.0.0.1:0", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	_, err = Check(context.Background(), srv.Addr(), true)
+	if err == nil || !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "did not answer in time") {
+		t.Fatalf("Check(--ready) = %v, want a 503 saying the listener did not answer", err)
+	}
+}
+
 // TestScrapeBudget: the certificates get nine tenths of the time the
 // scraper says it waits, Prometheus' default when it says nothing usable,
 // and never more than the listener's write timeout.

@@ -45,6 +45,9 @@ func (m *Monitor) Ready(ctx context.Context) (bool, string) {
 	now := m.now()
 	for _, c := range m.servedCerts() {
 		cert, err := look(ctx, c)
+		if err != nil && ctx.Err() != nil { // the handshake's own error is a bare i/o timeout
+			return false, fmt.Sprintf("%s certificate %s: the listener did not answer in time", c.Role, c.Path)
+		}
 		if err != nil {
 			return false, fmt.Sprintf("%s certificate %s: %v", c.Role, c.Path, err)
 		}

@@ -26,6 +26,10 @@ const (
 	writeTimeout      = 30 * time.Second
 	idleTimeout       = time.Minute
 	shutdownTimeout   = 5 * time.Second
+	// readyBudget bounds all of /readyz's handshakes together, below
+	// `certinit health`'s own timeout (checkTimeout), so that a listener
+	// that does not answer is a 503 with its reason, not a timeout.
+	readyBudget = 4 * time.Second
 )
 
 // Server is the listener of `run --metrics-addr`.
@@ -92,7 +96,9 @@ func (m *Monitor) handler() http.Handler {
 		answer(w, ok, why)
 	})
 	mux.HandleFunc("GET "+ReadyPath, func(w http.ResponseWriter, r *http.Request) {
-		ok, why := m.Ready(r.Context())
+		ctx, cancel := context.WithTimeout(r.Context(), readyBudget)
+		defer cancel()
+		ok, why := m.Ready(ctx)
 		answer(w, ok, why)
 	})
 	return mux
