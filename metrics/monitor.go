@@ -9,8 +9,9 @@
 // The runner tells a Monitor what happens (Reloaded, ReloadRefused,
 // BrokerUp, Renewed, ...); certificates are read when someone looks (a
 // scrape, a probe, the hourly look of Expiry), so what is reported is what
-// is on disk and what the broker sends at that moment. Labels are file paths and
-// small fixed sets of words, never subjects or other text from a
+// is on disk and what the broker sends at that moment. Labels are file
+// paths, small fixed sets of words and, for each CA of a --trust file, its
+// subject hash and fingerprint in hex; never subjects or other text from a
 // certificate, and never key material.
 //
 // It does not decide anything about reloads, watch files or run the broker
