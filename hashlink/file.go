@@ -49,15 +49,7 @@ func ParseObjects(data []byte) ([]*Object, error) {
 		if !known {
 			continue
 		}
-		if headers {
-			return nil, fmt.Errorf("%s block has PEM headers (encrypted?)", typ)
-		}
-		var obj *Object
-		if kind == Certificate {
-			obj, err = ParseCertificate(der)
-		} else {
-			obj, err = ParseCRL(der)
-		}
+		obj, err := readBlock(typ, kind, headers, der)
 		if err != nil {
 			return nil, err
 		}
