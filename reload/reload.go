@@ -19,11 +19,9 @@
 package reload
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -31,9 +29,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/certinit/certinit/hashlink"
 	"github.com/certinit/certinit/internal/owner"
-	"github.com/certinit/certinit/internal/pemfile"
 	"github.com/certinit/certinit/supervisor"
 )
 
@@ -373,32 +369,4 @@ func (r *Reloader) prepare(ctx context.Context, snap *Snapshot, changed []string
 		}
 	}
 	return StageCheck, nil
-}
-
-// checkPEM refuses a changed file that holds PEM but does not parse to the
-// end (a CA file still being written), so a restart or reload never reads
-// half a file; one that OpenSSL's cafile reader drops whole
-// (hashlink.ParseInfos: a certificate block with PEM headers, say), which
-// the restarted broker would fail to load; and a file the server could not
-// read: a FIFO, a device, one too large (pemfile.ReadFile names it). A path
-// that is gone or a directory is not judged here: the hooks and the server
-// decide.
-func checkPEM(path string) error {
-	data, err := pemfile.ReadFile(path)
-	switch {
-	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.EISDIR):
-		return nil
-	case err != nil:
-		return err
-	}
-	if !bytes.Contains(data, []byte("-----BEGIN ")) {
-		return nil
-	}
-	if _, err := pemfile.Parse(data); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if _, err := hashlink.ParseInfos(data); err != nil {
-		return fmt.Errorf("%s: OpenSSL reads no certificate from it as a cafile: %w", path, err)
-	}
-	return nil
 }
