@@ -130,18 +130,19 @@ func (is *ACMEIssuer) Obtain(ctx context.Context) (*Result, error) {
 	now := nowFunc()
 	key := is.certEntry()
 	b, why := is.cached(now)
+	rule := ruleNone
 	var next renewal
 	switch {
 	case b != nil && is.force:
-		b, why = nil, "renewal forced"
+		b, why, rule = nil, "renewal forced", ruleForced
 	case b != nil:
 		if next = is.schedule(ctx, key, b.leaf(), now); !now.Before(next.at) {
-			b, why = nil, "due: "+next.why
+			b, why, rule = nil, "due: "+next.why, next.rule
 		}
 	}
 	issued := b == nil
 	if issued {
-		is.log.Info("ordering certificate", "domain", strings.Join(is.cfg.Domains, ","), "reason", why,
+		is.log.Info("ordering certificate", "domain", strings.Join(is.cfg.Domains, ","), "rule", rule, "reason", why,
 			"directory", is.cfg.DirectoryURL, "profile", is.cfg.Profile)
 		if b, err = is.order(ctx); err != nil {
 			return nil, err

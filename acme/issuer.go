@@ -125,6 +125,6 @@ func export(cfg Config, b *bundle, issued bool, next renewal, log *slog.Logger) 
 		return nil, err
 	}
 	log.Info("next renewal", "domain", strings.Join(c.Names, ","), "serial", c.Serial,
-		"renew_at", c.RenewAt.UTC().Format(time.RFC3339), "reason", c.RenewWhy)
+		"renew_at", c.RenewAt.UTC().Format(time.RFC3339), "rule", next.rule, "reason", c.RenewWhy)
 	return res, nil
 }

@@ -137,7 +137,7 @@ func TestRenewalInfoRevoked(t *testing.T) {
 		t.Fatalf("not renewed after the revocation: %+v", c)
 	}
 	rec := logs.WaitFor(func(r testutil.Record) bool {
-		return r.Message == "ordering certificate" && strings.Contains(r.Attrs["reason"], "ARI")
+		return r.Message == "ordering certificate" && r.Attrs["rule"] == "ari"
 	}, time.Second)
 	t.Logf("renewed because %s", rec.Attrs["reason"])
 	checkOutput(t, cfg.Out, p.Roots(t), writeRoot(t, p.RootPEM(t)), "revoked.certinit.test", KeyECDSA, 0o600)

@@ -20,10 +20,22 @@ import (
 //     (six-day) one, which leaves two days to retry a failed renewal.
 type renewal struct {
 	at     time.Time
+	rule   string // which rule decided: ruleRenewBefore, ruleARI or ruleLifetime
 	why    string
 	random bool      // at was drawn in the CA's window: no jitter on top
 	ask    time.Time // when to ask the CA again (ARI); zero: no need
 }
+
+// The rules a renewal time comes from, and the reasons to order at once:
+// the "rule" attribute of the log records "ordering certificate" and "next
+// renewal", a word from this list where "reason" says it in words.
+const (
+	ruleRenewBefore = "renew_before" // rule 1
+	ruleARI         = "ari"          // rule 2
+	ruleLifetime    = "lifetime"     // rule 3
+	ruleNone        = "none_cached"  // no usable certificate in the cache: order one
+	ruleForced      = "forced"       // --force-renewal
+)
 
 // lifetimeLeft is the fraction of the lifetime left at a renewal under
 // rule 3.
@@ -36,7 +48,7 @@ func byLifetime(leaf *x509.Certificate, because string) renewal {
 	if because != "" {
 		why += " (" + because + ")"
 	}
-	return renewal{at: leaf.NotAfter.Add(-life / lifetimeLeft), why: why}
+	return renewal{at: leaf.NotAfter.Add(-life / lifetimeLeft), rule: ruleLifetime, why: why}
 }
 
 // byRenewBefore is rule 1, falling back to rule 3 when renewBefore is not
@@ -50,7 +62,7 @@ func byRenewBefore(leaf *x509.Certificate, renewBefore time.Duration) renewal {
 	if renewBefore >= life {
 		return byLifetime(leaf, fmt.Sprintf("renew-before %s is not shorter than its lifetime %s", renewBefore, life.Round(time.Second)))
 	}
-	return renewal{at: leaf.NotAfter.Add(-renewBefore), why: fmt.Sprintf("renew-before %s", renewBefore)}
+	return renewal{at: leaf.NotAfter.Add(-renewBefore), rule: ruleRenewBefore, why: fmt.Sprintf("renew-before %s", renewBefore)}
 }
 
 // schedule is the ACME issuer's renewal time for the certificate cached
@@ -73,5 +85,5 @@ func (is *ACMEIssuer) schedule(ctx context.Context, key string, leaf *x509.Certi
 	if st.Explanation != "" {
 		why += "; the CA explains: " + st.Explanation
 	}
-	return renewal{at: st.RenewAt, why: why, random: true, ask: st.NextFetch}
+	return renewal{at: st.RenewAt, rule: ruleARI, why: why, random: true, ask: st.NextFetch}
 }
