@@ -2,7 +2,9 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -45,7 +47,7 @@ func (m *Monitor) Ready(ctx context.Context) (bool, string) {
 	now := m.now()
 	for _, c := range m.servedCerts() {
 		cert, err := look(ctx, c)
-		if err != nil && ctx.Err() != nil { // the handshake's own error is a bare i/o timeout
+		if err != nil && (ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) { // a handshake cut at the deadline is a bare i/o timeout
 			return false, fmt.Sprintf("%s certificate %s: the listener did not answer in time", c.Role, c.Path)
 		}
 		if err != nil {
