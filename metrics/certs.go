@@ -149,8 +149,28 @@ func (c certCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // collectTrustCAs sends the dates of each certificate of the --trust file
-// at path; a certificate listed twice in the file is one series.
+// at path.
 func collectTrustCAs(ch chan<- prometheus.Metric, path string, certs []*x509.Certificate) {
+	for _, ca := range distinctCAs(certs) {
+		labels := []string{path, ca.subjectHash, ca.sha256}
+		ch <- prometheus.MustNewConstMetric(trustCANotAfterDesc, prometheus.GaugeValue, unixSeconds(ca.cert.NotAfter), labels...)
+		ch <- prometheus.MustNewConstMetric(trustCANotBeforeDesc, prometheus.GaugeValue, unixSeconds(ca.cert.NotBefore), labels...)
+	}
+}
+
+// trustCA is one CA of a --trust file, with what tells it apart from the
+// others without any text of it: its subject's OpenSSL hash and its
+// SHA-256 fingerprint, in hex.
+type trustCA struct {
+	cert                *x509.Certificate
+	subjectHash, sha256 string
+}
+
+// distinctCAs returns the certificates of a --trust file, each once (a
+// certificate listed twice is one CA). One whose subject OpenSSL cannot
+// canonicalise is left out: OpenSSL never looks it up either.
+func distinctCAs(certs []*x509.Certificate) []trustCA {
+	var out []trustCA
 	seen := map[[sha256.Size]byte]bool{}
 	for _, x := range certs {
 		sum := sha256.Sum256(x.Raw)
@@ -160,10 +180,9 @@ func collectTrustCAs(ch chan<- prometheus.Metric, path string, certs []*x509.Cer
 		seen[sum] = true
 		hash, err := hashlink.SubjectHash(x.Raw)
 		if err != nil {
-			continue // a subject OpenSSL cannot canonicalise: it never looks this CA up either
+			continue
 		}
-		labels := []string{path, hashlink.FormatHash(hash), hex.EncodeToString(sum[:])}
-		ch <- prometheus.MustNewConstMetric(trustCANotAfterDesc, prometheus.GaugeValue, unixSeconds(x.NotAfter), labels...)
-		ch <- prometheus.MustNewConstMetric(trustCANotBeforeDesc, prometheus.GaugeValue, unixSeconds(x.NotBefore), labels...)
+		out = append(out, trustCA{cert: x, subjectHash: hashlink.FormatHash(hash), sha256: hex.EncodeToString(sum[:])})
 	}
+	return out
 }

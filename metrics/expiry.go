@@ -34,7 +34,7 @@ type Expiry struct {
 	log         *slog.Logger
 	now         func() time.Time     // test seam
 	recheck     chan struct{}        // Recheck was called (capacity 1)
-	warned      map[string]time.Time // by Cert.key: when it was last warned about; Loop's alone
+	warned      map[string]time.Time // by Cert.key (and CA, for a --trust file): when it was last warned about; Loop's alone
 }
 
 // NewExpiry returns an Expiry for certs; minValidity is run's
@@ -73,31 +73,49 @@ func (e *Expiry) Recheck() {
 }
 
 // check looks at every certificate once and logs those near their end
-// that were not warned about in the last day. A certificate that cannot be
-// read is not reported here: the reload path refuses it and the exposition
-// shows it.
+// that were not warned about in the last day: of a --trust file, each CA
+// (as its own series in the metrics); of any other file or a listener, the
+// certificate that expires first. A certificate that cannot be read is not
+// reported here: the reload path refuses it and the exposition shows it.
 func (e *Expiry) check(ctx context.Context) {
 	now := e.now()
 	for _, c := range e.certs {
-		cert, err := look(ctx, c)
+		certs, err := read(ctx, c)
 		if err != nil {
 			continue
 		}
-		why := expiryReason(cert, now, e.minValidity)
-		if why == "" || !e.due(c, now) {
+		if c.Role != RoleTrust {
+			e.warn(c, firstExpiring(certs), nil, now)
 			continue
 		}
-		args := []any{"path", c.Path, "role", c.Role, "not_after", rfc3339(cert.NotAfter), "reason", why}
-		if why == expiryExpired {
-			e.log.Error("certificate expired", args...)
-			continue
+		for _, ca := range distinctCAs(certs) {
+			e.warn(c, ca.cert, &ca, now)
 		}
-		args = append(args, "remaining", cert.NotAfter.Sub(now).Round(time.Second).String())
-		if why == expiryMinValidity {
-			args = append(args, "ready_min_validity", e.minValidity.String())
-		}
-		e.log.Warn("certificate expires soon", args...)
 	}
+}
+
+// warn logs cert, a certificate of c (for a --trust file, the CA ca), if
+// it is near its end and was not warned about in the last day.
+func (e *Expiry) warn(c Cert, cert *x509.Certificate, ca *trustCA, now time.Time) {
+	key, args := c.key(), []any{"path", c.Path, "role", c.Role}
+	if ca != nil {
+		key += "\x00" + ca.sha256
+		args = append(args, "subject_hash", ca.subjectHash, "sha256", ca.sha256)
+	}
+	why := expiryReason(cert, now, e.minValidity)
+	if why == "" || !e.due(key, now) {
+		return
+	}
+	args = append(args, "not_after", rfc3339(cert.NotAfter), "reason", why)
+	if why == expiryExpired {
+		e.log.Error("certificate expired", args...)
+		return
+	}
+	args = append(args, "remaining", cert.NotAfter.Sub(now).Round(time.Second).String())
+	if why == expiryMinValidity {
+		args = append(args, "ready_min_validity", e.minValidity.String())
+	}
+	e.log.Warn("certificate expires soon", args...)
 }
 
 // expiryReason says why cert deserves a warning at now, or "".
@@ -115,12 +133,12 @@ func expiryReason(cert *x509.Certificate, now time.Time, minValidity time.Durati
 	return ""
 }
 
-// due reports whether c may be warned about at now, and if so notes that
-// it was.
-func (e *Expiry) due(c Cert, now time.Time) bool {
-	if last, ok := e.warned[c.key()]; ok && now.Sub(last) < warnAgain {
+// due reports whether the certificate known as key may be warned about at
+// now, and if so notes that it was.
+func (e *Expiry) due(key string, now time.Time) bool {
+	if last, ok := e.warned[key]; ok && now.Sub(last) < warnAgain {
 		return false
 	}
-	e.warned[c.key()] = now
+	e.warned[key] = now
 	return true
 }

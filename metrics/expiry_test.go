@@ -2,7 +2,13 @@ package metrics
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/hex"
 	"log/slog"
+	"maps"
+	"math/big"
 	"testing"
 	"time"
 
@@ -119,4 +125,48 @@ func TestExpiryLoop(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Loop did not return after its context ended")
 	}
+}
+
+// TestExpiryTrustCAs: each CA of a --trust file is warned about on its
+// own, named by subject hash and fingerprint, not only the one that
+// expires first; a CA with time left is not.
+func TestExpiryTrustCAs(t *testing.T) {
+	start := time.Now().Truncate(time.Second)
+	day := 24 * time.Hour
+	ca := func(cn string, life time.Duration) *x509.Certificate {
+		key := testutil.NewKey(t, "p256")
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(int64(life)), Subject: pkix.Name{CommonName: cn},
+			NotBefore: start, NotAfter: start.Add(life), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+		return testutil.CreateCertificate(t, tmpl, tmpl, key.Public(), key)
+	}
+	// At day 95: the first is in its last tenth, the second expired, the
+	// third has years left.
+	short, gone, long := ca("short", 100*day), ca("gone", 90*day), ca("long", 3650*day)
+	bundle := testutil.WriteFile(t, t.TempDir(), "bundle.pem", testutil.CertPEM(long, short, gone, short))
+	logs, log := testutil.NewLogs(t)
+	e := NewExpiry([]Cert{{Role: RoleTrust, Path: bundle}}, 0, log)
+	e.now = at(start.Add(95 * day))
+	e.check(context.Background())
+	e.check(context.Background()) // the same day: nothing again
+	got := map[string]string{}    // sha256 -> reason
+	for _, r := range expiryRecords(logs) {
+		if r.Attrs["path"] != bundle || r.Attrs["role"] != string(RoleTrust) || len(r.Attrs["subject_hash"]) != 8 {
+			t.Errorf("record %v: want path, role trust and an 8-digit subject hash", r.Attrs)
+		}
+		if _, dup := got[r.Attrs["sha256"]]; dup {
+			t.Errorf("CA %s warned about twice", r.Attrs["sha256"])
+		}
+		got[r.Attrs["sha256"]] = r.Attrs["reason"]
+	}
+	want := map[string]string{fingerprint(short): expiryLastTenth, fingerprint(gone): expiryExpired}
+	if !maps.Equal(got, want) {
+		t.Errorf("warnings by CA %v, want %v", got, want)
+	}
+}
+
+// fingerprint is c's SHA-256 fingerprint as the sha256 attribute and label
+// write it.
+func fingerprint(c *x509.Certificate) string {
+	sum := sha256.Sum256(c.Raw)
+	return hex.EncodeToString(sum[:])
 }
