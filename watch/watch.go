@@ -54,7 +54,8 @@ type Options struct {
 	// Log receives one line per decision; nil discards.
 	Log *slog.Logger
 
-	noNotify bool // test seam: poll only, as when inotify is unavailable
+	noNotify     bool   // test seam: poll only, as when inotify is unavailable
+	afterResolve func() // test seam: runs between a resolve and the watches it asks for
 }
 
 // Watcher watches a fixed set of paths. Create it with New, call Run
@@ -96,7 +97,7 @@ func New(paths []string, opts Options) (*Watcher, error) {
 	}
 	// Watches first, then the baseline: a change after the baseline was
 	// read always produces an event.
-	w.resolveAll()
+	w.watchAll()
 	w.baseline = make(map[string]fingerprint, len(paths))
 	for _, p := range w.paths {
 		w.baseline[p] = fingerprintOf(p)
@@ -191,7 +192,7 @@ func (w *Watcher) Run(ctx context.Context, onChange func(changed []string)) erro
 // watches, and returns the paths whose content differs from the baseline,
 // making the new content the baseline.
 func (w *Watcher) scan(why string) []string {
-	w.resolveAll()
+	w.watchAll()
 	var changed []string
 	for _, p := range w.paths {
 		fp := fingerprintOf(p)
@@ -204,10 +205,28 @@ func (w *Watcher) scan(why string) []string {
 	return changed
 }
 
+// watchAll resolves every path and watches the directories of its trail.
+// A directory created between a resolve and the watch that resolve asked
+// for (its parent's) fired its event before anyone listened, so it resolves
+// again until no watch is added: the directory is then watched before any
+// content is read. The rounds are bounded, for a tree that keeps changing
+// (the poll covers what is left); each round that adds a watch finds at
+// least one more directory of a trail.
+func (w *Watcher) watchAll() {
+	for range maxResolveRounds {
+		if !w.resolveAll() {
+			return
+		}
+	}
+}
+
+const maxResolveRounds = 8
+
 // resolveAll recomputes every path's trail and brings the inotify watches
 // in line: add what is new, drop directories no path leads through anymore
 // (an old certbot archive directory, a deleted Kubernetes timestamp dir).
-func (w *Watcher) resolveAll() {
+// It reports whether it added a watch.
+func (w *Watcher) resolveAll() (added bool) {
 	w.byDir = map[string]bool{}
 	w.names = map[string]bool{}
 	want := map[string]bool{}
@@ -225,7 +244,10 @@ func (w *Watcher) resolveAll() {
 		}
 	}
 	if w.fsw == nil {
-		return
+		return false
+	}
+	if w.opts.afterResolve != nil {
+		w.opts.afterResolve()
 	}
 	have := map[string]bool{}
 	for _, d := range w.fsw.WatchList() {
@@ -242,8 +264,11 @@ func (w *Watcher) resolveAll() {
 			// The directory vanished between resolve and Add, or the
 			// inotify limit is reached; the poll covers both.
 			w.log.Debug("cannot watch directory", "path", d, "err", err)
+			continue
 		}
+		added = true
 	}
+	return added
 }
 
 // relevant reports whether an event on name can change any watched path.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -319,3 +320,33 @@ func (h *harness) expect(t *testing.T, want ...string) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestDirRecreatedBeforeWatched: a watched file's directory that is
+// removed and created again between the scan's resolve and the watch on
+// its parent (the creation's event fires before anyone listens) is still
+// watched, so the file written into it afterwards is reported; the poll is
+// off, so nothing else would notice.
+func TestDirRecreatedBeforeWatched(t *testing.T) {
+	dir := t.TempDir()
+	tls := filepath.Join(dir, "srv", "tls") // srv is watched only while tls is gone (the harness watches dir)
+	cert := testutil.WriteFile(t, tls, "cert.pem", []byte("one"))
+	var armed atomic.Bool
+	race := func() { // on the watcher's goroutine, inside the race window
+		if _, err := os.Stat(tls); os.IsNotExist(err) && armed.CompareAndSwap(true, false) {
+			if err := os.Mkdir(tls, 0o755); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	h := startWatchOpts(t, dir, []string{cert}, Options{Debounce: 30 * time.Millisecond, Poll: -1, afterResolve: race})
+	armed.Store(true)
+	if err := os.RemoveAll(tls); err != nil {
+		t.Fatal(err)
+	}
+	h.expect(t, "srv/tls/cert.pem") // gone
+	if armed.Load() {
+		t.Fatal("the scan never resolved the path while its directory was gone: the case tests nothing")
+	}
+	testutil.WriteFile(t, tls, "cert.pem", []byte("two"))
+	h.expect(t, "srv/tls/cert.pem")
+}
