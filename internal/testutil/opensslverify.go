@@ -45,16 +45,7 @@ func OpenSSLVerify(t testing.TB, leaf string, f VerifyFiles) OpenSSLVerdict {
 	if f.CRLCheck {
 		args = append(args, "-crl_check")
 	}
-	if f.CAfile != "" {
-		args = append(args, "-CAfile", f.CAfile)
-	} else {
-		args = append(args, "-no-CAfile")
-	}
-	if f.CApath != "" {
-		args = append(args, "-CApath", f.CApath)
-	} else {
-		args = append(args, "-no-CApath")
-	}
+	args = append(args, f.trustArgs()...)
 	if f.Untrusted != "" {
 		args = append(args, "-untrusted", f.Untrusted)
 	}
@@ -70,6 +61,19 @@ func OpenSSLVerify(t testing.TB, leaf string, f VerifyFiles) OpenSSLVerdict {
 		t.Fatalf("openssl %v: %v\n%s", args, err, out)
 	}
 	return v
+}
+
+// trustArgs are openssl's options for the trust f names, and no other:
+// without a CAfile or a CApath, the default one is turned off too.
+func (f VerifyFiles) trustArgs() []string {
+	args := []string{"-no-CAfile"}
+	if f.CAfile != "" {
+		args = []string{"-CAfile", f.CAfile}
+	}
+	if f.CApath != "" {
+		return append(args, "-CApath", f.CApath)
+	}
+	return append(args, "-no-CApath")
 }
 
 var opensslLoadError = regexp.MustCompile(`(?m)^Error loading file .*$`)
@@ -89,16 +93,7 @@ var (
 func OpenSSLConnect(t testing.TB, addr, serverName string, f VerifyFiles) OpenSSLVerdict {
 	t.Helper()
 	args := []string{"s_client", "-connect", addr, "-servername", serverName, "-verify_return_error", "-no-CAstore"}
-	if f.CAfile != "" {
-		args = append(args, "-CAfile", f.CAfile)
-	} else {
-		args = append(args, "-no-CAfile")
-	}
-	if f.CApath != "" {
-		args = append(args, "-CApath", f.CApath)
-	} else {
-		args = append(args, "-no-CApath")
-	}
+	args = append(args, f.trustArgs()...)
 	cmd := exec.Command(RequireTool(t, "openssl"), args...)
 	out, err := cmd.CombinedOutput() // standard input is empty: s_client leaves after the handshake
 	v := OpenSSLVerdict{Output: string(out)}
